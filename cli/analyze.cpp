@@ -1,0 +1,78 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "commands.hpp"
+#include "soak/analysis/verdict.hpp"
+#include "soak/report/format.hpp"
+#include "soak/sampler/sample_log.hpp"
+
+namespace soak::cli {
+
+namespace {
+
+analysis::RunInput to_input(const sampler::RunLog& log) {
+  analysis::RunInput input;
+  input.samples = log.samples;
+  input.duration_s = log.samples > 0 ? log.last_t - log.first_t : 0.0;
+  for (const auto& [name, series] : log.series) {
+    input.series.push_back(analysis::SeriesView{name, series.t, series.value});
+  }
+  return input;
+}
+
+ExitCode exit_code_for(analysis::VerdictKind kind) {
+  switch (kind) {
+    case analysis::VerdictKind::pass: return ExitCode::pass;
+    case analysis::VerdictKind::fail: return ExitCode::fail;
+    case analysis::VerdictKind::inconclusive: return ExitCode::inconclusive;
+  }
+  return ExitCode::inconclusive;
+}
+
+bool use_color() {
+  return ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+}
+
+}  // namespace
+
+ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
+                            bool print_paths) {
+  const sampler::RunLog log = sampler::read_run_log(run);
+  for (const auto& warning : log.warnings) {
+    std::fprintf(stderr, "soak: warning: %s: %s\n", log.path.c_str(), warning.c_str());
+  }
+  const analysis::Verdict verdict = analysis::analyze(to_input(log));
+  nlohmann::json document = report::verdict_to_json(verdict);
+  if (!log.warnings.empty()) document["warnings"] = log.warnings;
+
+  const std::filesystem::path dir = log.path.has_parent_path() ? log.path.parent_path() : ".";
+  const std::filesystem::path verdict_path = dir / "verdict.json";
+  {
+    std::ofstream out(verdict_path, std::ios::trunc);
+    out << document.dump(2) << '\n';
+    out.flush();
+    if (!out) {
+      std::fprintf(stderr, "soak: warning: cannot write %s; the verdict is printed only\n",
+                   verdict_path.c_str());
+    }
+  }
+
+  if (options.format == "json") {
+    std::printf("%s\n", document.dump(2).c_str());
+  } else {
+    std::fputs(report::verdict_to_text(verdict, {use_color()}).c_str(), stdout);
+    if (print_paths) {
+      std::printf("  log:     %s\n  verdict: %s\n", log.path.c_str(), verdict_path.c_str());
+    }
+  }
+  std::fflush(stdout);
+  return exit_code_for(verdict.verdict);
+}
+
+ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options) {
+  return analyze_and_report(run, options, false);
+}
+
+}  // namespace soak::cli

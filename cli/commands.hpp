@@ -1,0 +1,38 @@
+#pragma once
+// The subcommands. Each returns the process exit code and throws UsageError / RuntimeError
+// (or a library's typed error) for main() to map.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exit_code.hpp"
+
+namespace soak::cli {
+
+struct SamplingOptions {
+  std::optional<std::chrono::nanoseconds> duration;
+  std::chrono::nanoseconds interval = std::chrono::seconds(1);
+  std::optional<std::filesystem::path> out_dir;
+  bool keep_running = false;  ///< run mode: leave the launched target running at the end
+  bool quiet = false;         ///< no live view
+};
+
+struct AnalyzeOptions {
+  std::string format = "text";  ///< text | json
+};
+
+ExitCode attach_command(pid_t pid, const SamplingOptions& options);
+ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options);
+ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
+
+/// Reads a run, analyzes it, writes DIR/verdict.json and prints the summary (text to stdout,
+/// or the JSON document when format is json). Shared by analyze and the end of a run.
+ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
+                            bool print_paths);
+
+}  // namespace soak::cli

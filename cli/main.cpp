@@ -1,0 +1,167 @@
+// soak: the command line. Parses arguments, calls a command, maps every failure to one line
+// on stderr and a named exit code (SPEC.md).
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "soak/sampler/duration.hpp"
+#include "soak/sampler/launcher.hpp"
+#include "soak/sampler/sample_log.hpp"
+
+namespace {
+
+using soak::cli::ExitCode;
+
+std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std::string& text) {
+  try {
+    return soak::sampler::parse_duration(text);
+  } catch (const soak::sampler::DurationError& e) {
+    throw soak::cli::UsageError(flag + ": " + e.what());
+  }
+}
+
+struct Flags {
+  std::string duration;
+  std::string interval = "1s";
+  std::string out;
+  bool keep_running = false;
+  bool quiet = false;
+};
+
+void add_sampling_flags(CLI::App& cmd, Flags& flags) {
+  cmd.add_option("--duration,-d", flags.duration,
+                 "how long to sample (500ms, 30s, 10m, 8h); default: until the target exits "
+                 "or Ctrl-C");
+  cmd.add_option("--interval,-i", flags.interval, "time between samples, down to 1ms")
+      ->capture_default_str();
+  cmd.add_option("--out,-o", flags.out,
+                 "run directory; default ./soak-runs/<UTC timestamp>-<target name>/");
+  cmd.add_flag("--quiet,-q", flags.quiet, "no live status while sampling");
+}
+
+soak::cli::SamplingOptions to_options(const Flags& flags) {
+  soak::cli::SamplingOptions options;
+  if (!flags.duration.empty()) {
+    options.duration = parse_flag_duration("--duration", flags.duration);
+    if (options.duration->count() <= 0) {
+      throw soak::cli::UsageError("--duration: must be greater than zero");
+    }
+  }
+  options.interval = parse_flag_duration("--interval", flags.interval);
+  if (options.interval < std::chrono::milliseconds(1)) {
+    throw soak::cli::UsageError("--interval: '" + flags.interval +
+                                "' is below the 1ms minimum; use 1ms or more");
+  }
+  if (!flags.out.empty()) options.out_dir = flags.out;
+  options.keep_running = flags.keep_running;
+  options.quiet = flags.quiet;
+  return options;
+}
+
+int run_cli(int argc, char** argv) {
+  // Everything after "--" is the command soak run launches, verbatim.
+  std::vector<std::string> args;
+  std::vector<std::string> command;
+  bool after_dashes = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (after_dashes) {
+      command.push_back(arg);
+    } else if (arg == "--") {
+      after_dashes = true;
+    } else {
+      args.push_back(arg);
+    }
+  }
+
+  CLI::App app{"soak: a long-running soak and memory-leak detector"};
+  app.set_version_flag("--version", std::string("soak ") + SOAK_VERSION);
+  app.require_subcommand(1);
+
+  Flags attach_flags;
+  int pid = 0;
+  CLI::App* attach = app.add_subcommand(
+      "attach", "sample a running process (and its children) until --duration elapses, the "
+                "target exits, or Ctrl-C; then analyze and report");
+  attach->add_option("PID", pid, "process id to attach to")->required();
+  add_sampling_flags(*attach, attach_flags);
+
+  Flags run_flags;
+  std::string scenario;
+  CLI::App* run = app.add_subcommand(
+      "run", "soak run [options] -- CMD [ARGS...]: launch CMD (no load), sample it and its "
+             "children until it exits or --duration elapses; its exit code is recorded");
+  run->add_option("SCENARIO", scenario, "a scenario file (JSON)");
+  add_sampling_flags(*run, run_flags);
+  run->add_flag("--keep-running", run_flags.keep_running,
+                "leave the launched target running when the run ends");
+
+  std::string run_path;
+  soak::cli::AnalyzeOptions analyze_options;
+  CLI::App* analyze = app.add_subcommand(
+      "analyze", "(re)analyze a recorded run: a run directory or a samples log");
+  analyze->add_option("RUN", run_path, "run directory or samples log")->required();
+  analyze->add_option("--format", analyze_options.format, "text or json (json goes to stdout)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "soak: %s (see soak --help)\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  }
+
+  if (!command.empty() && !run->parsed()) {
+    throw soak::cli::UsageError("'-- CMD' is only valid after 'soak run'");
+  }
+  ExitCode code = ExitCode::usage_error;
+  if (attach->parsed()) {
+    if (pid <= 0) throw soak::cli::UsageError("PID must be a positive number, got " + std::to_string(pid));
+    code = soak::cli::attach_command(pid, to_options(attach_flags));
+  } else if (run->parsed()) {
+    if (command.empty()) {
+      if (scenario.empty()) {
+        throw soak::cli::UsageError("nothing to run: give 'soak run -- CMD [ARGS...]'");
+      }
+      throw soak::cli::UsageError("scenario files are not supported by this build of soak; "
+                                  "use 'soak run -- CMD [ARGS...]'");
+    }
+    if (!scenario.empty()) {
+      throw soak::cli::UsageError("give either a scenario file or '-- CMD', not both");
+    }
+    code = soak::cli::run_command(command, to_options(run_flags));
+  } else if (analyze->parsed()) {
+    code = soak::cli::analyze_command(run_path, analyze_options);
+  }
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const soak::cli::UsageError& e) {
+    std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const soak::sampler::LaunchError& e) {
+    std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const soak::sampler::LogError& e) {
+    std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const soak::cli::RuntimeError& e) {
+    std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::runtime_error);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "soak: unexpected failure (%s); please report it with the command line\n",
+                 e.what());
+    return static_cast<int>(ExitCode::runtime_error);
+  }
+}

@@ -1,0 +1,238 @@
+// attach and run: one sampling session from the out directory to the summary.
+
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "commands.hpp"
+#include "live_view.hpp"
+#include "soak/sampler/launcher.hpp"
+#include "soak/sampler/process.hpp"
+#include "soak/sampler/sampler.hpp"
+
+namespace soak::cli {
+
+namespace fs = std::filesystem;
+using sampler::ReadStatus;
+
+namespace {
+
+std::string utc_now_iso() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string utc_now_compact() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::string safe_name(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    out.push_back(ok ? c : '_');
+  }
+  return out.empty() ? "target" : out;
+}
+
+/// Creates the run directory; refuses one that already holds a run (never overwrite data).
+fs::path prepare_out_dir(const SamplingOptions& options, const std::string& target_name) {
+  const fs::path dir = options.out_dir ? *options.out_dir
+                                       : fs::path("soak-runs") /
+                                             (utc_now_compact() + "-" + safe_name(target_name));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) {
+    throw UsageError("cannot create output directory " + dir.string() + ": " +
+                     (ec ? ec.message() : std::string("exists and is not a directory")) +
+                     "; pass a writable --out DIR");
+  }
+  if (fs::exists(dir / "samples.ndjson")) {
+    throw UsageError(dir.string() +
+                     " already holds a run (samples.ndjson); pass a new --out DIR so no "
+                     "recorded data is overwritten");
+  }
+  return dir;
+}
+
+nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const SamplingOptions& options,
+                           const char* mode) {
+  const sampler::HostInfo host = sampler::read_host_info();
+  nlohmann::ordered_json header = {
+      {"type", "header"},
+      {"format", sampler::kLogFormat},
+      {"version", sampler::kLogVersion},
+      {"started_at", utc_now_iso()},
+      {"interval_s", std::chrono::duration<double>(options.interval).count()},
+      {"target",
+       {{"pid", info.identity.pid},
+        {"name", info.name},
+        {"cmdline", info.cmdline},
+        {"start_ticks", info.identity.start_ticks},
+        {"uid", info.uid}}},
+      {"host",
+       {{"kernel", host.kernel},
+        {"page_size", host.page_size},
+        {"mem_total_bytes", host.mem_total_bytes},
+        {"clock_ticks_per_s", host.clock_ticks_per_s}}},
+      {"mode", mode},
+      {"soak_version", SOAK_VERSION},
+  };
+  if (options.duration) {
+    header["planned_duration_s"] = std::chrono::duration<double>(*options.duration).count();
+  }
+  return header;
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "signal";
+  }
+}
+
+struct SessionEnd {
+  sampler::EndReason reason = sampler::EndReason::stopped;
+  std::chrono::steady_clock::time_point start;  ///< t = 0 of the log
+  double seconds_since_start() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
+/// Samples `reader`'s process into `writer` until the run ends.
+SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter& writer,
+                                    const SamplingOptions& options, const std::string& title,
+                                    sampler::LaunchedProcess* launched) {
+  boost::asio::io_context io;
+  sampler::SamplerOptions sampler_options;
+  sampler_options.interval = options.interval;
+  sampler_options.duration = options.duration;
+  sampler::Sampler sampler(io.get_executor(), std::move(reader), writer, sampler_options);
+  if (launched != nullptr) {
+    sampler.set_exit_info([launched] { return launched->wait(); });
+  }
+  std::optional<double> planned;
+  if (options.duration) planned = std::chrono::duration<double>(*options.duration).count();
+  LiveView view(stderr, title, planned, options.quiet);
+  sampler.set_on_sample([&view](const sampler::SamplerStatus& s) { view.update(s); });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {
+    if (!ec) sampler.stop(signal_name(sig));
+  });
+  sampler::EndReason reason = sampler::EndReason::stopped;
+  sampler.start([&](sampler::EndReason r) {
+    reason = r;
+    signals.cancel();
+  });
+  io.run();
+  view.finish(sampler.status());
+  return SessionEnd{reason, sampler.start_time()};
+}
+
+ExitCode finish_run(const fs::path& dir, sampler::EndReason reason) {
+  AnalyzeOptions analyze_options;
+  std::printf("run ended: %s\n", sampler::to_string(reason));
+  const ExitCode code = analyze_and_report(dir, analyze_options, true);
+  if (reason == sampler::EndReason::write_failed) {
+    throw RuntimeError("writing " + (dir / "samples.ndjson").string() +
+                       " failed (disk full?); the log is valid up to the last sample written");
+  }
+  if (reason == sampler::EndReason::target_unreadable) {
+    throw RuntimeError("the target became unreadable during the run (see the target_unreadable "
+                       "event in the log); the data gathered until then was analyzed");
+  }
+  return code;
+}
+
+}  // namespace
+
+ExitCode attach_command(pid_t pid, const SamplingOptions& options) {
+  sampler::OpenResult opened = sampler::ProcessReader::open(pid);
+  if (opened.status == ReadStatus::exited) {
+    throw UsageError("no process with PID " + std::to_string(pid) +
+                     " (it may have exited); check the PID with `ps -e`");
+  }
+  if (opened.status == ReadStatus::permission_denied) {
+    throw RuntimeError("cannot read process " + std::to_string(pid) +
+                       ": permission denied; run soak as the target's user or as root");
+  }
+  if (opened.status != ReadStatus::ok) {
+    throw RuntimeError("cannot read process " + std::to_string(pid) + ": " +
+                       std::strerror(opened.error_number));
+  }
+  sampler::ProcessReader reader = std::move(*opened.reader);
+  const sampler::ProcessInfo info = reader.info();
+  const fs::path dir = prepare_out_dir(options, info.name);
+  SessionEnd end;
+  {
+    sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "attach"));
+    std::fprintf(stderr, "soak: attached to %d (%s); writing %s\n", pid, info.name.c_str(),
+                 dir.c_str());
+    end = sample_until_end(std::move(reader), writer, options,
+                           "attach " + std::to_string(pid) + " (" + info.name + ")", nullptr);
+  }
+  return finish_run(dir, end.reason);
+}
+
+ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options) {
+  const std::string name = fs::path(command.front()).filename().string();
+  const fs::path dir = prepare_out_dir(options, name);
+  sampler::LaunchOptions launch;
+  launch.argv = command;
+  launch.output_file = dir / "target.log";
+  sampler::LaunchedProcess target(launch);
+  if (options.keep_running) target.release();
+
+  sampler::OpenResult opened = sampler::ProcessReader::open(target.pid());
+  SessionEnd end{sampler::EndReason::target_exited, {}};
+  {
+    if (opened.status == ReadStatus::ok) {
+      const sampler::ProcessInfo info = opened.reader->info();
+      sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
+      std::fprintf(stderr, "soak: started %s as pid %d; writing %s (target output: %s)\n",
+                   name.c_str(), target.pid(), dir.c_str(), launch.output_file->c_str());
+      end = sample_until_end(std::move(*opened.reader), writer, options,
+                             "run " + name + " (pid " + std::to_string(target.pid()) + ")",
+                             &target);
+      if (!target.exit_info() && !options.keep_running) {
+        const sampler::ExitInfo stopped = target.terminate(std::chrono::milliseconds(5000));
+        writer.event(end.seconds_since_start(), "target_stopped",
+                     "soak stopped the target at the end of the run: " + stopped.detail);
+      }
+    } else {
+      // The command ended before it could be read even once: keep a complete, honest record.
+      sampler::ProcessInfo info;
+      info.identity.pid = target.pid();
+      info.name = name;
+      info.cmdline = command;
+      sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
+      const sampler::ExitInfo exit = target.wait();
+      nlohmann::json extra = nlohmann::json::object();
+      if (exit.exit_code) extra["exit_code"] = *exit.exit_code;
+      if (exit.signal) extra["signal"] = *exit.signal;
+      writer.event(0.0, "target_exited", exit.detail, extra);
+      writer.event(0.0, "run_ended", sampler::to_string(end.reason));
+    }
+  }
+  if (target.exit_info()) std::printf("target: %s\n", target.exit_info()->detail.c_str());
+  return finish_run(dir, end.reason);
+}
+
+}  // namespace soak::cli

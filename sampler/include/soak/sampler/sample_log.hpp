@@ -1,0 +1,101 @@
+#pragma once
+// samples.ndjson: the durable log that joins the live half (sampling) to the offline half
+// (analysis, report). Line 1 is a header object; then one JSON object per line, samples and
+// events in time order. Format and field names are pinned by SPEC.md.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace soak::sampler {
+
+inline constexpr std::string_view kLogFormat = "soak-samples";
+inline constexpr int kLogVersion = 1;
+
+/// A log that cannot be created or read at all (missing, not a soak log, unreadable).
+/// what() is one readable sentence naming the file.
+class LogError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Appends lines to samples.ndjson. Every line goes to the kernel in a single write(2) as it
+/// is completed, so a crash or `kill -9` leaves the file valid up to its last whole line.
+/// Not thread-safe: one writer per sampling executor.
+class SampleWriter {
+ public:
+  /// Creates (truncates) the file and writes the header. Throws LogError on failure.
+  SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header);
+  SampleWriter(const SampleWriter&) = delete;
+  SampleWriter& operator=(const SampleWriter&) = delete;
+  ~SampleWriter();
+
+  /// Starts a sample line at `t` seconds since the start.
+  void begin_sample(double t);
+  /// Adds one metric to the open sample. Integral values are written without a fraction.
+  void metric(std::string_view name, double value);
+  /// Completes and writes the sample line. False when the write failed (see error_number()).
+  bool end_sample();
+  /// Writes an event line; `extra` (an object or null) adds fields after "detail".
+  bool event(double t, std::string_view kind, std::string_view detail,
+             const nlohmann::json& extra = nullptr);
+  /// Pushes written lines to stable storage (fdatasync).
+  bool sync();
+  /// errno of the first failed write, 0 while all writes succeeded.
+  int error_number() const { return error_number_; }
+  std::uint64_t bytes_written() const { return bytes_written_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  bool write_line();
+  std::filesystem::path path_;
+  int fd_ = -1;
+  int error_number_ = 0;
+  std::uint64_t bytes_written_ = 0;
+  std::string line_;  ///< reused between lines: no allocation per sample
+};
+
+/// One metric over time. A sample without this metric contributes no point (a gap).
+struct Series {
+  std::vector<double> t;
+  std::vector<double> value;
+  std::size_t size() const { return t.size(); }
+  bool empty() const { return t.empty(); }
+};
+
+struct LogEvent {
+  double t = 0;
+  std::string kind;
+  std::string detail;
+  nlohmann::json fields;  ///< the whole line, for kinds with extra fields
+};
+
+/// Everything in a samples log, by metric.
+struct RunLog {
+  std::filesystem::path path;
+  nlohmann::json header;
+  std::map<std::string, Series, std::less<>> series;
+  std::vector<LogEvent> events;
+  std::size_t samples = 0;
+  double first_t = 0;
+  double last_t = 0;
+  std::vector<std::string> warnings;  ///< torn last line, skipped malformed lines
+};
+
+/// A run directory means DIR/samples.ndjson; any other path is taken as the log itself.
+std::filesystem::path resolve_log_path(const std::filesystem::path& run);
+
+/// Reads a samples log tolerantly: a torn last line (a crash mid-write) and malformed lines
+/// are skipped with a warning. Throws LogError when the file is missing, unreadable, empty
+/// or not a soak samples log.
+RunLog read_run_log(const std::filesystem::path& run);
+
+/// Appends a JSON string literal (with quotes) for `text` to `out`.
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace soak::sampler

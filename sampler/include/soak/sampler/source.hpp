@@ -1,0 +1,33 @@
+#pragma once
+// The interface every metric source implements: the process reader's companions
+// (HTTP heap probes, Prometheus scrapes, cgroup files) contribute to the same tick.
+
+#include <string_view>
+
+namespace soak::sampler {
+
+/// Receives what sources contribute to one tick. Names must outlive the call only.
+class TickSink {
+ public:
+  virtual ~TickSink() = default;
+  /// One metric value for this tick, e.g. ("heap.gc_heap", 12345678). Units go in the name.
+  virtual void metric(std::string_view name, double value) = 0;
+  /// Something that happened (probe_timeout, probe_bad_payload, ...), logged as an event.
+  virtual void event(std::string_view kind, std::string_view detail) = 0;
+};
+
+/// A thing that yields named metrics on a tick.
+///
+/// contribute() runs on the sampling executor at every tick and must not block: a source
+/// whose data is slow to get (a network endpoint) fetches it off the sampling clock and
+/// contributes the latest value it has, or nothing (a gap, which means "not measured").
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::string_view name() const = 0;
+  virtual void contribute(TickSink& sink) = 0;
+  /// Called once when sampling ends; release connections, stop background work.
+  virtual void stop() {}
+};
+
+}  // namespace soak::sampler

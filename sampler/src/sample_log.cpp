@@ -1,0 +1,318 @@
+#include "soak/sampler/sample_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+namespace soak::sampler {
+
+namespace {
+
+void append_number(std::string& out, double value) {
+  char buf[32];
+  std::to_chars_result r;
+  if (value == std::floor(value) && std::fabs(value) < 9.0e15) {
+    r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(value));
+  } else {
+    r = std::to_chars(buf, buf + sizeof buf, value);
+  }
+  out.append(buf, r.ptr);
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+          out += esc;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+SampleWriter::SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header)
+    : path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw LogError("cannot create " + path.string() + ": " + errno_text(errno));
+  }
+  line_.reserve(1024);
+  // Invalid UTF-8 from a target's command line is replaced, never a reason to fail.
+  line_ = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!write_line()) {
+    throw LogError("cannot write " + path.string() + ": " + errno_text(error_number_));
+  }
+}
+
+SampleWriter::~SampleWriter() {
+  if (fd_ >= 0) {
+    ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+bool SampleWriter::write_line() {
+  line_.push_back('\n');
+  std::size_t done = 0;
+  while (done < line_.size()) {
+    const ssize_t n = ::write(fd_, line_.data() + done, line_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (error_number_ == 0) error_number_ = errno;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  bytes_written_ += done;
+  return true;
+}
+
+void SampleWriter::begin_sample(double t) {
+  line_.assign(R"({"type":"sample","t":)");
+  append_number(line_, std::round(t * 1e6) / 1e6);
+}
+
+void SampleWriter::metric(std::string_view name, double value) {
+  if (!std::isfinite(value)) return;  // absent means "not measured"; JSON has no NaN
+  line_.push_back(',');
+  append_json_string(line_, name);
+  line_.push_back(':');
+  append_number(line_, value);
+}
+
+bool SampleWriter::end_sample() {
+  line_.push_back('}');
+  return write_line();
+}
+
+bool SampleWriter::event(double t, std::string_view kind, std::string_view detail,
+                         const nlohmann::json& extra) {
+  line_.assign(R"({"type":"event","t":)");
+  append_number(line_, std::round(t * 1e6) / 1e6);
+  line_ += R"(,"kind":)";
+  append_json_string(line_, kind);
+  line_ += R"(,"detail":)";
+  append_json_string(line_, detail);
+  if (extra.is_object()) {
+    for (const auto& [key, value] : extra.items()) {
+      line_.push_back(',');
+      append_json_string(line_, key);
+      line_.push_back(':');
+      line_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  line_.push_back('}');
+  return write_line();
+}
+
+bool SampleWriter::sync() {
+  if (::fdatasync(fd_) != 0) {
+    if (error_number_ == 0) error_number_ = errno;
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+/// Fast path for the common sample line: a flat object of a "type" string and numbers.
+/// Returns false on anything else (escapes, nesting, literals), and the caller falls back to
+/// the full JSON parser, so the fast path never decides what a line means on its own.
+bool parse_flat_sample(std::string_view line, RunLog& log) {
+  struct Pair {
+    std::string_view key;
+    double value;
+  };
+  Pair pairs[64];
+  std::size_t count = 0;
+  double t = NAN;
+  bool is_sample = false;
+  const char* p = line.data();
+  const char* end = p + line.size();
+  auto skip_ws = [&] {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
+  };
+  skip_ws();
+  if (p == end || *p++ != '{') return false;
+  for (;;) {
+    skip_ws();
+    if (p == end || *p++ != '"') return false;
+    const char* key_begin = p;
+    while (p < end && *p != '"' && *p != '\\') ++p;
+    if (p == end || *p == '\\') return false;
+    const std::string_view key(key_begin, static_cast<std::size_t>(p - key_begin));
+    ++p;
+    skip_ws();
+    if (p == end || *p++ != ':') return false;
+    skip_ws();
+    if (p == end) return false;
+    if (*p == '"') {
+      const char* v = ++p;
+      while (p < end && *p != '"' && *p != '\\') ++p;
+      if (p == end || *p == '\\') return false;
+      const std::string_view text(v, static_cast<std::size_t>(p - v));
+      ++p;
+      if (key != "type" || text != "sample") return false;
+      is_sample = true;
+    } else {
+      double value = 0;
+      auto [next, ec] = std::from_chars(p, end, value);
+      if (ec != std::errc()) return false;
+      p = next;
+      if (key == "t") {
+        t = value;
+      } else {
+        if (count == std::size(pairs)) return false;
+        pairs[count++] = Pair{key, value};
+      }
+    }
+    skip_ws();
+    if (p == end) return false;
+    if (*p == ',') {
+      ++p;
+      continue;
+    }
+    if (*p++ != '}') return false;
+    skip_ws();
+    if (p != end) return false;
+    break;
+  }
+  if (!is_sample || !std::isfinite(t)) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto it = log.series.find(pairs[i].key);
+    if (it == log.series.end()) it = log.series.emplace(std::string(pairs[i].key), Series{}).first;
+    it->second.t.push_back(t);
+    it->second.value.push_back(pairs[i].value);
+  }
+  if (log.samples == 0) log.first_t = t;
+  ++log.samples;
+  log.last_t = t;
+  return true;
+}
+
+/// The general path: any valid JSON object line. Returns a warning text, empty when accepted.
+std::string parse_general_line(std::string_view line, RunLog& log) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "not a JSON object";
+  const auto type = j.value("type", std::string());
+  const auto t_it = j.find("t");
+  if (t_it == j.end() || !t_it->is_number()) return "no numeric \"t\"";
+  const double t = t_it->get<double>();
+  if (type == "sample") {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "type" || key == "t" || !value.is_number()) continue;
+      auto& series = log.series[key];
+      series.t.push_back(t);
+      series.value.push_back(value.get<double>());
+    }
+    if (log.samples == 0) log.first_t = t;
+    ++log.samples;
+    log.last_t = t;
+  } else if (type == "event") {
+    LogEvent event;
+    event.t = t;
+    event.kind = j.value("kind", std::string());
+    event.detail = j.value("detail", std::string());
+    event.fields = std::move(j);
+    log.events.push_back(std::move(event));
+  }
+  // Other types are from a newer writer: skipped silently, as the format promises.
+  return {};
+}
+
+}  // namespace
+
+std::filesystem::path resolve_log_path(const std::filesystem::path& run) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(run, ec)) return run / "samples.ndjson";
+  return run;
+}
+
+RunLog read_run_log(const std::filesystem::path& run) {
+  RunLog log;
+  log.path = resolve_log_path(run);
+  std::error_code ec;
+  if (!std::filesystem::exists(log.path, ec)) {
+    throw LogError("no samples log at " + log.path.string() +
+                   ": pass a run directory or the path of a samples.ndjson file");
+  }
+  std::ifstream in(log.path, std::ios::binary);
+  if (!in) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw LogError("cannot read " + log.path.string());
+
+  std::string_view rest(content);
+  std::size_t line_number = 0;
+  std::size_t skipped = 0;
+  std::size_t first_skipped = 0;
+  while (!rest.empty()) {
+    const auto eol = rest.find('\n');
+    const bool complete = eol != std::string_view::npos;
+    std::string_view line = rest.substr(0, complete ? eol : rest.size());
+    rest.remove_prefix(complete ? eol + 1 : rest.size());
+    ++line_number;
+    if (line.empty()) continue;
+    if (line_number == 1) {
+      nlohmann::json header = nlohmann::json::parse(line, nullptr, false);
+      if (header.is_discarded() || !header.is_object() ||
+          header.value("format", std::string()) != kLogFormat) {
+        throw LogError(log.path.string() +
+                       " is not a soak samples log (line 1 must be its header)");
+      }
+      if (header.value("version", 0) > kLogVersion) {
+        log.warnings.push_back("log format version " + std::to_string(header.value("version", 0)) +
+                               " is newer than this soak reads (" + std::to_string(kLogVersion) +
+                               "); unknown fields are ignored");
+      }
+      log.header = std::move(header);
+      continue;
+    }
+    if (!complete) {
+      // The writer ends every line with '\n'; a last line without one was torn by a crash.
+      if (!parse_flat_sample(line, log) && !parse_general_line(line, log).empty()) {
+        log.warnings.push_back("ignored a torn last line (" + std::to_string(line.size()) +
+                               " bytes at line " + std::to_string(line_number) +
+                               "): the run ended mid-write");
+      }
+      break;
+    }
+    if (parse_flat_sample(line, log)) continue;
+    if (!parse_general_line(line, log).empty()) {
+      if (skipped++ == 0) first_skipped = line_number;
+    }
+  }
+  if (log.header.is_null()) {
+    throw LogError(log.path.string() + " is empty: no header line was written");
+  }
+  if (skipped > 0) {
+    log.warnings.push_back("skipped " + std::to_string(skipped) +
+                           " malformed line(s), the first at line " +
+                           std::to_string(first_skipped));
+  }
+  return log;
+}
+
+}  // namespace soak::sampler

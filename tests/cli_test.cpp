@@ -1,0 +1,232 @@
+// The soak executable as a user runs it: exit codes, one-line errors, complete logs after
+// SIGINT and kill -9, launch mode following the command itself.
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "soak/sampler/process.hpp"
+#include "soak/sampler/sample_log.hpp"
+#include "support.hpp"
+
+using namespace soak::test;
+using soak::sampler::read_run_log;
+
+namespace {
+
+/// Exactly one line on stderr, starting "soak: ".
+void check_one_line_error(const SoakResult& r, const std::string& contains) {
+  INFO("stderr: " << r.err);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(r.err.rfind("soak: ", 0) == 0);
+  CHECK_THAT(r.err, Catch::Contains(contains));
+}
+
+bool has_event(const soak::sampler::RunLog& log, const std::string& kind) {
+  for (const auto& e : log.events) {
+    if (e.kind == kind) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("soak --version and --help exit 0") {
+  const SoakResult version = run_soak({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, Catch::Contains("soak "));
+  const SoakResult help = run_soak({"attach", "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("--duration"));
+}
+
+TEST_CASE("attaching to a PID that does not exist is a usage error") {
+  TempDir dir;
+  const SoakResult r = run_soak({"attach", "999999999", "--out", (dir / "run").string()});
+  CHECK(r.exit_code == 3);
+  check_one_line_error(r, "no process with PID 999999999");
+  CHECK_FALSE(fs::exists(dir / "run"));
+}
+
+TEST_CASE("bad flags and durations give exit 3 and one line") {
+  auto target = start_leaky({});
+  const std::string pid = std::to_string(target->pid());
+  check_one_line_error(run_soak({"attach", pid, "--duration", "fast"}), "invalid duration 'fast'");
+  CHECK(run_soak({"attach", pid, "--duration", "fast"}).exit_code == 3);
+  const SoakResult tiny = run_soak({"attach", pid, "--interval", "500us"});
+  CHECK(tiny.exit_code == 3);
+  check_one_line_error(tiny, "1ms minimum");
+  const SoakResult unknown = run_soak({"attach", pid, "--bogus"});
+  CHECK(unknown.exit_code == 3);
+  check_one_line_error(unknown, "--bogus");
+  const SoakResult not_a_pid = run_soak({"attach", "twelve"});
+  CHECK(not_a_pid.exit_code == 3);
+  CHECK(lines_of(not_a_pid.err).size() == 1);
+  const SoakResult nothing = run_soak({});
+  CHECK(nothing.exit_code == 3);
+}
+
+TEST_CASE("an out directory that cannot be created is refused before sampling") {
+  auto target = start_leaky({});
+  TempDir dir;
+  std::ofstream(dir / "a-file") << "x";
+  const SoakResult r = run_soak({"attach", std::to_string(target->pid()), "--duration", "1s",
+                                 "--out", (dir / "a-file" / "run").string()});
+  CHECK(r.exit_code == 3);
+  check_one_line_error(r, "cannot create output directory");
+}
+
+TEST_CASE("a run directory that already holds a run is never overwritten") {
+  auto target = start_leaky({});
+  TempDir dir;
+  const std::string out = (dir / "run").string();
+  REQUIRE(run_soak({"attach", std::to_string(target->pid()), "-d", "300ms", "-i", "100ms", "-q",
+                    "--out", out}).exit_code == 2);
+  const std::string before = read_file(dir / "run" / "samples.ndjson");
+  const SoakResult again = run_soak({"attach", std::to_string(target->pid()), "-d", "300ms",
+                                     "--out", out});
+  CHECK(again.exit_code == 3);
+  check_one_line_error(again, "already holds a run");
+  CHECK(read_file(dir / "run" / "samples.ndjson") == before);
+}
+
+TEST_CASE("a target owned by another user gives permission denied, exit 4, and a hint") {
+  if (::geteuid() != 0) {
+    WARN("needs root to run soak as another user; CI runs as root");
+    return;
+  }
+  auto target = start_leaky({});  // runs as root
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0777);
+  Child as_nobody({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                   soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "1s",
+                   "--out", (dir / "run").string()});
+  const auto code = as_nobody.wait_for(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 4);
+  const SoakResult shown{*code, as_nobody.out(), as_nobody.err()};
+  check_one_line_error(shown, "permission denied; run soak as the target's user or as root");
+}
+
+TEST_CASE("attach samples for the duration and leaves a complete run directory") {
+  auto target = start_leaky({"--leak-mib-per-min", "120", "--children", "2"});
+  TempDir dir;
+  const SoakResult r = run_soak({"attach", std::to_string(target->pid()), "--duration", "1500ms",
+                                 "--interval", "100ms", "--out", (dir / "run").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);  // inconclusive until growth analysis decides
+  const auto log = read_run_log(dir / "run");
+  CHECK(log.samples >= 14);
+  CHECK(log.samples <= 17);
+  CHECK(log.header["target"]["pid"] == target->pid());
+  CHECK(log.header["target"]["name"] == "soak-example-le");
+  CHECK(log.header["interval_s"] == 0.1);
+  CHECK(log.series.at("children").value.front() == 2);
+  CHECK(has_event(log, "run_ended"));
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  CHECK(verdict["verdict"] == "inconclusive");
+  CHECK(verdict["samples"] == log.samples);
+  CHECK(verdict["metrics"]["rss_bytes"]["last"].get<double>() >
+        verdict["metrics"]["rss_bytes"]["first"].get<double>());
+  // Off a terminal the live view is plain lines, not a flood: one at the start, one at the end.
+  CHECK(lines_of(r.err).size() <= 4);
+  CHECK(r.err.find("\x1b[") == std::string::npos);
+}
+
+TEST_CASE("SIGINT ends the run cleanly: the log is complete and analyzed") {
+  auto target = start_leaky({});
+  TempDir dir;
+  const fs::path out = dir / "run";
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval",
+              "50ms", "--out", out.string()});
+  REQUIRE(wait_until([&] { return lines_of(read_file(out / "samples.ndjson")).size() >= 6; }));
+  soak.signal(SIGINT);
+  const auto code = soak.wait_for(20s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 2);
+  const std::string text = read_file(out / "samples.ndjson");
+  CHECK(text.back() == '\n');
+  const auto log = read_run_log(out);
+  CHECK(log.warnings.empty());
+  REQUIRE(log.events.size() >= 2);
+  CHECK(log.events[log.events.size() - 2].kind == "stopped");
+  CHECK(log.events[log.events.size() - 2].detail == "SIGINT");
+  CHECK(log.events.back().kind == "run_ended");
+  CHECK(fs::exists(out / "verdict.json"));
+  CHECK(soak::sampler::process_exists(target->pid()));  // an attached target is never signalled
+}
+
+TEST_CASE("after kill -9 of soak, analyze reads what was recorded") {
+  auto target = start_leaky({});
+  TempDir dir;
+  const fs::path out = dir / "run";
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval",
+              "10ms", "--out", out.string()});
+  REQUIRE(wait_until([&] { return lines_of(read_file(out / "samples.ndjson")).size() >= 20; }));
+  soak.signal(SIGKILL);
+  soak.wait();
+  const SoakResult r = run_soak({"analyze", out.string(), "--format", "json"});
+  CHECK(r.exit_code == 2);
+  const auto verdict = nlohmann::json::parse(r.out);
+  CHECK(verdict["samples"].get<int>() >= 19);
+  CHECK(verdict["verdict"] == "inconclusive");
+  CHECK(fs::exists(out / "verdict.json"));
+
+  // The same log cut mid-line (a crash inside a write) still analyzes, with a warning.
+  const std::string text = read_file(out / "samples.ndjson");
+  std::ofstream(dir / "cut.ndjson") << text.substr(0, text.size() - 25);
+  const SoakResult cut = run_soak({"analyze", (dir / "cut.ndjson").string()});
+  CHECK(cut.exit_code == 2);
+  CHECK_THAT(cut.err, Catch::Contains("torn last line"));
+}
+
+TEST_CASE("analyze refuses what is not a run with exit 3") {
+  TempDir dir;
+  std::ofstream(dir / "x.json") << "{\"a\":1}\n";
+  const SoakResult r = run_soak({"analyze", (dir / "x.json").string()});
+  CHECK(r.exit_code == 3);
+  check_one_line_error(r, "not a soak samples log");
+  const SoakResult missing = run_soak({"analyze", (dir / "nope").string()});
+  CHECK(missing.exit_code == 3);
+  check_one_line_error(missing, "no samples log");
+}
+
+TEST_CASE("run launches the command itself and records its exit code") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "--interval", "50ms", "--out", out.string(), "--",
+                                 leaky_binary().string(), "--duration", "0.8", "--exit-code",
+                                 "3"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  const auto log = read_run_log(out);
+  CHECK(log.header["target"]["name"] == "soak-example-le");  // not a wrapper shell
+  CHECK(log.header["target"]["cmdline"][0] == leaky_binary().string());
+  CHECK(log.header["mode"] == "run");
+  REQUIRE_FALSE(log.events.empty());
+  CHECK(log.events.front().kind == "target_exited");
+  CHECK(log.events.front().fields["exit_code"] == 3);
+  CHECK_THAT(r.out, Catch::Contains("exit code 3"));
+  CHECK_THAT(read_file(out / "target.log"), Catch::Contains("ready pid="));
+}
+
+TEST_CASE("run stops its target at the end of the duration, children included") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "-d", "600ms", "-i", "100ms", "--out", out.string(), "--",
+                                 leaky_binary().string(), "--children", "2"});
+  CHECK(r.exit_code == 2);
+  const auto log = read_run_log(out);
+  const pid_t pid = log.header["target"]["pid"];
+  CHECK_FALSE(soak::sampler::process_exists(pid));
+  CHECK(has_event(log, "target_stopped"));
+  CHECK(log.series.at("children").value.back() == 2);  // the last sample carries descendants
+}
+
+TEST_CASE("run of a command that does not exist is a usage error") {
+  TempDir dir;
+  const SoakResult r = run_soak({"run", "--out", (dir / "run").string(), "--",
+                                 "/no/such/program"});
+  CHECK(r.exit_code == 3);
+  check_one_line_error(r, "cannot start '/no/such/program'");
+}
