@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -76,6 +77,30 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
     throw LaunchError(what);
   }
   pid_ = pid;
+  wait_for_exec_to_settle();
+}
+
+void LaunchedProcess::wait_for_exec_to_settle() const {
+  // posix_spawn returns once the child's new memory map is installed, which is before the
+  // kernel sets its argument area and, briefly, its name: a read in that window sees an empty
+  // /proc/PID/cmdline. Wait (bounded) until the arguments are readable or the child ended.
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/cmdline", static_cast<int>(pid_));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char byte = 0;
+    const ssize_t n = ::read(fd, &byte, 1);
+    ::close(fd);
+    if (n != 0) return;
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid_) {
+      return;  // already ended; left for try_reap()/wait()
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 LaunchedProcess::~LaunchedProcess() {

@@ -98,6 +98,9 @@ ProcessReader& ProcessReader::operator=(ProcessReader&& other) noexcept {
     stat_fd_ = std::exchange(other.stat_fd_, -1);
     statm_fd_ = std::exchange(other.statm_fd_, -1);
     smaps_fd_ = std::exchange(other.smaps_fd_, -1);
+    task_fd_ = std::exchange(other.task_fd_, -1);
+    children_fds_ = std::move(other.children_fds_);
+    other.children_fds_.clear();
     fd_size_is_count_ = other.fd_size_is_count_;
     buffer_ = std::move(other.buffer_);
     pending_ = std::move(other.pending_);
@@ -109,10 +112,12 @@ ProcessReader& ProcessReader::operator=(ProcessReader&& other) noexcept {
 ProcessReader::~ProcessReader() { close_all(); }
 
 void ProcessReader::close_all() noexcept {
-  for (int* fd : {&dir_fd_, &stat_fd_, &statm_fd_, &smaps_fd_}) {
+  for (int* fd : {&dir_fd_, &stat_fd_, &statm_fd_, &smaps_fd_, &task_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
+  for (const auto& [tid, fd] : children_fds_) ::close(fd);
+  children_fds_.clear();
 }
 
 OpenResult ProcessReader::open(pid_t pid) {
@@ -178,6 +183,7 @@ OpenResult ProcessReader::open(pid_t pid) {
     reader.fd_size_is_count_ = true;
   }
   reader.smaps_fd_ = ::openat(reader.dir_fd_, "smaps_rollup", O_RDONLY | O_CLOEXEC);
+  reader.task_fd_ = ::openat(reader.dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
   result.reader.emplace(std::move(reader));
   return result;
@@ -263,11 +269,53 @@ void ProcessReader::read_smaps_rollup(ProcessSnapshot& out) {
   out.swap_bytes = swap_kb * 1024;
 }
 
+void ProcessReader::list_own_children(std::vector<pid_t>& out) {
+  // Keeping a descriptor per thread costs soak descriptors of its own; past this many threads
+  // the rest are opened and closed on each detail tick instead.
+  constexpr std::size_t kMaxCachedThreads = 256;
+  if (task_fd_ < 0 || ::lseek(task_fd_, 0, SEEK_SET) != 0) {
+    list_children(info_.identity.pid, out, buffer_);
+    return;
+  }
+  children_fds_next_.clear();
+  std::size_t cursor = 0;  // threads come back in the same order: search from the last hit
+  for_each_dir_entry(task_fd_, [&](std::string_view name) {
+    pid_t tid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), tid).ec != std::errc()) return;
+    int fd = -1;
+    for (std::size_t k = 0; k < children_fds_.size() && fd < 0; ++k) {
+      const std::size_t i = (cursor + k) % children_fds_.size();
+      if (children_fds_[i].first == tid) {
+        fd = std::exchange(children_fds_[i].second, -1);
+        cursor = i + 1;
+      }
+    }
+    if (fd < 0) {
+      char rel[48];
+      std::snprintf(rel, sizeof rel, "%d/children", static_cast<int>(tid));
+      fd = ::openat(task_fd_, rel, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return;
+    }
+    int err = 0;
+    if (pread_all(fd, buffer_, err)) parse_pid_list(buffer_, out);
+    if (err == 0 && children_fds_next_.size() < kMaxCachedThreads) {
+      children_fds_next_.emplace_back(tid, fd);
+    } else {
+      ::close(fd);
+    }
+  });
+  for (const auto& [tid, fd] : children_fds_) {
+    if (fd >= 0) ::close(fd);  // threads that ended
+  }
+  children_fds_.swap(children_fds_next_);
+}
+
 void ProcessReader::read_descendants(ProcessSnapshot& out) {
   constexpr std::size_t kMaxDescendants = 65536;  // a fork bomb must not stall the sampler
   descendants_.clear();
   pending_.clear();
-  pending_.push_back(info_.identity.pid);
+  list_own_children(descendants_);
+  pending_.assign(descendants_.begin(), descendants_.end());
   while (!pending_.empty() && descendants_.size() < kMaxDescendants) {
     const pid_t parent = pending_.back();
     pending_.pop_back();

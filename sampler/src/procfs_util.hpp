@@ -68,6 +68,22 @@ void for_each_dir_entry(int dir_fd, Fn&& fn) {
   }
 }
 
+/// Appends the PIDs listed (space-separated) in a children file's text to `out`.
+inline void parse_pid_list(std::string_view text, std::vector<pid_t>& out) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    int pid = 0;
+    auto [next, ec] = std::from_chars(p, end, pid);
+    if (ec == std::errc()) {
+      out.push_back(pid);
+      p = next;
+    } else {
+      ++p;
+    }
+  }
+}
+
 /// Appends the PIDs of `parent`'s children (forked by any of its threads) to `out`.
 inline void list_children(pid_t parent, std::vector<pid_t>& out, std::string& buffer) {
   char path[64];
@@ -80,20 +96,7 @@ inline void list_children(pid_t parent, std::vector<pid_t>& out, std::string& bu
     const int fd = ::openat(task_fd, rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     int err = 0;
-    if (pread_all(fd, buffer, err)) {
-      const char* p = buffer.data();
-      const char* end = p + buffer.size();
-      while (p < end) {
-        int child = 0;
-        auto [next, ec] = std::from_chars(p, end, child);
-        if (ec == std::errc()) {
-          out.push_back(child);
-          p = next;
-        } else {
-          ++p;
-        }
-      }
-    }
+    if (pread_all(fd, buffer, err)) parse_pid_list(buffer, out);
     ::close(fd);
   });
   ::close(task_fd);

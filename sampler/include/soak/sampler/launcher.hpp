@@ -53,6 +53,7 @@ class LaunchedProcess {
 
  private:
   ExitInfo record(int status);
+  void wait_for_exec_to_settle() const;
   pid_t pid_ = -1;
   bool released_ = false;
   std::optional<ExitInfo> exit_;

@@ -106,12 +106,18 @@ class ProcessReader {
   std::optional<std::uint32_t> count_fds();
   void read_smaps_rollup(ProcessSnapshot& out);
   void read_descendants(ProcessSnapshot& out);
+  void list_own_children(std::vector<pid_t>& out);
 
   ProcessInfo info_;
   int dir_fd_ = -1;
   int stat_fd_ = -1;
   int statm_fd_ = -1;
   int smaps_fd_ = -1;
+  int task_fd_ = -1;  ///< /proc/PID/task, listed on detail ticks
+  /// Open /proc/PID/task/TID/children of the target's threads, kept between detail ticks so
+  /// a many-threaded target costs one pread per thread, not a path walk. Capped (see .cpp).
+  std::vector<std::pair<pid_t, int>> children_fds_;
+  std::vector<std::pair<pid_t, int>> children_fds_next_;
   bool fd_size_is_count_ = false;  ///< Linux >= 6.2: st_size of /proc/PID/fd is the count
   std::string buffer_;             ///< reused read buffer (no allocation per tick)
   std::vector<pid_t> pending_;     ///< reused work lists for the descendant walk

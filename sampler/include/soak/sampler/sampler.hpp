@@ -23,7 +23,7 @@ struct SamplerOptions {
   /// How often the costlier readings (smaps_rollup, the descendant walk) are taken.
   /// They are taken on the first tick, then on the first tick at least this long after
   /// the previous one; with a long interval that is every tick.
-  std::chrono::nanoseconds detail_period = std::chrono::seconds(5);
+  std::chrono::nanoseconds detail_period = std::chrono::seconds(10);
   /// How often the log is fdatasync'ed (each line is written at once regardless).
   std::chrono::nanoseconds sync_period = std::chrono::seconds(10);
 };
