@@ -202,6 +202,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
 
   sampler::OpenResult opened = sampler::ProcessReader::open(target.pid());
   SessionEnd end{sampler::EndReason::target_exited, {}};
+  bool stopped_by_soak = false;
   {
     if (opened.status == ReadStatus::ok) {
       const sampler::ProcessInfo info = opened.reader->info();
@@ -213,6 +214,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
                              &target);
       if (!target.exit_info() && !options.keep_running) {
         const sampler::ExitInfo stopped = target.terminate(std::chrono::milliseconds(5000));
+        stopped_by_soak = true;
         writer.event(end.seconds_since_start(), "target_stopped",
                      "soak stopped the target at the end of the run: " + stopped.detail);
       }
@@ -231,7 +233,11 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
       writer.event(0.0, "run_ended", sampler::to_string(end.reason));
     }
   }
-  if (target.exit_info()) std::printf("target: %s\n", target.exit_info()->detail.c_str());
+  if (target.exit_info()) {
+    std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
+                                : "target: %s\n",
+                target.exit_info()->detail.c_str());
+  }
   return finish_run(dir, end.reason);
 }
 
