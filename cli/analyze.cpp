@@ -14,6 +14,9 @@ namespace {
 
 analysis::RunInput to_input(const sampler::RunLog& log) {
   analysis::RunInput input;
+  if (log.header.contains("host") && log.header["host"].value("mem_total_bytes", 0.0) > 0) {
+    input.mem_total_bytes = log.header["host"]["mem_total_bytes"].get<double>();
+  }
   input.samples = log.samples;
   input.duration_s = log.samples > 0 ? log.last_t - log.first_t : 0.0;
   for (const auto& [name, series] : log.series) {
@@ -37,15 +40,39 @@ bool use_color() {
 
 }  // namespace
 
+analysis::Targets load_targets(const JudgeOptions& judge) {
+  analysis::Targets targets;
+  if (judge.targets_file) {
+    std::ifstream in(*judge.targets_file);
+    if (!in) {
+      throw UsageError("cannot read targets file " + judge.targets_file->string() +
+                       ": check the path");
+    }
+    nlohmann::json document = nlohmann::json::parse(in, nullptr, false);
+    if (document.is_discarded()) {
+      throw UsageError("targets file " + judge.targets_file->string() +
+                       " is not valid JSON; fix its syntax");
+    }
+    try {
+      targets = analysis::parse_targets(document);
+    } catch (const analysis::TargetsError& e) {
+      throw UsageError(judge.targets_file->string() + ": " + e.what());
+    }
+  }
+  if (judge.warmup) targets.warmup_s = std::chrono::duration<double>(*judge.warmup).count();
+  return targets;
+}
+
 ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
                             bool print_paths) {
+  const analysis::Targets targets = load_targets(options.judge);
   const sampler::RunLog log = sampler::read_run_log(run);
   for (const auto& warning : log.warnings) {
     std::fprintf(stderr, "soak: warning: %s: %s\n", log.path.c_str(), warning.c_str());
   }
-  const analysis::Verdict verdict = analysis::analyze(to_input(log));
-  nlohmann::json document = report::verdict_to_json(verdict);
-  if (!log.warnings.empty()) document["warnings"] = log.warnings;
+  const analysis::Verdict verdict = analysis::analyze(to_input(log), targets);
+  nlohmann::ordered_json document = report::verdict_to_json(verdict);
+  for (const auto& w : log.warnings) document["warnings"].push_back("log: " + w);
 
   const std::filesystem::path dir = log.path.has_parent_path() ? log.path.parent_path() : ".";
   const std::filesystem::path verdict_path = dir / "verdict.json";

@@ -14,16 +14,24 @@
 
 namespace soak::cli {
 
+/// What the analysis is judged against: the default profile, a targets file, a warm-up.
+struct JudgeOptions {
+  std::optional<std::filesystem::path> targets_file;
+  std::optional<std::chrono::nanoseconds> warmup;
+};
+
 struct SamplingOptions {
   std::optional<std::chrono::nanoseconds> duration;
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::optional<std::filesystem::path> out_dir;
   bool keep_running = false;  ///< run mode: leave the launched target running at the end
   bool quiet = false;         ///< no live view
+  JudgeOptions judge;
 };
 
 struct AnalyzeOptions {
   std::string format = "text";  ///< text | json
+  JudgeOptions judge;
 };
 
 ExitCode attach_command(pid_t pid, const SamplingOptions& options);

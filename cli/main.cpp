@@ -24,12 +24,33 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 }
 
 struct Flags {
+  std::string targets;
+  std::string warmup;
   std::string duration;
   std::string interval = "1s";
   std::string out;
   bool keep_running = false;
   bool quiet = false;
 };
+
+void add_judge_flags(CLI::App& cmd, Flags& flags) {
+  cmd.add_option("--targets", flags.targets,
+                 "targets file (JSON) overriding the documented memory targets");
+  cmd.add_option("--warmup", flags.warmup,
+                 "treat this long from the start as warm-up (default: found automatically)");
+}
+
+soak::cli::JudgeOptions to_judge(const Flags& flags) {
+  soak::cli::JudgeOptions judge;
+  if (!flags.targets.empty()) {
+    judge.targets_file = flags.targets;
+    if (!std::filesystem::is_regular_file(flags.targets)) {
+      throw soak::cli::UsageError("--targets: no such file " + flags.targets);
+    }
+  }
+  if (!flags.warmup.empty()) judge.warmup = parse_flag_duration("--warmup", flags.warmup);
+  return judge;
+}
 
 void add_sampling_flags(CLI::App& cmd, Flags& flags) {
   cmd.add_option("--duration,-d", flags.duration,
@@ -40,6 +61,7 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
   cmd.add_option("--out,-o", flags.out,
                  "run directory; default ./soak-runs/<UTC timestamp>-<target name>/");
   cmd.add_flag("--quiet,-q", flags.quiet, "no live status while sampling");
+  add_judge_flags(cmd, flags);
 }
 
 soak::cli::SamplingOptions to_options(const Flags& flags) {
@@ -58,6 +80,7 @@ soak::cli::SamplingOptions to_options(const Flags& flags) {
   if (!flags.out.empty()) options.out_dir = flags.out;
   options.keep_running = flags.keep_running;
   options.quiet = flags.quiet;
+  options.judge = to_judge(flags);
   return options;
 }
 
@@ -101,12 +124,14 @@ int run_cli(int argc, char** argv) {
 
   std::string run_path;
   soak::cli::AnalyzeOptions analyze_options;
+  Flags analyze_flags;
   CLI::App* analyze = app.add_subcommand(
       "analyze", "(re)analyze a recorded run: a run directory or a samples log");
   analyze->add_option("RUN", run_path, "run directory or samples log")->required();
   analyze->add_option("--format", analyze_options.format, "text or json (json goes to stdout)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  add_judge_flags(*analyze, analyze_flags);
 
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
@@ -137,6 +162,7 @@ int run_cli(int argc, char** argv) {
     }
     code = soak::cli::run_command(command, to_options(run_flags));
   } else if (analyze->parsed()) {
+    analyze_options.judge = to_judge(analyze_flags);
     code = soak::cli::analyze_command(run_path, analyze_options);
   }
   return static_cast<int>(code);

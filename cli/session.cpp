@@ -146,8 +146,9 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   return SessionEnd{reason, sampler.start_time()};
 }
 
-ExitCode finish_run(const fs::path& dir, sampler::EndReason reason) {
+ExitCode finish_run(const fs::path& dir, sampler::EndReason reason, const JudgeOptions& judge) {
   AnalyzeOptions analyze_options;
+  analyze_options.judge = judge;
   std::printf("run ended: %s\n", sampler::to_string(reason));
   const ExitCode code = analyze_and_report(dir, analyze_options, true);
   if (reason == sampler::EndReason::write_failed) {
@@ -188,7 +189,7 @@ ExitCode attach_command(pid_t pid, const SamplingOptions& options) {
     end = sample_until_end(std::move(reader), writer, options,
                            "attach " + std::to_string(pid) + " (" + info.name + ")", nullptr);
   }
-  return finish_run(dir, end.reason);
+  return finish_run(dir, end.reason, options.judge);
 }
 
 ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options) {
@@ -238,7 +239,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
                                 : "target: %s\n",
                 target.exit_info()->detail.c_str());
   }
-  return finish_run(dir, end.reason);
+  return finish_run(dir, end.reason, options.judge);
 }
 
 }  // namespace soak::cli

@@ -4,11 +4,16 @@
 //
 //   soak-example-leaky [--leak-mib-per-min R] [--fd-leak-per-s N] [--thread-leak-per-s N]
 //                      [--child-leak-per-s N] [--children N] [--threads N] [--open-fds N]
-//                      [--hold-mib M] [--duration SECONDS] [--exit-code C]
+//                      [--hold-mib M] [--churn-mib M --churn-period SECONDS]
+//                      [--duration SECONDS] [--exit-code C]
+//
+// --churn-mib makes a healthy allocator sawtooth: memory climbs by M MiB over each period,
+// then is all freed (and returned to the system), so the floor stays flat.
 //
 // Prints "ready pid=<pid>" on stdout once its initial state is built.
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -18,6 +23,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -35,6 +41,8 @@ struct Options {
   int threads = 0;
   int open_fds = 0;
   double hold_mib = 0;
+  double churn_mib = 0;
+  double churn_period_s = 30;
   double duration_s = 0;  // 0 = forever
   int exit_code = 0;
 };
@@ -61,6 +69,8 @@ Options parse(int argc, char** argv) {
     else if (flag == "--threads") o.threads = static_cast<int>(v);
     else if (flag == "--open-fds") o.open_fds = static_cast<int>(v);
     else if (flag == "--hold-mib") o.hold_mib = v;
+    else if (flag == "--churn-mib") o.churn_mib = v;
+    else if (flag == "--churn-period") o.churn_period_s = v;
     else if (flag == "--duration") o.duration_s = v;
     else if (flag == "--exit-code") o.exit_code = static_cast<int>(v);
     else usage(("unknown flag " + flag).c_str());
@@ -92,6 +102,25 @@ void grow_heap(std::size_t bytes) {
   if (block == nullptr) return;
   std::memset(block, 0xA5, bytes);  // touch every page so it is resident
   heap.push_back(block);
+}
+
+std::vector<char*> churn;
+
+/// Follows the sawtooth: `wanted` bytes of churn now; frees all of it when the cycle restarts.
+void follow_churn(double wanted_bytes) {
+  constexpr std::size_t kChunk = 1 << 20;  // above the mmap threshold: freeing returns it
+  const auto wanted = static_cast<std::size_t>(wanted_bytes / kChunk);
+  if (wanted < churn.size()) {
+    for (char* block : churn) std::free(block);
+    churn.clear();
+    malloc_trim(0);
+  }
+  while (churn.size() < wanted) {
+    auto* block = static_cast<char*>(std::malloc(kChunk));
+    if (block == nullptr) return;
+    std::memset(block, 0x5A, kChunk);
+    churn.push_back(block);
+  }
 }
 
 std::vector<std::thread> threads;
@@ -133,6 +162,10 @@ int main(int argc, char** argv) {
       const auto bytes = static_cast<std::size_t>(owed_bytes);
       grow_heap(bytes);
       owed_bytes -= static_cast<double>(bytes);
+    }
+    if (o.churn_mib > 0) {
+      const double phase = std::fmod(elapsed, o.churn_period_s) / o.churn_period_s;
+      follow_churn(phase * o.churn_mib * 1024 * 1024);
     }
     for (; owed_fds >= 1; owed_fds -= 1) fds.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     for (; owed_threads >= 1; owed_threads -= 1) leak_thread();

@@ -2,8 +2,63 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
+#include <cstdio>
 
 namespace soak::analysis {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string mib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+std::string mib_rate_with_ci(const SeriesAnalysis& a) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.2f MiB/min [%.2f, %.2f]", a.growth_per_s * 60 / 1048576.0,
+                a.ci_low_per_s * 60 / 1048576.0, a.ci_high_per_s * 60 / 1048576.0);
+  return buf;
+}
+
+std::string tiered_limit(const Tiered& tier, std::string (*describe)(double)) {
+  std::string text = describe(tier.target);
+  if (tier.acceptable) text += " (acceptable " + describe(*tier.acceptable) + ")";
+  return text;
+}
+
+std::string tier_of(double value, const Tiered& tier) {
+  if (value < tier.target) return "target";
+  if (!tier.acceptable || value < *tier.acceptable) return tier.acceptable ? "acceptable" : "poor";
+  return "poor";
+}
+
+/// Max of a series within the first `horizon_s` seconds.
+double max_within(std::span<const double> t, std::span<const double> v, double horizon_s) {
+  double m = -INFINITY;
+  for (std::size_t i = 0; i < t.size() && t[i] - t.front() <= horizon_s; ++i) m = std::max(m, v[i]);
+  return m;
+}
+
+Check size_check(const std::string& name, double value, const Tiered& limit,
+                 const std::string& what) {
+  Check c;
+  c.name = name;
+  c.measured = mib(value);
+  c.limit = tiered_limit(limit, describe_bytes);
+  c.tier = tier_of(value, limit);
+  c.status = value < limit.target ? CheckStatus::pass : CheckStatus::fail;
+  c.detail = what + " " + mib(value) + (c.status == CheckStatus::pass ? " is within " : " exceeds ") +
+             describe_bytes(limit.target);
+  return c;
+}
+
+}  // namespace
 
 const char* to_string(VerdictKind kind) {
   switch (kind) {
@@ -14,24 +69,211 @@ const char* to_string(VerdictKind kind) {
   return "inconclusive";
 }
 
-Verdict analyze(const RunInput& input) {
+const char* to_string(CheckStatus s) {
+  switch (s) {
+    case CheckStatus::pass: return "pass";
+    case CheckStatus::fail: return "fail";
+    case CheckStatus::inconclusive: return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+MetricKind metric_kind(const std::string& name) {
+  if (name == "cpu_s" || ends_with(name, "_faults") || ends_with(name, "_total")) {
+    return MetricKind::counter;
+  }
+  if (name == "threads" || name == "fds" || name == "children" || name == "handles") {
+    return MetricKind::integer_gauge;
+  }
+  return MetricKind::gauge;
+}
+
+const MetricResult* Verdict::find(const std::string& name) const {
+  for (const auto& m : metrics) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+Verdict analyze(const RunInput& input, const Targets& targets) {
   Verdict verdict;
   verdict.duration_s = input.duration_s;
   verdict.samples = input.samples;
+
   for (const SeriesView& series : input.series) {
     assert(series.t.size() == series.value.size());
     if (series.value.empty()) continue;
     MetricResult m;
     m.name = series.name;
+    m.kind = metric_kind(series.name);
     m.points = series.value.size();
     m.first = series.value.front();
     m.last = series.value.back();
     const auto [lo, hi] = std::minmax_element(series.value.begin(), series.value.end());
     m.min = *lo;
     m.max = *hi;
+    if (m.kind != MetricKind::counter) {
+      ClassifyOptions options;
+      options.integer_valued = m.kind == MetricKind::integer_gauge;
+      options.warmup_s = targets.warmup_s;
+      // The exact raw slope is for sizes; counts are judged on their staircase.
+      options.exact_raw_slope = m.kind == MetricKind::gauge;
+      m.analysis = classify_series(series.t, series.value, options);
+      const SeriesAnalysis& a = *m.analysis;
+      if (a.classification == Classification::leak && a.growth_per_s > 0 &&
+          ends_with(m.name, "_bytes")) {
+        // Time until the nearest limit above the current level.
+        std::vector<std::pair<double, std::string>> limits = {
+            {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
+             "max RSS (acceptable)"}};
+        if (input.mem_total_bytes) limits.emplace_back(*input.mem_total_bytes, "host memory");
+        if (input.memory_limit_bytes) limits.emplace_back(*input.memory_limit_bytes, "cgroup memory.max");
+        for (const auto& [limit, label] : limits) {
+          if (limit <= a.fitted_end) continue;
+          const double seconds = (limit - a.fitted_end) / a.growth_per_s;
+          if (!m.time_to_limit_s || seconds < *m.time_to_limit_s) {
+            m.time_to_limit_s = seconds;
+            m.limit_name = label;
+          }
+        }
+      }
+    }
     verdict.metrics.push_back(std::move(m));
   }
-  verdict.notes.push_back("growth analysis is not part of this build; the verdict is inconclusive");
+
+  const MetricResult* rss = verdict.find("rss_bytes");
+  if (rss == nullptr || !rss->analysis) {
+    verdict.notes.push_back("no RSS series: nothing to judge memory by");
+  } else {
+    const SeriesAnalysis& a = *rss->analysis;
+    const SeriesView* view = nullptr;
+    for (const auto& s : input.series) {
+      if (s.name == "rss_bytes") view = &s;
+    }
+    // rss_growth
+    Check growth;
+    growth.name = "rss_growth";
+    growth.limit = tiered_limit(targets.rss_growth_bytes_per_min, describe_rate);
+    const double per_min = a.growth_per_s * 60, lo_min = a.ci_low_per_s * 60,
+                 hi_min = a.ci_high_per_s * 60;
+    const double limit = targets.rss_growth_bytes_per_min.target;
+    if (a.classification == Classification::insufficient) {
+      growth.status = CheckStatus::inconclusive;
+      growth.measured = "insufficient data";
+      growth.detail = "too little data to judge growth (" + a.reason + ")";
+    } else if (a.classification != Classification::leak) {
+      growth.status = CheckStatus::pass;
+      growth.tier = "target";
+      growth.measured = mib_rate_with_ci(a);
+      growth.detail = std::string("RSS is ") + to_string(a.classification) + ": " + a.reason;
+    } else {
+      growth.measured = mib_rate_with_ci(a);
+      growth.tier = tier_of(per_min, targets.rss_growth_bytes_per_min);
+      if (lo_min >= limit) {
+        growth.status = CheckStatus::fail;
+      } else if (hi_min < limit) {
+        growth.status = CheckStatus::pass;
+      } else {
+        growth.status = CheckStatus::inconclusive;
+      }
+      growth.detail = "RSS grows " + mib_rate_with_ci(a);
+      if (a.warmup_end_s) {
+        growth.detail += " after a " + std::to_string(static_cast<long>(std::lround(*a.warmup_end_s))) + " s warm-up";
+      }
+      if (a.onset_s) {
+        growth.detail += " since " + std::to_string(static_cast<long>(std::lround(*a.onset_s))) + " s";
+      }
+      growth.detail += "; target " + describe_rate(limit);
+      if (growth.status == CheckStatus::inconclusive) {
+        growth.detail += " (the interval straddles the target: run longer to decide)";
+      }
+    }
+    verdict.checks.push_back(growth);
+
+    // Sizes: initial RSS, max within the first hour and the first day.
+    verdict.checks.push_back(size_check("initial_rss", rss->first, targets.initial_rss_bytes, "initial RSS"));
+    if (view != nullptr) {
+      Check h1 = size_check("max_rss_1h", max_within(view->t, view->value, 3600),
+                            targets.max_rss_1h_bytes, "max RSS within 1 h");
+      if (input.duration_s < 3600) h1.detail += " (the run is shorter than 1 h)";
+      verdict.checks.push_back(h1);
+      Check h24 = size_check("max_rss_24h", max_within(view->t, view->value, 86400),
+                             targets.max_rss_24h_bytes, "max RSS within 24 h");
+      if (input.duration_s < 86400) h24.detail += " (the run is shorter than 24 h)";
+      verdict.checks.push_back(h24);
+    }
+
+    // Growth over the run, from the level after warm-up to the level at the end.
+    if (a.classification != Classification::insufficient && a.level_start > 0) {
+      Check g;
+      g.name = "memory_growth";
+      const double fraction = (a.level_end - a.level_start) / a.level_start;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f%%", fraction * 100);
+      g.measured = buf;
+      std::snprintf(buf, sizeof buf, "%g%%", targets.memory_growth_fraction * 100);
+      g.limit = buf;
+      g.status = fraction < targets.memory_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
+      g.detail = "RSS went from " + mib(a.level_start) + " to " + mib(a.level_end) +
+                 (a.warmup_end_s ? " after warm-up" : "");
+      verdict.checks.push_back(g);
+    }
+  }
+
+  // Counts: any sustained growth fails.
+  for (const char* name : {"threads", "fds", "children"}) {
+    const MetricResult* m = verdict.find(name);
+    if (m == nullptr || !m->analysis) continue;
+    Check c;
+    c.name = std::string(name) + "_growth";
+    c.limit = "no sustained growth";
+    const SeriesAnalysis& a = *m->analysis;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%g -> %g (%+.3g/min)", m->first, m->last, a.growth_per_s * 60);
+    c.measured = buf;
+    if (a.classification == Classification::insufficient) {
+      c.status = CheckStatus::inconclusive;
+      c.detail = "too little data";
+    } else {
+      c.status = a.classification == Classification::leak ? CheckStatus::fail : CheckStatus::pass;
+      c.detail = std::string(name) + " " + to_string(a.classification) + ": " + a.reason;
+    }
+    verdict.checks.push_back(c);
+  }
+
+  // Leaks slower than the targets: a warning, or a failure when asked.
+  std::vector<std::string> slow_leaks;
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis || m.analysis->classification != Classification::leak) continue;
+    if (m.kind == MetricKind::integer_gauge) continue;  // already failed above
+    slow_leaks.push_back(m.name);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "%s is classified as a leak: %s", m.name.c_str(),
+                  ends_with(m.name, "_bytes") ? mib_rate_with_ci(*m.analysis).c_str()
+                                              : std::to_string(m.growth_per_min()).c_str());
+    verdict.warnings.push_back(buf);
+  }
+  if (targets.fail_on_any_leak) {
+    Check c;
+    c.name = "no_leak";
+    c.limit = "no metric classified as a leak (fail_on_any_leak)";
+    c.status = slow_leaks.empty() ? CheckStatus::pass : CheckStatus::fail;
+    for (const auto& n : slow_leaks) c.measured += (c.measured.empty() ? "" : ", ") + n;
+    if (c.measured.empty()) c.measured = "none";
+    verdict.checks.push_back(c);
+  }
+
+  bool any_fail = false, any_inconclusive = rss == nullptr;
+  for (const auto& c : verdict.checks) {
+    any_fail |= c.status == CheckStatus::fail;
+    any_inconclusive |= c.status == CheckStatus::inconclusive;
+  }
+  verdict.verdict = any_fail ? VerdictKind::fail
+                    : any_inconclusive ? VerdictKind::inconclusive
+                                       : VerdictKind::pass;
+  if (verdict.verdict == VerdictKind::inconclusive && !any_fail) {
+    verdict.notes.push_back("not enough evidence to pass: a longer run or more samples would decide");
+  }
   return verdict;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The analysis of a run: per-metric results, checks against targets, and the verdict.
+// The analysis of a run: each metric classified, the checks against the targets, the verdict.
 // Pure numbers: no I/O, no clocks. Inputs are plain arrays of (t seconds, value).
 
 #include <cstddef>
@@ -7,6 +7,9 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "soak/analysis/classify.hpp"
+#include "soak/analysis/targets.hpp"
 
 namespace soak::analysis {
 
@@ -21,18 +24,39 @@ struct RunInput {
   std::vector<SeriesView> series;
   std::size_t samples = 0;
   double duration_s = 0;
+  std::optional<double> mem_total_bytes;   ///< host memory, a limit for time-to-limit
+  std::optional<double> memory_limit_bytes;  ///< cgroup limit, when known
 };
 
 enum class VerdictKind { pass, fail, inconclusive };
 const char* to_string(VerdictKind kind);
 
+enum class MetricKind { gauge, counter, integer_gauge };
+/// How a metric is judged, from its name: cumulative counters (cpu_s, *_faults) are not
+/// classified; counts (threads, fds, children) are integer gauges.
+MetricKind metric_kind(const std::string& name);
+
 struct MetricResult {
   std::string name;
+  MetricKind kind = MetricKind::gauge;
   std::size_t points = 0;
-  double first = 0;
-  double last = 0;
-  double max = 0;
-  double min = 0;
+  double first = 0, last = 0, max = 0, min = 0;
+  std::optional<SeriesAnalysis> analysis;  ///< absent for counters
+  double growth_per_min() const { return analysis ? analysis->growth_per_s * 60 : 0; }
+  std::optional<double> time_to_limit_s;
+  std::string limit_name;
+};
+
+enum class CheckStatus { pass, fail, inconclusive };
+const char* to_string(CheckStatus s);
+
+struct Check {
+  std::string name;
+  CheckStatus status = CheckStatus::pass;
+  std::string tier;      ///< target | acceptable | poor (empty when the check has no tiers)
+  std::string measured;  ///< e.g. "7.0 MiB/min [6.8, 7.3]"
+  std::string limit;     ///< e.g. "5 MB/min (acceptable 10 MB/min)"
+  std::string detail;    ///< a sentence for people
 };
 
 struct Verdict {
@@ -40,10 +64,13 @@ struct Verdict {
   double duration_s = 0;
   std::size_t samples = 0;
   std::vector<MetricResult> metrics;
-  std::vector<std::string> notes;  ///< why the verdict is what it is, in words
+  std::vector<Check> checks;
+  std::vector<std::string> warnings;  ///< slow leaks and the like: not failures
+  std::vector<std::string> notes;     ///< why the verdict is what it is
+  const MetricResult* find(const std::string& name) const;
 };
 
-/// Summarises each metric. The verdict stays inconclusive until growth analysis decides it.
-Verdict analyze(const RunInput& input);
+/// Classifies every metric and checks the run against `targets`.
+Verdict analyze(const RunInput& input, const Targets& targets = {});
 
 }  // namespace soak::analysis

@@ -14,7 +14,7 @@ std::string format_bytes(double bytes);
 std::string format_metric_value(const std::string& metric, double value);
 
 /// The verdict.json document (SPEC.md's schema).
-nlohmann::json verdict_to_json(const analysis::Verdict& verdict);
+nlohmann::ordered_json verdict_to_json(const analysis::Verdict& verdict);
 
 struct TextOptions {
   bool color = false;

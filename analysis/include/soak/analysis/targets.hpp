@@ -1,0 +1,50 @@
+#pragma once
+// The targets a run is checked against: the documented profile (SPEC.md, from the seeds'
+// memory-usage and benchmark tables) and a JSON file that overrides parts of it.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace soak::analysis {
+
+/// A targets file or value that cannot be used. what() names the field and what was expected.
+class TargetsError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A limit with tiers: below `target` is on target, below `acceptable` acceptable, else poor.
+struct Tiered {
+  double target = 0;
+  std::optional<double> acceptable;
+};
+
+struct Targets {
+  Tiered rss_growth_bytes_per_min{5e6, 10e6};
+  Tiered initial_rss_bytes{500e6, 1e9};
+  Tiered max_rss_1h_bytes{1e9, 2e9};
+  Tiered max_rss_24h_bytes{1.5e9, 3e9};
+  double memory_growth_fraction = 0.20;  ///< growth of RSS over the run (after warm-up)
+  bool fail_on_any_leak = false;         ///< a leak slower than the growth target also fails
+  std::optional<double> warmup_s;        ///< forced warm-up length
+};
+
+enum class Quantity { bytes, bytes_per_min, fraction, seconds };
+
+/// Parses "5 MiB/min", "500 MB", "1.5 GB", "20%", "5m": the unit is required and strict
+/// (MB = 10^6 bytes, MiB = 2^20 bytes; rates per s, min or h). Throws TargetsError.
+double parse_quantity(const std::string& text, Quantity kind, const std::string& field);
+
+/// Applies a targets document over the defaults. Unknown keys, wrong types and bad units are
+/// errors naming the field. Keys: rss_growth, initial_rss, max_rss_1h, max_rss_24h (each a
+/// string for the target alone, or {"target": ..., "acceptable": ...}), memory_growth,
+/// fail_on_any_leak, warmup.
+Targets parse_targets(const nlohmann::json& document, Targets base = {});
+
+/// "5 MiB/min" style text for a limit.
+std::string describe_bytes(double bytes);
+std::string describe_rate(double bytes_per_min);
+
+}  // namespace soak::analysis

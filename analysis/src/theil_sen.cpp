@@ -1,0 +1,290 @@
+#include "soak/analysis/theil_sen.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace soak::analysis {
+
+namespace {
+
+/// Inversions of `z` (pairs a < b with z[b] < z[a], or <= when `at_most`), by bottom-up merge
+/// sort. Sorts z in place.
+std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp, bool at_most) {
+  const std::size_t n = z.size();
+  tmp.resize(n);
+  std::uint64_t inversions = 0;
+  for (std::size_t width = 1; width < n; width *= 2) {
+    for (std::size_t left = 0; left < n; left += 2 * width) {
+      const std::size_t mid = std::min(left + width, n);
+      const std::size_t right = std::min(left + 2 * width, n);
+      std::size_t a = left, b = mid, out = left;
+      while (a < mid && b < right) {
+        const bool take_right = at_most ? z[b] <= z[a] : z[b] < z[a];
+        if (take_right) {
+          inversions += mid - a;
+          tmp[out++] = z[b++];
+        } else {
+          tmp[out++] = z[a++];
+        }
+      }
+      while (a < mid) tmp[out++] = z[a++];
+      while (b < right) tmp[out++] = z[b++];
+    }
+    z.swap(tmp);
+  }
+  return inversions;
+}
+
+std::uint64_t count_with(std::span<const double> t, std::span<const double> y, double s,
+                         bool at_most) {
+  std::vector<double> z(t.size()), tmp;
+  for (std::size_t i = 0; i < t.size(); ++i) z[i] = y[i] - s * t[i];
+  return count_inversions(z, tmp, at_most);
+}
+
+/// Appends every slope in [lo, hi) to `out`, unless there are more than `cap` (returns false).
+/// Those pairs are exactly the inversions between the time-ordered sequence sorted by
+/// z_lo = y - lo t and the same sorted by z_hi = y - hi t.
+bool enumerate_slopes(std::span<const double> t, std::span<const double> y, double lo,
+                      bool lo_exclusive, double hi, std::size_t cap, std::vector<double>& out) {
+  const std::size_t n = t.size();
+  std::vector<std::uint32_t> by_lo(n), by_hi(n);
+  std::iota(by_lo.begin(), by_lo.end(), 0u);
+  std::iota(by_hi.begin(), by_hi.end(), 0u);
+  auto key = [&](double s, std::uint32_t i) { return y[i] - s * t[i]; };
+  if (!std::isinf(lo)) {  // every slope is at least -inf: time order as it is
+    // Equal keys are slopes equal to lo: in the bracket when it is closed at lo (earlier
+    // index first), out of it when open (later index first).
+    std::sort(by_lo.begin(), by_lo.end(), [&](std::uint32_t a, std::uint32_t b) {
+      const double ka = key(lo, a), kb = key(lo, b);
+      if (ka != kb) return ka < kb;
+      return lo_exclusive ? a > b : a < b;
+    });
+  }
+  if (std::isinf(hi)) {
+    std::reverse(by_hi.begin(), by_hi.end());  // every slope is below +inf: reverse time order
+  } else {
+    std::sort(by_hi.begin(), by_hi.end(), [&](std::uint32_t a, std::uint32_t b) {
+      const double ka = key(hi, a), kb = key(hi, b);
+      return ka != kb ? ka < kb : a < b;
+    });
+  }
+  std::vector<std::uint32_t> rank_hi(n);
+  for (std::uint32_t r = 0; r < n; ++r) rank_hi[by_hi[r]] = r;
+  // Sequence of (rank in hi order, index) in lo order; inversions by merge sort.
+  std::vector<std::uint32_t> seq(n), tmp(n);
+  for (std::size_t p = 0; p < n; ++p) seq[p] = by_lo[p];
+  for (std::size_t width = 1; width < n; width *= 2) {
+    for (std::size_t left = 0; left < n; left += 2 * width) {
+      const std::size_t mid = std::min(left + width, n);
+      const std::size_t right = std::min(left + 2 * width, n);
+      std::size_t a = left, b = mid, o = left;
+      while (a < mid && b < right) {
+        if (rank_hi[seq[b]] < rank_hi[seq[a]]) {
+          if (out.size() + (mid - a) > cap) return false;
+          const std::uint32_t j = seq[b];
+          for (std::size_t q = a; q < mid; ++q) {
+            const std::uint32_t i = seq[q];
+            out.push_back((y[j] - y[i]) / (t[j] - t[i]));
+          }
+          tmp[o++] = seq[b++];
+        } else {
+          tmp[o++] = seq[a++];
+        }
+      }
+      while (a < mid) tmp[o++] = seq[a++];
+      while (b < right) tmp[o++] = seq[b++];
+    }
+    seq.swap(tmp);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t count_slopes_below(std::span<const double> t, std::span<const double> y, double s) {
+  return count_with(t, y, s, false);
+}
+
+std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y,
+                                   double s) {
+  return count_with(t, y, s, true);
+}
+
+namespace {
+
+/// The k-th smallest slope and, when `with_next`, the (k+1)-th (else NaN).
+std::pair<double, double> select_slopes(std::span<const double> t, std::span<const double> y,
+                                        std::uint64_t k, bool with_next) {
+  const std::size_t n = t.size();
+  assert(n >= 2 && t.size() == y.size());
+  const std::uint64_t total = static_cast<std::uint64_t>(n) * (n - 1) / 2;
+  assert(k < total);
+  // Enumerating this many slopes is cheaper than another round of bracketing.
+  const std::size_t enumerate_cap = std::max<std::size_t>(4 * n, 4u << 20);
+  // The bracket holds the slopes in [lo, hi), or (lo, hi) when lo_exclusive; c_lo and c_hi
+  // count the slopes before its lower and upper ends. k is always in [c_lo, c_hi).
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+  bool lo_exclusive = false;
+  std::uint64_t c_lo = 0, c_hi = total;
+  std::mt19937_64 rng(0x50A4u);
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  std::vector<double> sample;
+  std::vector<double> slopes;
+  auto in_bracket_value = [&](double s) { return (lo_exclusive ? s > lo : s >= lo) && s < hi; };
+  auto answer = [&](double value, std::uint64_t rank_of_value, std::uint64_t end_of_value) {
+    // `value` is the k-th slope and holds ranks [rank_of_value, end_of_value).
+    double next = std::numeric_limits<double>::quiet_NaN();
+    if (with_next) {
+      next = k + 1 < end_of_value ? value : select_slopes(t, y, k + 1, false).first;
+    }
+    (void)rank_of_value;
+    return std::pair<double, double>{value, next};
+  };
+
+  for (int round = 0; round < 200; ++round) {
+    const std::uint64_t in_bracket = c_hi - c_lo;
+    if (in_bracket <= enumerate_cap) {
+      slopes.clear();
+      slopes.reserve(in_bracket);
+      if (enumerate_slopes(t, y, lo, lo_exclusive, hi, enumerate_cap, slopes) &&
+          slopes.size() == in_bracket) {
+        const auto nth = slopes.begin() + static_cast<std::ptrdiff_t>(k - c_lo);
+        std::nth_element(slopes.begin(), nth, slopes.end());
+        double next = std::numeric_limits<double>::quiet_NaN();
+        if (with_next) {
+          next = nth + 1 != slopes.end() ? *std::min_element(nth + 1, slopes.end())
+                                         : select_slopes(t, y, k + 1, false).first;
+        }
+        return {*nth, next};
+      }
+      // Rounding made the counts and the enumeration disagree: shrink further instead.
+    }
+    // Random pairs, kept when inside the bracket.
+    const double acceptance = static_cast<double>(in_bracket) / static_cast<double>(total);
+    const std::size_t wanted = 8000;
+    const std::size_t max_draws = std::min<std::size_t>(
+        4'000'000, static_cast<std::size_t>(static_cast<double>(wanted) / std::max(acceptance, 1e-9)) + 1000);
+    sample.clear();
+    for (std::size_t d = 0; d < max_draws && sample.size() < wanted; ++d) {
+      std::size_t i = pick(rng), j = pick(rng);
+      if (i == j) continue;
+      if (i > j) std::swap(i, j);
+      const double s = (y[j] - y[i]) / (t[j] - t[i]);
+      if (in_bracket_value(s)) sample.push_back(s);
+    }
+    double new_lo = lo, new_hi = hi;
+    if (sample.size() < 16) {
+      // Too few hits to place a bracket: bisect (or step out from a finite end).
+      double mid;
+      if (std::isinf(lo) && std::isinf(hi)) {
+        mid = 0.0;
+      } else if (std::isinf(lo)) {
+        mid = hi - std::max(1.0, std::fabs(hi)) * std::ldexp(1.0, round % 60);
+      } else if (std::isinf(hi)) {
+        mid = lo + std::max(1.0, std::fabs(lo)) * std::ldexp(1.0, round % 60);
+      } else {
+        mid = lo + (hi - lo) / 2;
+      }
+      new_lo = new_hi = mid;
+    } else {
+      std::sort(sample.begin(), sample.end());
+      const double m = static_cast<double>(sample.size());
+      const double f = (static_cast<double>(k - c_lo) + 0.5) / static_cast<double>(in_bracket);
+      const double margin = 3.5 * std::sqrt(m * f * (1 - f)) + 2;
+      const double lo_pos = f * m - margin;
+      const double hi_pos = f * m + margin;
+      new_lo = lo_pos < 0 ? lo : sample[static_cast<std::size_t>(lo_pos)];
+      new_hi = hi_pos >= m - 1 ? hi : sample[static_cast<std::size_t>(std::ceil(hi_pos))];
+      // A value many pairs share exactly (integer series, steps): decide it directly.
+      const double v = sample[std::min(sample.size() - 1, static_cast<std::size_t>(f * m))];
+      const auto [first, last] = std::equal_range(sample.begin(), sample.end(), v);
+      if (last - first >= std::max<std::ptrdiff_t>(16, static_cast<std::ptrdiff_t>(m / 100))) {
+        const std::uint64_t below = count_slopes_below(t, y, v);
+        const std::uint64_t at_most = count_slopes_at_most(t, y, v);
+        if (below <= k && k < at_most) return answer(v, below, at_most);
+        if (k < below) {
+          hi = v;
+          c_hi = below;
+        } else {
+          lo = v;
+          lo_exclusive = true;
+          c_lo = at_most;
+        }
+        continue;
+      }
+    }
+    if (new_lo == new_hi) {
+      const std::uint64_t below = count_slopes_below(t, y, new_lo);
+      const std::uint64_t at_most = count_slopes_at_most(t, y, new_lo);
+      if (below <= k && k < at_most) return answer(new_lo, below, at_most);
+      if (k < below) {
+        hi = new_lo;
+        c_hi = below;
+      } else {
+        lo = new_lo;
+        lo_exclusive = true;
+        c_lo = at_most;
+      }
+      continue;
+    }
+    if (new_lo > lo) {
+      const std::uint64_t c = count_slopes_below(t, y, new_lo);
+      if (c <= k) {
+        lo = new_lo;
+        lo_exclusive = false;
+        c_lo = c;
+      } else {
+        hi = new_lo;
+        c_hi = c;
+      }
+    }
+    if (new_hi < hi && new_hi > lo) {
+      const std::uint64_t c = count_slopes_below(t, y, new_hi);
+      if (c > k) {
+        hi = new_hi;
+        c_hi = c;
+      } else {
+        lo = new_hi;
+        lo_exclusive = false;
+        c_lo = c;
+      }
+    }
+  }
+  // Not reached in practice; the bracket's lower end is within it of the answer.
+  return {lo, lo};
+}
+
+}  // namespace
+
+double kth_pairwise_slope(std::span<const double> t, std::span<const double> y, std::uint64_t k) {
+  return select_slopes(t, y, k, false).first;
+}
+
+double theil_sen_slope(std::span<const double> t, std::span<const double> y) {
+  const std::size_t n = t.size();
+  assert(n >= 2);
+  const std::uint64_t total = static_cast<std::uint64_t>(n) * (n - 1) / 2;
+  if (total % 2 == 1) return select_slopes(t, y, total / 2, false).first;
+  const auto [a, b] = select_slopes(t, y, total / 2 - 1, true);
+  return (a + b) / 2;
+}
+
+double theil_sen_slope_naive(std::span<const double> t, std::span<const double> y) {
+  std::vector<double> slopes;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    for (std::size_t j = i + 1; j < t.size(); ++j) slopes.push_back((y[j] - y[i]) / (t[j] - t[i]));
+  }
+  std::sort(slopes.begin(), slopes.end());
+  const std::size_t m = slopes.size();
+  return m % 2 == 1 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2;
+}
+
+}  // namespace soak::analysis
