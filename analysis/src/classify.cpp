@@ -77,7 +77,9 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
   std::sort(sorted.begin(), sorted.end());
   const double range = sorted[n * 95 / 100] - sorted[n * 5 / 100];
   if (range <= 0) return saw;
-  const double threshold = std::max(6 * sigma_d, 0.25 * range);
+  // A collection drop stands far out of the sample-to-sample noise and is a sizeable part of
+  // the series' range (which a leak under the sawtooth widens, hence only 10 %).
+  const double threshold = std::max(6 * sigma_d, 0.1 * range);
   // A drop may span consecutive samples: sum each run of falls.
   std::vector<std::size_t> drop_ends;
   for (std::size_t i = 1; i < n;) {
@@ -259,7 +261,7 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
   }
   if (a.warmup_end_s) {
     Window after = from_time(judged.t, judged.y, *a.warmup_end_s);
-    if (after.size() >= 8) {
+    if (after.size() >= (a.sawtooth_floor ? 5u : 8u)) {
       judged = std::move(after);
     } else {
       a.warmup_end_s.reset();
@@ -279,7 +281,9 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
       }
     }
   }
-  if (judged.size() < 8) {
+  // A sawtooth's floor has a point per cycle: five cycles can show a trend.
+  const std::size_t min_judged = a.sawtooth_floor ? 5 : 8;
+  if (judged.size() < min_judged) {
     a.reason = "too few points after the warm-up";
     return a;
   }
@@ -328,6 +332,21 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
     const double rs = slope_of(recent);
     const MannKendall rmk = mann_kendall_hamed_rao(recent.t, recent.y, rs);
     recent_rising = rmk.p_value < 0.05 && rs > 0 && rs >= 0.3 * slope;
+  } else if (recent.size() >= 2) {
+    // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.
+    const double rs = slope_of(recent);
+    recent_rising = rs > 0 && rs >= 0.3 * slope;
+  }
+  // Practical significance: the growth over the window must stand out of the noise around
+  // the trend, or a slow wander of strongly correlated noise passes for a trend.
+  {
+    std::vector<double> residuals(judged.size());
+    for (std::size_t i = 0; i < judged.size(); ++i) {
+      residuals[i] = judged.y[i] - slope * judged.t[i];
+    }
+    const double noise = mad_sigma(residuals);
+    const double growth = slope * (judged.t.back() - judged.t.front());
+    if (growth < 3 * noise) recent_rising = false;
   }
   double max_before = -INFINITY, max_late = -INFINITY;
   for (std::size_t i = 0; i < judged.size(); ++i) {

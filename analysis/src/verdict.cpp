@@ -162,10 +162,20 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
       growth.measured = "insufficient data";
       growth.detail = "too little data to judge growth (" + a.reason + ")";
     } else if (a.classification != Classification::leak) {
-      growth.status = CheckStatus::pass;
-      growth.tier = "target";
       growth.measured = mib_rate_with_ci(a);
       growth.detail = std::string("RSS is ") + to_string(a.classification) + ": " + a.reason;
+      // No trend was found, but a pass also needs the data to rule out growth at the target
+      // rate. A plateau or a decrease has stopped growing whatever its interval says.
+      const bool stopped = a.classification == Classification::plateau ||
+                           a.classification == Classification::decreasing;
+      if (!stopped && hi_min >= limit) {
+        growth.status = CheckStatus::inconclusive;
+        growth.detail += "; the interval still reaches the target " + describe_rate(limit) +
+                         " (run longer to decide)";
+      } else {
+        growth.status = CheckStatus::pass;
+        growth.tier = "target";
+      }
     } else {
       growth.measured = mib_rate_with_ci(a);
       growth.tier = tier_of(per_min, targets.rss_growth_bytes_per_min);
@@ -204,17 +214,20 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     }
 
     // Growth over the run, from the level after warm-up to the level at the end.
-    if (a.classification != Classification::insufficient && a.level_start > 0) {
+    // The trend line's ends, not raw levels: a sawtooth's phase at either end is no growth.
+    const double from = a.classification == Classification::plateau ? a.level_start : a.trend_y0;
+    const double to = a.classification == Classification::plateau ? a.level_end : a.trend_y1;
+    if (a.classification != Classification::insufficient && from > 0) {
       Check g;
       g.name = "memory_growth";
-      const double fraction = (a.level_end - a.level_start) / a.level_start;
+      const double fraction = (to - from) / from;
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.1f%%", fraction * 100);
       g.measured = buf;
       std::snprintf(buf, sizeof buf, "%g%%", targets.memory_growth_fraction * 100);
       g.limit = buf;
       g.status = fraction < targets.memory_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
-      g.detail = "RSS went from " + mib(a.level_start) + " to " + mib(a.level_end) +
+      g.detail = "RSS went from " + mib(from) + " to " + mib(to) +
                  (a.warmup_end_s ? " after warm-up" : "");
       verdict.checks.push_back(g);
     }

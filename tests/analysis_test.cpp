@@ -1,0 +1,326 @@
+// soak::analysis: estimators against hand-computed values and scipy, the labelled corpus,
+// targets parsing, and recorded real traces.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "corpus.hpp"
+#include "soak/analysis/classify.hpp"
+#include "soak/analysis/stats.hpp"
+#include "soak/analysis/targets.hpp"
+#include "soak/analysis/theil_sen.hpp"
+#include "soak/analysis/verdict.hpp"
+#include "soak/sampler/sample_log.hpp"
+#include "support.hpp"
+
+using namespace soak::analysis;
+using namespace soak::test;
+
+TEST_CASE("Theil-Sen and OLS match hand-computed values") {
+  // Points (0,0) (1,1) (2,4) (3,9): pairwise slopes 1,2,3,3,4,5 -> median (3+3)/2 = 3.
+  const std::vector<double> t{0, 1, 2, 3}, y{0, 1, 4, 9};
+  CHECK(theil_sen_slope(t, y) == 3.0);
+  CHECK(kth_pairwise_slope(t, y, 0) == 1.0);
+  CHECK(kth_pairwise_slope(t, y, 5) == 5.0);
+  CHECK(count_slopes_below(t, y, 3.0) == 2);
+  CHECK(count_slopes_at_most(t, y, 3.0) == 4);
+  // OLS: slope = cov/var = 3, intercept = 3.5 - 3*1.5 = -1.
+  const LinearFit fit = linregress(t, y);
+  CHECK(fit.slope == Approx(3.0));
+  CHECK(fit.intercept == Approx(-1.0));
+  // Mann-Kendall S for a strictly rising series of n points is n(n-1)/2.
+  const MannKendall mk = mann_kendall_hamed_rao(t, y, 0);
+  CHECK(mk.s == 6);
+  CHECK(mk.var_s == Approx(4.0 * 3 * 13 / 18));
+}
+
+TEST_CASE("exact Theil-Sen equals the naive all-pairs median on random and tied data") {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> gauss(0, 1);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 2 + trial % 300;
+    std::vector<double> t(n), y(n);
+    double time = 0;
+    for (int i = 0; i < n; ++i) {
+      time += 0.5 + std::fabs(gauss(rng));  // irregular sampling
+      t[i] = time;
+      y[i] = trial % 4 == 0 ? std::floor(2 * gauss(rng))  // integer data: many tied slopes
+                            : 0.3 * time + 10 * gauss(rng);
+    }
+    INFO("trial " << trial << " n " << n);
+    CHECK(theil_sen_slope(t, y) == theil_sen_slope_naive(t, y));
+  }
+}
+
+TEST_CASE("exact Theil-Sen at n = 20,000 equals the naive median") {
+  // 2e8 slopes for the naive form (1.6 GB would be needed at n = 86,400: the point of the
+  // exact selection). Strongly autocorrelated noise on a trend.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> gauss(0, 1);
+  const int n = 20000;
+  std::vector<double> t(n), y(n);
+  double ar = 0;
+  for (int i = 0; i < n; ++i) {
+    ar = 0.95 * ar + gauss(rng);
+    t[i] = i;
+    y[i] = 5e8 + 1200.0 * i + 2e5 * ar;
+  }
+  CHECK(theil_sen_slope(t, y) == theil_sen_slope_naive(t, y));
+}
+
+namespace {
+
+/// Runs python3 + scipy (a test-only reference) on a data file and returns its JSON answer.
+nlohmann::json scipy_reference(const std::vector<double>& t, const std::vector<double>& y) {
+  TempDir dir;
+  {
+    std::ofstream data(dir / "data.txt");
+    data.precision(17);
+    for (std::size_t i = 0; i < t.size(); ++i) data << t[i] << ' ' << y[i] << '\n';
+  }
+  std::ofstream(dir / "ref.py")
+      << "import json,sys\nfrom scipy import stats\nimport numpy as np\n"
+         "d=np.loadtxt(sys.argv[1]); t=d[:,0]; y=d[:,1]\n"
+         "lr=stats.linregress(t,y); ts=stats.theilslopes(y,t)\n"
+         "kt=stats.kendalltau(t,y,method='asymptotic')\n"
+         "print(json.dumps({'slope':lr.slope,'intercept':lr.intercept,'r':lr.rvalue,"
+         "'p':lr.pvalue,'stderr':lr.stderr,'ts':ts[0],'tau':kt.correlation,"
+         "'tau_p':kt.pvalue}))\n";
+  Child py({"/usr/bin/python3", (dir / "ref.py").string(), (dir / "data.txt").string()});
+  const auto code = py.wait_for(60s);
+  if (!code || *code != 0) throw std::runtime_error("scipy reference failed: " + py.err());
+  return nlohmann::json::parse(py.out());
+}
+
+}  // namespace
+
+TEST_CASE("estimators agree with scipy's linregress, theilslopes and kendalltau") {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> gauss(0, 1);
+  for (int trial = 0; trial < 3; ++trial) {
+    const int n = 400 + 300 * trial;
+    std::vector<double> t(n), y(n);
+    for (int i = 0; i < n; ++i) {
+      t[i] = i * 1.5;
+      y[i] = trial == 2 ? std::round(3 * gauss(rng)) : 1e6 + 500.0 * i * trial + 2e4 * gauss(rng);
+    }
+    const nlohmann::json ref = scipy_reference(t, y);
+    INFO("trial " << trial << " scipy " << ref.dump());
+    const LinearFit fit = linregress(t, y);
+    // Same formulas in double precision: agreement to ~1e-9 relative.
+    CHECK(fit.slope == Approx(ref["slope"].get<double>()).epsilon(1e-9).margin(1e-9));
+    CHECK(fit.intercept == Approx(ref["intercept"].get<double>()).epsilon(1e-9));
+    CHECK(fit.r_value == Approx(ref["r"].get<double>()).epsilon(1e-9).margin(1e-12));
+    CHECK(fit.stderr_slope == Approx(ref["stderr"].get<double>()).epsilon(1e-9));
+    // p-values through different special-function code: 1e-6 relative.
+    CHECK(fit.p_value == Approx(ref["p"].get<double>()).epsilon(1e-6).margin(1e-12));
+    CHECK(theil_sen_slope(t, y) == Approx(ref["ts"].get<double>()).epsilon(1e-12).margin(1e-12));
+    const KendallTau kt = kendall_tau(t, y);
+    CHECK(kt.tau == Approx(ref["tau"].get<double>()).epsilon(1e-12).margin(1e-12));
+    CHECK(kt.p_value == Approx(ref["tau_p"].get<double>()).epsilon(1e-9).margin(1e-12));
+  }
+}
+
+TEST_CASE("Hamed-Rao widens the trend test on autocorrelated noise, not on white noise") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> gauss(0, 1);
+  std::vector<double> t(400), white(400), red(400);
+  double ar = 0;
+  for (int i = 0; i < 400; ++i) {
+    t[i] = i;
+    white[i] = gauss(rng);
+    ar = 0.95 * ar + gauss(rng);
+    red[i] = ar;
+  }
+  const MannKendall w = mann_kendall_hamed_rao(t, white, 0);
+  const MannKendall r = mann_kendall_hamed_rao(t, red, 0);
+  CHECK(w.correction < 1.5);  // white noise: little or no inflation
+  CHECK(r.correction > 5);    // AR(1) 0.95: (1+phi)/(1-phi) = 39 in theory, fewer lags significant
+}
+
+TEST_CASE("the labelled corpus is classified with high precision and recall") {
+  // 12 families x 50 series, fixed seeds.
+  constexpr int kPerFamily = 50;
+  struct Tally {
+    int n = 0, called_leak = 0, covered = 0;
+    std::vector<double> slope_errors;
+  };
+  std::map<std::string, Tally> tally;
+  int tp = 0, fp = 0, fn = 0;
+  std::vector<double> all_errors;
+  int covered = 0, leaks = 0;
+  for (const auto& family : corpus_families()) {
+    for (int k = 0; k < kPerFamily; ++k) {
+      const LabelledSeries s = make_series(family, 1000 + static_cast<std::uint64_t>(k) * 7919);
+      const SeriesAnalysis a = classify_series(s.t, s.y, {});
+      Tally& f = tally[family];
+      ++f.n;
+      const bool called = a.classification == Classification::leak;
+      f.called_leak += called;
+      if (s.leak) {
+        ++leaks;
+        called ? ++tp : ++fn;
+        const double err = std::fabs(a.growth_per_s - s.true_slope_per_s) / s.true_slope_per_s;
+        f.slope_errors.push_back(err);
+        all_errors.push_back(err);
+        const bool in = a.ci_low_per_s <= s.true_slope_per_s && s.true_slope_per_s <= a.ci_high_per_s;
+        f.covered += in;
+        covered += in;
+      } else if (called) {
+        ++fp;
+      }
+    }
+  }
+  const double precision = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
+  const double recall = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
+  const double f1 = 2 * precision * recall / (precision + recall);
+  const double coverage = static_cast<double>(covered) / leaks;
+  std::printf("\ncorpus: %-24s %8s %10s %12s %9s\n", "family", "series", "leak calls",
+              "median err", "coverage");
+  for (const auto& family : corpus_families()) {
+    const Tally& f = tally[family];
+    const bool leak_family = !f.slope_errors.empty();
+    std::printf("corpus: %-24s %8d %9.0f%% %11s %9s\n", family.c_str(), f.n,
+                100.0 * f.called_leak / f.n,
+                leak_family ? (std::to_string(100 * median(f.slope_errors)).substr(0, 4) + "%").c_str() : "-",
+                leak_family ? (std::to_string(100 * f.covered / f.n) + "%").c_str() : "-");
+  }
+  std::printf("corpus: precision %.3f recall %.3f F1 %.3f, median slope error %.1f%%, "
+              "interval coverage %.1f%%\n",
+              precision, recall, f1, 100 * median(all_errors), 100 * coverage);
+  CHECK(f1 >= 0.97);
+  CHECK(precision >= 0.98);
+  for (const auto& family : corpus_families()) {
+    const Tally& f = tally[family];
+    if (f.slope_errors.empty()) {
+      INFO(family);
+      CHECK(f.called_leak <= f.n * 2 / 100);  // no benign family above 2 % false positives
+    }
+  }
+  CHECK(median(all_errors) <= 0.10);
+  CHECK(coverage >= 0.90);
+}
+
+TEST_CASE("integer series: a staircase of new fds is a leak, a pool that filled once is not") {
+  std::vector<double> t, leak, pool;
+  for (int i = 0; i <= 1800; ++i) {
+    t.push_back(i * 2.0);
+    leak.push_back(10 + std::floor(i / 150.0));        // +1 fd every 5 minutes
+    pool.push_back(10 + std::min(8.0, std::floor(i / 20.0)));  // grows to 18 in 5 min, stays
+  }
+  ClassifyOptions options;
+  options.integer_valued = true;
+  CHECK(classify_series(t, leak, options).classification == Classification::leak);
+  const auto p = classify_series(t, pool, options).classification;
+  CHECK(p != Classification::leak);
+}
+
+TEST_CASE("targets parse strictly, with the field named in every error") {
+  const Targets t = parse_targets(nlohmann::json::parse(R"({
+      "rss_growth": {"target": "2 MiB/min", "acceptable": "300 MB/h"},
+      "initial_rss": "256 MiB", "memory_growth": "10%", "fail_on_any_leak": true,
+      "warmup": "5m"})"));
+  CHECK(t.rss_growth_bytes_per_min.target == 2.0 * 1048576);
+  CHECK(*t.rss_growth_bytes_per_min.acceptable == Approx(5e6));
+  CHECK(t.initial_rss_bytes.target == 256.0 * 1048576);
+  CHECK(t.memory_growth_fraction == Approx(0.10));
+  CHECK(t.fail_on_any_leak);
+  CHECK(*t.warmup_s == 300);
+  CHECK(t.max_rss_1h_bytes.target == 1e9);  // untouched defaults stay
+  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"rss_growht": "5 MB/min"})")),
+                    Catch::Contains("unknown key \"rss_growht\""));
+  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"initial_rss": "500"})")),
+                    Catch::Contains("initial_rss: expected a size with a unit"));
+  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"rss_growth": "5 MB"})")),
+                    Catch::Contains("rss_growth: expected a rate"));
+  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"memory_growth": "0.2"})")),
+                    Catch::Contains("memory_growth: expected a percentage"));
+  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"rss_growth": {"target": "5 mb/min"}})")),
+                    Catch::Contains("rss_growth.target"));
+}
+
+TEST_CASE("a fast leak fails the growth check; a slow one warns, or fails when asked") {
+  std::vector<double> t, fast, slow;
+  for (int i = 0; i <= 1800; ++i) {
+    t.push_back(i * 2.0);
+    fast.push_back(200e6 + 8e6 / 60 * t.back() + 1e5 * std::sin(i));  // 8 MB/min
+    slow.push_back(200e6 + 0.5e6 / 60 * t.back() + 1e5 * std::sin(i));  // 0.5 MB/min
+  }
+  RunInput in;
+  in.samples = t.size();
+  in.duration_s = t.back();
+  in.series = {{"rss_bytes", t, fast}};
+  Verdict v = analyze(in);
+  CHECK(v.verdict == VerdictKind::fail);
+  REQUIRE(v.checks.front().name == "rss_growth");
+  CHECK(v.checks.front().status == CheckStatus::fail);
+  CHECK(v.checks.front().tier == "acceptable");
+  CHECK_THAT(v.checks.front().measured, Catch::Contains("7.63 MiB/min"));
+
+  in.series = {{"rss_bytes", t, slow}};
+  Targets lenient;
+  lenient.memory_growth_fraction = 1.0;
+  v = analyze(in, lenient);
+  CHECK(v.verdict == VerdictKind::pass);
+  REQUIRE(v.warnings.size() == 1);
+  CHECK_THAT(v.warnings[0], Catch::Contains("rss_bytes is classified as a leak"));
+  lenient.fail_on_any_leak = true;
+  CHECK(analyze(in, lenient).verdict == VerdictKind::fail);
+}
+
+TEST_CASE("a run too short to decide is inconclusive, never a guessed pass") {
+  std::vector<double> t, y;
+  for (int i = 0; i < 20; ++i) {
+    t.push_back(i);
+    y.push_back(100e6);
+  }
+  RunInput in;
+  in.samples = 20;
+  in.duration_s = 19;
+  in.series = {{"rss_bytes", t, y}};
+  const Verdict v = analyze(in);
+  CHECK(v.verdict == VerdictKind::inconclusive);
+  CHECK(v.find("rss_bytes")->analysis->classification == Classification::insufficient);
+}
+
+namespace {
+
+Verdict analyze_trace(const std::string& file) {
+  const auto log = soak::sampler::read_run_log(data_dir() / file);
+  RunInput in;
+  in.samples = log.samples;
+  in.duration_s = log.last_t - log.first_t;
+  for (const auto& [name, s] : log.series) in.series.push_back({name, s.t, s.value});
+  return analyze(in);
+}
+
+}  // namespace
+
+TEST_CASE("recorded trace: the leaky example (2 MiB/min, an fd every 50 s) is a leak") {
+  // Captured with `soak attach` for 6 minutes at 1 s from
+  // soak-example-leaky --leak-mib-per-min 2 --fd-leak-per-s 0.02.
+  const Verdict v = analyze_trace("trace_leaky.ndjson");
+  const auto* rss = v.find("rss_bytes");
+  REQUIRE(rss);
+  CHECK(to_string(rss->analysis->classification) == std::string("leak"));
+  CHECK(rss->growth_per_min() / 1048576 == Approx(2.0).epsilon(0.05));
+  CHECK(to_string(v.find("fds")->analysis->classification) == std::string("leak"));
+  CHECK(to_string(v.find("threads")->analysis->classification) == std::string("steady"));
+  CHECK(v.verdict == VerdictKind::fail);
+}
+
+TEST_CASE("recorded trace: the healthy example with allocator churn is a sawtooth, not a leak") {
+  // Captured with `soak attach` for 6 minutes at 1 s from
+  // soak-example-leaky --hold-mib 30 --threads 3 --churn-mib 40 --churn-period 40.
+  const Verdict v = analyze_trace("trace_healthy_churn.ndjson");
+  const auto* rss = v.find("rss_bytes");
+  REQUIRE(rss);
+  CHECK(to_string(rss->analysis->classification) == std::string("sawtooth"));
+  CHECK(to_string(v.find("fds")->analysis->classification) == std::string("steady"));
+  CHECK(to_string(v.find("threads")->analysis->classification) == std::string("steady"));
+  CHECK(v.verdict == VerdictKind::pass);
+}
