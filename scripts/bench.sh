@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs every benchmark in bench/ and prints its ratios.
+# Runs every benchmark in bench/ and prints its ratios. Pass --quick for a short version.
 set -euo pipefail
 build=${1:-build}
-"$build/bench/sampler_bench" "$build/examples/soak-example-leaky" "${@:2}"
+shift || true
+"$build/bench/sampler_bench" "$build/examples/soak-example-leaky" "$@"
+echo
+"$build/bench/analysis_bench" "$@"

@@ -13,28 +13,45 @@ namespace soak::analysis {
 
 namespace {
 
-/// Inversions of `z` (pairs a < b with z[b] < z[a], or <= when `at_most`), by bottom-up merge
-/// sort. Sorts z in place.
-std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp, bool at_most) {
+/// Inversions of `z` (pairs a < b with z[b] < z[a], or <= when `AtMost`), by bottom-up merge
+/// sort. Sorts z in place. Runs of 16 are insertion-sorted first (counting their moves).
+template <bool AtMost>
+std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp) {
   const std::size_t n = z.size();
   tmp.resize(n);
   std::uint64_t inversions = 0;
-  for (std::size_t width = 1; width < n; width *= 2) {
+  constexpr std::size_t kRun = 16;
+  for (std::size_t left = 0; left < n; left += kRun) {
+    const std::size_t right = std::min(left + kRun, n);
+    for (std::size_t i = left + 1; i < right; ++i) {
+      const double v = z[i];
+      std::size_t j = i;
+      while (j > left && (AtMost ? v <= z[j - 1] : v < z[j - 1])) {
+        z[j] = z[j - 1];
+        --j;
+      }
+      z[j] = v;
+      inversions += i - j;
+    }
+  }
+  for (std::size_t width = kRun; width < n; width *= 2) {
     for (std::size_t left = 0; left < n; left += 2 * width) {
       const std::size_t mid = std::min(left + width, n);
       const std::size_t right = std::min(left + 2 * width, n);
       std::size_t a = left, b = mid, out = left;
+      const double* zp = z.data();
+      double* tp = tmp.data();
+      // Branch-free merge: the comparison is a coin toss, so a branch would mispredict.
       while (a < mid && b < right) {
-        const bool take_right = at_most ? z[b] <= z[a] : z[b] < z[a];
-        if (take_right) {
-          inversions += mid - a;
-          tmp[out++] = z[b++];
-        } else {
-          tmp[out++] = z[a++];
-        }
+        const double za = zp[a], zb = zp[b];
+        const bool take_right = AtMost ? zb <= za : zb < za;
+        tp[out++] = take_right ? zb : za;
+        inversions += take_right ? mid - a : 0;
+        b += take_right;
+        a += !take_right;
       }
-      while (a < mid) tmp[out++] = z[a++];
-      while (b < right) tmp[out++] = z[b++];
+      while (a < mid) tp[out++] = zp[a++];
+      while (b < right) tp[out++] = zp[b++];
     }
     z.swap(tmp);
   }
@@ -45,7 +62,7 @@ std::uint64_t count_with(std::span<const double> t, std::span<const double> y, d
                          bool at_most) {
   std::vector<double> z(t.size()), tmp;
   for (std::size_t i = 0; i < t.size(); ++i) z[i] = y[i] - s * t[i];
-  return count_inversions(z, tmp, at_most);
+  return at_most ? count_inversions<true>(z, tmp) : count_inversions<false>(z, tmp);
 }
 
 /// Appends every slope in [lo, hi) to `out`, unless there are more than `cap` (returns false).
@@ -169,7 +186,10 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
     }
     // Random pairs, kept when inside the bracket.
     const double acceptance = static_cast<double>(in_bracket) / static_cast<double>(total);
-    const std::size_t wanted = 8000;
+    // Enough samples that the next bracket should hold fewer slopes than the enumeration
+    // cap (its width shrinks as 1/sqrt(samples)), within a budget of draws.
+    const double ratio = 4.0 * static_cast<double>(in_bracket) / static_cast<double>(enumerate_cap);
+    const auto wanted = static_cast<std::size_t>(std::clamp(ratio * ratio, 4000.0, 200000.0));
     const std::size_t max_draws = std::min<std::size_t>(
         4'000'000, static_cast<std::size_t>(static_cast<double>(wanted) / std::max(acceptance, 1e-9)) + 1000);
     sample.clear();

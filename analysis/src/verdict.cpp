@@ -116,8 +116,10 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
       ClassifyOptions options;
       options.integer_valued = m.kind == MetricKind::integer_gauge;
       options.warmup_s = targets.warmup_s;
-      // The exact raw slope is for sizes; counts are judged on their staircase.
-      options.exact_raw_slope = m.kind == MetricKind::gauge;
+      // The headline metrics (RSS, the target's own heap figures) get the exact Theil-Sen of
+      // every raw point; the others the Theil-Sen of their per-bin medians, which is within
+      // their interval and costs a fraction.
+      options.exact_raw_slope = m.name == "rss_bytes" || m.name.rfind("heap.", 0) == 0;
       m.analysis = classify_series(series.t, series.value, options);
       const SeriesAnalysis& a = *m.analysis;
       if (a.classification == Classification::leak && a.growth_per_s > 0 &&

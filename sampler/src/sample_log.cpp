@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -141,7 +142,14 @@ namespace {
 /// Fast path for the common sample line: a flat object of a "type" string and numbers.
 /// Returns false on anything else (escapes, nesting, literals), and the caller falls back to
 /// the full JSON parser, so the fast path never decides what a line means on its own.
-bool parse_flat_sample(std::string_view line, RunLog& log) {
+/// The series of the previous line's keys, in order: lines of one log repeat their keys in
+/// the same order, so most lookups are one string comparison instead of a map search.
+struct KeyCache {
+  std::vector<std::pair<std::string, Series*>> slots;
+  std::size_t expected_lines = 0;  ///< new series reserve this much: no regrowth copies
+};
+
+bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
   struct Pair {
     std::string_view key;
     double value;
@@ -178,10 +186,19 @@ bool parse_flat_sample(std::string_view line, RunLog& log) {
       if (key != "type" || text != "sample") return false;
       is_sample = true;
     } else {
+      // Most values are integers (bytes, counts): parse those as such, which is much faster.
       double value = 0;
-      auto [next, ec] = std::from_chars(p, end, value);
-      if (ec != std::errc()) return false;
-      p = next;
+      std::int64_t whole = 0;
+      auto [int_end, int_ec] = std::from_chars(p, end, whole);
+      if (int_ec == std::errc() && int_end != end && *int_end != '.' && *int_end != 'e' &&
+          *int_end != 'E') {
+        value = static_cast<double>(whole);
+        p = int_end;
+      } else {
+        auto [next, ec] = std::from_chars(p, end, value);
+        if (ec != std::errc()) return false;
+        p = next;
+      }
       if (key == "t") {
         t = value;
       } else {
@@ -202,10 +219,25 @@ bool parse_flat_sample(std::string_view line, RunLog& log) {
   }
   if (!is_sample || !std::isfinite(t)) return false;
   for (std::size_t i = 0; i < count; ++i) {
-    auto it = log.series.find(pairs[i].key);
-    if (it == log.series.end()) it = log.series.emplace(std::string(pairs[i].key), Series{}).first;
-    it->second.t.push_back(t);
-    it->second.value.push_back(pairs[i].value);
+    Series* series = nullptr;
+    if (i < cache.slots.size() && cache.slots[i].first == pairs[i].key) {
+      series = cache.slots[i].second;
+    } else {
+      auto it = log.series.find(pairs[i].key);
+      if (it == log.series.end()) {
+        it = log.series.emplace(std::string(pairs[i].key), Series{}).first;
+        it->second.t.reserve(cache.expected_lines);
+        it->second.value.reserve(cache.expected_lines);
+      }
+      series = &it->second;  // std::map nodes are stable
+      if (i < cache.slots.size()) {
+        cache.slots[i] = {std::string(pairs[i].key), series};
+      } else {
+        cache.slots.emplace_back(std::string(pairs[i].key), series);
+      }
+    }
+    series->t.push_back(t);
+    series->value.push_back(pairs[i].value);
   }
   if (log.samples == 0) log.first_t = t;
   ++log.samples;
@@ -259,15 +291,33 @@ RunLog read_run_log(const std::filesystem::path& run) {
     throw LogError("no samples log at " + log.path.string() +
                    ": pass a run directory or the path of a samples.ndjson file");
   }
-  std::ifstream in(log.path, std::ios::binary);
-  if (!in) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw LogError("cannot read " + log.path.string());
+  std::string content;
+  {
+    const int fd = ::open(log.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) content.reserve(static_cast<std::size_t>(st.st_size));
+    char chunk[1 << 16];
+    for (;;) {
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        throw LogError("cannot read " + log.path.string() + ": " + errno_text(err));
+      }
+      if (n == 0) break;
+      content.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+  }
 
   std::string_view rest(content);
   std::size_t line_number = 0;
   std::size_t skipped = 0;
   std::size_t first_skipped = 0;
+  KeyCache cache;
+  cache.expected_lines = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
   while (!rest.empty()) {
     const auto eol = rest.find('\n');
     const bool complete = eol != std::string_view::npos;
@@ -292,14 +342,14 @@ RunLog read_run_log(const std::filesystem::path& run) {
     }
     if (!complete) {
       // The writer ends every line with '\n'; a last line without one was torn by a crash.
-      if (!parse_flat_sample(line, log) && !parse_general_line(line, log).empty()) {
+      if (!parse_flat_sample(line, log, cache) && !parse_general_line(line, log).empty()) {
         log.warnings.push_back("ignored a torn last line (" + std::to_string(line.size()) +
                                " bytes at line " + std::to_string(line_number) +
                                "): the run ended mid-write");
       }
       break;
     }
-    if (parse_flat_sample(line, log)) continue;
+    if (parse_flat_sample(line, log, cache)) continue;
     if (!parse_general_line(line, log).empty()) {
       if (skipped++ == 0) first_skipped = line_number;
     }
