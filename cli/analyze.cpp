@@ -98,6 +98,28 @@ ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptio
   return exit_code_for(verdict.verdict);
 }
 
+std::string interim_summary(const std::filesystem::path& log_path, const JudgeOptions& judge) {
+  const sampler::RunLog log = sampler::read_run_log(log_path);
+  const analysis::Verdict verdict = analysis::analyze(to_input(log), load_targets(judge));
+  std::string line;
+  if (const analysis::MetricResult* rss = verdict.find("rss_bytes"); rss && rss->analysis) {
+    const auto& a = *rss->analysis;
+    if (a.classification == analysis::Classification::insufficient) {
+      line = "rss: not enough data yet";
+    } else {
+      line = "rss " + report::format_bytes(a.growth_per_s * 60) + "/min [" +
+             report::format_bytes(a.ci_low_per_s * 60) + ", " +
+             report::format_bytes(a.ci_high_per_s * 60) + "] " +
+             analysis::to_string(a.classification);
+    }
+  }
+  line += std::string("; verdict so far: ") + analysis::to_string(verdict.verdict);
+  for (const auto& c : verdict.checks) {
+    if (c.status == analysis::CheckStatus::fail) line += " (" + c.name + ")";
+  }
+  return line;
+}
+
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options) {
   return analyze_and_report(run, options, false);
 }

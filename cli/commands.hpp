@@ -38,6 +38,9 @@ ExitCode attach_command(pid_t pid, const SamplingOptions& options);
 ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options);
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
 
+/// One line for the live view: RSS growth with its interval and class, the verdict so far.
+std::string interim_summary(const std::filesystem::path& log, const JudgeOptions& judge);
+
 /// Reads a run, analyzes it, writes DIR/verdict.json and prints the summary (text to stdout,
 /// or the JSON document when format is json). Shared by analyze and the end of a run.
 ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,

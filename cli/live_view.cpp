@@ -58,6 +58,12 @@ std::string LiveView::render_block(const sampler::SamplerStatus& s) const {
   std::snprintf(line, sizeof line, "  threads   %-6u fds %-8s children %s\n", s.latest.threads,
                 s.latest.fds ? std::to_string(*s.latest.fds).c_str() : "-", children.c_str());
   block += line;
+  {
+    std::lock_guard lock(analysis_mutex_);
+    block += "  growth    " +
+             (analysis_line_.empty() ? std::string("(first estimate after a minute)") : analysis_line_) +
+             "\n";
+  }
   std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped\n",
                 static_cast<unsigned long long>(s.samples),
                 static_cast<unsigned long long>(s.late_ticks),
@@ -80,7 +86,15 @@ std::string LiveView::render_line(const sampler::SamplerStatus& s) const {
                 s.children ? std::to_string(*s.children).c_str() : "-",
                 static_cast<unsigned long long>(s.samples),
                 static_cast<unsigned long long>(s.late_ticks));
-  return line;
+  std::string text = line;
+  std::lock_guard lock(analysis_mutex_);
+  if (!analysis_line_.empty()) text.insert(text.size() - 1, " growth: " + analysis_line_);
+  return text;
+}
+
+void LiveView::set_analysis(std::string line) {
+  std::lock_guard lock(analysis_mutex_);
+  analysis_line_ = std::move(line);
 }
 
 void LiveView::update(const sampler::SamplerStatus& status) {

@@ -6,7 +6,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <cstring>
+#include <condition_variable>
 #include <ctime>
+#include <mutex>
+#include <thread>
 
 #include "commands.hpp"
 #include "live_view.hpp"
@@ -107,6 +110,45 @@ const char* signal_name(int sig) {
   }
 }
 
+/// Re-analyzes the log every minute on its own thread and hands the live view one line.
+class InterimAnalysis {
+ public:
+  InterimAnalysis(fs::path log, JudgeOptions judge, LiveView& view)
+      : log_(std::move(log)), judge_(std::move(judge)), view_(view), thread_([this] { run(); }) {}
+  ~InterimAnalysis() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+      next += std::chrono::minutes(1);
+      {
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+      }
+      try {
+        view_.set_analysis(interim_summary(log_, judge_));
+      } catch (const std::exception& e) {
+        view_.set_analysis(std::string("(interim analysis failed: ") + e.what() + ")");
+      }
+    }
+  }
+  fs::path log_;
+  JudgeOptions judge_;
+  LiveView& view_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
 struct SessionEnd {
   sampler::EndReason reason = sampler::EndReason::stopped;
   std::chrono::steady_clock::time_point start;  ///< t = 0 of the log
@@ -131,6 +173,9 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   if (options.duration) planned = std::chrono::duration<double>(*options.duration).count();
   LiveView view(stderr, title, planned, options.quiet);
   sampler.set_on_sample([&view](const sampler::SamplerStatus& s) { view.update(s); });
+
+  // Interim analysis once a minute, off the sampling thread so ticks stay on time.
+  InterimAnalysis interim(writer.path(), options.judge, view);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {

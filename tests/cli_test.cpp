@@ -230,3 +230,53 @@ TEST_CASE("run of a command that does not exist is a usage error") {
   CHECK(r.exit_code == 3);
   check_one_line_error(r, "cannot start '/no/such/program'");
 }
+
+TEST_CASE("analyze gives the verdict's exit code: a recorded leak fails, healthy churn passes") {
+  TempDir dir;
+  fs::copy_file(data_dir() / "trace_leaky.ndjson", dir / "leaky.ndjson");
+  const SoakResult leaky = run_soak({"analyze", (dir / "leaky.ndjson").string()});
+  CHECK(leaky.exit_code == 1);
+  CHECK_THAT(leaky.out, Catch::Contains("verdict: fail"));
+  CHECK_THAT(leaky.out, Catch::Contains("fds_growth"));
+  CHECK(fs::exists(dir / "verdict.json"));  // written beside the log
+  const auto verdict = nlohmann::json::parse(read_file(dir / "verdict.json"));
+  CHECK(verdict["metrics"]["rss_bytes"]["classification"] == "leak");
+  CHECK(verdict["metrics"]["rss_bytes"]["growth_ci95"].size() == 2);
+
+  fs::copy_file(data_dir() / "trace_healthy_churn.ndjson", dir / "healthy.ndjson");
+  const SoakResult healthy = run_soak({"analyze", (dir / "healthy.ndjson").string(), "--format",
+                                       "json"});
+  CHECK(healthy.exit_code == 0);
+  const auto doc = nlohmann::json::parse(healthy.out);
+  CHECK(doc["verdict"] == "pass");
+  CHECK(doc["metrics"]["rss_bytes"]["classification"] == "sawtooth");
+}
+
+TEST_CASE("a targets file overrides the defaults; a bad one is one clear line and exit 3") {
+  TempDir dir;
+  // 2 MiB/min leaks, so a 1 MiB/min target keeps failing and a 10 MiB/min one lets it pass
+  // the growth check (the fd staircase still fails the run).
+  std::ofstream(dir / "strict.json") << R"({"rss_growth": "1 MiB/min"})";
+  std::ofstream(dir / "typo.json") << R"({"rss_growht": "1 MiB/min"})";
+  std::ofstream(dir / "unit.json") << R"({"initial_rss": "500"})";
+  std::ofstream(dir / "broken.json") << R"({"rss_growth": )";
+  const std::string log = (data_dir() / "trace_leaky.ndjson").string();
+  const SoakResult strict = run_soak({"analyze", log, "--targets", (dir / "strict.json").string(),
+                                      "--format", "json"});
+  CHECK(strict.exit_code == 1);
+  const auto doc = nlohmann::json::parse(strict.out);
+  CHECK(doc["checks"][0]["name"] == "rss_growth");
+  CHECK(doc["checks"][0]["status"] == "fail");
+  CHECK(doc["checks"][0]["limit"] == "1 MiB/min (acceptable 10 MB/min)");  // as written
+  for (const auto& [file, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"typo.json", "unknown key \"rss_growht\""},
+           {"unit.json", "initial_rss: expected a size with a unit"},
+           {"broken.json", "is not valid JSON"},
+           {"missing.json", "no such file"}}) {
+    const SoakResult r = run_soak({"analyze", log, "--targets", (dir / file).string()});
+    INFO(file);
+    CHECK(r.exit_code == 3);
+    check_one_line_error(r, message);
+  }
+}

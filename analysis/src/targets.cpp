@@ -77,7 +77,11 @@ Tiered parse_tiered(const nlohmann::json& value, Quantity kind, const std::strin
                     Tiered base) {
   if (value.is_string()) {
     base.target = parse_quantity(value.get<std::string>(), kind, field);
-    if (base.acceptable && *base.acceptable < base.target) base.acceptable.reset();
+    base.target_text = value.get<std::string>();
+    if (base.acceptable && *base.acceptable < base.target) {
+      base.acceptable.reset();
+      base.acceptable_text.clear();
+    }
     return base;
   }
   if (!value.is_object()) {
@@ -95,10 +99,12 @@ Tiered parse_tiered(const nlohmann::json& value, Quantity kind, const std::strin
   }
   if (value.contains("target")) {
     base.target = parse_quantity(value["target"].get<std::string>(), kind, field + ".target");
+    base.target_text = value["target"].get<std::string>();
   }
   if (value.contains("acceptable")) {
     base.acceptable =
         parse_quantity(value["acceptable"].get<std::string>(), kind, field + ".acceptable");
+    base.acceptable_text = value["acceptable"].get<std::string>();
   }
   if (base.acceptable && *base.acceptable < base.target) {
     throw TargetsError("targets: " + field + ": \"acceptable\" must not be below \"target\"");

@@ -27,8 +27,11 @@ std::string mib_rate_with_ci(const SeriesAnalysis& a) {
 }
 
 std::string tiered_limit(const Tiered& tier, std::string (*describe)(double)) {
-  std::string text = describe(tier.target);
-  if (tier.acceptable) text += " (acceptable " + describe(*tier.acceptable) + ")";
+  std::string text = tier.target_text.empty() ? describe(tier.target) : tier.target_text;
+  if (tier.acceptable) {
+    text += " (acceptable " +
+            (tier.acceptable_text.empty() ? describe(*tier.acceptable) : tier.acceptable_text) + ")";
+  }
   return text;
 }
 
@@ -195,7 +198,9 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
       if (a.onset_s) {
         growth.detail += " since " + std::to_string(static_cast<long>(std::lround(*a.onset_s))) + " s";
       }
-      growth.detail += "; target " + describe_rate(limit);
+      growth.detail += "; target " + (targets.rss_growth_bytes_per_min.target_text.empty()
+                                          ? describe_rate(limit)
+                                          : targets.rss_growth_bytes_per_min.target_text);
       if (growth.status == CheckStatus::inconclusive) {
         growth.detail += " (the interval straddles the target: run longer to decide)";
       }

@@ -19,6 +19,8 @@ class TargetsError : public std::invalid_argument {
 struct Tiered {
   double target = 0;
   std::optional<double> acceptable;
+  std::string target_text;      ///< as the targets file wrote it; empty for defaults
+  std::string acceptable_text;
 };
 
 struct Targets {
