@@ -24,10 +24,10 @@ struct Tiered {
 };
 
 struct Targets {
-  Tiered rss_growth_bytes_per_min{5e6, 10e6};
-  Tiered initial_rss_bytes{500e6, 1e9};
-  Tiered max_rss_1h_bytes{1e9, 2e9};
-  Tiered max_rss_24h_bytes{1.5e9, 3e9};
+  Tiered rss_growth_bytes_per_min{5e6, 10e6, {}, {}};
+  Tiered initial_rss_bytes{500e6, 1e9, {}, {}};
+  Tiered max_rss_1h_bytes{1e9, 2e9, {}, {}};
+  Tiered max_rss_24h_bytes{1.5e9, 3e9, {}, {}};
   double memory_growth_fraction = 0.20;  ///< growth of RSS over the run (after warm-up)
   bool fail_on_any_leak = false;         ///< a leak slower than the growth target also fails
   std::optional<double> warmup_s;        ///< forced warm-up length
