@@ -58,12 +58,30 @@ std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp)
   return inversions;
 }
 
+/// Buffers reused by every count of one selection: no allocation (and no page faults) per count.
+struct Workspace {
+  std::vector<double> z, tmp;
+};
+
 std::uint64_t count_with(std::span<const double> t, std::span<const double> y, double s,
-                         bool at_most) {
-  std::vector<double> z(t.size()), tmp;
-  for (std::size_t i = 0; i < t.size(); ++i) z[i] = y[i] - s * t[i];
-  return at_most ? count_inversions<true>(z, tmp) : count_inversions<false>(z, tmp);
+                         bool at_most, Workspace& ws) {
+  ws.z.resize(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i) ws.z[i] = y[i] - s * t[i];
+  return at_most ? count_inversions<true>(ws.z, ws.tmp) : count_inversions<false>(ws.z, ws.tmp);
 }
+
+/// splitmix64: a small, fast generator; the pairs need no more than that.
+struct SplitMix {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, n); the modulo bias is below n / 2^64, far under anything that matters.
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+};
 
 /// Appends every slope in [lo, hi) to `out`, unless there are more than `cap` (returns false).
 /// Those pairs are exactly the inversions between the time-ordered sequence sorted by
@@ -71,26 +89,28 @@ std::uint64_t count_with(std::span<const double> t, std::span<const double> y, d
 bool enumerate_slopes(std::span<const double> t, std::span<const double> y, double lo,
                       bool lo_exclusive, double hi, std::size_t cap, std::vector<double>& out) {
   const std::size_t n = t.size();
+  // Orders by key with the index as tie-break, sorting (key, index) pairs held contiguously.
+  std::vector<std::pair<double, std::uint32_t>> keyed(n);
   std::vector<std::uint32_t> by_lo(n), by_hi(n);
-  std::iota(by_lo.begin(), by_lo.end(), 0u);
-  std::iota(by_hi.begin(), by_hi.end(), 0u);
-  auto key = [&](double s, std::uint32_t i) { return y[i] - s * t[i]; };
-  if (!std::isinf(lo)) {  // every slope is at least -inf: time order as it is
-    // Equal keys are slopes equal to lo: in the bracket when it is closed at lo (earlier
-    // index first), out of it when open (later index first).
-    std::sort(by_lo.begin(), by_lo.end(), [&](std::uint32_t a, std::uint32_t b) {
-      const double ka = key(lo, a), kb = key(lo, b);
-      if (ka != kb) return ka < kb;
-      return lo_exclusive ? a > b : a < b;
+  auto order_by = [&](double s, bool later_first_on_tie, std::vector<std::uint32_t>& order) {
+    for (std::uint32_t i = 0; i < n; ++i) keyed[i] = {y[i] - s * t[i], i};
+    std::sort(keyed.begin(), keyed.end(), [later_first_on_tie](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first < b.first;
+      return later_first_on_tie ? a.second > b.second : a.second < b.second;
     });
-  }
-  if (std::isinf(hi)) {
-    std::reverse(by_hi.begin(), by_hi.end());  // every slope is below +inf: reverse time order
+    for (std::size_t p = 0; p < n; ++p) order[p] = keyed[p].second;
+  };
+  // Every slope is at least -inf: time order as it is. Equal keys are slopes equal to lo: in
+  // the bracket when it is closed at lo (earlier index first), out when open (later first).
+  if (std::isinf(lo)) {
+    std::iota(by_lo.begin(), by_lo.end(), 0u);
   } else {
-    std::sort(by_hi.begin(), by_hi.end(), [&](std::uint32_t a, std::uint32_t b) {
-      const double ka = key(hi, a), kb = key(hi, b);
-      return ka != kb ? ka < kb : a < b;
-    });
+    order_by(lo, lo_exclusive, by_lo);
+  }
+  if (std::isinf(hi)) {  // every slope is below +inf: reverse time order
+    for (std::uint32_t i = 0; i < n; ++i) by_hi[i] = static_cast<std::uint32_t>(n - 1 - i);
+  } else {
+    order_by(hi, false, by_hi);
   }
   std::vector<std::uint32_t> rank_hi(n);
   for (std::uint32_t r = 0; r < n; ++r) rank_hi[by_hi[r]] = r;
@@ -126,12 +146,14 @@ bool enumerate_slopes(std::span<const double> t, std::span<const double> y, doub
 }  // namespace
 
 std::uint64_t count_slopes_below(std::span<const double> t, std::span<const double> y, double s) {
-  return count_with(t, y, s, false);
+  Workspace ws;
+  return count_with(t, y, s, false, ws);
 }
 
 std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y,
                                    double s) {
-  return count_with(t, y, s, true);
+  Workspace ws;
+  return count_with(t, y, s, true, ws);
 }
 
 namespace {
@@ -151,8 +173,10 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
   double hi = std::numeric_limits<double>::infinity();
   bool lo_exclusive = false;
   std::uint64_t c_lo = 0, c_hi = total;
-  std::mt19937_64 rng(0x50A4u);
-  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  SplitMix rng{0x50A4u};
+  Workspace ws;
+  auto count_below = [&](double s) { return count_with(t, y, s, false, ws); };
+  auto at_most_count = [&](double s) { return count_with(t, y, s, true, ws); };
   std::vector<double> sample;
   std::vector<double> slopes;
   auto in_bracket_value = [&](double s) { return (lo_exclusive ? s > lo : s >= lo) && s < hi; };
@@ -194,7 +218,7 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
         4'000'000, static_cast<std::size_t>(static_cast<double>(wanted) / std::max(acceptance, 1e-9)) + 1000);
     sample.clear();
     for (std::size_t d = 0; d < max_draws && sample.size() < wanted; ++d) {
-      std::size_t i = pick(rng), j = pick(rng);
+      std::size_t i = rng.below(n), j = rng.below(n);
       if (i == j) continue;
       if (i > j) std::swap(i, j);
       const double s = (y[j] - y[i]) / (t[j] - t[i]);
@@ -215,20 +239,26 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
       }
       new_lo = new_hi = mid;
     } else {
-      std::sort(sample.begin(), sample.end());
       const double m = static_cast<double>(sample.size());
       const double f = (static_cast<double>(k - c_lo) + 0.5) / static_cast<double>(in_bracket);
       const double margin = 3.5 * std::sqrt(m * f * (1 - f)) + 2;
       const double lo_pos = f * m - margin;
       const double hi_pos = f * m + margin;
-      new_lo = lo_pos < 0 ? lo : sample[static_cast<std::size_t>(lo_pos)];
-      new_hi = hi_pos >= m - 1 ? hi : sample[static_cast<std::size_t>(std::ceil(hi_pos))];
+      // Three order statistics of the sample, by selection (a full sort costs more).
+      auto order_stat = [&sample](std::size_t pos) {
+        std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(pos),
+                         sample.end());
+        return sample[pos];
+      };
+      const auto mid_pos = std::min(sample.size() - 1, static_cast<std::size_t>(f * m));
+      const double v = order_stat(mid_pos);
+      new_lo = lo_pos < 0 ? lo : order_stat(static_cast<std::size_t>(lo_pos));
+      new_hi = hi_pos >= m - 1 ? hi : order_stat(static_cast<std::size_t>(std::ceil(hi_pos)));
       // A value many pairs share exactly (integer series, steps): decide it directly.
-      const double v = sample[std::min(sample.size() - 1, static_cast<std::size_t>(f * m))];
-      const auto [first, last] = std::equal_range(sample.begin(), sample.end(), v);
-      if (last - first >= std::max<std::ptrdiff_t>(16, static_cast<std::ptrdiff_t>(m / 100))) {
-        const std::uint64_t below = count_slopes_below(t, y, v);
-        const std::uint64_t at_most = count_slopes_at_most(t, y, v);
+      const auto shared = std::count(sample.begin(), sample.end(), v);
+      if (shared >= std::max<std::ptrdiff_t>(16, static_cast<std::ptrdiff_t>(m / 100))) {
+        const std::uint64_t below = count_below(v);
+        const std::uint64_t at_most = at_most_count(v);
         if (below <= k && k < at_most) return answer(v, below, at_most);
         if (k < below) {
           hi = v;
@@ -242,8 +272,8 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
       }
     }
     if (new_lo == new_hi) {
-      const std::uint64_t below = count_slopes_below(t, y, new_lo);
-      const std::uint64_t at_most = count_slopes_at_most(t, y, new_lo);
+      const std::uint64_t below = count_below(new_lo);
+      const std::uint64_t at_most = at_most_count(new_lo);
       if (below <= k && k < at_most) return answer(new_lo, below, at_most);
       if (k < below) {
         hi = new_lo;
@@ -256,7 +286,7 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
       continue;
     }
     if (new_lo > lo) {
-      const std::uint64_t c = count_slopes_below(t, y, new_lo);
+      const std::uint64_t c = count_below(new_lo);
       if (c <= k) {
         lo = new_lo;
         lo_exclusive = false;
@@ -267,7 +297,7 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
       }
     }
     if (new_hi < hi && new_hi > lo) {
-      const std::uint64_t c = count_slopes_below(t, y, new_hi);
+      const std::uint64_t c = count_below(new_hi);
       if (c > k) {
         hi = new_hi;
         c_hi = c;

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
+#include <future>
 
 namespace soak::analysis {
 
@@ -103,9 +104,10 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
   verdict.duration_s = input.duration_s;
   verdict.samples = input.samples;
 
-  for (const SeriesView& series : input.series) {
+  // Classify every metric. The exact raw slopes are the costly part: those metrics run on a
+  // second thread while this one does the rest (the machines here have two cores).
+  auto classify_metric = [&targets, &input](const SeriesView& series) {
     assert(series.t.size() == series.value.size());
-    if (series.value.empty()) continue;
     MetricResult m;
     m.name = series.name;
     m.kind = metric_kind(series.name);
@@ -115,36 +117,52 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     const auto [lo, hi] = std::minmax_element(series.value.begin(), series.value.end());
     m.min = *lo;
     m.max = *hi;
-    if (m.kind != MetricKind::counter) {
-      ClassifyOptions options;
-      options.integer_valued = m.kind == MetricKind::integer_gauge;
-      options.warmup_s = targets.warmup_s;
-      // The headline metrics (RSS, the target's own heap figures) get the exact Theil-Sen of
-      // every raw point; the others the Theil-Sen of their per-bin medians, which is within
-      // their interval and costs a fraction.
-      options.exact_raw_slope = m.name == "rss_bytes" || m.name.rfind("heap.", 0) == 0;
-      m.analysis = classify_series(series.t, series.value, options);
-      const SeriesAnalysis& a = *m.analysis;
-      if (a.classification == Classification::leak && a.growth_per_s > 0 &&
-          ends_with(m.name, "_bytes")) {
-        // Time until the nearest limit above the current level.
-        std::vector<std::pair<double, std::string>> limits = {
-            {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
-             "max RSS (acceptable)"}};
-        if (input.mem_total_bytes) limits.emplace_back(*input.mem_total_bytes, "host memory");
-        if (input.memory_limit_bytes) limits.emplace_back(*input.memory_limit_bytes, "cgroup memory.max");
-        for (const auto& [limit, label] : limits) {
-          if (limit <= a.fitted_end) continue;
-          const double seconds = (limit - a.fitted_end) / a.growth_per_s;
-          if (!m.time_to_limit_s || seconds < *m.time_to_limit_s) {
-            m.time_to_limit_s = seconds;
-            m.limit_name = label;
-          }
+    if (m.kind == MetricKind::counter) return m;
+    ClassifyOptions options;
+    options.integer_valued = m.kind == MetricKind::integer_gauge;
+    options.warmup_s = targets.warmup_s;
+    // The headline metrics (RSS, the target's own heap figures) get the exact Theil-Sen of
+    // every raw point; the others the Theil-Sen of their per-bin medians, which is within
+    // their interval and costs a fraction.
+    options.exact_raw_slope = m.name == "rss_bytes" || m.name.rfind("heap.", 0) == 0;
+    m.analysis = classify_series(series.t, series.value, options);
+    const SeriesAnalysis& a = *m.analysis;
+    if (a.classification == Classification::leak && a.growth_per_s > 0 &&
+        ends_with(m.name, "_bytes")) {
+      // Time until the nearest limit above the current level.
+      std::vector<std::pair<double, std::string>> limits = {
+          {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
+           "max RSS (acceptable)"}};
+      if (input.mem_total_bytes) limits.emplace_back(*input.mem_total_bytes, "host memory");
+      if (input.memory_limit_bytes) limits.emplace_back(*input.memory_limit_bytes, "cgroup memory.max");
+      for (const auto& [limit, label] : limits) {
+        if (limit <= a.fitted_end) continue;
+        const double seconds = (limit - a.fitted_end) / a.growth_per_s;
+        if (!m.time_to_limit_s || seconds < *m.time_to_limit_s) {
+          m.time_to_limit_s = seconds;
+          m.limit_name = label;
         }
       }
     }
-    verdict.metrics.push_back(std::move(m));
+    return m;
+  };
+  std::vector<const SeriesView*> heavy, light;
+  for (const SeriesView& series : input.series) {
+    if (series.value.empty()) continue;
+    const bool exact = series.name == "rss_bytes" || series.name.rfind("heap.", 0) == 0;
+    (exact && series.value.size() > 20000 ? heavy : light).push_back(&series);
   }
+  auto heavy_results = std::async(std::launch::async, [&] {
+    std::vector<MetricResult> out;
+    for (const SeriesView* s : heavy) out.push_back(classify_metric(*s));
+    return out;
+  });
+  std::vector<MetricResult> results;
+  for (const SeriesView* s : light) results.push_back(classify_metric(*s));
+  for (auto& m : heavy_results.get()) results.push_back(std::move(m));
+  std::sort(results.begin(), results.end(),
+            [](const MetricResult& a, const MetricResult& b) { return a.name < b.name; });
+  verdict.metrics = std::move(results);
 
   const MetricResult* rss = verdict.find("rss_bytes");
   if (rss == nullptr || !rss->analysis) {
