@@ -23,6 +23,7 @@
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
+#include "soak/report/html.hpp"
 #include "soak/sampler/sample_log.hpp"
 
 namespace {
@@ -165,6 +166,28 @@ int main(int argc, char** argv) {
                 soak::analysis::to_string(rss->analysis->classification),
                 rss->analysis->growth_per_s * 60 / 1e6, rss->analysis->ci_low_per_s * 60 / 1e6,
                 rss->analysis->ci_high_per_s * 60 / 1e6);
+  }
+
+  // The report of the same day: render time and size.
+  {
+    soak::report::ReportInput in;
+    in.header = log.header;
+    in.log_path = log_path.string();
+    in.verdict = &verdict;
+    for (const auto& [name, s] : log.series) in.series.push_back({name, s.t, s.value});
+    for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
+    std::vector<double> render_times;
+    std::string html;
+    for (int r = 0; r < 3; ++r) {
+      const auto start = Clock::now();
+      html = soak::report::render_html(in);
+      render_times.push_back(seconds_since(start));
+    }
+    std::sort(render_times.begin(), render_times.end());
+    std::printf("\nreport of the %s log: rendered in %.3f s (goal < 1 s: %s), %.2f MiB "
+                "(goal < 2 MB: %s)\n",
+                quick ? "6 h" : "24 h", render_times[1], render_times[1] < 1 ? "met" : "NOT MET",
+                static_cast<double>(html.size()) / 1048576.0, html.size() < 2000000 ? "met" : "NOT MET");
   }
 
   std::printf("\ndetection delay after onset (white noise sigma, sampled every 10 s, 1 h flat before)\n");

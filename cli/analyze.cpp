@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "soak/analysis/verdict.hpp"
 #include "soak/report/format.hpp"
+#include "soak/report/html.hpp"
 #include "soak/sampler/sample_log.hpp"
 
 namespace soak::cli {
@@ -63,6 +64,34 @@ analysis::Targets load_targets(const JudgeOptions& judge) {
   return targets;
 }
 
+namespace {
+
+/// Writes `text` to `path`; false (after one warning line) when it cannot.
+bool write_text(const std::filesystem::path& path, const std::string& text, const char* what) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+  out.flush();
+  if (!out) {
+    std::fprintf(stderr, "soak: warning: cannot write the %s to %s; check the directory\n", what,
+                 path.c_str());
+    return false;
+  }
+  return true;
+}
+
+report::ReportInput report_input(const sampler::RunLog& log, const analysis::Verdict& verdict) {
+  report::ReportInput in;
+  in.header = log.header;
+  in.log_path = log.path.string();
+  in.verdict = &verdict;
+  in.log_warnings = log.warnings;
+  for (const auto& [name, series] : log.series) in.series.push_back({name, series.t, series.value});
+  for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
+  return in;
+}
+
+}  // namespace
+
 ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
                             bool print_paths) {
   const analysis::Targets targets = load_targets(options.judge);
@@ -76,26 +105,49 @@ ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptio
 
   const std::filesystem::path dir = log.path.has_parent_path() ? log.path.parent_path() : ".";
   const std::filesystem::path verdict_path = dir / "verdict.json";
-  {
-    std::ofstream out(verdict_path, std::ios::trunc);
-    out << document.dump(2) << '\n';
-    out.flush();
-    if (!out) {
-      std::fprintf(stderr, "soak: warning: cannot write %s; the verdict is printed only\n",
-                   verdict_path.c_str());
+  std::vector<std::pair<std::string, std::filesystem::path>> written;
+  if (write_text(verdict_path, document.dump(2) + "\n", "verdict")) {
+    written.emplace_back("verdict", verdict_path);
+  }
+  if (options.report_file) {
+    if (write_text(*options.report_file, report::render_html(report_input(log, verdict)), "report")) {
+      written.emplace_back("report", *options.report_file);
+    }
+  }
+  if (options.junit_file) {
+    if (write_text(*options.junit_file, report::render_junit(verdict, log.header), "JUnit XML")) {
+      written.emplace_back("junit", *options.junit_file);
     }
   }
 
   if (options.format == "json") {
     std::printf("%s\n", document.dump(2).c_str());
-  } else {
+  } else if (options.format == "text") {
     std::fputs(report::verdict_to_text(verdict, {use_color()}).c_str(), stdout);
     if (print_paths) {
-      std::printf("  log:     %s\n  verdict: %s\n", log.path.c_str(), verdict_path.c_str());
+      std::printf("  log:     %s\n", log.path.c_str());
+      for (const auto& [what, path] : written) {
+        std::printf("  %-8s %s\n", (what + ":").c_str(), path.c_str());
+      }
     }
   }
   std::fflush(stdout);
   return exit_code_for(verdict.verdict);
+}
+
+ExitCode report_command(const std::filesystem::path& run, const std::optional<std::filesystem::path>& out,
+                        const JudgeOptions& judge) {
+  AnalyzeOptions options;
+  options.judge = judge;
+  options.format = "none";
+  const std::filesystem::path log_path = sampler::resolve_log_path(run);
+  options.report_file = out ? *out : (log_path.has_parent_path() ? log_path.parent_path() : ".") / "report.html";
+  analyze_and_report(run, options, false);
+  if (!std::filesystem::exists(*options.report_file)) {
+    throw RuntimeError("the report could not be written to " + options.report_file->string());
+  }
+  std::printf("%s\n", options.report_file->c_str());
+  return ExitCode::pass;
 }
 
 std::string interim_summary(const std::filesystem::path& log_path, const JudgeOptions& judge) {

@@ -30,13 +30,18 @@ struct SamplingOptions {
 };
 
 struct AnalyzeOptions {
-  std::string format = "text";  ///< text | json
+  std::string format = "text";  ///< text | json | none
   JudgeOptions judge;
+  std::optional<std::filesystem::path> junit_file;
+  std::optional<std::filesystem::path> report_file;  ///< render report.html here
 };
 
 ExitCode attach_command(pid_t pid, const SamplingOptions& options);
 ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options);
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
+/// Renders the HTML report of a run (to DIR/report.html unless `out` is given).
+ExitCode report_command(const std::filesystem::path& run,
+                        const std::optional<std::filesystem::path>& out, const JudgeOptions& judge);
 
 /// One line for the live view: RSS growth with its interval and class, the verdict so far.
 std::string interim_summary(const std::filesystem::path& log, const JudgeOptions& judge);

@@ -132,6 +132,16 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   add_judge_flags(*analyze, analyze_flags);
+  std::string junit;
+  analyze->add_option("--junit", junit, "also write the checks as JUnit XML to this file");
+
+  std::string report_run, report_out;
+  Flags report_flags;
+  CLI::App* report = app.add_subcommand(
+      "report", "render the self-contained HTML report of a run (a run directory or a log)");
+  report->add_option("RUN", report_run, "run directory or samples log")->required();
+  report->add_option("-o,--output", report_out, "where to write it (default RUN/report.html)");
+  add_judge_flags(*report, report_flags);
 
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
@@ -163,7 +173,12 @@ int run_cli(int argc, char** argv) {
     code = soak::cli::run_command(command, to_options(run_flags));
   } else if (analyze->parsed()) {
     analyze_options.judge = to_judge(analyze_flags);
+    if (!junit.empty()) analyze_options.junit_file = junit;
     code = soak::cli::analyze_command(run_path, analyze_options);
+  } else if (report->parsed()) {
+    std::optional<std::filesystem::path> out;
+    if (!report_out.empty()) out = report_out;
+    code = soak::cli::report_command(report_run, out, to_judge(report_flags));
   }
   return static_cast<int>(code);
 }

@@ -194,6 +194,7 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
 ExitCode finish_run(const fs::path& dir, sampler::EndReason reason, const JudgeOptions& judge) {
   AnalyzeOptions analyze_options;
   analyze_options.judge = judge;
+  analyze_options.report_file = dir / "report.html";
   std::printf("run ended: %s\n", sampler::to_string(reason));
   const ExitCode code = analyze_and_report(dir, analyze_options, true);
   if (reason == sampler::EndReason::write_failed) {

@@ -2,7 +2,7 @@
 // demo, the tests and the benchmarks. It grows its heap at a set rate and can leak file
 // descriptors, threads and child processes.
 //
-//   soak-example-leaky [--leak-mib-per-min R] [--fd-leak-per-s N] [--thread-leak-per-s N]
+//   soak-example-leaky [--leak-mib-per-min R [--leak-cap-mib M]] [--fd-leak-per-s N] [--thread-leak-per-s N]
 //                      [--child-leak-per-s N] [--children N] [--threads N] [--open-fds N]
 //                      [--hold-mib M] [--churn-mib M --churn-period SECONDS]
 //                      [--duration SECONDS] [--exit-code C]
@@ -34,6 +34,7 @@ namespace {
 
 struct Options {
   double leak_mib_per_min = 0;
+  double leak_cap_mib = 0;  // 0 = no cap: a cache that fills to this size, then stops
   double fd_leak_per_s = 0;
   double thread_leak_per_s = 0;
   double child_leak_per_s = 0;
@@ -62,6 +63,7 @@ Options parse(int argc, char** argv) {
     const double v = std::strtod(value, &end);
     if (end == value || *end != '\0' || v < 0) usage(("bad value for " + flag).c_str());
     if (flag == "--leak-mib-per-min") o.leak_mib_per_min = v;
+    else if (flag == "--leak-cap-mib") o.leak_cap_mib = v;
     else if (flag == "--fd-leak-per-s") o.fd_leak_per_s = v;
     else if (flag == "--thread-leak-per-s") o.thread_leak_per_s = v;
     else if (flag == "--child-leak-per-s") o.child_leak_per_s = v;
@@ -148,19 +150,22 @@ int main(int argc, char** argv) {
   constexpr auto kStep = std::chrono::milliseconds(100);
   const double step_s = std::chrono::duration<double>(kStep).count();
   double owed_bytes = 0, owed_fds = 0, owed_threads = 0, owed_children = 0;
+  std::size_t leaked_bytes = 0;
   auto next = start;
   for (;;) {
     next += kStep;
     std::this_thread::sleep_until(next);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (o.duration_s > 0 && elapsed >= o.duration_s) break;
-    owed_bytes += o.leak_mib_per_min * 1024.0 * 1024.0 / 60.0 * step_s;
+    const bool capped = o.leak_cap_mib > 0 && static_cast<double>(leaked_bytes) >= o.leak_cap_mib * 1024 * 1024;
+    if (!capped) owed_bytes += o.leak_mib_per_min * 1024.0 * 1024.0 / 60.0 * step_s;
     owed_fds += o.fd_leak_per_s * step_s;
     owed_threads += o.thread_leak_per_s * step_s;
     owed_children += o.child_leak_per_s * step_s;
     if (owed_bytes >= 4096) {
       const auto bytes = static_cast<std::size_t>(owed_bytes);
       grow_heap(bytes);
+      leaked_bytes += bytes;
       owed_bytes -= static_cast<double>(bytes);
     }
     if (o.churn_mib > 0) {

@@ -8,6 +8,7 @@ packages=(
   libboost-dev libboost-system-dev libeigen3-dev nlohmann-json3-dev
   libcpp-httplib-dev catch2 libcli11-dev
   python3 python3-psutil python3-scipy procps util-linux
+  chromium
 )
 
 missing=()

@@ -36,6 +36,15 @@ std::string tiered_limit(const Tiered& tier, std::string (*describe)(double)) {
   return text;
 }
 
+void set_limits(Check& c, const Tiered& tier, std::string (*describe)(double)) {
+  c.limit = tiered_limit(tier, describe);
+  c.target = tier.target_text.empty() ? describe(tier.target) : tier.target_text;
+  if (tier.acceptable) {
+    c.acceptable = tier.acceptable_text.empty() ? describe(*tier.acceptable) : tier.acceptable_text;
+  }
+  c.target_value = tier.target;
+}
+
 std::string tier_of(double value, const Tiered& tier) {
   if (value < tier.target) return "target";
   if (!tier.acceptable || value < *tier.acceptable) return tier.acceptable ? "acceptable" : "poor";
@@ -54,7 +63,7 @@ Check size_check(const std::string& name, double value, const Tiered& limit,
   Check c;
   c.name = name;
   c.measured = mib(value);
-  c.limit = tiered_limit(limit, describe_bytes);
+  set_limits(c, limit, describe_bytes);
   c.tier = tier_of(value, limit);
   c.status = value < limit.target ? CheckStatus::pass : CheckStatus::fail;
   c.detail = what + " " + mib(value) + (c.status == CheckStatus::pass ? " is within " : " exceeds ") +
@@ -176,7 +185,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     // rss_growth
     Check growth;
     growth.name = "rss_growth";
-    growth.limit = tiered_limit(targets.rss_growth_bytes_per_min, describe_rate);
+    set_limits(growth, targets.rss_growth_bytes_per_min, describe_rate);
     const double per_min = a.growth_per_s * 60, lo_min = a.ci_low_per_s * 60,
                  hi_min = a.ci_high_per_s * 60;
     const double limit = targets.rss_growth_bytes_per_min.target;
@@ -251,6 +260,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
       g.measured = buf;
       std::snprintf(buf, sizeof buf, "%g%%", targets.memory_growth_fraction * 100);
       g.limit = buf;
+      g.target = buf;
       g.status = fraction < targets.memory_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
       g.detail = "RSS went from " + mib(from) + " to " + mib(to) +
                  (a.warmup_end_s ? " after warm-up" : "");
@@ -265,6 +275,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     Check c;
     c.name = std::string(name) + "_growth";
     c.limit = "no sustained growth";
+    c.target = c.limit;
     const SeriesAnalysis& a = *m->analysis;
     char buf[96];
     std::snprintf(buf, sizeof buf, "%g -> %g (%+.3g/min)", m->first, m->last, a.growth_per_s * 60);
@@ -295,6 +306,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     Check c;
     c.name = "no_leak";
     c.limit = "no metric classified as a leak (fail_on_any_leak)";
+    c.target = "no leak";
     c.status = slow_leaks.empty() ? CheckStatus::pass : CheckStatus::fail;
     for (const auto& n : slow_leaks) c.measured += (c.measured.empty() ? "" : ", ") + n;
     if (c.measured.empty()) c.measured = "none";

@@ -56,6 +56,9 @@ struct Check {
   std::string tier;      ///< target | acceptable | poor (empty when the check has no tiers)
   std::string measured;  ///< e.g. "7.0 MiB/min [6.8, 7.3]"
   std::string limit;     ///< e.g. "5 MB/min (acceptable 10 MB/min)"
+  std::string target;    ///< the target tier alone, e.g. "5 MB/min"
+  std::string acceptable;  ///< the acceptable tier, empty when the check has none
+  std::optional<double> target_value;  ///< in the checked metric's unit, for plots
   std::string detail;    ///< a sentence for people
 };
 
