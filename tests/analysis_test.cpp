@@ -314,6 +314,16 @@ TEST_CASE("recorded trace: the leaky example (2 MiB/min, an fd every 50 s) is a 
   CHECK(v.verdict == VerdictKind::fail);
 }
 
+TEST_CASE("recorded trace: a cache that fills to its cap is a plateau; an idle process is steady") {
+  // soak-example-leaky --hold-mib 10 --leak-mib-per-min 10 --leak-cap-mib 12 for 4 minutes,
+  // and --hold-mib 20 --threads 2 for 2 minutes, both captured with `soak attach` at 1 s.
+  const Verdict plateau = analyze_trace("trace_plateau.ndjson");
+  CHECK(to_string(plateau.find("rss_bytes")->analysis->classification) == std::string("plateau"));
+  const Verdict flat = analyze_trace("trace_flat.ndjson");
+  CHECK(to_string(flat.find("rss_bytes")->analysis->classification) == std::string("steady"));
+  CHECK(flat.verdict == VerdictKind::pass);
+}
+
 TEST_CASE("recorded trace: the healthy example with allocator churn is a sawtooth, not a leak") {
   // Captured with `soak attach` for 6 minutes at 1 s from
   // soak-example-leaky --hold-mib 30 --threads 3 --churn-mib 40 --churn-period 40.
