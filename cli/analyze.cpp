@@ -43,6 +43,13 @@ bool use_color() {
 
 analysis::Targets load_targets(const JudgeOptions& judge) {
   analysis::Targets targets;
+  if (judge.targets_document) {
+    try {
+      targets = analysis::parse_targets(*judge.targets_document);
+    } catch (const analysis::TargetsError& e) {
+      throw UsageError(std::string("scenario ") + e.what());
+    }
+  }
   if (judge.targets_file) {
     std::ifstream in(*judge.targets_file);
     if (!in) {
@@ -55,7 +62,7 @@ analysis::Targets load_targets(const JudgeOptions& judge) {
                        " is not valid JSON; fix its syntax");
     }
     try {
-      targets = analysis::parse_targets(document);
+      targets = analysis::parse_targets(document, targets);
     } catch (const analysis::TargetsError& e) {
       throw UsageError(judge.targets_file->string() + ": " + e.what());
     }

@@ -10,13 +10,16 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "exit_code.hpp"
 
 namespace soak::cli {
 
 /// What the analysis is judged against: the default profile, a targets file, a warm-up.
 struct JudgeOptions {
-  std::optional<std::filesystem::path> targets_file;
+  std::optional<nlohmann::json> targets_document;  ///< a scenario's inline targets
+  std::optional<std::filesystem::path> targets_file;  ///< applied over the document
   std::optional<std::chrono::nanoseconds> warmup;
 };
 
@@ -26,6 +29,7 @@ struct SamplingOptions {
   std::optional<std::filesystem::path> out_dir;
   bool keep_running = false;  ///< run mode: leave the launched target running at the end
   bool quiet = false;         ///< no live view
+  bool interval_given = false;  ///< --interval was on the command line (overrides a scenario)
   JudgeOptions judge;
 };
 
@@ -38,6 +42,8 @@ struct AnalyzeOptions {
 
 ExitCode attach_command(pid_t pid, const SamplingOptions& options);
 ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options);
+/// soak run SCENARIO.json: launch or attach, wait until ready, drive the load, sample, judge.
+ExitCode scenario_command(const std::filesystem::path& file, const SamplingOptions& options);
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
 /// Renders the HTML report of a run (to DIR/report.html unless `out` is given).
 ExitCode report_command(const std::filesystem::path& run,

@@ -10,6 +10,7 @@
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/sample_log.hpp"
+#include "soak/scenarios/scenario.hpp"
 
 namespace {
 
@@ -162,10 +163,11 @@ int run_cli(int argc, char** argv) {
   } else if (run->parsed()) {
     if (command.empty()) {
       if (scenario.empty()) {
-        throw soak::cli::UsageError("nothing to run: give 'soak run -- CMD [ARGS...]'");
+        throw soak::cli::UsageError("nothing to run: give 'soak run SCENARIO.json' or 'soak run -- CMD [ARGS...]'");
       }
-      throw soak::cli::UsageError("scenario files are not supported by this build of soak; "
-                                  "use 'soak run -- CMD [ARGS...]'");
+      soak::cli::SamplingOptions options = to_options(run_flags);
+      options.interval_given = run->count("--interval") > 0;
+      return static_cast<int>(soak::cli::scenario_command(scenario, options));
     }
     if (!scenario.empty()) {
       throw soak::cli::UsageError("give either a scenario file or '-- CMD', not both");
@@ -196,6 +198,11 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::sampler::LogError& e) {
     std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const soak::scenarios::ScenarioError& e) {
+    std::fprintf(stderr, "soak: %s is not a valid scenario (%zu problem%s):\n", e.file().c_str(),
+                 e.errors().size(), e.errors().size() == 1 ? "" : "s");
+    for (const auto& error : e.errors()) std::fprintf(stderr, "soak:   %s\n", error.c_str());
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::cli::RuntimeError& e) {
     std::fprintf(stderr, "soak: %s\n", e.what());

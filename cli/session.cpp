@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
+#include <functional>
 #include <cstring>
 #include <condition_variable>
 #include <ctime>
@@ -16,6 +17,9 @@
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/process.hpp"
 #include "soak/sampler/sampler.hpp"
+#include "soak/scenarios/driver.hpp"
+#include "soak/scenarios/runner.hpp"
+#include "soak/scenarios/scenario.hpp"
 
 namespace soak::cli {
 
@@ -158,9 +162,11 @@ struct SessionEnd {
 };
 
 /// Samples `reader`'s process into `writer` until the run ends.
+using SessionSetup = std::function<void(boost::asio::io_context&, sampler::Sampler&)>;
+
 SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter& writer,
-                                    const SamplingOptions& options, const std::string& title,
-                                    sampler::LaunchedProcess* launched) {
+                            const SamplingOptions& options, const std::string& title,
+                            sampler::LaunchedProcess* launched, const SessionSetup& setup = {}) {
   boost::asio::io_context io;
   sampler::SamplerOptions sampler_options;
   sampler_options.interval = options.interval;
@@ -181,6 +187,7 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {
     if (!ec) sampler.stop(signal_name(sig));
   });
+  if (setup) setup(io, sampler);
   sampler::EndReason reason = sampler::EndReason::stopped;
   sampler.start([&](sampler::EndReason r) {
     reason = r;
@@ -284,6 +291,111 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
     std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
                                 : "target: %s\n",
                 target.exit_info()->detail.c_str());
+  }
+  return finish_run(dir, end.reason, options.judge);
+}
+
+}  // namespace soak::cli
+
+namespace soak::cli {
+
+ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_options) {
+  const scenarios::Scenario scenario = scenarios::load_scenario(file, cli_options.duration);
+  SamplingOptions options = cli_options;
+  options.interval = std::chrono::nanoseconds(static_cast<std::int64_t>(scenario.interval_s * 1e9));
+  if (cli_options.interval_given) options.interval = cli_options.interval;
+  const double duration_s = scenario.duration_s;
+  options.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(duration_s * 1e9));
+  if (!scenario.targets.empty() && !options.judge.targets_document) {
+    options.judge.targets_document = scenario.targets;
+  }
+  const fs::path dir = prepare_out_dir(options, scenario.name);
+
+  std::optional<sampler::LaunchedProcess> launched;
+  pid_t pid = 0;
+  if (scenario.attach_pid) {
+    pid = *scenario.attach_pid;
+  } else {
+    sampler::LaunchOptions launch;
+    launch.argv = scenario.command;
+    launch.working_directory = scenario.working_directory;
+    launch.environment = scenario.environment;
+    launch.output_file = dir / "target.log";
+    launched.emplace(launch);
+    if (options.keep_running) launched->release();
+    pid = launched->pid();
+  }
+  std::string base_url;
+  try {
+    base_url = scenarios::discover_base_url(scenario.base_url, scenario.port_from_output,
+                                            dir / "target.log", pid, scenario.ready_timeout_s);
+    scenarios::wait_until_ready(base_url, scenario.ready_path, pid, scenario.ready_timeout_s);
+  } catch (const scenarios::TargetNotReady& e) {
+    throw RuntimeError(e.what());
+  }
+  sampler::OpenResult opened = sampler::ProcessReader::open(pid);
+  if (opened.status == ReadStatus::exited) {
+    if (scenario.attach_pid) {
+      throw UsageError("no process with PID " + std::to_string(pid) +
+                       " (from the scenario's target.pid)");
+    }
+    throw RuntimeError("the target exited before sampling began; see " +
+                       (dir / "target.log").string());
+  }
+  if (opened.status != ReadStatus::ok) {
+    throw RuntimeError("cannot read process " + std::to_string(pid) + ": " +
+                       sampler::to_string(opened.status) +
+                       "; run soak as the target's user or as root");
+  }
+  const sampler::ProcessInfo info = opened.reader->info();
+  std::string host_header;
+  const auto endpoint = scenarios::parse_base_url(base_url, host_header);
+
+  SessionEnd end;
+  bool stopped_by_soak = false;
+  {
+    nlohmann::ordered_json header = make_header(info, options, "scenario");
+    header["scenario"] = {{"name", scenario.name}, {"file", fs::absolute(file).string()},
+                          {"base_url", base_url}, {"model", scenario.model}};
+    sampler::SampleWriter writer(dir / "samples.ndjson", header);
+    std::fprintf(stderr, "soak: scenario %s against %s (pid %d); writing %s\n",
+                 scenario.name.c_str(), base_url.c_str(), pid, dir.c_str());
+    std::unique_ptr<scenarios::LoadDriver> driver;
+    std::unique_ptr<scenarios::LoadSource> source;
+    const bool has_load = !scenario.requests.empty() || scenario.jobs.has_value();
+    auto setup = [&](boost::asio::io_context& io, sampler::Sampler& s) {
+      if (!has_load) return;
+      driver = std::make_unique<scenarios::LoadDriver>(io.get_executor(), scenario, endpoint, host_header);
+      source = std::make_unique<scenarios::LoadSource>(*driver);
+      s.add_source(*source);
+      driver->start();
+    };
+    if (launched) {
+      sampler::LaunchedProcess* target = &*launched;
+      end = sample_until_end(std::move(*opened.reader), writer, options,
+                             "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
+                             target, setup);
+    } else {
+      end = sample_until_end(std::move(*opened.reader), writer, options,
+                             "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
+                             nullptr, setup);
+    }
+    if (driver) {
+      writer.event(end.seconds_since_start(), "load_summary",
+                   "sent " + std::to_string(driver->total_sent()) + " requests, " +
+                       std::to_string(driver->total_completed()) + " answered");
+    }
+    if (launched && !launched->exit_info() && !options.keep_running) {
+      const sampler::ExitInfo stopped = launched->terminate(std::chrono::milliseconds(5000));
+      stopped_by_soak = true;
+      writer.event(end.seconds_since_start(), "target_stopped",
+                   "soak stopped the target at the end of the run: " + stopped.detail);
+    }
+  }
+  if (launched && launched->exit_info()) {
+    std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
+                                : "target: %s\n",
+                launched->exit_info()->detail.c_str());
   }
   return finish_run(dir, end.reason, options.judge);
 }

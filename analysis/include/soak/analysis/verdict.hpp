@@ -32,8 +32,9 @@ enum class VerdictKind { pass, fail, inconclusive };
 const char* to_string(VerdictKind kind);
 
 enum class MetricKind { gauge, counter, integer_gauge };
-/// How a metric is judged, from its name: cumulative counters (cpu_s, *_faults) are not
-/// classified; counts (threads, fds, children) are integer gauges.
+/// How a metric is judged, from its name: cumulative counters (cpu_s, *_faults) and the load
+/// driver's figures (load.*) are not classified; counts (threads, fds, children) are integer
+/// gauges.
 MetricKind metric_kind(const std::string& name);
 
 struct MetricResult {

@@ -1,0 +1,136 @@
+#include "soak/scenarios/runner.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace soak::scenarios {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+/// Load figures to a sensible precision (the log is read by people too).
+double rounded(double v, double digits = 1000) { return std::round(v * digits) / digits; }
+}  // namespace
+
+void LoadSource::contribute(sampler::TickSink& sink) {
+  const LoadFigures f = driver_.take_interval();
+  for (const JobEvent& e : driver_.take_job_events()) {
+    sink.event(e.ok ? "job_finished" : "job_failed", e.detail);
+  }
+  if (f.interval_s < 1e-3) return;  // the first tick: nothing measured yet
+  sink.metric("load.level", f.level);
+  sink.metric("load.sent_rps", rounded(static_cast<double>(f.sent) / f.interval_s));
+  sink.metric("load.rps", rounded(static_cast<double>(f.completed) / f.interval_s));
+  sink.metric("load.errors", static_cast<double>(f.error_count()));
+  for (const auto& [kind, count] : f.errors) {
+    name_buffer_ = "load.errors." + kind;
+    sink.metric(name_buffer_, static_cast<double>(count));
+  }
+  if (!std::isnan(f.p50_s)) {
+    sink.metric("load.p50_ms", rounded(f.p50_s * 1000));
+    sink.metric("load.p95_ms", rounded(f.p95_s * 1000));
+    sink.metric("load.p99_ms", rounded(f.p99_s * 1000));
+  }
+  sink.metric("load.in_flight", static_cast<double>(f.in_flight));
+  if (f.jobs_started > 0) {
+    sink.metric("load.jobs_done", static_cast<double>(f.jobs_done));
+    sink.metric("load.jobs_failed", static_cast<double>(f.jobs_failed));
+  }
+}
+
+namespace {
+
+bool still_running(pid_t pid) {
+  if (pid <= 0) return true;
+  siginfo_t info{};
+  // WNOWAIT: look without reaping, the launcher reaps.
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+    return false;
+  }
+  return ::kill(pid, 0) == 0;
+}
+
+}  // namespace
+
+std::string discover_base_url(const std::string& base_url, const std::string& pattern,
+                              const std::filesystem::path& output_file, pid_t pid, double timeout_s) {
+  if (base_url.find("${port}") == std::string::npos) return base_url;
+  const std::regex re(pattern);
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  while (Clock::now() < deadline) {
+    std::ifstream in(output_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    std::smatch m;
+    if (std::regex_search(text, m, re) && m.size() > 1) {
+      std::string url = base_url;
+      url.replace(url.find("${port}"), 7, m[1].str());
+      return url;
+    }
+    if (!still_running(pid)) {
+      throw TargetNotReady("the target exited before printing its port; see " + output_file.string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw TargetNotReady("the target did not print a line matching port_from_output within " +
+                       std::to_string(static_cast<int>(timeout_s)) + " s; see " + output_file.string());
+}
+
+void wait_until_ready(const std::string& base_url, const std::string& path, pid_t pid, double timeout_s) {
+  if (path.empty()) return;
+  std::string host;
+  const auto endpoint = parse_base_url(base_url, host);
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  std::string last = "no answer";
+  while (Clock::now() < deadline) {
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    beast::flat_buffer buffer;
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, host);
+    http::response<http::string_body> res;
+    bool ok = false;
+    stream.expires_after(std::chrono::seconds(2));
+    stream.async_connect(endpoint, [&](beast::error_code ec) {
+      if (ec) {
+        last = ec.message();
+        return;
+      }
+      http::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
+        if (wec) {
+          last = wec.message();
+          return;
+        }
+        http::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) {
+          if (rec) {
+            last = rec.message();
+            return;
+          }
+          ok = res.result_int() >= 200 && res.result_int() < 300;
+          last = "HTTP " + std::to_string(res.result_int());
+        });
+      });
+    });
+    io.run();
+    if (ok) return;
+    if (!still_running(pid)) throw TargetNotReady("the target exited before " + base_url + path + " answered");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw TargetNotReady(base_url + path + " did not answer 2xx within " +
+                       std::to_string(static_cast<int>(timeout_s)) + " s (last: " + last +
+                       "); check the target's output and the scenario's target.ready");
+}
+
+}  // namespace soak::scenarios
