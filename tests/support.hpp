@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 /// Paths of the built programs, passed in by CMake.
 inline fs::path soak_binary() { return SOAK_BINARY; }
 inline fs::path leaky_binary() { return SOAK_EXAMPLE_LEAKY; }
+inline fs::path server_binary() { return SOAK_EXAMPLE_SERVER; }
 inline fs::path data_dir() { return SOAK_TEST_DATA; }
 
 /// A fresh directory under /tmp, removed with everything in it at the end of the test.

@@ -306,8 +306,12 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
     sc.port_from_output = c.string(*t, "$.target", "port_from_output", false).value_or("");
     sc.base_url = c.string(*t, "$.target", "base_url", false).value_or(sc.base_url);
     if (sc.base_url.rfind("http://", 0) != 0) c.fail("$.target.base_url", "an http:// URL", &(*t)["base_url"]);
-    if (sc.base_url.find("${port}") != std::string::npos && sc.port_from_output.empty()) {
-      c.errors.push_back("$.target.base_url: uses ${port} but $.target.port_from_output is not given");
+    if (sc.base_url.find("${port}") != std::string::npos && sc.port_from_output.empty() &&
+        (doc.contains("load") || t->contains("ready"))) {
+      c.errors.push_back(t->contains("base_url")
+                             ? "$.target.base_url: uses ${port} but $.target.port_from_output is not given"
+                             : "$.target.base_url: expected the target's URL (e.g. \"http://127.0.0.1:8080\"), "
+                               "or $.target.port_from_output to read the port it prints");
     }
     if (const auto* ready = c.field(*t, "ready")) {
       c.only(*ready, "$.target.ready", {"http", "timeout"});

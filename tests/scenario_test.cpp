@@ -1,0 +1,201 @@
+// soak::scenarios and `soak run SCENARIO.json` against the example server on 127.0.0.1 (port 0).
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <numeric>
+
+#include "soak/sampler/sample_log.hpp"
+#include "soak/scenarios/scenario.hpp"
+#include "support.hpp"
+
+using namespace soak::test;
+using soak::scenarios::parse_scenario;
+using soak::scenarios::ScenarioError;
+
+namespace {
+
+/// A scenario that launches the example server with `flags` and drives `load`.
+nlohmann::json scenario_with(const std::vector<std::string>& flags, const nlohmann::json& load,
+                             const std::string& duration = "10s") {
+  std::vector<std::string> command = {server_binary().string(), "--port", "0"};
+  command.insert(command.end(), flags.begin(), flags.end());
+  return {{"name", "test"},
+          {"target", {{"command", command},
+                      {"port_from_output", "listening on [0-9.]+:([0-9]+)"},
+                      {"ready", {{"http", "/health"}, {"timeout", "10s"}}}}},
+          {"sampling", {{"interval", "500ms"}}},
+          {"duration", duration},
+          {"load", load}};
+}
+
+struct ScenarioRun {
+  SoakResult result;
+  soak::sampler::RunLog log;
+};
+
+ScenarioRun run_scenario(const TempDir& dir, const nlohmann::json& scenario) {
+  std::ofstream(dir / "scenario.json") << scenario.dump(2);
+  ScenarioRun run;
+  run.result = run_soak({"run", (dir / "scenario.json").string(), "-q", "--out", (dir / "run").string()},
+                        120s);
+  INFO(run.result.err);
+  REQUIRE(run.result.exit_code >= 0);
+  REQUIRE(run.result.exit_code <= 2);
+  run.log = soak::sampler::read_run_log(dir / "run");
+  return run;
+}
+
+double sum_of(const soak::sampler::Series& s) { return std::accumulate(s.value.begin(), s.value.end(), 0.0); }
+
+std::uint64_t number_in(const std::string& text, const std::string& before) {
+  const auto pos = text.find(before);
+  REQUIRE(pos != std::string::npos);
+  return std::stoull(text.substr(pos + before.size()));
+}
+
+}  // namespace
+
+TEST_CASE("an invalid scenario reports every error with its JSON path, exit 3") {
+  TempDir dir;
+  std::ofstream(dir / "bad.json") << R"({
+    "name": "bad",
+    "target": {"command": "not-a-list", "ready": {"http": "/health", "timeout": "soon"}},
+    "duration": "10 minutes",
+    "load": {
+      "model": "sideways",
+      "shape": {"stages": [{"duration": "30s", "rate": 5}, {"duration": "1m", "rate": 10},
+                           {"duration": "1m", "rate": "fast"}]},
+      "requests": [{"path": "/ok"}, {"method": "FETCH", "path": "no-slash", "weight": -1}],
+      "bogus": true
+    },
+    "unknown_top": 1
+  })";
+  const SoakResult r = run_soak({"run", (dir / "bad.json").string()});
+  CHECK(r.exit_code == 3);
+  INFO(r.err);
+  for (const char* expected : {
+           "$.target.command: expected a non-empty list of strings, got \"not-a-list\"",
+           "$.target.ready.timeout: expected a duration",
+           "$.duration: expected a duration",
+           "$.load.model: expected \"open\" (arrival rate) or \"closed\" (users), got \"sideways\"",
+           "$.load.shape.stages[2].rate: expected a number >= 0, got \"fast\"",
+           "$.load.requests[1].method: expected one of GET",
+           "$.load.requests[1].path: expected a path starting with /, got \"no-slash\"",
+           "$.load.requests[1].weight: expected a number >= 0, got -1",
+           "$.load.bogus: unknown field",
+           "$.unknown_top: unknown field"}) {
+    CHECK_THAT(r.err, Catch::Contains(expected));
+  }
+  CHECK_THAT(r.err, Catch::Contains("$.target: give exactly one of \"command\" (to launch) or \"pid\""));
+  CHECK_THAT(r.err, Catch::Contains("is not a valid scenario (12 problems)"));
+  CHECK_FALSE(fs::exists(dir / "soak-runs"));
+}
+
+TEST_CASE("presets and shapes expand to the seeds' stages") {
+  const auto sc = parse_scenario(nlohmann::json::parse(R"({
+      "target": {"pid": 1, "base_url": "http://127.0.0.1:8080"}, "duration": "10m",
+      "load": {"shape": {"type": "ramp", "start": 1, "step": 1, "steps": 4, "hold": "30s"},
+               "requests": [{"path": "/"}]}})"), "x.json");
+  REQUIRE(sc.stages.size() == 4);
+  CHECK(sc.level_at(0) == 1);
+  CHECK(sc.level_at(95) == 4);
+  CHECK(sc.total_duration() == 120);
+  CHECK(sc.level_at(121) == 0);
+  const auto spike = soak::scenarios::preset_shape("spike", 5, 90);
+  REQUIRE(spike);
+  CHECK(spike->at(1).level == 20);
+  CHECK_FALSE(soak::scenarios::preset_shape("nonsense", 1, 1));
+}
+
+TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are recorded") {
+  TempDir dir;
+  // 200 requests/s for 10 s, one request in ten to a path that does not exist (404).
+  const auto run = run_scenario(dir, scenario_with({}, {
+      {"model", "open"}, {"connections", 8},
+      {"shape", {{"type", "constant"}, {"rate", 200}}},
+      {"requests", {{{"path", "/api/items"}, {"weight", 9}}, {{"path", "/missing"}, {"weight", 1}}}}}));
+  std::string summary;
+  for (const auto& e : run.log.events) {
+    if (e.kind == "load_summary") summary = e.detail;
+  }
+  REQUIRE_FALSE(summary.empty());
+  const auto sent = number_in(summary, "sent ");
+  const auto answered = number_in(summary, "requests, ");
+  // 10 s x 200/s = 2000 intended sends; the schedule is exact, the 2 % is the goal's bound.
+  CHECK(std::fabs(static_cast<double>(sent) - 2000) <= 40);
+  CHECK(answered >= sent - 8);  // at most one in flight per connection at the end
+  const auto& rps = run.log.series.at("load.rps");
+  REQUIRE(rps.size() >= 15);
+  // Each full interval's completed rate, away from the first and last: within 2 % of 200/s.
+  std::vector<double> middle(rps.value.begin() + 2, rps.value.end() - 2);
+  const double mean = std::accumulate(middle.begin(), middle.end(), 0.0) / static_cast<double>(middle.size());
+  CHECK(mean == Approx(200).epsilon(0.02));
+  // Latency quantiles are logged every interval; 404s are counted as http_4xx errors.
+  CHECK(run.log.series.at("load.p95_ms").size() >= 15);
+  CHECK(run.log.series.at("load.p50_ms").value.back() > 0);
+  const double not_found = sum_of(run.log.series.at("load.errors.http_4xx"));
+  CHECK(not_found / static_cast<double>(sent) == Approx(0.1).margin(0.03));  // 1 in 10, sampled
+}
+
+TEST_CASE("a slow target shows as latency measured from the intended send time") {
+  TempDir dir;
+  // 40/s against a server that takes 100 ms per request, over only 2 connections: at most 20/s
+  // can be served, so requests queue, and the open model counts the queueing in the latency.
+  const auto run = run_scenario(dir, scenario_with({"--slow-ms", "100"}, {
+      {"model", "open"}, {"connections", 2},
+      {"shape", {{"type", "constant"}, {"rate", 40}}},
+      {"requests", {{{"path", "/api/items"}}}}}, "6s"));
+  const auto& p95 = run.log.series.at("load.p95_ms");
+  REQUIRE(p95.size() >= 6);
+  CHECK(p95.value.back() > 1000);  // seconds of queueing by the end, not 100 ms
+  const auto& sent = run.log.series.at("load.sent_rps");
+  CHECK(sent.value[sent.size() / 2] == Approx(40).epsilon(0.1));  // the rate did not sag
+}
+
+TEST_CASE("connection failures are recorded as errors, and the run goes on") {
+  TempDir dir;
+  nlohmann::json scenario = scenario_with({}, {
+      {"model", "open"}, {"shape", {{"type", "constant"}, {"rate", 20}}},
+      {"requests", {{{"path", "/health"}}}}}, "4s");
+  // Point the load at a closed port on 127.0.0.1 while the target itself is healthy.
+  scenario["target"]["base_url"] = "http://127.0.0.1:1";
+  scenario["target"].erase("port_from_output");
+  scenario["target"].erase("ready");
+  const auto run = run_scenario(dir, scenario);
+  CHECK(sum_of(run.log.series.at("load.errors.connect")) >= 40);
+  CHECK(run.log.samples >= 8);
+}
+
+TEST_CASE("a job workflow completes: submit, poll until done, fetch, each job an event") {
+  TempDir dir;
+  const auto run = run_scenario(dir, scenario_with({"--job-child"}, {
+      {"model", "closed"}, {"shape", {{"type", "constant"}, {"users", 2}}},
+      {"jobs", {{"submit", {{"method", "POST"}, {"path", "/api/jobs"}, {"body", "{\"duration_ms\": 200}"}}},
+                {"id_pointer", "/id"},
+                {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
+                {"until", "done"}, {"interval", "50ms"},
+                {"then", {{"path", "/api/jobs/{id}/result"}}}}}}, "5s"));
+  std::size_t finished = 0, failed = 0;
+  for (const auto& e : run.log.events) {
+    finished += e.kind == "job_finished";
+    failed += e.kind == "job_failed";
+    if (e.kind == "job_finished") CHECK_THAT(e.detail, Catch::Matches("job job-\\d+ done in 0\\.\\d\\d s"));
+  }
+  // Two users, 200 ms jobs polled every 50 ms, for 5 s: about 40 jobs.
+  CHECK(finished >= 25);
+  CHECK(failed == 0);
+  CHECK(run.log.series.at("load.jobs_done").value.back() >= 25);
+  // The job's child processes were seen by the sampler.
+  CHECK(run.log.series.at("children").value.front() >= 0);
+}
+
+TEST_CASE("a target that never becomes ready is a runtime error naming the URL") {
+  TempDir dir;
+  nlohmann::json scenario = scenario_with({}, {{"requests", {{{"path", "/"}}}}}, "5s");
+  scenario["target"]["ready"] = {{"http", "/does-not-exist"}, {"timeout", "1s"}};
+  std::ofstream(dir / "s.json") << scenario.dump();
+  const SoakResult r = run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "run").string()});
+  CHECK(r.exit_code == 4);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK_THAT(r.err, Catch::Contains("/does-not-exist did not answer 2xx within 1 s"));
+}
