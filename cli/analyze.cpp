@@ -20,6 +20,23 @@ analysis::RunInput to_input(const sampler::RunLog& log) {
   }
   input.samples = log.samples;
   input.duration_s = log.samples > 0 ? log.last_t - log.first_t : 0.0;
+  for (const auto& e : log.events) {
+    if (e.kind == "job_finished") input.job_end_times.push_back(e.t);
+  }
+  auto view = [&log](const char* name) -> std::optional<analysis::SeriesView> {
+    const auto it = log.series.find(name);
+    if (it == log.series.end()) return std::nullopt;
+    return analysis::SeriesView{name, it->second.t, it->second.value};
+  };
+  input.load_level = view("load.level");
+  input.load_errors = view("load.errors");
+  input.load_sent_rps = view("load.sent_rps");
+  input.load_p95_ms = view("load.p95_ms");
+  if (log.header.contains("scenario") && log.header["scenario"].contains("limits")) {
+    const auto& limits = log.header["scenario"]["limits"];
+    if (limits.contains("error_rate")) input.ramp_error_rate_limit = limits["error_rate"].get<double>();
+    if (limits.contains("p95_s")) input.ramp_p95_limit_s = limits["p95_s"].get<double>();
+  }
   for (const auto& [name, series] : log.series) {
     input.series.push_back(analysis::SeriesView{name, series.t, series.value});
   }
@@ -101,8 +118,12 @@ report::ReportInput report_input(const sampler::RunLog& log, const analysis::Ver
 
 ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
                             bool print_paths) {
-  const analysis::Targets targets = load_targets(options.judge);
   const sampler::RunLog log = sampler::read_run_log(run);
+  JudgeOptions judge = options.judge;
+  if (!judge.targets_document && log.header.contains("targets") && log.header["targets"].is_object()) {
+    judge.targets_document = log.header["targets"];  // the scenario's targets, from the log
+  }
+  const analysis::Targets targets = load_targets(judge);
   for (const auto& warning : log.warnings) {
     std::fprintf(stderr, "soak: warning: %s: %s\n", log.path.c_str(), warning.c_str());
   }

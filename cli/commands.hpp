@@ -30,6 +30,7 @@ struct SamplingOptions {
   bool keep_running = false;  ///< run mode: leave the launched target running at the end
   bool quiet = false;         ///< no live view
   bool interval_given = false;  ///< --interval was on the command line (overrides a scenario)
+  std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
   JudgeOptions judge;
 };
 

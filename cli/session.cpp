@@ -171,6 +171,7 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   sampler::SamplerOptions sampler_options;
   sampler_options.interval = options.interval;
   sampler_options.duration = options.duration;
+  sampler_options.detail_period = options.detail_interval;
   sampler::Sampler sampler(io.get_executor(), std::move(reader), writer, sampler_options);
   if (launched != nullptr) {
     sampler.set_exit_info([launched] { return launched->wait(); });
@@ -306,6 +307,7 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
   if (cli_options.interval_given) options.interval = cli_options.interval;
   const double duration_s = scenario.duration_s;
   options.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(duration_s * 1e9));
+  options.detail_interval = std::chrono::nanoseconds(static_cast<std::int64_t>(scenario.detail_interval_s * 1e9));
   if (!scenario.targets.empty() && !options.judge.targets_document) {
     options.judge.targets_document = scenario.targets;
   }
@@ -357,6 +359,12 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
     nlohmann::ordered_json header = make_header(info, options, "scenario");
     header["scenario"] = {{"name", scenario.name}, {"file", fs::absolute(file).string()},
                           {"base_url", base_url}, {"model", scenario.model}};
+    nlohmann::ordered_json limits = nlohmann::ordered_json::object();
+    if (scenario.limits.error_rate) limits["error_rate"] = *scenario.limits.error_rate;
+    if (scenario.limits.p95_s) limits["p95_s"] = *scenario.limits.p95_s;
+    header["scenario"]["limits"] = limits;
+    // The log carries the scenario's targets: a later `soak analyze` judges the same way.
+    if (!scenario.targets.empty()) header["targets"] = scenario.targets;
     sampler::SampleWriter writer(dir / "samples.ndjson", header);
     std::fprintf(stderr, "soak: scenario %s against %s (pid %d); writing %s\n",
                  scenario.name.c_str(), base_url.c_str(), pid, dir.c_str());

@@ -199,3 +199,76 @@ TEST_CASE("a target that never becomes ready is a runtime error naming the URL")
   CHECK(lines_of(r.err).size() == 1);
   CHECK_THAT(r.err, Catch::Contains("/does-not-exist did not answer 2xx within 1 s"));
 }
+
+namespace {
+
+nlohmann::json job_load(int users, int job_ms) {
+  return {{"model", "closed"},
+          {"shape", {{"type", "constant"}, {"users", users}}},
+          {"jobs", {{"submit", {{"method", "POST"}, {"path", "/api/jobs"},
+                                {"body", "{\"duration_ms\": " + std::to_string(job_ms) + "}"}}},
+                    {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
+                    {"interval", "20ms"}}}};
+}
+
+nlohmann::json check_named(const TempDir& dir, const std::string& name) {
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  for (const auto& c : verdict["checks"]) {
+    if (c["name"] == name) return c;
+  }
+  FAIL("no check named " << name << " in " << verdict["checks"].dump());
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a per-job leak fails the per-iteration check; a healthy server passes it") {
+  TempDir leaky_dir, healthy_dir;
+  auto leaky = scenario_with({"--leak-per-job-kib", "4096"}, job_load(1, 100), "8s");
+  leaky["checks"] = {{"job_growth", "20%"}};
+  run_scenario(leaky_dir, leaky);
+  const auto failed = check_named(leaky_dir, "job_growth");
+  INFO(failed.dump());
+  CHECK(failed["status"] == "fail");
+  CHECK_THAT(failed["measured"].get<std::string>(), Catch::Contains("jobs"));
+
+  auto healthy = scenario_with({}, job_load(1, 100), "8s");
+  healthy["checks"] = {{"job_growth", "20%"}};
+  run_scenario(healthy_dir, healthy);
+  const auto passed = check_named(healthy_dir, "job_growth");
+  INFO(passed.dump());
+  CHECK(passed["status"] == "pass");
+  // The checks travel in the log: a later `soak analyze` judges the same way.
+  const SoakResult again = run_soak({"analyze", (leaky_dir / "run").string(), "--format", "json"});
+  CHECK_THAT(again.out, Catch::Contains("\"job_growth\""));
+}
+
+TEST_CASE("child processes left behind by jobs are caught") {
+  TempDir dir;
+  auto scenario = scenario_with({"--leave-children"}, job_load(2, 100), "32s");
+  scenario["sampling"]["detail_interval"] = "500ms";
+  const auto run = run_scenario(dir, scenario);
+  const auto& children = run.log.series.at("children");
+  CHECK(children.value.back() >= 100);  // two workers, ~8 jobs a second, each leaves one
+  const auto check = check_named(dir, "children_growth");
+  INFO(check.dump());
+  CHECK(check["status"] == "fail");
+  CHECK(run.result.exit_code == 1);
+}
+
+TEST_CASE("a stress ramp finds the configured breaking point and sees the recovery") {
+  TempDir dir;
+  // The server refuses jobs while 3 run: with 4 concurrent job workers errors start.
+  nlohmann::json load = job_load(1, 400);
+  load["shape"] = {{"stages", {{{"duration", "4s"}, {"users", 1}}, {{"duration", "4s"}, {"users", 2}},
+                               {{"duration", "4s"}, {"users", 3}}, {{"duration", "4s"}, {"users", 4}},
+                               {{"duration", "4s"}, {"users", 5}}, {{"duration", "5s"}, {"users", 1}}}}};
+  auto scenario = scenario_with({"--fail-above-jobs", "3"}, load, "25s");
+  scenario["limits"] = {{"error_rate", "5%"}};
+  run_scenario(dir, scenario);
+  const auto check = check_named(dir, "breaking_point");
+  INFO(check.dump());
+  CHECK_THAT(check["measured"].get<std::string>(), Catch::StartsWith("broke at level 4"));
+  CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("recovered after the load dropped"));
+  CHECK(check["status"] == "pass");
+}

@@ -198,6 +198,19 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
   assert(t_all.size() == y_all.size());
   SeriesAnalysis a;
   a.points = t_all.size();
+  // A count that never moved over the whole run needs fewer points to be called steady
+  // (descendants are read only every few seconds).
+  if (t_all.size() >= 3 && t_all.size() < options.min_points &&
+      t_all.back() - t_all.front() >= options.min_span_s &&
+      std::all_of(y_all.begin(), y_all.end(), [&](double v) { return v == y_all.front(); })) {
+    a.classification = Classification::steady;
+    a.level_start = a.level_end = a.fitted_end = y_all.front();
+    a.judged_from_s = a.trend_t0 = t_all.front();
+    a.judged_to_s = a.trend_t1 = t_all.back();
+    a.trend_y0 = a.trend_y1 = y_all.front();
+    a.reason = "constant";
+    return a;
+  }
   if (t_all.size() < options.min_points) {
     a.reason = "only " + std::to_string(t_all.size()) + " points";
     return a;

@@ -129,6 +129,11 @@ Targets parse_targets(const nlohmann::json& document, Targets base) {
     } else if (key == "memory_growth") {
       if (!value.is_string()) throw TargetsError("targets: memory_growth: expected a string like \"20%\"");
       base.memory_growth_fraction = parse_quantity(value.get<std::string>(), Quantity::fraction, key);
+    } else if (key == "job_growth" || key == "return_to_baseline") {
+      if (!value.is_string()) throw TargetsError("targets: " + key + ": expected a string like \"20%\"");
+      const double f = parse_quantity(value.get<std::string>(), Quantity::fraction, key);
+      if (key == "job_growth") base.job_growth_fraction = f;
+      else base.return_to_baseline_fraction = f;
     } else if (key == "fail_on_any_leak") {
       if (!value.is_boolean()) throw TargetsError("targets: fail_on_any_leak: expected true or false");
       base.fail_on_any_leak = value.get<bool>();
@@ -138,7 +143,7 @@ Targets parse_targets(const nlohmann::json& document, Targets base) {
     } else {
       throw TargetsError("targets: unknown key \"" + key +
                          "\" (known: rss_growth, initial_rss, max_rss_1h, max_rss_24h, "
-                         "memory_growth, fail_on_any_leak, warmup)");
+                         "memory_growth, fail_on_any_leak, warmup, job_growth, return_to_baseline)");
     }
   }
   return base;

@@ -1,5 +1,7 @@
 #include "soak/analysis/verdict.hpp"
 
+#include "soak/analysis/stats.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -69,6 +71,144 @@ Check size_check(const std::string& name, double value, const Tiered& limit,
   c.detail = what + " " + mib(value) + (c.status == CheckStatus::pass ? " is within " : " exceeds ") +
              describe_bytes(limit.target);
   return c;
+}
+
+
+/// Seed 000's per-iteration checks: RSS after each finished job, its growth over the jobs,
+/// and (when asked) its return to the baseline from before the first job.
+void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verdict) {
+  if (input.job_end_times.empty()) return;
+  const SeriesView* rss = nullptr;
+  for (const auto& s : input.series) {
+    if (s.name == "rss_bytes") rss = &s;
+  }
+  if (rss == nullptr || rss->t.empty()) return;
+  // RSS after each job: the first sample taken at or after the job's end.
+  std::vector<double> after;
+  for (const double end : input.job_end_times) {
+    const auto it = std::lower_bound(rss->t.begin(), rss->t.end(), end);
+    if (it != rss->t.end()) after.push_back(rss->value[static_cast<std::size_t>(it - rss->t.begin())]);
+  }
+  Check growth;
+  growth.name = "job_growth";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%g%%", targets.job_growth_fraction * 100);
+  growth.limit = growth.target = buf;
+  if (after.size() < 3) {
+    growth.status = CheckStatus::inconclusive;
+    growth.measured = std::to_string(after.size()) + " job(s)";
+    growth.detail = "fewer than 3 finished jobs: cannot judge growth per job";
+  } else {
+    // Robust ends: the median of the first and of the last tenth of the jobs.
+    const std::size_t k = std::max<std::size_t>(1, after.size() / 10);
+    const double first = median(std::vector<double>(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(k)));
+    const double last = median(std::vector<double>(after.end() - static_cast<std::ptrdiff_t>(k), after.end()));
+    const double fraction = (last - first) / first;
+    std::snprintf(buf, sizeof buf, "%.1f%% over %zu jobs (%.1f -> %.1f MiB)", fraction * 100,
+                  after.size(), first / 1048576, last / 1048576);
+    growth.measured = buf;
+    growth.status = fraction < targets.job_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
+    std::snprintf(buf, sizeof buf, "RSS after each job grew %.1f%% over %zu jobs (%.1f KiB per job)",
+                  fraction * 100, after.size(), (last - first) / static_cast<double>(after.size() - 1) / 1024);
+    growth.detail = buf;
+  }
+  verdict.checks.push_back(growth);
+
+  if (targets.return_to_baseline_fraction) {
+    Check back;
+    back.name = "return_to_baseline";
+    const auto before = std::lower_bound(rss->t.begin(), rss->t.end(), input.job_end_times.front());
+    const double baseline = rss->value.front();
+    const double end = rss->value.back();
+    const double fraction = (end - baseline) / baseline;
+    std::snprintf(buf, sizeof buf, "within %g%%", *targets.return_to_baseline_fraction * 100);
+    back.limit = back.target = buf;
+    std::snprintf(buf, sizeof buf, "%+.1f%% (%.1f -> %.1f MiB)", fraction * 100, baseline / 1048576, end / 1048576);
+    back.measured = buf;
+    (void)before;
+    back.status = std::fabs(fraction) <= *targets.return_to_baseline_fraction ? CheckStatus::pass : CheckStatus::fail;
+    back.detail = "RSS at the end against RSS before the first job";
+    verdict.checks.push_back(back);
+  }
+}
+
+/// The stress ramp (seed 000 scenario 4): the first level where errors or latency exceed the
+/// scenario's limits, and whether the target recovered once the level dropped again.
+void add_ramp_check(const RunInput& input, Verdict& verdict) {
+  if (!input.load_level || (!input.ramp_error_rate_limit && !input.ramp_p95_limit_s)) return;
+  const SeriesView& level = *input.load_level;
+  if (level.t.empty()) return;
+  auto value_at = [](const std::optional<SeriesView>& s, double t) -> std::optional<double> {
+    if (!s || s->t.empty()) return std::nullopt;
+    const auto it = std::lower_bound(s->t.begin(), s->t.end(), t - 1e-9);
+    if (it == s->t.end() || std::fabs(*it - t) > 1e-6) return std::nullopt;
+    return s->value[static_cast<std::size_t>(it - s->t.begin())];
+  };
+  // Per level: requests sent, errors, worst p95, in the order the levels came.
+  struct Step {
+    double level = 0, sent = 0, errors = 0, worst_p95_ms = 0, from = 0;
+  };
+  std::vector<Step> steps;
+  for (std::size_t i = 0; i < level.t.size(); ++i) {
+    const double t = level.t[i];
+    if (steps.empty() || steps.back().level != level.value[i]) {
+      // The first interval of a level still carries the previous level's requests: skip it.
+      steps.push_back({level.value[i], 0, 0, 0, t});
+      continue;
+    }
+    Step& s = steps.back();
+    const double interval = i > 0 ? t - level.t[i - 1] : 0;
+    s.sent += value_at(input.load_sent_rps, t).value_or(0) * interval;
+    s.errors += value_at(input.load_errors, t).value_or(0);
+    s.worst_p95_ms = std::max(s.worst_p95_ms, value_at(input.load_p95_ms, t).value_or(0));
+  }
+  auto broken = [&](const Step& s) {
+    const double rate = s.sent > 0 ? s.errors / s.sent : 0;
+    return (input.ramp_error_rate_limit && rate > *input.ramp_error_rate_limit) ||
+           (input.ramp_p95_limit_s && s.worst_p95_ms / 1000 > *input.ramp_p95_limit_s);
+  };
+  Check c;
+  c.name = "breaking_point";
+  char buf[200];
+  std::string limit;
+  if (input.ramp_error_rate_limit) {
+    std::snprintf(buf, sizeof buf, "errors <= %g%%", *input.ramp_error_rate_limit * 100);
+    limit = buf;
+  }
+  if (input.ramp_p95_limit_s) {
+    std::snprintf(buf, sizeof buf, "%sp95 <= %g ms", limit.empty() ? "" : ", ", *input.ramp_p95_limit_s * 1000);
+    limit += buf;
+  }
+  c.limit = c.target = limit;
+  const auto first_broken = std::find_if(steps.begin(), steps.end(), broken);
+  if (first_broken == steps.end()) {
+    c.status = CheckStatus::pass;
+    std::snprintf(buf, sizeof buf, "held up to level %g", std::max_element(steps.begin(), steps.end(),
+        [](const Step& a, const Step& b) { return a.level < b.level; })->level);
+    c.measured = buf;
+    c.detail = "no level exceeded the limits";
+  } else {
+    const Step& b = *first_broken;
+    std::snprintf(buf, sizeof buf, "broke at level %g (t=%.0f s: %.1f%% errors, p95 %.0f ms)", b.level, b.from,
+                  b.sent > 0 ? 100 * b.errors / b.sent : 0.0, b.worst_p95_ms);
+    c.measured = buf;
+    // Recovered: a later, lower level that is within the limits again.
+    const double peak = std::max_element(steps.begin(), steps.end(),
+        [](const Step& x, const Step& y) { return x.level < y.level; })->level;
+    const auto peak_it = std::find_if(steps.begin(), steps.end(), [&](const Step& s) { return s.level == peak; });
+    bool dropped = false, recovered = false;
+    for (auto it = peak_it; it != steps.end(); ++it) {
+      if (it->level < peak && it->level > 0) {
+        dropped = true;
+        recovered = !broken(*it);
+      }
+    }
+    c.status = !dropped ? CheckStatus::inconclusive : recovered ? CheckStatus::pass : CheckStatus::fail;
+    c.detail = std::string(buf) + (!dropped ? "; the load never dropped, so recovery is unknown"
+                                   : recovered ? "; recovered after the load dropped"
+                                               : "; did not recover after the load dropped");
+  }
+  verdict.checks.push_back(c);
 }
 
 }  // namespace
@@ -269,6 +409,9 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
       verdict.checks.push_back(g);
     }
   }
+
+  add_job_checks(input, targets, verdict);
+  add_ramp_check(input, verdict);
 
   // Counts: any sustained growth fails.
   for (const char* name : {"threads", "fds", "children"}) {

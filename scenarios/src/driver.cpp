@@ -310,7 +310,8 @@ LoadDriver::LoadDriver(asio::any_io_executor executor, const Scenario& scenario,
       scenario_(scenario),
       endpoint_(endpoint),
       host_header_(std::move(host_header)),
-      timer_(executor_) {
+      timer_(executor_),
+      jobs_timer_(executor_) {
   double sum = 0;
   for (const auto& r : scenario_.requests) cumulative_weights_.push_back(sum += r.weight);
 }
@@ -340,6 +341,19 @@ void LoadDriver::start() {
   } else {
     closed_tick();
   }
+  if (scenario_.jobs && !scenario_.requests.empty()) jobs_tick();
+}
+
+void LoadDriver::jobs_tick() {
+  // Requests and jobs together: keep jobs.concurrency workflows running beside the requests.
+  if (!running_ || elapsed_s() >= scenario_.total_duration()) return;
+  std::size_t busy = 0;
+  for (const auto& j : jobs_) busy += j->busy();
+  for (; busy < static_cast<std::size_t>(scenario_.jobs->concurrency); ++busy) start_job();
+  jobs_timer_.expires_after(std::chrono::milliseconds(50));
+  jobs_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) jobs_tick();
+  });
 }
 
 void LoadDriver::stop() {
@@ -348,6 +362,7 @@ void LoadDriver::stop() {
   *alive_ = false;
   alive_ = std::make_shared<bool>(true);
   timer_.cancel();
+  jobs_timer_.cancel();
   for (auto& c : idle_) c->close();
   for (auto& c : users_) if (c) c->close();
   for (auto& j : jobs_) j->cancel();

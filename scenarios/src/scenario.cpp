@@ -126,7 +126,7 @@ RequestSpec parse_request(Checker& c, const nlohmann::json& j, const std::string
     c.fail(path, "an object with \"path\" (and \"method\", \"headers\", \"body\")", &j);
     return r;
   }
-  c.only(j, path, {"name", "method", "path", "headers", "body", "body_file", "weight"});
+  c.only(j, path, {"name", "method", "path", "headers", "body", "body_file", "body_bytes", "weight"});
   r.path = c.string(j, path, "path", true).value_or("/");
   if (!r.path.empty() && r.path.front() != '/') c.fail(path + ".path", "a path starting with /", &j["path"]);
   r.method = c.string(j, path, "method", false).value_or("GET");
@@ -156,6 +156,9 @@ RequestSpec parse_request(Checker& c, const nlohmann::json& j, const std::string
       ss << in.rdbuf();
       r.body = ss.str();
     }
+  }
+  if (const auto size = c.number(j, path, "body_bytes", false, 0, 1 << 30)) {
+    r.body.assign(static_cast<std::size_t>(*size), 'x');  // a generated upload of that size
   }
   if (need_weight) r.weight = c.number(j, path, "weight", false, 0).value_or(1);
   return r;
@@ -321,8 +324,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
   }
 
   if (const auto* s = c.field(doc, "sampling")) {
-    c.only(*s, "$.sampling", {"interval"});
+    c.only(*s, "$.sampling", {"interval", "detail_interval"});
     sc.interval_s = c.duration(*s, "$.sampling", "interval", false).value_or(1);
+    sc.detail_interval_s = c.duration(*s, "$.sampling", "detail_interval", false).value_or(10);
     if (sc.interval_s < 0.001) c.fail("$.sampling.interval", "at least 1ms", &(*s)["interval"]);
   }
 
@@ -348,8 +352,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
     }
     if (const auto* jobs = c.field(*load, "jobs")) {
       const std::string p = "$.load.jobs";
-      c.only(*jobs, p, {"submit", "id_pointer", "poll", "until", "fail_values", "interval", "timeout", "then"});
+      c.only(*jobs, p, {"submit", "id_pointer", "poll", "until", "fail_values", "interval", "timeout", "then", "concurrency"});
       JobSpec js;
+      js.concurrency = static_cast<int>(c.number(*jobs, p, "concurrency", false, 1, 10000).value_or(1));
       if (const auto* sub = c.field(*jobs, "submit")) js.submit = parse_request(c, *sub, p + ".submit", base_dir, false);
       else c.fail(p + ".submit", "a request that starts a job", nullptr);
       js.id_pointer = c.string(*jobs, p, "id_pointer", false).value_or("/id");
@@ -405,6 +410,10 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
     c.only(*checks, "$.checks", {"job_growth", "return_to_baseline"});
     sc.job_growth_limit = c.fraction(*checks, "$.checks", "job_growth").value_or(0.20);
     sc.baseline_return_fraction = c.fraction(*checks, "$.checks", "return_to_baseline");
+    // The per-iteration checks travel with the targets, so a re-analysis of the log finds them.
+    for (const char* key : {"job_growth", "return_to_baseline"}) {
+      if (checks->contains(key) && (*checks)[key].is_string()) sc.targets[key] = (*checks)[key];
+    }
   }
   if (!c.errors.empty()) throw ScenarioError(file.string(), c.errors);
   if (!c.field(doc, "load") && !doc.contains("duration")) sc.stages.clear();

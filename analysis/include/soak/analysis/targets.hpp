@@ -31,6 +31,10 @@ struct Targets {
   double memory_growth_fraction = 0.20;  ///< growth of RSS over the run (after warm-up)
   bool fail_on_any_leak = false;         ///< a leak slower than the growth target also fails
   std::optional<double> warmup_s;        ///< forced warm-up length
+  /// Per-iteration (job) checks, seed 000: RSS after each finished job may grow by less than
+  /// this over the jobs; and RSS at the end must be within this of the baseline before them.
+  double job_growth_fraction = 0.20;
+  std::optional<double> return_to_baseline_fraction;
 };
 
 enum class Quantity { bytes, bytes_per_min, fraction, seconds };
@@ -42,7 +46,7 @@ double parse_quantity(const std::string& text, Quantity kind, const std::string&
 /// Applies a targets document over the defaults. Unknown keys, wrong types and bad units are
 /// errors naming the field. Keys: rss_growth, initial_rss, max_rss_1h, max_rss_24h (each a
 /// string for the target alone, or {"target": ..., "acceptable": ...}), memory_growth,
-/// fail_on_any_leak, warmup.
+/// fail_on_any_leak, warmup, job_growth, return_to_baseline.
 Targets parse_targets(const nlohmann::json& document, Targets base = {});
 
 /// "5 MiB/min" style text for a limit.

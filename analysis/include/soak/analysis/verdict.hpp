@@ -26,6 +26,12 @@ struct RunInput {
   double duration_s = 0;
   std::optional<double> mem_total_bytes;   ///< host memory, a limit for time-to-limit
   std::optional<double> memory_limit_bytes;  ///< cgroup limit, when known
+  /// When each job of a scenario finished (seconds), for the per-iteration checks.
+  std::vector<double> job_end_times;
+  /// The load's level over time (load.level), for the stress ramp's breaking point.
+  std::optional<SeriesView> load_level, load_errors, load_sent_rps, load_p95_ms;
+  std::optional<double> ramp_error_rate_limit;  ///< fraction of requests
+  std::optional<double> ramp_p95_limit_s;
 };
 
 enum class VerdictKind { pass, fail, inconclusive };

@@ -99,6 +99,7 @@ class LoadDriver {
   void record(const Result& r, std::chrono::steady_clock::time_point intended);
   void user_loop(std::size_t user);
   void start_job();
+  void jobs_tick();
   void on_job_finished(const std::shared_ptr<JobRun>& job);
   std::shared_ptr<Connection> new_connection();
 
@@ -107,6 +108,7 @@ class LoadDriver {
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string host_header_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer jobs_timer_;
   std::chrono::steady_clock::time_point start_, next_send_, interval_start_;
   bool running_ = false;
   std::mt19937_64 rng_{20261123};

@@ -49,6 +49,9 @@ struct JobSpec {
   double poll_interval_s = 0.2;
   double timeout_s = 60;
   std::optional<RequestSpec> then;
+  /// Jobs kept running side by side when the scenario also has "requests" (with jobs alone,
+  /// the shape's level is the number of concurrent jobs).
+  int concurrency = 1;
 };
 
 struct Stage {
@@ -75,6 +78,7 @@ struct Scenario {
   double ready_timeout_s = 15;
   // sampling
   double interval_s = 1;
+  double detail_interval_s = 10;  ///< PSS/USS and descendants are read this often
   double duration_s = 60;
   // load
   std::string model = "open";  ///< open (arrival rate) | closed (users)
