@@ -300,6 +300,25 @@ std::string render_html(const ReportInput& in) {
     if (dot == std::string::npos) continue;
     groups[series.name.substr(0, dot)].push_back(series.name);
   }
+  if (groups.count("load")) {
+    // The load driver's figures, in charts of one unit each, on the memory chart's time axis.
+    std::vector<std::string> rates = {"load.sent_rps", "load.rps"}, errors = {"load.level", "load.errors"};
+    for (const auto& n : groups["load"]) {
+      if (n.rfind("load.errors.", 0) == 0) errors.push_back(n);
+    }
+    const std::vector<std::pair<std::string, std::vector<std::string>>> load_charts = {
+        {"Requests per second (sent, answered)", rates},
+        {"Load level and errors per interval", errors},
+        {"Latency (ms, from the intended send time)", {"load.p50_ms", "load.p95_ms", "load.p99_ms"}},
+        {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}}};
+    s += "<h2>Load</h2>";
+    int index = 0;
+    for (const auto& [title, names] : load_charts) {
+      const std::string chart = group_chart(in, t_end, "chart-load-" + std::to_string(index++), title, names, Unit::plain);
+      if (!chart.empty()) s += "<div class=\"card\">" + chart + "</div>";
+    }
+    groups.erase("load");
+  }
   for (const auto& [prefix, names] : groups) {
     std::vector<std::string> bytes, other;
     for (const auto& n : names) {
