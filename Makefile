@@ -26,6 +26,7 @@ test-sanitize: setup
 	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2
 
 bench: build
+	@bash scripts/setup.sh bench
 	@bash scripts/bench.sh $(BUILD)
 
 clean:

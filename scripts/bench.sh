@@ -6,3 +6,5 @@ shift || true
 "$build/bench/sampler_bench" "$build/examples/soak-example-leaky" "$@"
 echo
 "$build/bench/analysis_bench" "$@"
+echo
+"$build/bench/load_bench" "$@"

@@ -11,6 +11,9 @@ packages=(
   chromium
 )
 
+# `setup.sh bench` also installs what the benchmarks compare against.
+if [ "${1:-}" = "bench" ]; then packages+=(nginx-light wrk); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -310,7 +310,8 @@ std::string render_html(const ReportInput& in) {
         {"Requests per second (sent, answered)", rates},
         {"Load level and errors per interval", errors},
         {"Latency (ms, from the intended send time)", {"load.p50_ms", "load.p95_ms", "load.p99_ms"}},
-        {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}}};
+        {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}},
+        {"Job duration (s, mean per interval)", {"load.job_s"}}};
     s += "<h2>Load</h2>";
     int index = 0;
     for (const auto& [title, names] : load_charts) {

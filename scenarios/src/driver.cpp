@@ -263,6 +263,8 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     busy_ = false;
     const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     (ok ? d_.jobs_done_ : d_.jobs_failed_)++;
+    ++d_.interval_.jobs_ended;
+    d_.interval_.job_seconds += seconds;
     char detail[256];
     std::snprintf(detail, sizeof detail, "job %s %s in %.2f s", id_.empty() ? "?" : id_.c_str(),
                   why.c_str(), seconds);

@@ -47,6 +47,7 @@ void LoadSource::contribute(sampler::TickSink& sink) {
     sink.metric("load.jobs_done", static_cast<double>(f.jobs_done));
     sink.metric("load.jobs_failed", static_cast<double>(f.jobs_failed));
   }
+  if (f.jobs_ended > 0) sink.metric("load.job_s", rounded(f.job_seconds / static_cast<double>(f.jobs_ended)));
 }
 
 namespace {

@@ -51,6 +51,8 @@ struct LoadFigures {
   double p50_s = NAN, p95_s = NAN, p99_s = NAN;
   std::uint64_t in_flight = 0;
   std::uint64_t jobs_started = 0, jobs_done = 0, jobs_failed = 0;  ///< cumulative
+  std::uint64_t jobs_ended = 0;    ///< jobs that finished (either way) in this interval
+  double job_seconds = 0;          ///< their summed durations
   std::uint64_t error_count() const;
 };
 

@@ -25,7 +25,8 @@ class TargetNotReady : public std::runtime_error {
 /// Contributes the driver's figures to each sample as load.* metrics, and its finished jobs as
 /// job_finished / job_failed events:
 ///   load.level, load.sent_rps, load.rps, load.errors, load.errors.<kind>, load.p50_ms,
-///   load.p95_ms, load.p99_ms, load.in_flight, load.jobs_done, load.jobs_failed
+///   load.p95_ms, load.p99_ms, load.in_flight, load.jobs_done, load.jobs_failed, load.job_s
+///   (mean duration of the jobs that ended in the interval)
 class LoadSource : public sampler::Source {
  public:
   explicit LoadSource(LoadDriver& driver) : driver_(driver) {}
