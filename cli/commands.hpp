@@ -31,6 +31,7 @@ struct SamplingOptions {
   bool quiet = false;         ///< no live view
   bool interval_given = false;  ///< --interval was on the command line (overrides a scenario)
   std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
+  std::vector<std::string> probes;  ///< --probe specs (validated before anything starts)
   JudgeOptions judge;
 };
 

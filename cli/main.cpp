@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "soak/probes/http_probe.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/sample_log.hpp"
@@ -25,6 +26,7 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 }
 
 struct Flags {
+  std::vector<std::string> probes;
   std::string targets;
   std::string warmup;
   std::string duration;
@@ -62,6 +64,10 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
   cmd.add_option("--out,-o", flags.out,
                  "run directory; default ./soak-runs/<UTC timestamp>-<target name>/");
   cmd.add_flag("--quiet,-q", flags.quiet, "no live status while sampling");
+  cmd.add_option("--probe", flags.probes,
+                 "also sample the target's own figures: 'json URL /pointer as name, ...' or "
+                 "'prom URL metric{label=\"v\"} as name, ... | preset=go|node|jvm|dotnet|python|process'"
+                 " [auth=ENV_VAR] [timeout=2s] [every=5s]; repeatable");
   add_judge_flags(cmd, flags);
 }
 
@@ -82,6 +88,14 @@ soak::cli::SamplingOptions to_options(const Flags& flags) {
   options.keep_running = flags.keep_running;
   options.quiet = flags.quiet;
   options.judge = to_judge(flags);
+  for (const auto& spec : flags.probes) {
+    try {
+      soak::probes::parse_probe_spec(spec);  // every spec checked before anything starts
+    } catch (const soak::probes::ProbeSpecError& e) {
+      throw soak::cli::UsageError(e.what());
+    }
+  }
+  options.probes = flags.probes;
   return options;
 }
 
@@ -197,6 +211,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "soak: %s\n", e.what());
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::sampler::LogError& e) {
+    std::fprintf(stderr, "soak: %s\n", e.what());
+    return static_cast<int>(ExitCode::usage_error);
+  } catch (const soak::probes::ProbeSpecError& e) {
     std::fprintf(stderr, "soak: %s\n", e.what());
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::scenarios::ScenarioError& e) {

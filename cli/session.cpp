@@ -16,6 +16,7 @@
 #include "live_view.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/process.hpp"
+#include "soak/probes/http_probe.hpp"
 #include "soak/sampler/sampler.hpp"
 #include "soak/scenarios/driver.hpp"
 #include "soak/scenarios/runner.hpp"
@@ -188,6 +189,12 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {
     if (!ec) sampler.stop(signal_name(sig));
   });
+  // Probes fetch on their own threads; the sampler only takes what they have on each tick.
+  std::vector<std::unique_ptr<probes::HttpProbe>> probe_sources;
+  for (const auto& text : options.probes) {
+    probe_sources.push_back(std::make_unique<probes::HttpProbe>(probes::parse_probe_spec(text), options.interval));
+    sampler.add_source(*probe_sources.back());
+  }
   if (setup) setup(io, sampler);
   sampler::EndReason reason = sampler::EndReason::stopped;
   sampler.start([&](sampler::EndReason r) {
@@ -348,6 +355,12 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
     throw RuntimeError("cannot read process " + std::to_string(pid) + ": " +
                        sampler::to_string(opened.status) +
                        "; run soak as the target's user or as root");
+  }
+  for (std::string spec : scenario.probes) {
+    for (auto pos = spec.find("${base_url}"); pos != std::string::npos; pos = spec.find("${base_url}")) {
+      spec.replace(pos, 11, base_url);
+    }
+    options.probes.push_back(probes::parse_probe_spec(spec).text);
   }
   const sampler::ProcessInfo info = opened.reader->info();
   std::string host_header;

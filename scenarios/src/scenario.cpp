@@ -324,7 +324,17 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
   }
 
   if (const auto* s = c.field(doc, "sampling")) {
-    c.only(*s, "$.sampling", {"interval", "detail_interval"});
+    c.only(*s, "$.sampling", {"interval", "detail_interval", "probes"});
+    if (const auto* list = c.field(*s, "probes")) {
+      if (!list->is_array()) {
+        c.fail("$.sampling.probes", "a list of probe specs (strings)", list);
+      } else {
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          if ((*list)[i].is_string()) sc.probes.push_back((*list)[i].get<std::string>());
+          else c.fail("$.sampling.probes[" + std::to_string(i) + "]", "a probe spec string", &(*list)[i]);
+        }
+      }
+    }
     sc.interval_s = c.duration(*s, "$.sampling", "interval", false).value_or(1);
     sc.detail_interval_s = c.duration(*s, "$.sampling", "detail_interval", false).value_or(10);
     if (sc.interval_s < 0.001) c.fail("$.sampling.interval", "at least 1ms", &(*s)["interval"]);

@@ -79,6 +79,7 @@ struct Scenario {
   // sampling
   double interval_s = 1;
   double detail_interval_s = 10;  ///< PSS/USS and descendants are read this often
+  std::vector<std::string> probes;  ///< --probe specs; ${base_url} is the target's URL
   double duration_s = 60;
   // load
   std::string model = "open";  ///< open (arrival rate) | closed (users)

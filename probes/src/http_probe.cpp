@@ -1,0 +1,271 @@
+#include "soak/probes/http_probe.hpp"
+
+#include <httplib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "soak/probes/prometheus.hpp"
+#include "soak/sampler/duration.hpp"
+
+namespace soak::probes {
+
+namespace {
+
+std::string metric_name(const std::string& name) {
+  return name.rfind("heap.", 0) == 0 ? name : "heap." + name;
+}
+
+std::string default_name(ProbeKind kind, const std::string& selector) {
+  if (kind == ProbeKind::json) {
+    const auto slash = selector.rfind('/');
+    return slash == std::string::npos ? selector : selector.substr(slash + 1);
+  }
+  return selector.substr(0, selector.find('{'));
+}
+
+double seconds_of(const std::string& key, const std::string& value, const std::string& spec) {
+  try {
+    return std::chrono::duration<double>(sampler::parse_duration(value)).count();
+  } catch (const sampler::DurationError&) {
+    throw ProbeSpecError("--probe '" + spec + "': " + key + "=" + value +
+                         " is not a duration (write e.g. " + key + "=2s)");
+  }
+}
+
+}  // namespace
+
+std::vector<ProbeField> preset_fields(const std::string& name) {
+  if (name == "go") {
+    return {{"go_memstats_heap_inuse_bytes", "heap.go_heap_inuse_bytes"},
+            {"go_memstats_heap_alloc_bytes", "heap.go_heap_alloc_bytes"},
+            {"go_goroutines", "heap.go_goroutines"}};
+  }
+  if (name == "node") {
+    return {{"nodejs_heap_size_used_bytes", "heap.node_heap_used_bytes"},
+            {"nodejs_heap_size_total_bytes", "heap.node_heap_total_bytes"},
+            {"nodejs_external_memory_bytes", "heap.node_external_bytes"}};
+  }
+  if (name == "jvm") {
+    return {{"jvm_memory_used_bytes{area=\"heap\"}", "heap.jvm_heap_used_bytes"},
+            {"jvm_memory_used_bytes{area=\"nonheap\"}", "heap.jvm_nonheap_used_bytes"},
+            {"jvm_threads_live_threads", "heap.jvm_threads"}};
+  }
+  if (name == "dotnet") {
+    return {{"dotnet_total_memory_bytes", "heap.dotnet_total_memory_bytes"},
+            {"process_runtime_dotnet_gc_heap_size_bytes", "heap.dotnet_gc_heap_bytes"}};
+  }
+  if (name == "python") {
+    return {{"process_resident_memory_bytes", "heap.python_rss_bytes"},
+            {"python_gc_objects_uncollectable_total", "heap.python_gc_uncollectable"}};
+  }
+  if (name == "process") {
+    return {{"process_resident_memory_bytes", "heap.process_resident_bytes"},
+            {"process_virtual_memory_bytes", "heap.process_virtual_bytes"},
+            {"process_open_fds", "heap.process_open_fds"}};
+  }
+  return {};
+}
+
+ProbeSpec parse_probe_spec(const std::string& text) {
+  ProbeSpec spec;
+  spec.text = text;
+  std::istringstream in(text);
+  std::vector<std::string> tokens;
+  for (std::string t; in >> t;) {
+    // "a,b" and "a ," both separate items: split on commas, keep them as tokens.
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= t.size(); ++i) {
+      if (i == t.size() || (t[i] == ',' && t.find('{') == std::string::npos)) {
+        if (i > start) tokens.push_back(t.substr(start, i - start));
+        if (i < t.size()) tokens.push_back(",");
+        start = i + 1;
+      }
+    }
+  }
+  auto fail = [&](const std::string& what) -> ProbeSpecError {
+    return ProbeSpecError("--probe '" + text + "': " + what +
+                          " (write e.g. 'json http://127.0.0.1:8080/stats /heap/used as used' or "
+                          "'prom http://127.0.0.1:8080/metrics preset=go')");
+  };
+  if (tokens.size() < 2) throw fail("expected a kind, a URL and what to read");
+  if (tokens[0] == "json") spec.kind = ProbeKind::json;
+  else if (tokens[0] == "prom" || tokens[0] == "prometheus") spec.kind = ProbeKind::prometheus;
+  else throw fail("unknown kind '" + tokens[0] + "' (json or prom)");
+  spec.url = tokens[1];
+  if (spec.url.rfind("http://", 0) != 0) throw fail("the URL must start with http://");
+  for (std::size_t i = 2; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    if (t == ",") continue;
+    if (t.rfind("auth=", 0) == 0) {
+      spec.auth_env = t.substr(5);
+    } else if (t.rfind("timeout=", 0) == 0) {
+      spec.timeout_s = seconds_of("timeout", t.substr(8), text);
+    } else if (t.rfind("every=", 0) == 0) {
+      spec.every_s = seconds_of("every", t.substr(6), text);
+    } else if (t.rfind("preset=", 0) == 0) {
+      const auto fields = preset_fields(t.substr(7));
+      if (fields.empty()) throw fail("unknown preset '" + t.substr(7) + "' (go, node, jvm, dotnet, python, process)");
+      spec.fields.insert(spec.fields.end(), fields.begin(), fields.end());
+    } else if (t == "as") {
+      if (spec.fields.empty() || i + 1 >= tokens.size() || tokens[i + 1] == ",") throw fail("'as' needs a name after a field");
+      spec.fields.back().metric = metric_name(tokens[++i]);
+    } else {
+      if (spec.kind == ProbeKind::json && t.front() != '/') throw fail("'" + t + "' is not a JSON pointer (it must start with /)");
+      if (spec.kind == ProbeKind::prometheus && !parse_selector(t)) throw fail("'" + t + "' is not a metric selector");
+      spec.fields.push_back({t, metric_name(default_name(spec.kind, t))});
+    }
+  }
+  if (spec.fields.empty()) throw fail("nothing to read: give a JSON pointer, a metric or a preset");
+  if (spec.auth_env && std::getenv(spec.auth_env->c_str()) == nullptr) {
+    throw fail("auth=" + *spec.auth_env + " names an environment variable that is not set");
+  }
+  return spec;
+}
+
+HttpProbe::HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval)
+    : spec_(std::move(spec)) {
+  const double every = std::max({spec_.every_s.value_or(0.0),
+                                 std::chrono::duration<double>(sampling_interval).count(), 1.0});
+  every_ = std::chrono::nanoseconds(static_cast<std::int64_t>(every * 1e9));
+  for (const auto& f : spec_.fields) names_.push_back(f.metric);
+  thread_ = std::thread([this] { run(); });
+}
+
+HttpProbe::~HttpProbe() { stop(); }
+
+void HttpProbe::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpProbe::contribute(sampler::TickSink& sink) {
+  std::map<std::string, double> values;
+  std::vector<std::pair<std::string, std::string>> events;
+  {
+    std::lock_guard lock(mutex_);
+    values.swap(fresh_);
+    events.swap(events_);
+  }
+  for (const auto& name : names_) {
+    const auto it = values.find(name);
+    if (it != values.end()) sink.metric(name, it->second);
+  }
+  for (const auto& [kind, detail] : events) sink.event(kind, detail);
+}
+
+bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& error, std::string& kind) {
+  const std::string rest = spec_.url.substr(7);
+  const auto slash = rest.find('/');
+  const std::string host_port = rest.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  httplib::Client client("http://" + host_port);
+  const auto timeout = std::chrono::duration<double>(spec_.timeout_s);
+  client.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  client.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  httplib::Headers headers;
+  if (spec_.auth_env) {
+    if (const char* secret = std::getenv(spec_.auth_env->c_str())) headers.emplace("Authorization", secret);
+  }
+  const auto res = client.Get(path.c_str(), headers);
+  if (!res) {
+    kind = res.error() == httplib::Error::Read || res.error() == httplib::Error::ConnectionTimeout
+               ? "probe_timeout"
+               : "probe_error";
+    switch (res.error()) {
+      case httplib::Error::Connection: error = "cannot connect (refused or unreachable)"; break;
+      case httplib::Error::ConnectionTimeout: error = "connect timed out"; break;
+      case httplib::Error::Read: error = "no answer within the timeout"; break;
+      default: error = httplib::to_string(res.error());
+    }
+    return false;
+  }
+  if (res->status >= 300) {
+    kind = "probe_error";
+    error = "HTTP " + std::to_string(res->status);
+    return false;
+  }
+  std::size_t found = 0;
+  if (spec_.kind == ProbeKind::json) {
+    const auto doc = nlohmann::json::parse(res->body, nullptr, false);
+    if (doc.is_discarded()) {
+      kind = "probe_bad_payload";
+      error = "the answer is not JSON";
+      return false;
+    }
+    for (const auto& f : spec_.fields) {
+      const nlohmann::json::json_pointer ptr(f.selector);
+      if (doc.contains(ptr) && doc.at(ptr).is_number()) {
+        values[f.metric] = doc.at(ptr).get<double>();
+        ++found;
+      }
+    }
+  } else {
+    const PromDocument doc = parse_prometheus_text(res->body);
+    for (const auto& f : spec_.fields) {
+      if (const auto sel = parse_selector(f.selector)) {
+        if (const auto v = select_sum(doc, *sel); v && std::isfinite(*v)) {
+          values[f.metric] = *v;
+          ++found;
+        }
+      }
+    }
+    if (doc.samples.empty()) {
+      kind = "probe_bad_payload";
+      error = "no metrics in the answer (" + std::to_string(doc.skipped_lines) + " unreadable lines)";
+      return false;
+    }
+  }
+  if (found == 0) {
+    kind = "probe_bad_payload";
+    error = "none of the fields are in the answer";
+    return false;
+  }
+  return true;
+}
+
+void HttpProbe::run() {
+  using Clock = std::chrono::steady_clock;
+  auto next = Clock::now();
+  int failures = 0;
+  for (;;) {
+    std::map<std::string, double> values;
+    std::string error, kind;
+    const bool ok = fetch_once(values, error, kind);
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      if (ok) {
+        for (const auto& [k, v] : values) fresh_[k] = v;
+        if (failures > 0) events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
+        failures = 0;
+      } else {
+        ++failures;
+        // One event per doubling of the back-off, not one per attempt.
+        if ((failures & (failures - 1)) == 0) {
+          char detail[64];
+          const double backoff = std::min(60.0, std::chrono::duration<double>(every_).count() * (1 << std::min(failures - 1, 6)));
+          std::snprintf(detail, sizeof detail, " (%d failure%s; next try in %.0f s)", failures,
+                        failures == 1 ? "" : "s", backoff);
+          events_.emplace_back(kind, "GET " + spec_.url + ": " + error + detail);
+        }
+      }
+    }
+    const auto delay = failures == 0 ? every_
+                                     : std::min<std::chrono::nanoseconds>(std::chrono::seconds(60), every_ * (1 << std::min(failures - 1, 6)));
+    next += delay;
+    if (next < Clock::now()) next = Clock::now();
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace soak::probes
