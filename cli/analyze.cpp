@@ -28,6 +28,9 @@ analysis::RunInput to_input(const sampler::RunLog& log) {
     if (it == log.series.end()) return std::nullopt;
     return analysis::SeriesView{name, it->second.t, it->second.value};
   };
+  if (const auto limit = log.series.find("cgroup.limit_bytes"); limit != log.series.end() && !limit->second.empty()) {
+    input.memory_limit_bytes = limit->second.value.back();  // time-to-OOM against memory.max
+  }
   input.load_level = view("load.level");
   input.load_errors = view("load.errors");
   input.load_sent_rps = view("load.sent_rps");

@@ -16,6 +16,7 @@
 #include "live_view.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/process.hpp"
+#include "soak/probes/cgroup.hpp"
 #include "soak/probes/http_probe.hpp"
 #include "soak/sampler/sampler.hpp"
 #include "soak/scenarios/driver.hpp"
@@ -189,6 +190,9 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {
     if (!ec) sampler.stop(signal_name(sig));
   });
+  // The target's cgroup, when it has a memory controller of its own (containers, services).
+  auto cgroup = probes::CgroupSource::discover(sampler.reader().info().identity.pid);
+  if (cgroup) sampler.add_source(*cgroup);
   // Probes fetch on their own threads; the sampler only takes what they have on each tick.
   std::vector<std::unique_ptr<probes::HttpProbe>> probe_sources;
   for (const auto& text : options.probes) {

@@ -216,3 +216,59 @@ TEST_CASE("probes at a closed port, a silent server and garbage leave sampling o
   CHECK(read_file(dir / "run" / "samples.ndjson").find("s3cret") == std::string::npos);
   CHECK(read_file(dir / "run" / "report.html").find("s3cret") == std::string::npos);
 }
+
+#include "soak/probes/cgroup.hpp"
+
+namespace {
+
+struct CollectingSink : soak::sampler::TickSink {
+  std::map<std::string, double> metrics;
+  std::vector<std::string> events;
+  void metric(std::string_view name, double value) override { metrics[std::string(name)] = value; }
+  void event(std::string_view kind, std::string_view detail) override {
+    events.push_back(std::string(kind) + ": " + std::string(detail));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cgroup v2 memory, limit, anon and file are read from the target's cgroup") {
+  // A cgroup v2 tree laid out as the kernel does, in real files.
+  TempDir root;
+  fs::create_directories(root / "proc/4242");
+  fs::create_directories(root / "sys/system.slice/app.service");
+  std::ofstream(root / "proc/4242/cgroup") << "0::/system.slice/app.service\n";
+  std::ofstream(root / "sys/system.slice/app.service/memory.current") << "104857600\n";
+  std::ofstream(root / "sys/system.slice/app.service/memory.max") << "536870912\n";
+  std::ofstream(root / "sys/system.slice/app.service/memory.stat") << "anon 73400320\nfile 31457280\nkernel 1048576\n";
+  auto source = soak::probes::CgroupSource::discover(4242, root / "sys", root / "proc");
+  REQUIRE(source);
+  CHECK(source->version() == 2);
+  CollectingSink sink;
+  source->contribute(sink);
+  CHECK(sink.metrics.at("cgroup.memory_bytes") == 104857600);
+  CHECK(sink.metrics.at("cgroup.limit_bytes") == 536870912);
+  CHECK(sink.metrics.at("cgroup.anon_bytes") == 73400320);
+  CHECK(sink.metrics.at("cgroup.file_bytes") == 31457280);
+  REQUIRE(sink.events.size() == 1);
+  CHECK_THAT(sink.events[0], Catch::Contains("cgroup v2 /system.slice/app.service, memory limit 536870912"));
+  // "max" means no limit: no limit metric rather than a made-up number.
+  std::ofstream(root / "sys/system.slice/app.service/memory.max") << "max\n";
+  CollectingSink again;
+  source->contribute(again);
+  CHECK(again.metrics.count("cgroup.limit_bytes") == 0);
+  // The root cgroup has no memory files of its own: no source.
+  std::ofstream(root / "proc/4242/cgroup") << "0::/\n";
+  CHECK_FALSE(soak::probes::CgroupSource::discover(4242, root / "sys", root / "proc"));
+}
+
+TEST_CASE("this machine's own cgroup is found and read, v1 or v2") {
+  auto source = soak::probes::CgroupSource::discover(::getpid());
+  if (!source) {
+    WARN("no memory cgroup of its own here (the root cgroup)");
+    return;
+  }
+  CollectingSink sink;
+  source->contribute(sink);
+  CHECK(sink.metrics.at("cgroup.memory_bytes") > 0);
+}
