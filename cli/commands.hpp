@@ -32,6 +32,7 @@ struct SamplingOptions {
   bool interval_given = false;  ///< --interval was on the command line (overrides a scenario)
   std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
   std::vector<std::string> probes;  ///< --probe specs (validated before anything starts)
+  std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< smaps snapshots
   JudgeOptions judge;
 };
 

@@ -18,6 +18,7 @@
 #include "soak/sampler/process.hpp"
 #include "soak/probes/cgroup.hpp"
 #include "soak/probes/http_probe.hpp"
+#include "soak/probes/smaps.hpp"
 #include "soak/sampler/sampler.hpp"
 #include "soak/scenarios/driver.hpp"
 #include "soak/scenarios/runner.hpp"
@@ -193,6 +194,9 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   // The target's cgroup, when it has a memory controller of its own (containers, services).
   auto cgroup = probes::CgroupSource::discover(sampler.reader().info().identity.pid);
   if (cgroup) sampler.add_source(*cgroup);
+  // Where it grows: smaps regions at the start, every regions_interval and at the end.
+  probes::SmapsSource regions(sampler.reader().info().identity.pid, options.regions_interval);
+  sampler.add_source(regions);
   // Probes fetch on their own threads; the sampler only takes what they have on each tick.
   std::vector<std::unique_ptr<probes::HttpProbe>> probe_sources;
   for (const auto& text : options.probes) {

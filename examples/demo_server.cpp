@@ -20,6 +20,7 @@
 //   --sawtooth-mib M           allocator churn: grows by M MiB over --sawtooth-period s, freed
 //   --job-child                each job runs a short-lived child process (as FFmpeg would)
 //   --leave-children           ... and never reaps or stops it: children accumulate
+//   --mmap-leak-per-job-kib K  map K KiB more of one data file per finished job, never unmapped
 //   --slow-ms N                add N ms to every /api request (a slow target)
 //   --fail-above-jobs N        answer 503 to new jobs while more than N run (a breaking point)
 // Prints "listening on 127.0.0.1:PORT" once it accepts connections.
@@ -28,6 +29,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +67,7 @@ struct Options {
   bool leave_children = false;
   int slow_ms = 0;
   int fail_above_jobs = 0;
+  double mmap_leak_per_job_kib = 0;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -94,6 +97,7 @@ Options parse(int argc, char** argv) {
     else if (flag == "--sawtooth-period") o.sawtooth_period_s = v;
     else if (flag == "--slow-ms") o.slow_ms = static_cast<int>(v);
     else if (flag == "--fail-above-jobs") o.fail_above_jobs = static_cast<int>(v);
+    else if (flag == "--mmap-leak-per-job-kib") o.mmap_leak_per_job_kib = v;
     else usage("unknown flag " + flag);
   }
   return o;
@@ -215,6 +219,7 @@ class Service {
       ::waitpid(child, nullptr, 0);
     }
     retain(static_cast<std::size_t>(o_.leak_per_job_kib * 1024));
+    map_more(static_cast<std::size_t>(o_.mmap_leak_per_job_kib * 1024));
     for (int i = 0; i < o_.fd_leak_per_job; ++i) ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < o_.thread_leak_per_job; ++i) {
       std::thread([this] {
@@ -236,7 +241,27 @@ class Service {
     }
   }
 
+  /// Maps the next `bytes` of a data file (a file-backed leak: the mapping is never undone).
+  void map_more(std::size_t bytes) {
+    if (bytes == 0) return;
+    std::lock_guard lock(mutex_);
+    if (map_fd_ < 0) {
+      const std::string path = "/tmp/soak-example-server-" + std::to_string(::getpid()) + ".data";
+      map_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      ::unlink(path.c_str());  // gone from the directory, still mapped: "(deleted)" in smaps
+    }
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t length = (bytes + page - 1) / page * page;
+    if (::ftruncate(map_fd_, static_cast<off_t>(map_offset_ + length)) != 0) return;
+    void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd_, static_cast<off_t>(map_offset_));
+    if (p == MAP_FAILED) return;
+    std::memset(p, 'M', length);  // resident
+    map_offset_ += length;
+  }
+
   Options o_;
+  int map_fd_ = -1;
+  std::size_t map_offset_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::mutex mutex_;
   std::map<std::string, Job> jobs_;

@@ -410,6 +410,22 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     }
   }
 
+  // Where it grows: the smaps regions, largest growth first.
+  // A region that first appears in a later snapshot did not exist at the first: it grew from 0.
+  double first_snapshot = INFINITY;
+  for (const auto& s : input.series) {
+    if (s.name.rfind("region.", 0) == 0 && !s.t.empty()) first_snapshot = std::min(first_snapshot, s.t.front());
+  }
+  for (const auto& s : input.series) {
+    if (s.name.rfind("region.", 0) != 0 || s.value.empty()) continue;
+    const bool appeared_later = s.t.front() > first_snapshot + 1e-6;
+    RegionGrowth g{s.name.substr(7), appeared_later ? 0.0 : s.value.front(), s.value.back()};
+    if (g.growth_bytes() > 0 && (appeared_later || s.value.size() >= 2)) verdict.regions_grown.push_back(g);
+  }
+  std::sort(verdict.regions_grown.begin(), verdict.regions_grown.end(),
+            [](const RegionGrowth& a, const RegionGrowth& b) { return a.growth_bytes() > b.growth_bytes(); });
+  if (verdict.regions_grown.size() > 10) verdict.regions_grown.resize(10);
+
   add_job_checks(input, targets, verdict);
   add_ramp_check(input, verdict);
 

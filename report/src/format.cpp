@@ -111,6 +111,12 @@ nlohmann::ordered_json verdict_to_json(const analysis::Verdict& verdict) {
     checks.push_back(std::move(e));
   }
   j["checks"] = std::move(checks);
+  nlohmann::ordered_json regions = nlohmann::ordered_json::array();
+  for (const auto& r : verdict.regions_grown) {
+    regions.push_back({{"region", r.name}, {"first_bytes", r.first_bytes}, {"last_bytes", r.last_bytes},
+                       {"growth_bytes", r.growth_bytes()}});
+  }
+  j["regions_grown"] = std::move(regions);
   j["warnings"] = verdict.warnings;
   j["notes"] = verdict.notes;
   j["soak_version"] = SOAK_VERSION;
@@ -147,6 +153,14 @@ std::string verdict_to_text(const analysis::Verdict& verdict, const TextOptions&
                   analysis::to_string(c.status), c.name.c_str(), off, c.detail.c_str(),
                   c.limit.c_str());
     out += line;
+  }
+  if (!verdict.regions_grown.empty()) {
+    out += "  grew most:";
+    for (std::size_t i = 0; i < verdict.regions_grown.size() && i < 3; ++i) {
+      const auto& r = verdict.regions_grown[i];
+      out += (i ? ", " : " ") + r.name + " +" + format_bytes(r.growth_bytes());
+    }
+    out += "\n";
   }
   for (const auto& w : verdict.warnings) out += "  warning: " + w + "\n";
   for (const auto& note : verdict.notes) out += "  note: " + note + "\n";

@@ -290,6 +290,15 @@ std::string render_html(const ReportInput& in) {
   }
 
   s += "<h2>Memory</h2><div class=\"card\">" + memory_chart(in, t_end) + "</div>";
+  if (!v.regions_grown.empty()) {
+    s += "<h2>Where it grows</h2><table id=\"regions\"><thead><tr><th>region</th><th>first</th>"
+         "<th>last</th><th>growth</th></tr></thead><tbody>";
+    for (const auto& r : v.regions_grown) {
+      s += "<tr><td><code>" + escape_html(r.name) + "</code></td><td>" + format_bytes(r.first_bytes) +
+           "</td><td>" + format_bytes(r.last_bytes) + "</td><td>+" + format_bytes(r.growth_bytes()) + "</td></tr>";
+    }
+    s += "</tbody></table>";
+  }
   const std::string counts = group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
                                          {"threads", "fds", "children", "handles"}, Unit::count);
   if (!counts.empty()) s += "<h2>Threads, descriptors, children</h2><div class=\"card\">" + counts + "</div>";
@@ -298,6 +307,7 @@ std::string render_html(const ReportInput& in) {
   for (const auto& series : in.series) {
     const auto dot = series.name.find('.');
     if (dot == std::string::npos) continue;
+    if (series.name.rfind("region.", 0) == 0) continue;  // in the "Where it grows" table
     groups[series.name.substr(0, dot)].push_back(series.name);
   }
   if (groups.count("load")) {

@@ -111,6 +111,7 @@ bool Sampler::take_sample() {
   // The first and the last sample of a run carry the costly readings too, so a short run
   // still has start and end values for PSS, USS and descendants.
   const bool last_tick = options_.duration && read_time - start_ >= *options_.duration;
+  last_tick_ = last_tick;
   const bool detail_tick = status_.samples == 0 || last_tick ||
                            read_time - last_detail_ >= options_.detail_period;
   const ReadResult result = reader_.read(ReadDetail{detail_tick, detail_tick});

@@ -69,6 +69,13 @@ struct Check {
   std::string detail;    ///< a sentence for people
 };
 
+/// A memory region (from smaps) and how much it grew between the first and last snapshot.
+struct RegionGrowth {
+  std::string name;  ///< heap, anonymous, stack, shared, kernel, file:/path
+  double first_bytes = 0, last_bytes = 0;
+  double growth_bytes() const { return last_bytes - first_bytes; }
+};
+
 struct Verdict {
   VerdictKind verdict = VerdictKind::inconclusive;
   double duration_s = 0;
@@ -77,6 +84,7 @@ struct Verdict {
   std::vector<Check> checks;
   std::vector<std::string> warnings;  ///< slow leaks and the like: not failures
   std::vector<std::string> notes;     ///< why the verdict is what it is
+  std::vector<RegionGrowth> regions_grown;  ///< largest growth first; only regions that grew
   const MetricResult* find(const std::string& name) const;
 };
 

@@ -95,6 +95,7 @@ class Sampler : private TickSink {
   double seconds_since_start(std::chrono::steady_clock::time_point when) const;
   void metric(std::string_view name, double value) override;
   void event(std::string_view kind, std::string_view detail) override;
+  bool last_tick() const override { return last_tick_; }
 
   boost::asio::steady_timer timer_;
   ProcessReader reader_;
@@ -116,6 +117,7 @@ class Sampler : private TickSink {
   double current_t_ = 0;
   SamplerStatus status_;
   bool running_ = false;
+  bool last_tick_ = false;
 };
 
 }  // namespace soak::sampler

@@ -14,6 +14,8 @@ class TickSink {
   virtual void metric(std::string_view name, double value) = 0;
   /// Something that happened (probe_timeout, probe_bad_payload, ...), logged as an event.
   virtual void event(std::string_view kind, std::string_view detail) = 0;
+  /// True on the run's last planned tick (its duration ends): the place for closing readings.
+  virtual bool last_tick() const { return false; }
 };
 
 /// A thing that yields named metrics on a tick.

@@ -1,0 +1,133 @@
+#include "soak/probes/smaps.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace soak::probes {
+
+namespace {
+
+bool is_mapping_header(std::string_view line) {
+  // "7f2c3a000000-7f2c3a021000 rw-p 00000000 00:00 0    [heap]": starts with hex, has '-'.
+  const auto dash = line.find('-');
+  if (dash == std::string_view::npos || dash == 0) return false;
+  for (std::size_t i = 0; i < dash; ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(line[i]))) return false;
+  }
+  return true;
+}
+
+std::string region_of(std::string_view header) {
+  // Fields: range perms offset dev inode [pathname...]
+  std::size_t pos = 0;
+  for (int field = 0; field < 5; ++field) {
+    pos = header.find_first_not_of(' ', pos);
+    pos = header.find(' ', pos);
+    if (pos == std::string_view::npos) return "anonymous";
+  }
+  pos = header.find_first_not_of(' ', pos);
+  if (pos == std::string_view::npos) return "anonymous";
+  const std::string_view path = header.substr(pos);
+  if (path == "[heap]") return "heap";
+  if (path.rfind("[stack", 0) == 0) return "stack";
+  if (path.rfind("[anon", 0) == 0) return "anonymous";
+  if (path.front() == '[') return "kernel";
+  if (path.rfind("/dev/shm/", 0) == 0 || path.rfind("/memfd:", 0) == 0 || path.rfind("/SYSV", 0) == 0) {
+    return "shared";
+  }
+  std::string file(path);
+  if (const auto deleted = file.rfind(" (deleted)"); deleted != std::string::npos) file.resize(deleted);
+  return "file:" + file;
+}
+
+}  // namespace
+
+std::map<std::string, double> reduce_smaps(std::string_view text) {
+  std::map<std::string, double> regions;
+  std::string current = "anonymous";
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    if (is_mapping_header(line)) {
+      current = region_of(line);
+      continue;
+    }
+    if (line.rfind("Rss:", 0) == 0) {
+      std::string_view rest = line.substr(4);
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      double kb = 0;
+      if (std::from_chars(rest.data(), rest.data() + rest.size(), kb).ec == std::errc()) {
+        regions[current] += kb * 1024;
+      }
+    }
+  }
+  return regions;
+}
+
+SmapsSource::SmapsSource(pid_t pid, std::chrono::nanoseconds period, std::size_t max_files)
+    : pid_(pid), period_(period), max_files_(max_files) {
+  thread_ = std::thread([this] { run(); });
+}
+
+SmapsSource::~SmapsSource() { stop(); }
+
+void SmapsSource::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool SmapsSource::snapshot(std::map<std::string, double>& out) {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/smaps");
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::map<std::string, double> regions = reduce_smaps(ss.str());
+  if (regions.empty()) return false;
+  // Keep the largest file paths; sum the rest so the log's width stays bounded.
+  std::vector<std::pair<double, std::string>> files;
+  for (const auto& [name, bytes] : regions) {
+    if (name.rfind("file:", 0) == 0) files.emplace_back(bytes, name);
+  }
+  std::sort(files.rbegin(), files.rend());
+  for (std::size_t i = max_files_; i < files.size(); ++i) {
+    regions["files.other"] += files[i].first;
+    regions.erase(files[i].second);
+  }
+  out.clear();
+  for (const auto& [name, bytes] : regions) out["region." + name] = bytes;
+  return true;
+}
+
+void SmapsSource::run() {
+  for (;;) {
+    std::map<std::string, double> regions;
+    const bool ok = snapshot(regions);
+    std::unique_lock lock(mutex_);
+    if (stopping_) return;
+    if (ok) fresh_ = std::move(regions);
+    if (wake_.wait_for(lock, period_, [this] { return stopping_; })) return;
+  }
+}
+
+void SmapsSource::contribute(sampler::TickSink& sink) {
+  std::map<std::string, double> regions;
+  if (sink.last_tick()) {
+    snapshot(regions);  // the closing reading, taken now: a one-off cost at the very end
+  } else {
+    std::lock_guard lock(mutex_);
+    regions.swap(fresh_);
+  }
+  names_.clear();
+  for (const auto& [name, bytes] : regions) names_.push_back(name);
+  for (const auto& name : names_) sink.metric(name, regions[name]);
+}
+
+}  // namespace soak::probes
