@@ -169,7 +169,8 @@ using SessionSetup = std::function<void(boost::asio::io_context&, sampler::Sampl
 
 SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter& writer,
                             const SamplingOptions& options, const std::string& title,
-                            sampler::LaunchedProcess* launched, const SessionSetup& setup = {}) {
+                            sampler::LaunchedProcess* launched, const SessionSetup& setup = {},
+                            const std::function<void()>& teardown = {}) {
   boost::asio::io_context io;
   sampler::SamplerOptions sampler_options;
   sampler_options.interval = options.interval;
@@ -210,6 +211,8 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
     signals.cancel();
   });
   io.run();
+  // Whatever the setup hung on this io_context (the load driver) goes before the io_context.
+  if (teardown) teardown();
   view.finish(sampler.status());
   return SessionEnd{reason, sampler.start_time()};
 }
@@ -399,20 +402,22 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
       s.add_source(*source);
       driver->start();
     };
-    if (launched) {
-      sampler::LaunchedProcess* target = &*launched;
-      end = sample_until_end(std::move(*opened.reader), writer, options,
-                             "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
-                             target, setup);
-    } else {
-      end = sample_until_end(std::move(*opened.reader), writer, options,
-                             "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
-                             nullptr, setup);
-    }
-    if (driver) {
+    std::uint64_t sent = 0, answered = 0;
+    auto teardown = [&] {
+      if (driver) {
+        driver->stop();
+        sent = driver->total_sent();
+        answered = driver->total_completed();
+      }
+      source.reset();
+      driver.reset();
+    };
+    end = sample_until_end(std::move(*opened.reader), writer, options,
+                           "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
+                           launched ? &*launched : nullptr, setup, teardown);
+    if (has_load) {
       writer.event(end.seconds_since_start(), "load_summary",
-                   "sent " + std::to_string(driver->total_sent()) + " requests, " +
-                       std::to_string(driver->total_completed()) + " answered");
+                   "sent " + std::to_string(sent) + " requests, " + std::to_string(answered) + " answered");
     }
     if (launched && !launched->exit_info() && !options.keep_running) {
       const sampler::ExitInfo stopped = launched->terminate(std::chrono::milliseconds(5000));
