@@ -181,9 +181,17 @@ ExitCode report_command(const std::filesystem::path& run, const std::optional<st
   return ExitCode::pass;
 }
 
-std::string interim_summary(const std::filesystem::path& log_path, const JudgeOptions& judge) {
+InterimResult interim_summary(const std::filesystem::path& log_path, const JudgeOptions& judge) {
   const sampler::RunLog log = sampler::read_run_log(log_path);
   const analysis::Verdict verdict = analysis::analyze(to_input(log), load_targets(judge));
+  InterimResult result;
+  result.verdict = analysis::to_string(verdict.verdict);
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis || m.analysis->classification == analysis::Classification::insufficient) continue;
+    const auto& a = *m.analysis;
+    result.growth.push_back({m.name, analysis::to_string(a.classification), a.growth_per_s * 60,
+                             a.ci_low_per_s * 60, a.ci_high_per_s * 60});
+  }
   std::string line;
   if (const analysis::MetricResult* rss = verdict.find("rss_bytes"); rss && rss->analysis) {
     const auto& a = *rss->analysis;
@@ -200,7 +208,8 @@ std::string interim_summary(const std::filesystem::path& log_path, const JudgeOp
   for (const auto& c : verdict.checks) {
     if (c.status == analysis::CheckStatus::fail) line += " (" + c.name + ")";
   }
-  return line;
+  result.line = line;
+  return result;
 }
 
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options) {

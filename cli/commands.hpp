@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "soak/probes/exporter.hpp"
+
 #include "exit_code.hpp"
 
 namespace soak::cli {
@@ -33,6 +35,7 @@ struct SamplingOptions {
   std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
   std::vector<std::string> probes;  ///< --probe specs (validated before anything starts)
   std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< smaps snapshots
+  std::string metrics_listen;  ///< --metrics-listen; empty = no exporter
   JudgeOptions judge;
 };
 
@@ -52,8 +55,14 @@ ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions&
 ExitCode report_command(const std::filesystem::path& run,
                         const std::optional<std::filesystem::path>& out, const JudgeOptions& judge);
 
-/// One line for the live view: RSS growth with its interval and class, the verdict so far.
-std::string interim_summary(const std::filesystem::path& log, const JudgeOptions& judge);
+/// The analysis so far: one line for the live view (RSS growth with its interval and class, the
+/// verdict so far) and the figures for the exporter.
+struct InterimResult {
+  std::string line;
+  std::string verdict;
+  std::vector<probes::GrowthFigures> growth;
+};
+InterimResult interim_summary(const std::filesystem::path& log, const JudgeOptions& judge);
 
 /// Reads a run, analyzes it, writes DIR/verdict.json and prints the summary (text to stdout,
 /// or the JSON document when format is json). Shared by analyze and the end of a run.

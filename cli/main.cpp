@@ -27,6 +27,7 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 
 struct Flags {
   std::vector<std::string> probes;
+  std::string metrics_listen;
   std::string targets;
   std::string warmup;
   std::string duration;
@@ -68,6 +69,9 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
                  "also sample the target's own figures: 'json URL /pointer as name, ...' or "
                  "'prom URL metric{label=\"v\"} as name, ... | preset=go|node|jvm|dotnet|python|process'"
                  " [auth=ENV_VAR] [timeout=2s] [every=5s]; repeatable");
+  cmd.add_option("--metrics-listen", flags.metrics_listen,
+                 "serve the live run in Prometheus format at ADDR (PORT, :PORT or HOST:PORT; "
+                 "127.0.0.1 when no host is given)");
   add_judge_flags(cmd, flags);
 }
 
@@ -96,6 +100,7 @@ soak::cli::SamplingOptions to_options(const Flags& flags) {
     }
   }
   options.probes = flags.probes;
+  options.metrics_listen = flags.metrics_listen;
   return options;
 }
 

@@ -120,8 +120,9 @@ const char* signal_name(int sig) {
 /// Re-analyzes the log every minute on its own thread and hands the live view one line.
 class InterimAnalysis {
  public:
-  InterimAnalysis(fs::path log, JudgeOptions judge, LiveView& view)
-      : log_(std::move(log)), judge_(std::move(judge)), view_(view), thread_([this] { run(); }) {}
+  InterimAnalysis(fs::path log, JudgeOptions judge, LiveView& view, probes::Exporter* exporter)
+      : log_(std::move(log)), judge_(std::move(judge)), view_(view), exporter_(exporter),
+        thread_([this] { run(); }) {}
   ~InterimAnalysis() {
     {
       std::lock_guard lock(mutex_);
@@ -141,7 +142,9 @@ class InterimAnalysis {
         if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
       }
       try {
-        view_.set_analysis(interim_summary(log_, judge_));
+        const InterimResult result = interim_summary(log_, judge_);
+        view_.set_analysis(result.line);
+        if (exporter_) exporter_->set_analysis(result.verdict, result.growth);
       } catch (const std::exception& e) {
         view_.set_analysis(std::string("(interim analysis failed: ") + e.what() + ")");
       }
@@ -150,6 +153,7 @@ class InterimAnalysis {
   fs::path log_;
   JudgeOptions judge_;
   LiveView& view_;
+  probes::Exporter* exporter_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -185,8 +189,22 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   LiveView view(stderr, title, planned, options.quiet);
   sampler.set_on_sample([&view](const sampler::SamplerStatus& s) { view.update(s); });
 
+  // The live exporter, when asked for: the latest sample, and the analysis once a minute.
+  std::unique_ptr<probes::Exporter> exporter;
+  if (!options.metrics_listen.empty()) {
+    try {
+      exporter = std::make_unique<probes::Exporter>(options.metrics_listen);
+    } catch (const probes::ExporterError& e) {
+      throw UsageError(e.what());
+    }
+    exporter->set_target(sampler.reader().info().name, sampler.reader().info().identity.pid);
+    std::fprintf(stderr, "soak: serving the run at %s\n", exporter->url().c_str());
+    sampler.set_metrics_tap([&exporter, &sampler](const std::vector<std::pair<std::string, double>>& m) {
+      exporter->set_sample(m, sampler.status().samples + 1);
+    });
+  }
   // Interim analysis once a minute, off the sampling thread so ticks stay on time.
-  InterimAnalysis interim(writer.path(), options.judge, view);
+  InterimAnalysis interim(writer.path(), options.judge, view, exporter.get());
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {

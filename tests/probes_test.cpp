@@ -341,3 +341,40 @@ TEST_CASE("smaps attribution names the heap for a malloc leak, the file for a ma
   CHECK_THAT(region, Catch::StartsWith("file:/tmp/soak-example-server-") && Catch::EndsWith(".data"));
   CHECK_THAT(read_file(dir / "mapped" / "report.html"), Catch::Contains("Where it grows"));
 }
+
+TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus format") {
+  auto target = start_leaky({"--leak-mib-per-min", "60"});
+  TempDir dir;
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "4s", "-i", "200ms", "-q",
+              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+  std::string url;
+  REQUIRE(wait_until([&] {
+    const std::string err = soak.err();
+    const auto at = err.find("http://");
+    if (at == std::string::npos) return false;
+    url = err.substr(at, err.find_first_of(" \n", at) - at);
+    return true;
+  }));
+  std::string scraped;
+  REQUIRE(wait_until([&] {
+    Child curl({"curl", "-s", url});
+    curl.wait_for(5s);
+    scraped = curl.out();
+    return scraped.find("metric=\"rss_bytes\"") != std::string::npos;
+  }));
+  // What Prometheus would read: every line parses, the target's RSS and soak's own are there.
+  const PromDocument doc = parse_prometheus_text(scraped);
+  CHECK(doc.skipped_lines == 0);
+  const auto rss = select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\"}"));
+  REQUIRE(rss);
+  CHECK(*rss > 1e6);
+  CHECK(*select_sum(doc, *parse_selector("soak_process_resident_bytes")) > 1e6);
+  CHECK(*select_sum(doc, *parse_selector("soak_up")) == 1);
+  CHECK(soak.wait_for(30s).has_value());
+  // A port that is taken is a usage error before anything is sampled.
+  SilentServer taken;
+  const SoakResult clash = run_soak({"attach", std::to_string(target->pid()), "-d", "1s",
+                                     "--metrics-listen", std::to_string(taken.port), "--out", (dir / "clash").string()});
+  CHECK(clash.exit_code == 3);
+  CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
+}

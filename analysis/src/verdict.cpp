@@ -234,7 +234,7 @@ const char* to_string(CheckStatus s) {
 MetricKind metric_kind(const std::string& name) {
   // Load figures describe the traffic, not the target: plotted, not judged.
   if (name == "cpu_s" || ends_with(name, "_faults") || ends_with(name, "_total") ||
-      name.rfind("load.", 0) == 0) {
+      name.rfind("load.", 0) == 0 || name.rfind("region.", 0) == 0) {
     return MetricKind::counter;
   }
   if (name == "threads" || name == "fds" || name == "children" || name == "handles") {

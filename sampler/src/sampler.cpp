@@ -99,7 +99,12 @@ void Sampler::on_timer(const boost::system::error_code& ec) {
   schedule_next();
 }
 
-void Sampler::metric(std::string_view name, double value) { writer_.metric(name, value); }
+void Sampler::metric(std::string_view name, double value) { emit(name, value); }
+
+void Sampler::emit(std::string_view name, double value) {
+  writer_.metric(name, value);
+  if (tap_fn_) tap_.emplace_back(name, value);
+}
 
 void Sampler::event(std::string_view kind, std::string_view detail) {
   // The sample line is still being built; a source's event is written right after it.
@@ -151,21 +156,23 @@ bool Sampler::take_sample() {
   const ProcessSnapshot& s = result.snapshot;
   if (detail_tick) last_detail_ = read_time;
   writer_.begin_sample(t);
-  writer_.metric("rss_bytes", static_cast<double>(s.rss_bytes));
-  writer_.metric("vms_bytes", static_cast<double>(s.vms_bytes));
-  writer_.metric("anon_bytes", static_cast<double>(s.anon_bytes));
-  writer_.metric("threads", s.threads);
-  if (s.fds) writer_.metric("fds", *s.fds);
-  writer_.metric("cpu_s", s.cpu_s);
-  writer_.metric("minor_faults", static_cast<double>(s.minor_faults));
-  writer_.metric("major_faults", static_cast<double>(s.major_faults));
-  if (s.pss_bytes) writer_.metric("pss_bytes", static_cast<double>(*s.pss_bytes));
-  if (s.uss_bytes) writer_.metric("uss_bytes", static_cast<double>(*s.uss_bytes));
-  if (s.swap_bytes) writer_.metric("swap_bytes", static_cast<double>(*s.swap_bytes));
-  if (s.children) writer_.metric("children", *s.children);
-  if (s.children_rss_bytes) writer_.metric("children_rss_bytes", static_cast<double>(*s.children_rss_bytes));
+  tap_.clear();
+  emit("rss_bytes", static_cast<double>(s.rss_bytes));
+  emit("vms_bytes", static_cast<double>(s.vms_bytes));
+  emit("anon_bytes", static_cast<double>(s.anon_bytes));
+  emit("threads", s.threads);
+  if (s.fds) emit("fds", *s.fds);
+  emit("cpu_s", s.cpu_s);
+  emit("minor_faults", static_cast<double>(s.minor_faults));
+  emit("major_faults", static_cast<double>(s.major_faults));
+  if (s.pss_bytes) emit("pss_bytes", static_cast<double>(*s.pss_bytes));
+  if (s.uss_bytes) emit("uss_bytes", static_cast<double>(*s.uss_bytes));
+  if (s.swap_bytes) emit("swap_bytes", static_cast<double>(*s.swap_bytes));
+  if (s.children) emit("children", *s.children);
+  if (s.children_rss_bytes) emit("children_rss_bytes", static_cast<double>(*s.children_rss_bytes));
   for (Source* source : sources_) source->contribute(*this);
   bool written = writer_.end_sample();
+  if (tap_fn_) tap_fn_(tap_);
   for (const auto& [kind, text] : pending_events_) written = writer_.event(t, kind, text) && written;
   pending_events_.clear();
 

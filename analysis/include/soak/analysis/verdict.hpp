@@ -38,8 +38,9 @@ enum class VerdictKind { pass, fail, inconclusive };
 const char* to_string(VerdictKind kind);
 
 enum class MetricKind { gauge, counter, integer_gauge };
-/// How a metric is judged, from its name: cumulative counters (cpu_s, *_faults) and the load
-/// driver's figures (load.*) are not classified; counts (threads, fds, children) are integer
+/// How a metric is judged, from its name: cumulative counters (cpu_s, *_faults), the load
+/// driver's figures (load.*) and smaps regions (region.*, summarized in regions_grown) are not
+/// classified; counts (threads, fds, children) are integer
 /// gauges.
 MetricKind metric_kind(const std::string& name);
 

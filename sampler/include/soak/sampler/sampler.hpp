@@ -71,6 +71,10 @@ class Sampler : private TickSink {
   void set_exit_info(std::function<ExitInfo()> fn) { exit_info_ = std::move(fn); }
   /// Called after every sample is written.
   void set_on_sample(std::function<void(const SamplerStatus&)> fn) { on_sample_ = std::move(fn); }
+  /// Called after every sample with all of its metrics (the exporter's feed). Costs a copy of
+  /// the names per tick, so only when set.
+  using MetricsTap = std::function<void(const std::vector<std::pair<std::string, double>>&)>;
+  void set_metrics_tap(MetricsTap fn) { tap_fn_ = std::move(fn); }
 
   /// Takes the first sample now and schedules the rest. on_end runs once, on the executor.
   void start(std::function<void(EndReason)> on_end);
@@ -92,6 +96,7 @@ class Sampler : private TickSink {
   bool take_sample();
   void finish(EndReason reason);
   void report_late(double t);
+  void emit(std::string_view name, double value);
   double seconds_since_start(std::chrono::steady_clock::time_point when) const;
   void metric(std::string_view name, double value) override;
   void event(std::string_view kind, std::string_view detail) override;
@@ -118,6 +123,8 @@ class Sampler : private TickSink {
   SamplerStatus status_;
   bool running_ = false;
   bool last_tick_ = false;
+  MetricsTap tap_fn_;
+  std::vector<std::pair<std::string, double>> tap_;
 };
 
 }  // namespace soak::sampler
