@@ -173,9 +173,11 @@ TEST_CASE("heap metrics from the server's JSON and /metrics land in the log, ver
   REQUIRE(r.exit_code <= 2);
   const auto log = soak::sampler::read_run_log(dir / "run");
   const auto& leaked = log.series.at("heap.leaked_bytes");
-  CHECK(leaked.size() >= 28);
+  // A value is logged once, on the tick after it was fetched, at most one fetch a second: 33 s
+  // give ~32 values; 20 leaves room for slow fetches on a loaded (or sanitized) build.
+  CHECK(leaked.size() >= 20);
   CHECK(leaked.value.back() > leaked.value.front() + 5e6);
-  CHECK(log.series.at("heap.in_use_bytes").size() >= 28);
+  CHECK(log.series.at("heap.in_use_bytes").size() >= 20);
   const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
   CHECK(verdict["metrics"]["heap.leaked_bytes"]["classification"] == "leak");
   const std::string html = read_file(dir / "run" / "report.html");
