@@ -51,6 +51,16 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
 /// soak run SCENARIO.json: launch or attach, wait until ready, drive the load, sample, judge.
 ExitCode scenario_command(const std::filesystem::path& file, const SamplingOptions& options);
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
+struct FleetOptions {
+  std::string prometheus_url;
+  std::string query;
+  double since_s = 3600;
+  double step_s = 15;
+  std::string format = "text";
+};
+/// soak analyze --prometheus URL --query PROMQL: every series of the query, judged.
+ExitCode fleet_command(const FleetOptions& options);
+
 /// Renders the HTML report of a run (to DIR/report.html unless `out` is given).
 ExitCode report_command(const std::filesystem::path& run,
                         const std::optional<std::filesystem::path>& out, const JudgeOptions& judge);

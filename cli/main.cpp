@@ -147,7 +147,14 @@ int run_cli(int argc, char** argv) {
   Flags analyze_flags;
   CLI::App* analyze = app.add_subcommand(
       "analyze", "(re)analyze a recorded run: a run directory or a samples log");
-  analyze->add_option("RUN", run_path, "run directory or samples log")->required();
+  analyze->add_option("RUN", run_path, "run directory or samples log (not with --prometheus)");
+  soak::cli::FleetOptions fleet;
+  std::string since = "1h", step = "15s";
+  analyze->add_option("--prometheus", fleet.prometheus_url,
+                      "judge the series of a Prometheus server instead of a run (with --query)");
+  analyze->add_option("--query", fleet.query, "PromQL whose series are judged (with --prometheus)");
+  analyze->add_option("--since", since, "how far back to read (with --prometheus)")->capture_default_str();
+  analyze->add_option("--step", step, "resolution to read at (with --prometheus)")->capture_default_str();
   analyze->add_option("--format", analyze_options.format, "text or json (json goes to stdout)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -193,6 +200,16 @@ int run_cli(int argc, char** argv) {
     }
     code = soak::cli::run_command(command, to_options(run_flags));
   } else if (analyze->parsed()) {
+    if (!fleet.prometheus_url.empty()) {
+      if (fleet.query.empty()) throw soak::cli::UsageError("--prometheus needs --query 'PROMQL'");
+      if (!run_path.empty()) throw soak::cli::UsageError("give either RUN or --prometheus, not both");
+      fleet.since_s = std::chrono::duration<double>(parse_flag_duration("--since", since)).count();
+      fleet.step_s = std::chrono::duration<double>(parse_flag_duration("--step", step)).count();
+      if (fleet.step_s <= 0) throw soak::cli::UsageError("--step: must be greater than zero");
+      fleet.format = analyze_options.format;
+      return static_cast<int>(soak::cli::fleet_command(fleet));
+    }
+    if (run_path.empty()) throw soak::cli::UsageError("analyze needs RUN (a run directory or a samples log), or --prometheus URL --query PROMQL");
     analyze_options.judge = to_judge(analyze_flags);
     if (!junit.empty()) analyze_options.junit_file = junit;
     code = soak::cli::analyze_command(run_path, analyze_options);

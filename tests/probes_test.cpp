@@ -380,3 +380,57 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
   CHECK(clash.exit_code == 3);
   CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
 }
+
+TEST_CASE("a real Prometheus scrapes soak's exporter; soak analyze --prometheus finds the leak") {
+  const fs::path prometheus = "/usr/bin/prometheus";
+  REQUIRE(fs::exists(prometheus));  // Debian's prometheus package, installed by scripts/setup.sh
+  auto target = start_leaky({"--leak-mib-per-min", "120"});
+  TempDir dir;
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "70s", "-i", "1s", "-q",
+              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+  std::string exporter;
+  REQUIRE(wait_until([&] {
+    const std::string err = soak.err();
+    const auto at = err.find("http://");
+    if (at == std::string::npos) return false;
+    const std::string url = err.substr(at, err.find_first_of(" \n", at) - at);
+    exporter = url.substr(7, url.find("/metrics") - 7);  // host:port
+    return true;
+  }));
+  int web_port = 0;
+  {
+    SilentServer probe_port;  // borrow a free port number for Prometheus's web listener
+    web_port = probe_port.port;
+  }
+  std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                           "scrape_configs:\n  - job_name: soak\n    static_configs:\n"
+                                           "      - targets: ['" << exporter << "']\n";
+  Child server({prometheus.string(), "--config.file=" + (dir / "prometheus.yml").string(),
+                "--storage.tsdb.path=" + (dir / "tsdb").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(web_port)});
+  const std::string base = "http://127.0.0.1:" + std::to_string(web_port);
+  REQUIRE(wait_until([&] {
+    Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/-/ready"});
+    curl.wait_for(5s);
+    return curl.out() == "200";
+  }, 30s));
+  // 45 s of 1 s scrapes of a 120 MiB/min leak.
+  std::this_thread::sleep_for(45s);
+  const SoakResult r = run_soak({"analyze", "--prometheus", base, "--query",
+                                 "soak_target_value{metric=\"rss_bytes\"}", "--since", "2m", "--step", "1s",
+                                 "--format", "json"});
+  INFO(r.err << r.out);
+  CHECK(r.exit_code == 1);
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["verdict"] == "fail");
+  REQUIRE(doc["series"].size() == 1);
+  CHECK(doc["series"][0]["classification"] == "leak");
+  CHECK(doc["series"][0]["labels"]["metric"] == "rss_bytes");
+  CHECK(doc["series"][0]["growth_per_min"].get<double>() / 1048576 == Approx(120).epsilon(0.15));
+  soak.signal(SIGINT);
+  CHECK(soak.wait_for(30s).has_value());
+  // A query Prometheus refuses is a usage error naming it.
+  const SoakResult bad = run_soak({"analyze", "--prometheus", base, "--query", "rate(", "--since", "1m"});
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.err, Catch::Contains("Prometheus refused the query"));
+}
