@@ -304,6 +304,17 @@ TEST_CASE("smaps text reduces to regions: heap, stack, anonymous, shared, files"
   CHECK(regions.at("stack") == 40 * 1024);
   CHECK(regions.at("kernel") == 4 * 1024);
   // A real process: the regions add up to its RSS (within the pages that moved meanwhile).
+  // Thread stacks: a guard page directly below a read-write block.
+  const auto stacks = soak::probes::reduce_smaps(
+      "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \nRss: 0 kB\n"
+      "7f0000001000-7f0000801000 rw-p 00000000 00:00 0 \nRss: 16 kB\n"
+      "7f1000000000-7f1000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n"   // an arena: rw first
+      "7f1000021000-7f1004000000 ---p 00000000 00:00 0 \nRss: 0 kB\n");
+  CHECK(stacks.at("thread_stacks") == 16 * 1024);
+  CHECK(stacks.at("anonymous") == 132 * 1024);
+  auto threaded = start_leaky({"--threads", "8"});
+  const auto real = soak::probes::reduce_smaps(read_file("/proc/" + std::to_string(threaded->pid()) + "/smaps"));
+  CHECK(real.count("thread_stacks") == 1);  // eight parked threads, each with its stack
   const auto self = soak::probes::reduce_smaps(read_file("/proc/self/smaps"));
   double total = 0;
   for (const auto& [name, bytes] : self) total += bytes;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -47,12 +48,28 @@ std::string region_of(std::string_view header) {
 std::map<std::string, double> reduce_smaps(std::string_view text) {
   std::map<std::string, double> regions;
   std::string current = "anonymous";
+  // Thread stacks are unnamed: glibc maps each as a PROT_NONE guard page directly below a
+  // read-write block. (malloc arenas are the other way round: read-write, then PROT_NONE.)
+  std::uint64_t previous_end = 0;
+  bool previous_was_anonymous_guard = false;
   while (!text.empty()) {
     const auto eol = text.find('\n');
     const std::string_view line = text.substr(0, eol);
     text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
     if (is_mapping_header(line)) {
       current = region_of(line);
+      const auto dash = line.find('-');
+      const auto space = line.find(' ');
+      std::uint64_t start = 0, end = 0;
+      std::from_chars(line.data(), line.data() + dash, start, 16);
+      std::from_chars(line.data() + dash + 1, line.data() + space, end, 16);
+      const std::string_view perms = line.substr(space + 1, 4);
+      if (current == "anonymous" && perms.substr(0, 2) == "rw" && previous_was_anonymous_guard &&
+          previous_end == start) {
+        current = "thread_stacks";
+      }
+      previous_was_anonymous_guard = region_of(line) == "anonymous" && perms.substr(0, 3) == "---";
+      previous_end = end;
       continue;
     }
     if (line.rfind("Rss:", 0) == 0) {

@@ -1,7 +1,8 @@
 #pragma once
 // Where memory grows: /proc/PID/smaps reduced to regions, sampled at the start, every
-// `period` and on the run's last tick. Regions: heap ([heap]), stack ([stack]), anonymous
-// (unnamed private mappings, where most allocators put large blocks and thread stacks),
+// `period` and on the run's last tick. Regions: heap ([heap]), stack ([stack]), thread_stacks
+// (read-write blocks right above a guard page), anonymous (other unnamed mappings, where
+// allocators put large blocks and arenas),
 // shared (shared memory: /dev/shm, memfd, SysV), kernel ([vdso], [vvar]...), and each
 // file-backed path. Logged as region.<name> metrics (resident bytes), so every region is
 // analyzed and plotted like RSS; the analysis lists the regions that grew most.
