@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <utility>
 #include <vector>
@@ -190,6 +191,22 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
     return std::pair<double, double>{value, next};
   };
 
+  // A value shared by many slopes: either the answer, or one end of the bracket from now on.
+  auto settle_tie = [&](double v) -> std::optional<std::pair<double, double>> {
+    const std::uint64_t below = count_below(v);
+    const std::uint64_t at_most = at_most_count(v);
+    if (below <= k && k < at_most) return answer(v, below, at_most);
+    if (k < below) {
+      hi = v;
+      c_hi = below;
+    } else {
+      lo = v;
+      lo_exclusive = true;
+      c_lo = at_most;
+    }
+    return std::nullopt;
+  };
+
   for (int round = 0; round < 200; ++round) {
     const std::uint64_t in_bracket = c_hi - c_lo;
     if (in_bracket <= enumerate_cap) {
@@ -257,32 +274,12 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
       // A value many pairs share exactly (integer series, steps): decide it directly.
       const auto shared = std::count(sample.begin(), sample.end(), v);
       if (shared >= std::max<std::ptrdiff_t>(16, static_cast<std::ptrdiff_t>(m / 100))) {
-        const std::uint64_t below = count_below(v);
-        const std::uint64_t at_most = at_most_count(v);
-        if (below <= k && k < at_most) return answer(v, below, at_most);
-        if (k < below) {
-          hi = v;
-          c_hi = below;
-        } else {
-          lo = v;
-          lo_exclusive = true;
-          c_lo = at_most;
-        }
+        if (const auto found = settle_tie(v)) return *found;
         continue;
       }
     }
     if (new_lo == new_hi) {
-      const std::uint64_t below = count_below(new_lo);
-      const std::uint64_t at_most = at_most_count(new_lo);
-      if (below <= k && k < at_most) return answer(new_lo, below, at_most);
-      if (k < below) {
-        hi = new_lo;
-        c_hi = below;
-      } else {
-        lo = new_lo;
-        lo_exclusive = true;
-        c_lo = at_most;
-      }
+      if (const auto found = settle_tie(new_lo)) return *found;
       continue;
     }
     if (new_lo > lo) {
