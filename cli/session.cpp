@@ -7,14 +7,12 @@
 #include <cerrno>
 #include <functional>
 #include <cstring>
-#include <condition_variable>
 #include <ctime>
-#include <mutex>
-#include <thread>
 
 #include "commands.hpp"
 #include "live_view.hpp"
 #include "soak/sampler/launcher.hpp"
+#include "soak/sampler/periodic.hpp"
 #include "soak/sampler/process.hpp"
 #include "soak/probes/cgroup.hpp"
 #include "soak/probes/http_probe.hpp"
@@ -117,48 +115,22 @@ const char* signal_name(int sig) {
   }
 }
 
-/// Re-analyzes the log every minute on its own thread and hands the live view one line.
-class InterimAnalysis {
- public:
-  InterimAnalysis(fs::path log, JudgeOptions judge, LiveView& view, probes::Exporter* exporter)
-      : log_(std::move(log)), judge_(std::move(judge)), view_(view), exporter_(exporter),
-        thread_([this] { run(); }) {}
-  ~InterimAnalysis() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
+/// Re-analyzes the log every minute, off the sampling thread, and hands the live view (and the
+/// exporter) the result.
+std::unique_ptr<sampler::PeriodicTask> start_interim_analysis(fs::path log, JudgeOptions judge, LiveView& view,
+                                                              probes::Exporter* exporter) {
+  const auto minute = std::chrono::minutes(1);
+  return std::make_unique<sampler::PeriodicTask>(minute, [=, &view] {
+    try {
+      const InterimResult result = interim_summary(log, judge);
+      view.set_analysis(result.line);
+      if (exporter) exporter->set_analysis(result.verdict, result.growth);
+    } catch (const std::exception& e) {
+      view.set_analysis(std::string("(interim analysis failed: ") + e.what() + ")");
     }
-    wake_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run() {
-    auto next = std::chrono::steady_clock::now();
-    for (;;) {
-      next += std::chrono::minutes(1);
-      {
-        std::unique_lock lock(mutex_);
-        if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
-      }
-      try {
-        const InterimResult result = interim_summary(log_, judge_);
-        view_.set_analysis(result.line);
-        if (exporter_) exporter_->set_analysis(result.verdict, result.growth);
-      } catch (const std::exception& e) {
-        view_.set_analysis(std::string("(interim analysis failed: ") + e.what() + ")");
-      }
-    }
-  }
-  fs::path log_;
-  JudgeOptions judge_;
-  LiveView& view_;
-  probes::Exporter* exporter_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts after the members it uses
-};
+    return std::chrono::nanoseconds(minute);
+  });
+}
 
 struct SessionEnd {
   sampler::EndReason reason = sampler::EndReason::stopped;
@@ -204,7 +176,7 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
     });
   }
   // Interim analysis once a minute, off the sampling thread so ticks stay on time.
-  InterimAnalysis interim(writer.path(), options.judge, view, exporter.get());
+  const auto interim = start_interim_analysis(writer.path(), options.judge, view, exporter.get());
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&sampler](const boost::system::error_code& ec, int sig) {
@@ -233,6 +205,23 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
   if (teardown) teardown();
   view.finish(sampler.status());
   return SessionEnd{reason, sampler.start_time()};
+}
+
+/// Stops a launched target still running at the end of the run (not with --keep-running) and
+/// logs it. Returns whether soak stopped it.
+bool stop_if_running(sampler::LaunchedProcess& target, sampler::SampleWriter& writer,
+                     const SessionEnd& end, bool keep_running) {
+  if (target.exit_info() || keep_running) return false;
+  const sampler::ExitInfo stopped = target.terminate(std::chrono::milliseconds(5000));
+  writer.event(end.seconds_since_start(), "target_stopped",
+               "soak stopped the target at the end of the run: " + stopped.detail);
+  return true;
+}
+
+void print_target_exit(const sampler::LaunchedProcess& target, bool stopped_by_soak) {
+  if (!target.exit_info()) return;
+  std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n" : "target: %s\n",
+              target.exit_info()->detail.c_str());
 }
 
 ExitCode finish_run(const fs::path& dir, sampler::EndReason reason, const JudgeOptions& judge) {
@@ -303,12 +292,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
       end = sample_until_end(std::move(*opened.reader), writer, options,
                              "run " + name + " (pid " + std::to_string(target.pid()) + ")",
                              &target);
-      if (!target.exit_info() && !options.keep_running) {
-        const sampler::ExitInfo stopped = target.terminate(std::chrono::milliseconds(5000));
-        stopped_by_soak = true;
-        writer.event(end.seconds_since_start(), "target_stopped",
-                     "soak stopped the target at the end of the run: " + stopped.detail);
-      }
+      stopped_by_soak = stop_if_running(target, writer, end, options.keep_running);
     } else {
       // The command ended before it could be read even once: keep a complete, honest record.
       sampler::ProcessInfo info;
@@ -324,11 +308,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
       writer.event(0.0, "run_ended", sampler::to_string(end.reason));
     }
   }
-  if (target.exit_info()) {
-    std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
-                                : "target: %s\n",
-                target.exit_info()->detail.c_str());
-  }
+  print_target_exit(target, stopped_by_soak);
   return finish_run(dir, end.reason, options.judge);
 }
 
@@ -437,18 +417,9 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
       writer.event(end.seconds_since_start(), "load_summary",
                    "sent " + std::to_string(sent) + " requests, " + std::to_string(answered) + " answered");
     }
-    if (launched && !launched->exit_info() && !options.keep_running) {
-      const sampler::ExitInfo stopped = launched->terminate(std::chrono::milliseconds(5000));
-      stopped_by_soak = true;
-      writer.event(end.seconds_since_start(), "target_stopped",
-                   "soak stopped the target at the end of the run: " + stopped.detail);
-    }
+    if (launched) stopped_by_soak = stop_if_running(*launched, writer, end, options.keep_running);
   }
-  if (launched && launched->exit_info()) {
-    std::printf(stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
-                                : "target: %s\n",
-                launched->exit_info()->detail.c_str());
-  }
+  if (launched) print_target_exit(*launched, stopped_by_soak);
   return finish_run(dir, end.reason, options.judge);
 }
 

@@ -355,19 +355,30 @@ TEST_CASE("smaps attribution names the heap for a malloc leak, the file for a ma
   CHECK_THAT(read_file(dir / "mapped" / "report.html"), Catch::Contains("Where it grows"));
 }
 
-TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus format") {
-  auto target = start_leaky({"--leak-mib-per-min", "60"});
-  TempDir dir;
-  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "4s", "-i", "200ms", "-q",
-              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+namespace {
+
+/// The exporter URL soak prints on stderr ("serving the run at http://..."), or "" after 10 s.
+std::string exporter_url(const Child& soak) {
   std::string url;
-  REQUIRE(wait_until([&] {
+  wait_until([&] {
     const std::string err = soak.err();
     const auto at = err.find("http://");
     if (at == std::string::npos) return false;
     url = err.substr(at, err.find_first_of(" \n", at) - at);
     return true;
-  }));
+  });
+  return url;
+}
+
+}  // namespace
+
+TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus format") {
+  auto target = start_leaky({"--leak-mib-per-min", "60"});
+  TempDir dir;
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "4s", "-i", "200ms", "-q",
+              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+  const std::string url = exporter_url(soak);
+  REQUIRE_FALSE(url.empty());
   std::string scraped;
   REQUIRE(wait_until([&] {
     Child curl({"curl", "-s", url});
@@ -399,15 +410,9 @@ TEST_CASE("a real Prometheus scrapes soak's exporter; soak analyze --prometheus 
   TempDir dir;
   Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "70s", "-i", "1s", "-q",
               "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
-  std::string exporter;
-  REQUIRE(wait_until([&] {
-    const std::string err = soak.err();
-    const auto at = err.find("http://");
-    if (at == std::string::npos) return false;
-    const std::string url = err.substr(at, err.find_first_of(" \n", at) - at);
-    exporter = url.substr(7, url.find("/metrics") - 7);  // host:port
-    return true;
-  }));
+  const std::string url = exporter_url(soak);
+  REQUIRE_FALSE(url.empty());
+  const std::string exporter = url.substr(7, url.find("/metrics") - 7);  // host:port
   int web_port = 0;
   {
     SilentServer probe_port;  // borrow a free port number for Prometheus's web listener

@@ -181,13 +181,12 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
   std::vector<double> sample;
   std::vector<double> slopes;
   auto in_bracket_value = [&](double s) { return (lo_exclusive ? s > lo : s >= lo) && s < hi; };
-  auto answer = [&](double value, std::uint64_t rank_of_value, std::uint64_t end_of_value) {
-    // `value` is the k-th slope and holds ranks [rank_of_value, end_of_value).
+  auto answer = [&](double value, std::uint64_t end_of_value) {
+    // `value` is the k-th slope and holds the ranks up to end_of_value.
     double next = std::numeric_limits<double>::quiet_NaN();
     if (with_next) {
       next = k + 1 < end_of_value ? value : select_slopes(t, y, k + 1, false).first;
     }
-    (void)rank_of_value;
     return std::pair<double, double>{value, next};
   };
 
@@ -195,7 +194,7 @@ std::pair<double, double> select_slopes(std::span<const double> t, std::span<con
   auto settle_tie = [&](double v) -> std::optional<std::pair<double, double>> {
     const std::uint64_t below = count_below(v);
     const std::uint64_t at_most = at_most_count(v);
-    if (below <= k && k < at_most) return answer(v, below, at_most);
+    if (below <= k && k < at_most) return answer(v, at_most);
     if (k < below) {
       hi = v;
       c_hi = below;

@@ -117,7 +117,6 @@ void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verd
   if (targets.return_to_baseline_fraction) {
     Check back;
     back.name = "return_to_baseline";
-    const auto before = std::lower_bound(rss->t.begin(), rss->t.end(), input.job_end_times.front());
     const double baseline = rss->value.front();
     const double end = rss->value.back();
     const double fraction = (end - baseline) / baseline;
@@ -125,7 +124,6 @@ void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verd
     back.limit = back.target = buf;
     std::snprintf(buf, sizeof buf, "%+.1f%% (%.1f -> %.1f MiB)", fraction * 100, baseline / 1048576, end / 1048576);
     back.measured = buf;
-    (void)before;
     back.status = std::fabs(fraction) <= *targets.return_to_baseline_fraction ? CheckStatus::pass : CheckStatus::fail;
     back.detail = "RSS at the end against RSS before the first job";
     verdict.checks.push_back(back);

@@ -131,20 +131,12 @@ HttpProbe::HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval)
                                  std::chrono::duration<double>(sampling_interval).count(), 1.0});
   every_ = std::chrono::nanoseconds(static_cast<std::int64_t>(every * 1e9));
   for (const auto& f : spec_.fields) names_.push_back(f.metric);
-  thread_ = std::thread([this] { run(); });
+  task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0), [this] { return step(); });
 }
 
 HttpProbe::~HttpProbe() { stop(); }
 
-void HttpProbe::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void HttpProbe::stop() { task_->stop(); }
 
 void HttpProbe::contribute(sampler::TickSink& sink) {
   std::map<std::string, double> values;
@@ -232,40 +224,29 @@ bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& e
   return true;
 }
 
-void HttpProbe::run() {
-  using Clock = std::chrono::steady_clock;
-  auto next = Clock::now();
-  int failures = 0;
-  for (;;) {
-    std::map<std::string, double> values;
-    std::string error, kind;
-    const bool ok = fetch_once(values, error, kind);
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      if (ok) {
-        for (const auto& [k, v] : values) fresh_[k] = v;
-        if (failures > 0) events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
-        failures = 0;
-      } else {
-        ++failures;
-        // One event per doubling of the back-off, not one per attempt.
-        if ((failures & (failures - 1)) == 0) {
-          char detail[64];
-          const double backoff = std::min(60.0, std::chrono::duration<double>(every_).count() * (1 << std::min(failures - 1, 6)));
-          std::snprintf(detail, sizeof detail, " (%d failure%s; next try in %.0f s)", failures,
-                        failures == 1 ? "" : "s", backoff);
-          events_.emplace_back(kind, "GET " + spec_.url + ": " + error + detail);
-        }
-      }
-    }
-    const auto delay = failures == 0 ? every_
-                                     : std::min<std::chrono::nanoseconds>(std::chrono::seconds(60), every_ * (1 << std::min(failures - 1, 6)));
-    next += delay;
-    if (next < Clock::now()) next = Clock::now();
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+std::chrono::nanoseconds HttpProbe::step() {
+  std::map<std::string, double> values;
+  std::string error, kind;
+  const bool ok = fetch_once(values, error, kind);
+  const int previous_failures = failures_;
+  failures_ = ok ? 0 : failures_ + 1;
+  std::lock_guard lock(mutex_);
+  if (ok) {
+    for (const auto& [k, v] : values) fresh_[k] = v;
+    if (previous_failures > 0) events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
+    return every_;
   }
+  // Back-off: the interval doubles with each consecutive failure, up to a minute.
+  const auto backoff = std::min<std::chrono::nanoseconds>(std::chrono::seconds(60),
+                                                          every_ * (1 << (std::min(failures_, 7) - 1)));
+  // One event per doubling of the back-off, not one per attempt.
+  if ((failures_ & (failures_ - 1)) == 0) {
+    char detail[64];
+    std::snprintf(detail, sizeof detail, " (%d failure%s; next try in %.0f s)", failures_,
+                  failures_ == 1 ? "" : "s", std::chrono::duration<double>(backoff).count());
+    events_.emplace_back(kind, "GET " + spec_.url + ": " + error + detail);
+  }
+  return backoff;
 }
 
 }  // namespace soak::probes

@@ -85,21 +85,20 @@ std::map<std::string, double> reduce_smaps(std::string_view text) {
 }
 
 SmapsSource::SmapsSource(pid_t pid, std::chrono::nanoseconds period, std::size_t max_files)
-    : pid_(pid), period_(period), max_files_(max_files) {
-  thread_ = std::thread([this] { run(); });
+    : pid_(pid), max_files_(max_files) {
+  task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0), [this, period] {
+    std::map<std::string, double> regions;
+    if (snapshot(regions)) {
+      std::lock_guard lock(mutex_);
+      fresh_ = std::move(regions);
+    }
+    return period;
+  });
 }
 
 SmapsSource::~SmapsSource() { stop(); }
 
-void SmapsSource::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void SmapsSource::stop() { task_->stop(); }
 
 bool SmapsSource::snapshot(std::map<std::string, double>& out) {
   std::ifstream in("/proc/" + std::to_string(pid_) + "/smaps");
@@ -121,17 +120,6 @@ bool SmapsSource::snapshot(std::map<std::string, double>& out) {
   out.clear();
   for (const auto& [name, bytes] : regions) out["region." + name] = bytes;
   return true;
-}
-
-void SmapsSource::run() {
-  for (;;) {
-    std::map<std::string, double> regions;
-    const bool ok = snapshot(regions);
-    std::unique_lock lock(mutex_);
-    if (stopping_) return;
-    if (ok) fresh_ = std::move(regions);
-    if (wake_.wait_for(lock, period_, [this] { return stopping_; })) return;
-  }
 }
 
 void SmapsSource::contribute(sampler::TickSink& sink) {

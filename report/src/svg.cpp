@@ -1,5 +1,7 @@
 #include "soak/report/svg.hpp"
 
+#include "soak/report/format.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -25,19 +27,6 @@ std::string escape_html(std::string_view text) {
     }
   }
   return out;
-}
-
-std::string format_axis_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = bytes;
-  int u = 0;
-  while (std::fabs(v) >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g %s", std::round(v * 100) / 100, units[u]);
-  return buf;
 }
 
 std::string format_axis_time(double seconds, double span_s) {
@@ -87,7 +76,7 @@ std::string fmt(double v) {
 }
 
 std::string format_value(Unit unit, double v) {
-  if (unit == Unit::bytes) return format_axis_bytes(v);
+  if (unit == Unit::bytes) return format_bytes(v);
   char buf[32];
   std::snprintf(buf, sizeof buf, unit == Unit::count ? "%.0f" : "%.4g", v);
   return buf;

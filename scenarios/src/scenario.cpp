@@ -418,8 +418,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
   }
   if (const auto* checks = c.field(doc, "checks")) {
     c.only(*checks, "$.checks", {"job_growth", "return_to_baseline"});
-    sc.job_growth_limit = c.fraction(*checks, "$.checks", "job_growth").value_or(0.20);
-    sc.baseline_return_fraction = c.fraction(*checks, "$.checks", "return_to_baseline");
+    c.fraction(*checks, "$.checks", "job_growth");  // validated here, judged with the targets
+    c.fraction(*checks, "$.checks", "return_to_baseline");
     // The per-iteration checks travel with the targets, so a re-analysis of the log finds them.
     for (const char* key : {"job_growth", "return_to_baseline"}) {
       if (checks->contains(key) && (*checks)[key].is_string()) sc.targets[key] = (*checks)[key];

@@ -13,15 +13,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
+#include <memory>
 #include <vector>
 
+#include "soak/sampler/periodic.hpp"
 #include "soak/sampler/source.hpp"
 
 namespace soak::probes {
@@ -65,18 +65,17 @@ class HttpProbe : public sampler::Source {
   void stop() override;
 
  private:
-  void run();
+  std::chrono::nanoseconds step();  ///< one fetch; returns the wait before the next
   bool fetch_once(std::map<std::string, double>& values, std::string& error, std::string& kind);
 
   ProbeSpec spec_;
   std::chrono::nanoseconds every_;
+  int failures_ = 0;  ///< consecutive; used by the fetch thread only
   std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
   std::map<std::string, double> fresh_;  ///< fetched since the last tick
   std::vector<std::pair<std::string, std::string>> events_;
   std::vector<std::string> names_;  ///< stable storage for metric names handed to the sink
-  std::thread thread_;
+  std::unique_ptr<sampler::PeriodicTask> task_;  // last: stops before the members it uses
 };
 
 }  // namespace soak::probes

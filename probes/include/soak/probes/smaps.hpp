@@ -10,13 +10,13 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <memory>
 #include <vector>
 
+#include "soak/sampler/periodic.hpp"
 #include "soak/sampler/source.hpp"
 
 namespace soak::probes {
@@ -36,16 +36,12 @@ class SmapsSource : public sampler::Source {
 
  private:
   bool snapshot(std::map<std::string, double>& out);
-  void run();
   pid_t pid_;
-  std::chrono::nanoseconds period_;
   std::size_t max_files_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
   std::map<std::string, double> fresh_;
   std::vector<std::string> names_;
-  std::thread thread_;
+  std::unique_ptr<sampler::PeriodicTask> task_;  // last: stops before the members it uses
 };
 
 }  // namespace soak::probes

@@ -71,8 +71,7 @@ std::vector<std::pair<double, double>> reduce_for_drawing(std::span<const double
 /// "&lt;script&gt;": text from the target is always escaped.
 std::string escape_html(std::string_view text);
 
-/// Axis labels: "512 MiB", "1.5 GiB" / "90 s", "15 min", "2 h".
-std::string format_axis_bytes(double bytes);
+/// Time-axis labels: "90 s", "15 min", "2 h" (byte values use format_bytes).
 std::string format_axis_time(double seconds, double span_s);
 
 }  // namespace soak::report

@@ -92,8 +92,6 @@ struct Scenario {
   Limits limits;
   // judgement
   nlohmann::json targets = nlohmann::json::object();
-  double job_growth_limit = 0.20;                  ///< memory growth over the jobs
-  std::optional<double> baseline_return_fraction;  ///< back within X of baseline after jobs
   double total_duration() const;
   double level_at(double t) const;  ///< the shape's level at t seconds (0 after the end)
 };
