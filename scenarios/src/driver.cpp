@@ -127,10 +127,12 @@ struct LoadDriver::Connection : std::enable_shared_from_this<Connection> {
   }
 
   void close() {
+    // The stream's own close cancels whatever is pending (a connect holds both its read and
+    // write halves) together with their timers; resetting the timers by hand here would
+    // assert when a connect is in flight.
     beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
-    stream.expires_never();
+    stream.close();
     connected = false;
     buffer.clear();
   }
