@@ -24,7 +24,7 @@
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
 #include "soak/report/html.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 
 namespace {
 
@@ -41,7 +41,7 @@ void write_day_log(const fs::path& path, int samples) {
                                    {"interval_s", 1.0},
                                    {"target", {{"pid", 1}, {"name", "bench"}, {"cmdline", {"bench"}}}},
                                    {"host", {{"mem_total_bytes", 25e9}, {"page_size", 4096}}}};
-  soak::sampler::SampleWriter writer(path, header);
+  soak::log::SampleWriter writer(path, header);
   std::mt19937_64 rng(42);
   std::normal_distribution<double> gauss(0, 1);
   double cpu = 0, minflt = 0;
@@ -73,7 +73,7 @@ void write_day_log(const fs::path& path, int samples) {
 
 double analyze_log(const fs::path& path, soak::analysis::Verdict* out = nullptr) {
   const auto start = Clock::now();
-  const soak::sampler::RunLog log = soak::sampler::read_run_log(path);
+  const soak::log::RunLog log = soak::log::read_run_log(path);
   soak::analysis::RunInput input;
   input.samples = log.samples;
   input.duration_s = log.last_t - log.first_t;
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
   const auto* rss = verdict.find("rss_bytes");
 
   // Exact Theil-Sen alone on the raw RSS.
-  const soak::sampler::RunLog log = soak::sampler::read_run_log(log_path);
+  const soak::log::RunLog log = soak::log::read_run_log(log_path);
   const auto& series = log.series.at("rss_bytes");
   auto ts_start = Clock::now();
   const double ts = soak::analysis::theil_sen_slope(series.t, series.value);

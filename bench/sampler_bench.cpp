@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "soak/sampler/process.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "soak/sampler/sampler.hpp"
 
 extern char** environ;
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   {
     boost::asio::io_context io;
     nlohmann::ordered_json header = {{"type", "header"}, {"format", "soak-samples"}, {"version", 1}};
-    soak::sampler::SampleWriter writer(work / "samples.ndjson", header);
+    soak::log::SampleWriter writer(work / "samples.ndjson", header);
     soak::sampler::OpenResult again = soak::sampler::ProcessReader::open(target);
     soak::sampler::Sampler sampler(io.get_executor(), std::move(*again.reader), writer, {});
     const int total = quick ? 20000 : 100000;

@@ -7,13 +7,13 @@
 #include "soak/analysis/verdict.hpp"
 #include "soak/report/format.hpp"
 #include "soak/report/html.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 
 namespace soak::cli {
 
 namespace {
 
-analysis::RunInput to_input(const sampler::RunLog& log) {
+analysis::RunInput to_input(const log::RunLog& log) {
   analysis::RunInput input;
   if (log.header.contains("host") && log.header["host"].value("mem_total_bytes", 0.0) > 0) {
     input.mem_total_bytes = log.header["host"]["mem_total_bytes"].get<double>();
@@ -106,7 +106,7 @@ bool write_text(const std::filesystem::path& path, const std::string& text, cons
   return true;
 }
 
-report::ReportInput report_input(const sampler::RunLog& log, const analysis::Verdict& verdict) {
+report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict& verdict) {
   report::ReportInput in;
   in.header = log.header;
   in.log_path = log.path.string();
@@ -121,7 +121,7 @@ report::ReportInput report_input(const sampler::RunLog& log, const analysis::Ver
 
 ExitCode analyze_and_report(const std::filesystem::path& run, const AnalyzeOptions& options,
                             bool print_paths) {
-  const sampler::RunLog log = sampler::read_run_log(run);
+  const log::RunLog log = log::read_run_log(run);
   JudgeOptions judge = options.judge;
   if (!judge.targets_document && log.header.contains("targets") && log.header["targets"].is_object()) {
     judge.targets_document = log.header["targets"];  // the scenario's targets, from the log
@@ -171,7 +171,7 @@ ExitCode report_command(const std::filesystem::path& run, const std::optional<st
   AnalyzeOptions options;
   options.judge = judge;
   options.format = "none";
-  const std::filesystem::path log_path = sampler::resolve_log_path(run);
+  const std::filesystem::path log_path = log::resolve_log_path(run);
   options.report_file = out ? *out : (log_path.has_parent_path() ? log_path.parent_path() : ".") / "report.html";
   analyze_and_report(run, options, false);
   if (!std::filesystem::exists(*options.report_file)) {
@@ -182,7 +182,7 @@ ExitCode report_command(const std::filesystem::path& run, const std::optional<st
 }
 
 InterimResult interim_summary(const std::filesystem::path& log_path, const JudgeOptions& judge) {
-  const sampler::RunLog log = sampler::read_run_log(log_path);
+  const log::RunLog log = log::read_run_log(log_path);
   const analysis::Verdict verdict = analysis::analyze(to_input(log), load_targets(judge));
   InterimResult result;
   result.verdict = analysis::to_string(verdict.verdict);

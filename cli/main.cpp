@@ -10,7 +10,7 @@
 #include "soak/probes/http_probe.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "soak/scenarios/scenario.hpp"
 
 namespace {
@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   } catch (const soak::sampler::LaunchError& e) {
     std::fprintf(stderr, "soak: %s\n", e.what());
     return static_cast<int>(ExitCode::usage_error);
-  } catch (const soak::sampler::LogError& e) {
+  } catch (const soak::log::LogError& e) {
     std::fprintf(stderr, "soak: %s\n", e.what());
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::probes::ProbeSpecError& e) {

@@ -82,8 +82,8 @@ nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const Sampl
   const sampler::HostInfo host = sampler::read_host_info();
   nlohmann::ordered_json header = {
       {"type", "header"},
-      {"format", sampler::kLogFormat},
-      {"version", sampler::kLogVersion},
+      {"format", log::kLogFormat},
+      {"version", log::kLogVersion},
       {"started_at", utc_now_iso()},
       {"interval_s", std::chrono::duration<double>(options.interval).count()},
       {"target",
@@ -143,7 +143,7 @@ struct SessionEnd {
 /// Samples `reader`'s process into `writer` until the run ends.
 using SessionSetup = std::function<void(boost::asio::io_context&, sampler::Sampler&)>;
 
-SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter& writer,
+SessionEnd sample_until_end(sampler::ProcessReader reader, log::SampleWriter& writer,
                             const SamplingOptions& options, const std::string& title,
                             sampler::LaunchedProcess* launched, const SessionSetup& setup = {},
                             const std::function<void()>& teardown = {}) {
@@ -209,7 +209,7 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, sampler::SampleWriter
 
 /// Stops a launched target still running at the end of the run (not with --keep-running) and
 /// logs it. Returns whether soak stopped it.
-bool stop_if_running(sampler::LaunchedProcess& target, sampler::SampleWriter& writer,
+bool stop_if_running(sampler::LaunchedProcess& target, log::SampleWriter& writer,
                      const SessionEnd& end, bool keep_running) {
   if (target.exit_info() || keep_running) return false;
   const sampler::ExitInfo stopped = target.terminate(std::chrono::milliseconds(5000));
@@ -262,7 +262,7 @@ ExitCode attach_command(pid_t pid, const SamplingOptions& options) {
   const fs::path dir = prepare_out_dir(options, info.name);
   SessionEnd end;
   {
-    sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "attach"));
+    log::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "attach"));
     std::fprintf(stderr, "soak: attached to %d (%s); writing %s\n", pid, info.name.c_str(),
                  dir.c_str());
     end = sample_until_end(std::move(reader), writer, options,
@@ -286,7 +286,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
   {
     if (opened.status == ReadStatus::ok) {
       const sampler::ProcessInfo info = opened.reader->info();
-      sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
+      log::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
       std::fprintf(stderr, "soak: started %s as pid %d; writing %s (target output: %s)\n",
                    name.c_str(), target.pid(), dir.c_str(), launch.output_file->c_str());
       end = sample_until_end(std::move(*opened.reader), writer, options,
@@ -299,7 +299,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
       info.identity.pid = target.pid();
       info.name = name;
       info.cmdline = command;
-      sampler::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
+      log::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
       const sampler::ExitInfo exit = target.wait();
       nlohmann::json extra = nlohmann::json::object();
       if (exit.exit_code) extra["exit_code"] = *exit.exit_code;
@@ -387,7 +387,7 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
     header["scenario"]["limits"] = limits;
     // The log carries the scenario's targets: a later `soak analyze` judges the same way.
     if (!scenario.targets.empty()) header["targets"] = scenario.targets;
-    sampler::SampleWriter writer(dir / "samples.ndjson", header);
+    log::SampleWriter writer(dir / "samples.ndjson", header);
     std::fprintf(stderr, "soak: scenario %s against %s (pid %d); writing %s\n",
                  scenario.name.c_str(), base_url.c_str(), pid, dir.c_str());
     std::unique_ptr<scenarios::LoadDriver> driver;

@@ -14,7 +14,7 @@
 #include "soak/analysis/targets.hpp"
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "support.hpp"
 
 using namespace soak::analysis;
@@ -291,7 +291,7 @@ TEST_CASE("a run too short to decide is inconclusive, never a guessed pass") {
 namespace {
 
 Verdict analyze_trace(const std::string& file) {
-  const auto log = soak::sampler::read_run_log(data_dir() / file);
+  const auto log = soak::log::read_run_log(data_dir() / file);
   RunInput in;
   in.samples = log.samples;
   in.duration_s = log.last_t - log.first_t;

@@ -7,11 +7,11 @@
 #include <catch2/catch.hpp>
 
 #include "soak/sampler/process.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "support.hpp"
 
 using namespace soak::test;
-using soak::sampler::read_run_log;
+using soak::log::read_run_log;
 
 namespace {
 
@@ -23,7 +23,7 @@ void check_one_line_error(const SoakResult& r, const std::string& contains) {
   CHECK_THAT(r.err, Catch::Contains(contains));
 }
 
-bool has_event(const soak::sampler::RunLog& log, const std::string& kind) {
+bool has_event(const soak::log::RunLog& log, const std::string& kind) {
   for (const auto& e : log.events) {
     if (e.kind == kind) return true;
   }

@@ -11,7 +11,7 @@
 
 #include "soak/probes/http_probe.hpp"
 #include "soak/probes/prometheus.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "support.hpp"
 
 using namespace soak::probes;
@@ -171,7 +171,7 @@ TEST_CASE("heap metrics from the server's JSON and /metrics land in the log, ver
   traffic.join();
   INFO(r.err);
   REQUIRE(r.exit_code <= 2);
-  const auto log = soak::sampler::read_run_log(dir / "run");
+  const auto log = soak::log::read_run_log(dir / "run");
   const auto& leaked = log.series.at("heap.leaked_bytes");
   // A value is logged once, on the tick after it was fetched, at most one fetch a second: 33 s
   // give ~32 values; 20 leaves room for slow fetches on a loaded (or sanitized) build.
@@ -199,7 +199,7 @@ TEST_CASE("probes at a closed port, a silent server and garbage leave sampling o
       60s);
   INFO(r.err);
   REQUIRE(r.exit_code <= 2);
-  const auto log = soak::sampler::read_run_log(dir / "run");
+  const auto log = soak::log::read_run_log(dir / "run");
   // 6 s at 200 ms: 31 samples, none late (the probes' failures happen on their own threads).
   CHECK(log.samples >= 30);
   std::size_t late = 0, refused = 0, timeout = 0, garbage = 0;

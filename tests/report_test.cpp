@@ -6,7 +6,7 @@
 
 #include "soak/report/html.hpp"
 #include "soak/report/svg.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "support.hpp"
 
 using namespace soak::test;
@@ -71,7 +71,7 @@ TEST_CASE("everything taken from the target is escaped") {
         {"type", "header"}, {"format", "soak-samples"}, {"version", 1}, {"interval_s", 1.0},
         {"target", {{"pid", 7}, {"name", "<script>alert(1)</script>"},
                     {"cmdline", {"./srv", "--x=<img src=x onerror=alert(2)>", "\"quoted\" & more"}}}}};
-    soak::sampler::SampleWriter writer(dir / "samples.ndjson", header);
+    soak::log::SampleWriter writer(dir / "samples.ndjson", header);
     for (int i = 0; i < 40; ++i) {
       writer.begin_sample(i);
       writer.metric("rss_bytes", 1e7);

@@ -12,11 +12,12 @@
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/process.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "soak/sampler/sampler.hpp"
 #include "support.hpp"
 
 using namespace soak::sampler;
+using namespace soak::log;
 using namespace soak::test;
 
 namespace {

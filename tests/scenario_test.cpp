@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "soak/scenarios/scenario.hpp"
 #include "support.hpp"
 
@@ -30,7 +30,7 @@ nlohmann::json scenario_with(const std::vector<std::string>& flags, const nlohma
 
 struct ScenarioRun {
   SoakResult result;
-  soak::sampler::RunLog log;
+  soak::log::RunLog log;
 };
 
 ScenarioRun run_scenario(const TempDir& dir, const nlohmann::json& scenario) {
@@ -41,11 +41,11 @@ ScenarioRun run_scenario(const TempDir& dir, const nlohmann::json& scenario) {
   INFO(run.result.err);
   REQUIRE(run.result.exit_code >= 0);
   REQUIRE(run.result.exit_code <= 2);
-  run.log = soak::sampler::read_run_log(dir / "run");
+  run.log = soak::log::read_run_log(dir / "run");
   return run;
 }
 
-double sum_of(const soak::sampler::Series& s) { return std::accumulate(s.value.begin(), s.value.end(), 0.0); }
+double sum_of(const soak::log::Series& s) { return std::accumulate(s.value.begin(), s.value.end(), 0.0); }
 
 std::uint64_t number_in(const std::string& text, const std::string& before) {
   const auto pos = text.find(before);

@@ -22,7 +22,7 @@ const char* to_string(EndReason reason) {
   return "unknown";
 }
 
-Sampler::Sampler(boost::asio::any_io_executor executor, ProcessReader reader, SampleWriter& writer,
+Sampler::Sampler(boost::asio::any_io_executor executor, ProcessReader reader, log::SampleWriter& writer,
                  SamplerOptions options)
     : timer_(std::move(executor)),
       reader_(std::move(reader)),

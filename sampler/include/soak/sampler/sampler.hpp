@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "soak/sampler/process.hpp"
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 #include "soak/sampler/source.hpp"
 
 namespace soak::sampler {
@@ -62,7 +62,7 @@ struct SamplerStatus {
 /// through the executor (e.g. from an asio::signal_set handler on the same io_context).
 class Sampler : private TickSink {
  public:
-  Sampler(boost::asio::any_io_executor executor, ProcessReader reader, SampleWriter& writer,
+  Sampler(boost::asio::any_io_executor executor, ProcessReader reader, log::SampleWriter& writer,
           SamplerOptions options);
 
   /// Extra metric sources, asked on every tick. Must outlive the sampler.
@@ -104,7 +104,7 @@ class Sampler : private TickSink {
 
   boost::asio::steady_timer timer_;
   ProcessReader reader_;
-  SampleWriter& writer_;
+  log::SampleWriter& writer_;
   SamplerOptions options_;
   std::vector<Source*> sources_;
   std::vector<std::pair<std::string, std::string>> pending_events_;

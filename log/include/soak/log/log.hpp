@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace soak::sampler {
+#include "soak/log/unique_fd.hpp"
+
+namespace soak::log {
 
 inline constexpr std::string_view kLogFormat = "soak-samples";
 inline constexpr int kLogVersion = 1;
@@ -54,7 +56,7 @@ class SampleWriter {
  private:
   bool write_line();
   std::filesystem::path path_;
-  int fd_ = -1;
+  UniqueFd fd_;
   int error_number_ = 0;
   std::uint64_t bytes_written_ = 0;
   std::string line_;  ///< reused between lines: no allocation per sample
@@ -98,4 +100,4 @@ RunLog read_run_log(const std::filesystem::path& run);
 /// Appends a JSON string literal (with quotes) for `text` to `out`.
 void append_json_string(std::string& out, std::string_view text);
 
-}  // namespace soak::sampler
+}  // namespace soak::log

@@ -1,4 +1,4 @@
-#include "soak/sampler/sample_log.hpp"
+#include "soak/log/log.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace soak::sampler {
+namespace soak::log {
 
 namespace {
 
@@ -55,8 +55,8 @@ void append_json_string(std::string& out, std::string_view text) {
 
 SampleWriter::SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header)
     : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
+  fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd_) {
     throw LogError("cannot create " + path.string() + ": " + errno_text(errno));
   }
   line_.reserve(1024);
@@ -68,17 +68,14 @@ SampleWriter::SampleWriter(const std::filesystem::path& path, const nlohmann::or
 }
 
 SampleWriter::~SampleWriter() {
-  if (fd_ >= 0) {
-    ::fdatasync(fd_);
-    ::close(fd_);
-  }
+  if (fd_) ::fdatasync(fd_.get());
 }
 
 bool SampleWriter::write_line() {
   line_.push_back('\n');
   std::size_t done = 0;
   while (done < line_.size()) {
-    const ssize_t n = ::write(fd_, line_.data() + done, line_.size() - done);
+    const ssize_t n = ::write(fd_.get(), line_.data() + done, line_.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (error_number_ == 0) error_number_ = errno;
@@ -129,7 +126,7 @@ bool SampleWriter::event(double t, std::string_view kind, std::string_view detai
 }
 
 bool SampleWriter::sync() {
-  if (::fdatasync(fd_) != 0) {
+  if (::fdatasync(fd_.get()) != 0) {
     if (error_number_ == 0) error_number_ = errno;
     return false;
   }
@@ -294,8 +291,9 @@ RunLog read_run_log(const std::filesystem::path& run) {
   }
   // Map the file (no copy, no zero-fill: a day's log is ~16 MB); fall back to read(2) for
   // what cannot be mapped (pipes, empty files).
-  const int fd = ::open(log.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
+  const UniqueFd file(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = file.get();
+  if (!file) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
   struct stat st {};
   const std::size_t mapped_size =
       ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
@@ -308,15 +306,12 @@ RunLog read_run_log(const std::filesystem::path& run) {
       const ssize_t n = ::read(fd, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        const int err = errno;
-        ::close(fd);
-        throw LogError("cannot read " + log.path.string() + ": " + errno_text(err));
+        throw LogError("cannot read " + log.path.string() + ": " + errno_text(errno));
       }
       if (n == 0) break;
       fallback.append(chunk, static_cast<std::size_t>(n));
     }
   }
-  ::close(fd);
   struct Unmap {
     void* address;
     std::size_t size;
@@ -380,4 +375,4 @@ RunLog read_run_log(const std::filesystem::path& run) {
   return log;
 }
 
-}  // namespace soak::sampler
+}  // namespace soak::log

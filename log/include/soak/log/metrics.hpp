@@ -1,0 +1,53 @@
+#pragma once
+// The vocabulary of the run log: metric names and event kinds, as SPEC.md pins them. Every
+// module that writes or reads a log names its metrics through these constants; a name's unit
+// is in its suffix (`_bytes` bytes, `_s` seconds, no suffix a count).
+//
+// Header-only constants; thread-safe.
+
+#include <string_view>
+
+namespace soak::log::metric {
+
+// Read from the process on every tick.
+inline constexpr std::string_view rss_bytes = "rss_bytes";  ///< resident set (working set on Windows)
+inline constexpr std::string_view vms_bytes = "vms_bytes";
+inline constexpr std::string_view anon_bytes = "anon_bytes";
+inline constexpr std::string_view threads = "threads";
+inline constexpr std::string_view fds = "fds";
+inline constexpr std::string_view handles = "handles";  ///< Windows handle count
+inline constexpr std::string_view cpu_s = "cpu_s";      ///< cumulative user + system CPU
+inline constexpr std::string_view minor_faults = "minor_faults";  ///< cumulative
+inline constexpr std::string_view major_faults = "major_faults";  ///< cumulative
+// Read on detail ticks.
+inline constexpr std::string_view pss_bytes = "pss_bytes";
+inline constexpr std::string_view uss_bytes = "uss_bytes";
+inline constexpr std::string_view swap_bytes = "swap_bytes";
+inline constexpr std::string_view children = "children";  ///< live descendants
+inline constexpr std::string_view children_rss_bytes = "children_rss_bytes";
+
+// Families, by prefix.
+inline constexpr std::string_view heap_prefix = "heap.";      ///< the target's own figures (probes)
+inline constexpr std::string_view load_prefix = "load.";      ///< the load driver's figures
+inline constexpr std::string_view region_prefix = "region.";  ///< smaps regions, bytes
+inline constexpr std::string_view cgroup_prefix = "cgroup.";  ///< the target's cgroup
+
+// Members of the families that the analysis reads by name.
+inline constexpr std::string_view load_level = "load.level";
+inline constexpr std::string_view load_errors = "load.errors";
+inline constexpr std::string_view load_sent_rps = "load.sent_rps";
+inline constexpr std::string_view load_p95_ms = "load.p95_ms";
+inline constexpr std::string_view cgroup_limit_bytes = "cgroup.limit_bytes";
+
+}  // namespace soak::log::metric
+
+namespace soak::log::event {
+
+inline constexpr std::string_view target_exited = "target_exited";
+inline constexpr std::string_view target_stopped = "target_stopped";
+inline constexpr std::string_view run_ended = "run_ended";
+inline constexpr std::string_view job_finished = "job_finished";
+inline constexpr std::string_view job_failed = "job_failed";
+inline constexpr std::string_view load_summary = "load_summary";
+
+}  // namespace soak::log::event
