@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "soak/log/metrics.hpp"
 #include "soak/report/format.hpp"
 #include "soak/sampler/duration.hpp"
 
@@ -17,10 +18,8 @@ std::string signed_bytes(double delta) {
 
 }  // namespace
 
-LiveView::LiveView(std::FILE* out, std::string title, std::optional<double> planned_s, bool quiet)
+LiveView::LiveView(std::FILE* out, bool quiet)
     : out_(out),
-      title_(std::move(title)),
-      planned_s_(planned_s),
       tty_(::isatty(::fileno(out)) != 0 && std::getenv("TERM") != nullptr &&
            std::string(std::getenv("TERM")) != "dumb"),
       quiet_(quiet) {}
@@ -119,7 +118,34 @@ void LiveView::update(const sampler::SamplerStatus& status) {
   std::fflush(out_);
 }
 
-void LiveView::finish(const sampler::SamplerStatus& status) {
+void LiveView::begin(const std::string& title, std::optional<double> planned_s) {
+  title_ = title;
+  planned_s_ = planned_s;
+}
+
+void LiveView::note(const std::string& line) { std::fprintf(out_, "soak: %s\n", line.c_str()); }
+
+void LiveView::on_interim(const judge::Interim& interim) {
+  std::string line;
+  if (const judge::Interim::Growth* rss = interim.find(log::metric::rss_bytes)) {
+    if (rss->classification == analysis::Classification::insufficient) {
+      line = "rss: not enough data yet";
+    } else {
+      line = "rss " + report::format_bytes(rss->per_min) + "/min [" +
+             report::format_bytes(rss->low_per_min) + ", " +
+             report::format_bytes(rss->high_per_min) + "] " + analysis::to_string(rss->classification);
+    }
+  }
+  line += std::string("; verdict so far: ") + analysis::to_string(interim.verdict);
+  for (const auto& name : interim.failing_checks) line += " (" + name + ")";
+  set_analysis(std::move(line));
+}
+
+void LiveView::on_interim_failed(const std::string& why) {
+  set_analysis("(interim analysis failed: " + why + ")");
+}
+
+void LiveView::end(const sampler::SamplerStatus& status) {
   if (quiet_) return;
   last_draw_ = {};
   update(status);

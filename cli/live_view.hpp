@@ -8,22 +8,28 @@
 #include <mutex>
 #include <string>
 
-#include "soak/sampler/sampler.hpp"
+#include "soak/scenarios/session.hpp"
 
 namespace soak::cli {
 
-class LiveView {
+class LiveView : public scenarios::SessionView {
  public:
-  /// `title` is e.g. "attach 1234 (server)"; writes to `out` (stderr).
-  LiveView(std::FILE* out, std::string title, std::optional<double> planned_s, bool quiet);
-  void update(const sampler::SamplerStatus& status);
-  /// The latest interim analysis, one line ("rss 2.0 MiB/min [1.9, 2.1] leak; so far: fail").
+  /// Writes to `out` (stderr); `quiet` shows notes only.
+  LiveView(std::FILE* out, bool quiet);
+  /// `title` is e.g. "attach 1234 (server)".
+  void begin(const std::string& title, std::optional<double> planned_s) override;
+  void note(const std::string& line) override;
+  void on_sample(const sampler::SamplerStatus& status) override { update(status); }
+  /// The latest interim analysis as one line ("rss 2.0 MiB/min [1.9, 2.1] leak; so far: fail").
   /// Thread-safe: called from the analysis thread.
-  void set_analysis(std::string line);
+  void on_interim(const judge::Interim& interim) override;
+  void on_interim_failed(const std::string& why) override;
   /// Leaves the last block on screen and moves below it.
-  void finish(const sampler::SamplerStatus& status);
+  void end(const sampler::SamplerStatus& status) override;
 
  private:
+  void update(const sampler::SamplerStatus& status);
+  void set_analysis(std::string line);
   std::string render_block(const sampler::SamplerStatus& status) const;
   std::string render_line(const sampler::SamplerStatus& status) const;
   std::FILE* out_;

@@ -18,6 +18,8 @@
 
 namespace soak::sampler {
 
+using Pid = std::int32_t;
+
 /// A process is its PID plus its start time (clock ticks after boot): PIDs are reused.
 struct ProcessIdentity {
   pid_t pid = 0;

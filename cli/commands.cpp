@@ -1,0 +1,115 @@
+// attach, run, analyze and report: the session and the judgement, wired and printed.
+
+#include "commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "live_view.hpp"
+#include "soak/log/run_dir.hpp"
+#include "soak/report/format.hpp"
+#include "soak/scenarios/scenario.hpp"
+
+namespace soak::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool use_color() { return ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr; }
+
+/// Prints a judgement: the warnings on stderr, then text or JSON on stdout.
+void print(const judge::Judgement& judgement, const std::string& format,
+           const std::optional<fs::path>& log_path) {
+  for (const auto& w : judgement.warnings) std::fprintf(stderr, "soak: warning: %s\n", w.c_str());
+  if (format == "json") {
+    std::printf("%s\n", judgement.document.dump(2).c_str());
+  } else if (format == "text") {
+    std::fputs(report::verdict_to_text(judgement.verdict, {use_color()}).c_str(), stdout);
+    if (log_path) {
+      std::printf("  log:     %s\n", log_path->c_str());
+      for (const auto& [what, path] : judgement.written) {
+        std::printf("  %-8s %s\n", (what + ":").c_str(), path.c_str());
+      }
+    }
+  }
+  std::fflush(stdout);
+}
+
+/// The end of attach and run: how the target and the run ended, the verdict, the files.
+ExitCode finish_run(const scenarios::SessionResult& run) {
+  if (run.target_exit) {
+    std::printf(run.stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
+                                    : "target: %s\n",
+                run.target_exit->detail.c_str());
+  }
+  std::printf("run ended: %s\n", sampler::to_string(run.reason));
+  const fs::path log_path = run.dir / log::samples_file;
+  const judge::Judgement judgement = judge::judge_log(
+      run.dir, run.judge, {run.dir / log::verdict_file, std::nullopt, run.dir / log::report_file});
+  print(judgement, "text", log_path);
+  if (run.reason == sampler::EndReason::write_failed) {
+    throw RuntimeError("writing " + log_path.string() +
+                       " failed (disk full?); the log is valid up to the last sample written");
+  }
+  if (run.reason == sampler::EndReason::target_unreadable) {
+    throw RuntimeError("the target became unreadable during the run (see the target_unreadable "
+                       "event in the log); the data gathered until then was analyzed");
+  }
+  return exit_code_for(judgement.verdict.verdict);
+}
+
+}  // namespace
+
+ExitCode exit_code_for(analysis::VerdictKind kind) {
+  switch (kind) {
+    case analysis::VerdictKind::pass: return ExitCode::pass;
+    case analysis::VerdictKind::fail: return ExitCode::fail;
+    case analysis::VerdictKind::inconclusive: return ExitCode::inconclusive;
+  }
+  return ExitCode::inconclusive;
+}
+
+ExitCode attach_command(sampler::Pid pid, const scenarios::SessionOptions& options, bool quiet) {
+  LiveView view(stderr, quiet);
+  return finish_run(scenarios::attach(pid, options, view));
+}
+
+ExitCode run_command(const std::vector<std::string>& command,
+                     const scenarios::SessionOptions& options, bool quiet) {
+  LiveView view(stderr, quiet);
+  return finish_run(scenarios::run_command(command, options, view));
+}
+
+ExitCode scenario_command(const fs::path& file, const scenarios::SessionOptions& options,
+                          bool quiet) {
+  const scenarios::Scenario scenario = scenarios::load_scenario(file, options.duration);
+  LiveView view(stderr, quiet);
+  return finish_run(scenarios::run_scenario(scenario, options, view));
+}
+
+ExitCode analyze_command(const fs::path& run, const AnalyzeOptions& options) {
+  const fs::path dir = log::run_dir_of(log::resolve_log_path(run));
+  const judge::Judgement judgement =
+      judge::judge_log(run, options.judge, {dir / log::verdict_file, options.junit_file, {}});
+  print(judgement, options.format, std::nullopt);
+  return exit_code_for(judgement.verdict.verdict);
+}
+
+ExitCode report_command(const fs::path& run, const std::optional<fs::path>& out,
+                        const judge::JudgeOptions& judge) {
+  const fs::path dir = log::run_dir_of(log::resolve_log_path(run));
+  const fs::path report = out ? *out : dir / log::report_file;
+  const judge::Judgement judgement =
+      judge::judge_log(run, judge, {dir / log::verdict_file, std::nullopt, report});
+  print(judgement, "none", std::nullopt);
+  if (!fs::exists(report)) {
+    throw RuntimeError("the report could not be written to " + report.string());
+  }
+  std::printf("%s\n", report.c_str());
+  return ExitCode::pass;
+}
+
+}  // namespace soak::cli

@@ -1,0 +1,82 @@
+#pragma once
+// One verdict path. Every front-end (a run being recorded, a samples log, a Prometheus query,
+// later an imported recording) turns its data into analysis::RunInput here, is judged by
+// analysis::analyze against the same targets, and gets the same verdict.json, JUnit, report and
+// verdict kind (which cli/ maps to the exit code, in one place).
+//
+// Thread-safety: free functions on their arguments; judge_log and interim read files and may
+// be called from any thread. Failure modes: a log that cannot be read throws log::LogError, a
+// targets file or document that cannot be used throws TargetsInputError (both bad input: exit
+// 3); an output file that cannot be written is a warning in Judgement::warnings, never an
+// exception, so a verdict already reached is not lost.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "soak/analysis/verdict.hpp"
+#include "soak/log/log.hpp"
+
+namespace soak::judge {
+
+/// A targets file or document that cannot be used. what() names the file or field.
+class TargetsInputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What a run is judged against, in increasing precedence: the documented profile, the targets
+/// a scenario recorded in the log (or passed here), a targets file, a forced warm-up.
+struct JudgeOptions {
+  std::optional<nlohmann::json> targets_document;
+  std::optional<std::filesystem::path> targets_file;
+  std::optional<std::chrono::nanoseconds> warmup;
+};
+
+/// The targets for a run whose log header is `header` (null when there is no log).
+analysis::Targets load_targets(const JudgeOptions& options,
+                               const nlohmann::json& header = nullptr);
+
+/// The analysis input of a log. It refers into `log`'s series: `log` must outlive it.
+analysis::RunInput input_from_log(const log::RunLog& log);
+
+/// Where a judgement goes besides the returned value. Paths that are empty are not written.
+struct Outputs {
+  std::optional<std::filesystem::path> verdict_json;
+  std::optional<std::filesystem::path> junit;
+  std::optional<std::filesystem::path> report_html;
+};
+
+struct Judgement {
+  analysis::Verdict verdict;
+  nlohmann::ordered_json document;    ///< verdict.json's content
+  std::vector<std::string> warnings;  ///< log warnings, outputs that could not be written
+  std::vector<std::pair<std::string, std::filesystem::path>> written;  ///< ("verdict", path)...
+};
+
+/// Reads a run (a run directory or a samples log), judges it and writes the outputs.
+Judgement judge_log(const std::filesystem::path& run, const JudgeOptions& options,
+                    const Outputs& outputs);
+
+/// The analysis so far of a log still being written, for the live view and the exporter.
+struct Interim {
+  analysis::VerdictKind verdict = analysis::VerdictKind::inconclusive;
+  std::vector<std::string> failing_checks;
+  /// Per classified metric: name, classification, growth per minute with its interval.
+  struct Growth {
+    std::string metric;
+    analysis::Classification classification = analysis::Classification::insufficient;
+    double per_min = 0, low_per_min = 0, high_per_min = 0;
+  };
+  std::vector<Growth> growth;
+  const Growth* find(std::string_view metric) const;
+};
+Interim interim(const std::filesystem::path& log_path, const analysis::Targets& targets);
+
+}  // namespace soak::judge

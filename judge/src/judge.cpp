@@ -1,0 +1,153 @@
+#include "soak/judge/judge.hpp"
+
+#include <fstream>
+
+#include "soak/log/header.hpp"
+#include "soak/log/metrics.hpp"
+#include "soak/log/run_dir.hpp"
+#include "soak/report/format.hpp"
+#include "soak/report/html.hpp"
+
+namespace soak::judge {
+
+namespace fs = std::filesystem;
+namespace metric = log::metric;
+
+namespace {
+
+nlohmann::json read_targets_file(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw TargetsInputError("cannot read targets file " + file.string() + ": check the path");
+  nlohmann::json document = nlohmann::json::parse(in, nullptr, false);
+  if (document.is_discarded()) {
+    throw TargetsInputError("targets file " + file.string() + " is not valid JSON; fix its syntax");
+  }
+  return document;
+}
+
+std::optional<analysis::SeriesView> view_of(const log::RunLog& log, std::string_view name) {
+  const auto it = log.series.find(name);
+  if (it == log.series.end()) return std::nullopt;
+  return analysis::SeriesView{std::string(name), it->second.t, it->second.value};
+}
+
+/// Writes `text` to `path`; on failure a warning names what could not be written.
+void write_output(const fs::path& path, const std::string& text, const char* what,
+                  Judgement& judgement) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+  out.flush();
+  if (!out) {
+    judgement.warnings.push_back(std::string("cannot write the ") + what + " to " + path.string() +
+                                 "; check the directory");
+    return;
+  }
+  judgement.written.emplace_back(what, path);
+}
+
+report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict& verdict) {
+  report::ReportInput in;
+  in.header = log.header;
+  in.log_path = log.path.string();
+  in.verdict = &verdict;
+  in.log_warnings = log.warnings;
+  for (const auto& [name, series] : log.series) in.series.push_back({name, series.t, series.value});
+  for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
+  return in;
+}
+
+}  // namespace
+
+analysis::Targets load_targets(const JudgeOptions& options, const nlohmann::json& header) {
+  analysis::Targets targets;
+  std::optional<nlohmann::json> document = options.targets_document;
+  if (!document) document = log::targets_document(header);
+  if (document) {
+    try {
+      targets = analysis::parse_targets(*document);
+    } catch (const analysis::TargetsError& e) {
+      throw TargetsInputError(std::string("scenario ") + e.what());
+    }
+  }
+  if (options.targets_file) {
+    const nlohmann::json file = read_targets_file(*options.targets_file);
+    try {
+      targets = analysis::parse_targets(file, targets);
+    } catch (const analysis::TargetsError& e) {
+      throw TargetsInputError(options.targets_file->string() + ": " + e.what());
+    }
+  }
+  if (options.warmup) targets.warmup_s = std::chrono::duration<double>(*options.warmup).count();
+  return targets;
+}
+
+analysis::RunInput input_from_log(const log::RunLog& log) {
+  analysis::RunInput input;
+  input.mem_total_bytes = log::host_memory_bytes(log.header);
+  input.samples = log.samples;
+  input.duration_s = log.samples > 0 ? log.last_t - log.first_t : 0.0;
+  for (const auto& e : log.events) {
+    if (e.kind == log::event::job_finished) input.job_end_times.push_back(e.t);
+  }
+  if (const auto limit = view_of(log, metric::cgroup_limit_bytes); limit && !limit->value.empty()) {
+    input.memory_limit_bytes = limit->value.back();  // time-to-OOM against memory.max
+  }
+  input.load_level = view_of(log, metric::load_level);
+  input.load_errors = view_of(log, metric::load_errors);
+  input.load_sent_rps = view_of(log, metric::load_sent_rps);
+  input.load_p95_ms = view_of(log, metric::load_p95_ms);
+  input.ramp_error_rate_limit = log::scenario_error_rate_limit(log.header);
+  input.ramp_p95_limit_s = log::scenario_p95_limit_s(log.header);
+  for (const auto& [name, series] : log.series) {
+    input.series.push_back(analysis::SeriesView{name, series.t, series.value});
+  }
+  return input;
+}
+
+Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outputs& outputs) {
+  const log::RunLog log = log::read_run_log(run);
+  const analysis::Targets targets = load_targets(options, log.header);
+  Judgement judgement;
+  for (const auto& w : log.warnings) judgement.warnings.push_back(log.path.string() + ": " + w);
+  judgement.verdict = analysis::analyze(input_from_log(log), targets);
+  judgement.document = report::verdict_to_json(judgement.verdict);
+  for (const auto& w : log.warnings) judgement.document["warnings"].push_back("log: " + w);
+  if (outputs.verdict_json) {
+    write_output(*outputs.verdict_json, judgement.document.dump(2) + "\n", "verdict", judgement);
+  }
+  if (outputs.report_html) {
+    write_output(*outputs.report_html, report::render_html(report_input(log, judgement.verdict)),
+                 "report", judgement);
+  }
+  if (outputs.junit) {
+    write_output(*outputs.junit, report::render_junit(judgement.verdict, log.header), "junit",
+                 judgement);
+  }
+  return judgement;
+}
+
+const Interim::Growth* Interim::find(std::string_view name) const {
+  for (const auto& g : growth) {
+    if (g.metric == name) return &g;
+  }
+  return nullptr;
+}
+
+Interim interim(const fs::path& log_path, const analysis::Targets& targets) {
+  const log::RunLog log = log::read_run_log(log_path);
+  const analysis::Verdict verdict = analysis::analyze(input_from_log(log), targets);
+  Interim result;
+  result.verdict = verdict.verdict;
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis) continue;
+    const auto& a = *m.analysis;
+    result.growth.push_back({m.name, a.classification, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                             a.ci_high_per_s * 60});
+  }
+  for (const auto& c : verdict.checks) {
+    if (c.status == analysis::CheckStatus::fail) result.failing_checks.push_back(c.name);
+  }
+  return result;
+}
+
+}  // namespace soak::judge

@@ -1,0 +1,70 @@
+#pragma once
+// The log's first line: what was sampled, on which host, how, and what it is judged against.
+// The schema is written and read only here (SPEC.md pins `type`, `format`, `version`,
+// `started_at`, `interval_s`, `target`, `host`); everything else that reads a header asks these
+// functions rather than knowing its keys.
+//
+// Pure functions on values; thread-safe. Reading functions never throw on a header that lacks a
+// field or holds the wrong type: they return "not known".
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace soak::log {
+
+struct TargetFacts {
+  std::int64_t pid = 0;
+  std::string name;
+  std::vector<std::string> cmdline;
+  std::uint64_t start_ticks = 0;  ///< start time in clock ticks after boot (PID-reuse guard)
+  std::uint32_t uid = 0;
+};
+
+struct HostFacts {
+  std::string kernel;
+  std::uint64_t page_size = 0;
+  std::uint64_t mem_total_bytes = 0;
+  long clock_ticks_per_s = 0;
+};
+
+struct HeaderFields {
+  std::string started_at;  ///< UTC, ISO 8601 ("2026-11-22T23:00:00Z"); see utc_now_iso()
+  double interval_s = 1;   ///< the sampling interval
+  TargetFacts target;
+  HostFacts host;
+  std::string mode;  ///< attach | run | scenario
+  std::optional<double> planned_duration_s;
+  std::string soak_version;
+};
+
+/// What a scenario adds to the header: a later `soak analyze` judges the run the same way.
+struct ScenarioFacts {
+  std::string name;
+  std::string file;  ///< absolute path of the scenario file
+  std::string base_url;
+  std::string model;  ///< open | closed
+  std::optional<double> error_rate_limit;  ///< fraction of requests (stress ramp)
+  std::optional<double> p95_limit_s;
+  nlohmann::json targets;  ///< the scenario's inline targets document, or null
+};
+
+/// The header object, keys in the order people read them.
+nlohmann::ordered_json make_header(const HeaderFields& fields);
+/// Adds `scenario` (and `targets` when the scenario has some) to a header made above.
+void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& scenario);
+
+/// The current UTC time as ISO 8601 ("2026-11-22T23:00:00Z") and compact ("20261122T230000Z").
+std::string utc_now_iso();
+std::string utc_now_compact();
+
+// Reading a header (of any version) back.
+std::optional<double> host_memory_bytes(const nlohmann::json& header);
+/// The targets document the run was started with (a scenario's), when there is one.
+std::optional<nlohmann::json> targets_document(const nlohmann::json& header);
+std::optional<double> scenario_error_rate_limit(const nlohmann::json& header);
+std::optional<double> scenario_p95_limit_s(const nlohmann::json& header);
+
+}  // namespace soak::log

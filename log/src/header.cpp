@@ -1,0 +1,99 @@
+#include "soak/log/header.hpp"
+
+#include <ctime>
+
+#include "soak/log/log.hpp"
+
+namespace soak::log {
+
+namespace {
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::optional<double> number_at(const nlohmann::json& header, const char* object, const char* key) {
+  if (!header.is_object() || !header.contains(object)) return std::nullopt;
+  const nlohmann::json& o = header[object];
+  if (!o.is_object() || !o.contains(key) || !o[key].is_number()) return std::nullopt;
+  return o[key].get<double>();
+}
+
+}  // namespace
+
+std::string utc_now_iso() { return utc_now("%Y-%m-%dT%H:%M:%SZ"); }
+std::string utc_now_compact() { return utc_now("%Y%m%dT%H%M%SZ"); }
+
+nlohmann::ordered_json make_header(const HeaderFields& f) {
+  nlohmann::ordered_json header = {
+      {"type", "header"},
+      {"format", kLogFormat},
+      {"version", kLogVersion},
+      {"started_at", f.started_at},
+      {"interval_s", f.interval_s},
+      {"target",
+       {{"pid", f.target.pid},
+        {"name", f.target.name},
+        {"cmdline", f.target.cmdline},
+        {"start_ticks", f.target.start_ticks},
+        {"uid", f.target.uid}}},
+      {"host",
+       {{"kernel", f.host.kernel},
+        {"page_size", f.host.page_size},
+        {"mem_total_bytes", f.host.mem_total_bytes},
+        {"clock_ticks_per_s", f.host.clock_ticks_per_s}}},
+      {"mode", f.mode},
+      {"soak_version", f.soak_version},
+  };
+  if (f.planned_duration_s) header["planned_duration_s"] = *f.planned_duration_s;
+  return header;
+}
+
+void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& s) {
+  nlohmann::ordered_json limits = nlohmann::ordered_json::object();
+  if (s.error_rate_limit) limits["error_rate"] = *s.error_rate_limit;
+  if (s.p95_limit_s) limits["p95_s"] = *s.p95_limit_s;
+  header["scenario"] = {{"name", s.name},
+                        {"file", s.file},
+                        {"base_url", s.base_url},
+                        {"model", s.model},
+                        {"limits", limits}};
+  if (s.targets.is_object() && !s.targets.empty()) header["targets"] = s.targets;
+}
+
+std::optional<double> host_memory_bytes(const nlohmann::json& header) {
+  const auto bytes = number_at(header, "host", "mem_total_bytes");
+  if (!bytes || *bytes <= 0) return std::nullopt;
+  return bytes;
+}
+
+std::optional<nlohmann::json> targets_document(const nlohmann::json& header) {
+  if (!header.is_object() || !header.contains("targets") || !header["targets"].is_object()) {
+    return std::nullopt;
+  }
+  return header["targets"];
+}
+
+namespace {
+
+std::optional<double> scenario_limit(const nlohmann::json& header, const char* key) {
+  if (!header.is_object() || !header.contains("scenario")) return std::nullopt;
+  return number_at(header["scenario"], "limits", key);
+}
+
+}  // namespace
+
+std::optional<double> scenario_error_rate_limit(const nlohmann::json& header) {
+  return scenario_limit(header, "error_rate");
+}
+
+std::optional<double> scenario_p95_limit_s(const nlohmann::json& header) {
+  return scenario_limit(header, "p95_s");
+}
+
+}  // namespace soak::log

@@ -1,0 +1,408 @@
+#include "soak/scenarios/session.hpp"
+
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "soak/log/header.hpp"
+#include "soak/log/metrics.hpp"
+#include "soak/log/run_dir.hpp"
+#include "soak/probes/cgroup.hpp"
+#include "soak/probes/exporter.hpp"
+#include "soak/probes/http_probe.hpp"
+#include "soak/probes/smaps.hpp"
+#include "soak/sampler/launcher.hpp"
+#include "soak/sampler/periodic.hpp"
+#include "soak/sampler/process.hpp"
+#include "soak/scenarios/driver.hpp"
+#include "soak/scenarios/runner.hpp"
+#include "soak/scenarios/scenario.hpp"
+
+namespace soak::scenarios {
+
+namespace fs = std::filesystem;
+using sampler::ReadStatus;
+
+namespace {
+
+/// How long a launched target is given to end after SIGTERM before SIGKILL.
+constexpr std::chrono::milliseconds kStopGrace{5000};
+/// How often the interim analysis re-reads the log: often enough for a live view, rare enough
+/// that re-reading a day's log (~0.1 s) costs nothing.
+constexpr std::chrono::minutes kInterimPeriod{1};
+
+std::optional<double> seconds(const std::optional<std::chrono::nanoseconds>& d) {
+  if (!d) return std::nullopt;
+  return std::chrono::duration<double>(*d).count();
+}
+
+nlohmann::ordered_json make_header(const sampler::ProcessInfo& info,
+                                   const SessionOptions& options, const char* mode) {
+  const sampler::HostInfo host = sampler::read_host_info();
+  log::HeaderFields fields;
+  fields.started_at = log::utc_now_iso();
+  fields.interval_s = std::chrono::duration<double>(options.interval).count();
+  fields.target = {info.identity.pid, info.name, info.cmdline, info.identity.start_ticks,
+                   static_cast<std::uint32_t>(info.uid)};
+  fields.host = {host.kernel, host.page_size, host.mem_total_bytes, host.clock_ticks_per_s};
+  fields.mode = mode;
+  fields.planned_duration_s = seconds(options.duration);
+  fields.soak_version = SOAK_VERSION;
+  return log::make_header(fields);
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "signal";
+  }
+}
+
+/// Opens the process soak is to sample, or says in one sentence why it cannot.
+/// `gone` is what to say when there is no such process.
+std::unique_ptr<sampler::ProcessReader> open_target(sampler::Pid pid, const StartError& gone) {
+  sampler::OpenResult opened = sampler::ProcessReader::open(pid);
+  if (opened.status == ReadStatus::exited) throw gone;
+  if (opened.status == ReadStatus::permission_denied) {
+    throw StartError(StartError::Kind::runtime,
+                     "cannot read process " + std::to_string(pid) +
+                         ": permission denied; run soak as the target's user or as root");
+  }
+  if (opened.status != ReadStatus::ok) {
+    throw StartError(StartError::Kind::runtime, "cannot read process " + std::to_string(pid) +
+                                                    ": " + std::strerror(opened.error_number));
+  }
+  return std::make_unique<sampler::ProcessReader>(std::move(*opened.reader));
+}
+
+/// Re-analyzes the log every minute, off the sampling thread, for the view and the exporter.
+std::unique_ptr<sampler::PeriodicTask> start_interim(const fs::path& log_path,
+                                                     const SessionOptions& options,
+                                                     SessionView& view,
+                                                     probes::Exporter* exporter) {
+  const analysis::Targets targets = judge::load_targets(options.judge);
+  return std::make_unique<sampler::PeriodicTask>(
+      kInterimPeriod, [log_path, targets, &view, exporter] {
+        try {
+          const judge::Interim interim = judge::interim(log_path, targets);
+          view.on_interim(interim);
+          if (exporter) {
+            std::vector<probes::GrowthFigures> growth;
+            for (const auto& g : interim.growth) {
+              if (g.classification == analysis::Classification::insufficient) continue;
+              growth.push_back({g.metric, analysis::to_string(g.classification), g.per_min,
+                                g.low_per_min, g.high_per_min});
+            }
+            exporter->set_analysis(analysis::to_string(interim.verdict), growth);
+          }
+        } catch (const std::exception& e) {
+          view.on_interim_failed(e.what());
+        }
+        return std::chrono::nanoseconds(kInterimPeriod);
+      });
+}
+
+/// What the load driver of a scenario adds to a session: started on the session's io_context,
+/// torn down before it.
+struct LoadHooks {
+  std::function<void(boost::asio::io_context&, sampler::Sampler&)> setup;
+  std::function<void()> teardown;
+};
+
+/// The sampler and its companions on one io_context, from the first tick to the end.
+class Session {
+ public:
+  Session(std::unique_ptr<sampler::ProcessReader> reader, log::SampleWriter& writer,
+          const SessionOptions& options, SessionView& view)
+      : options_(options), view_(view), writer_(writer),
+        sampler_(io_.get_executor(), std::move(*reader), writer, sampler_options(options)),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+
+  sampler::Sampler& sampler() { return sampler_; }
+  std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
+
+  sampler::EndReason run(const std::string& title, sampler::LaunchedProcess* launched,
+                         const LoadHooks& load = {}) {
+    if (launched != nullptr) sampler_.set_exit_info([launched] { return launched->wait(); });
+    view_.begin(title, seconds(options_.duration));
+    sampler_.set_on_sample([this](const sampler::SamplerStatus& s) { view_.on_sample(s); });
+    start_exporter();
+    const auto interim = start_interim(writer_.path(), options_, view_, exporter_.get());
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec) sampler_.stop(signal_name(sig));
+    });
+    add_sources();
+    if (load.setup) load.setup(io_, sampler_);
+    sampler::EndReason reason = sampler::EndReason::stopped;
+    sampler_.start([&](sampler::EndReason r) {
+      reason = r;
+      signals_.cancel();
+    });
+    io_.run();
+    // Whatever the load hung on this io_context goes before the io_context does.
+    if (load.teardown) load.teardown();
+    view_.end(sampler_.status());
+    return reason;
+  }
+
+  double seconds_since_start() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time()).count();
+  }
+
+ private:
+  static sampler::SamplerOptions sampler_options(const SessionOptions& options) {
+    sampler::SamplerOptions s;
+    s.interval = options.interval;
+    s.duration = options.duration;
+    s.detail_period = options.detail_interval;
+    return s;
+  }
+
+  void start_exporter() {
+    if (options_.metrics_listen.empty()) return;
+    exporter_ = std::make_unique<probes::Exporter>(options_.metrics_listen);
+    const sampler::ProcessInfo& info = sampler_.reader().info();
+    exporter_->set_target(info.name, info.identity.pid);
+    view_.note("serving the run at " + exporter_->url());
+    sampler_.set_metrics_tap([this](const std::vector<std::pair<std::string, double>>& m) {
+      exporter_->set_sample(m, sampler_.status().samples + 1);
+    });
+  }
+
+  void add_sources() {
+    const sampler::Pid pid = sampler_.reader().info().identity.pid;
+    // The target's cgroup, when it has a memory controller of its own (containers, services).
+    cgroup_ = probes::CgroupSource::discover(pid);
+    if (cgroup_) sampler_.add_source(*cgroup_);
+    // Where it grows: smaps regions at the start, every regions_interval and at the end.
+    regions_ = std::make_unique<probes::SmapsSource>(pid, options_.regions_interval);
+    sampler_.add_source(*regions_);
+    // Probes fetch on their own threads; the sampler takes what they have on each tick.
+    for (const auto& text : options_.probes) {
+      probes_.push_back(
+          std::make_unique<probes::HttpProbe>(probes::parse_probe_spec(text), options_.interval));
+      sampler_.add_source(*probes_.back());
+    }
+  }
+
+  const SessionOptions& options_;
+  SessionView& view_;
+  log::SampleWriter& writer_;
+  boost::asio::io_context io_;
+  sampler::Sampler sampler_;
+  boost::asio::signal_set signals_;
+  std::unique_ptr<probes::Exporter> exporter_;
+  std::unique_ptr<probes::CgroupSource> cgroup_;
+  std::unique_ptr<probes::SmapsSource> regions_;
+  std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
+};
+
+/// Stops a launched target still running at the end (not with --keep-running) and logs it.
+void stop_if_running(sampler::LaunchedProcess& target, log::SampleWriter& writer, double t,
+                     bool keep_running, SessionResult& result) {
+  if (!target.exit_info() && !keep_running) {
+    const sampler::ExitInfo stopped = target.terminate(kStopGrace);
+    writer.event(t, log::event::target_stopped,
+                 "soak stopped the target at the end of the run: " + stopped.detail);
+    result.stopped_by_soak = true;
+  }
+  result.target_exit = target.exit_info();
+}
+
+/// The command ended before it could be read even once: a complete, honest record of it.
+void record_early_exit(const fs::path& dir, const std::vector<std::string>& argv,
+                       sampler::LaunchedProcess& target, const SessionOptions& options) {
+  sampler::ProcessInfo info;
+  info.identity.pid = target.pid();
+  info.name = fs::path(argv.front()).filename().string();
+  info.cmdline = argv;
+  log::SampleWriter writer(dir / log::samples_file, make_header(info, options, "run"));
+  const sampler::ExitInfo exit = target.wait();
+  nlohmann::json extra = nlohmann::json::object();
+  if (exit.exit_code) extra["exit_code"] = *exit.exit_code;
+  if (exit.signal) extra["signal"] = *exit.signal;
+  writer.event(0.0, log::event::target_exited, exit.detail, extra);
+  writer.event(0.0, log::event::run_ended, sampler::to_string(sampler::EndReason::target_exited));
+}
+
+}  // namespace
+
+SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionView& view) {
+  auto reader = open_target(pid, StartError(StartError::Kind::bad_input,
+                                            "no process with PID " + std::to_string(pid) +
+                                                " (it may have exited); check the PID with `ps -e`"));
+  const sampler::ProcessInfo info = reader->info();
+  SessionResult result;
+  result.judge = options.judge;
+  result.dir = log::create_run_dir(options.out_dir, info.name);
+  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "attach"));
+  view.note("attached to " + std::to_string(pid) + " (" + info.name + "); writing " +
+            result.dir.string());
+  Session session(std::move(reader), writer, options, view);
+  result.reason = session.run("attach " + std::to_string(pid) + " (" + info.name + ")", nullptr);
+  return result;
+}
+
+SessionResult run_command(const std::vector<std::string>& argv, const SessionOptions& options,
+                          SessionView& view) {
+  const std::string name = fs::path(argv.front()).filename().string();
+  SessionResult result;
+  result.judge = options.judge;
+  result.dir = log::create_run_dir(options.out_dir, name);
+  sampler::LaunchOptions launch;
+  launch.argv = argv;
+  launch.output_file = result.dir / log::target_output_file;
+  sampler::LaunchedProcess target(launch);
+  if (options.keep_running) target.release();
+
+  sampler::OpenResult opened = sampler::ProcessReader::open(target.pid());
+  if (opened.status != ReadStatus::ok) {
+    record_early_exit(result.dir, argv, target, options);
+    result.reason = sampler::EndReason::target_exited;
+    result.target_exit = target.exit_info();
+    return result;
+  }
+  const sampler::ProcessInfo info = opened.reader->info();
+  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "run"));
+  view.note("started " + name + " as pid " + std::to_string(target.pid()) + "; writing " +
+            result.dir.string() + " (target output: " + launch.output_file->string() + ")");
+  Session session(std::make_unique<sampler::ProcessReader>(std::move(*opened.reader)), writer,
+                  options, view);
+  result.reason =
+      session.run("run " + name + " (pid " + std::to_string(target.pid()) + ")", &target);
+  stop_if_running(target, writer, session.seconds_since_start(), options.keep_running, result);
+  return result;
+}
+
+namespace {
+
+/// The sampling options a scenario asks for, with the command line's overrides applied.
+SessionOptions scenario_options(const Scenario& scenario, const SessionOptions& given) {
+  auto ns = [](double s) { return std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9)); };
+  SessionOptions options = given;
+  if (!given.interval_given) options.interval = ns(scenario.interval_s);
+  options.duration = ns(scenario.duration_s);
+  options.detail_interval = ns(scenario.detail_interval_s);
+  if (!scenario.targets.empty() && !options.judge.targets_document) {
+    options.judge.targets_document = scenario.targets;
+  }
+  return options;
+}
+
+/// Launches the scenario's command, or names the PID it attaches to.
+sampler::Pid start_target(const Scenario& scenario, const SessionOptions& options,
+                          const fs::path& dir, std::optional<sampler::LaunchedProcess>& launched) {
+  if (scenario.attach_pid) return *scenario.attach_pid;
+  sampler::LaunchOptions launch;
+  launch.argv = scenario.command;
+  launch.working_directory = scenario.working_directory;
+  launch.environment = scenario.environment;
+  launch.output_file = dir / log::target_output_file;
+  launched.emplace(launch);
+  if (options.keep_running) launched->release();
+  return launched->pid();
+}
+
+/// Finds the target's URL and waits until it answers; then the probes can name it.
+std::string make_ready(const Scenario& scenario, const fs::path& dir, sampler::Pid pid,
+                       SessionOptions& options) {
+  std::string base_url;
+  try {
+    base_url = discover_base_url(scenario.base_url, scenario.port_from_output,
+                                 dir / log::target_output_file, pid, scenario.ready_timeout_s);
+    wait_until_ready(base_url, scenario.ready_path, pid, scenario.ready_timeout_s);
+  } catch (const TargetNotReady& e) {
+    throw StartError(StartError::Kind::runtime, e.what());
+  }
+  for (std::string spec : scenario.probes) {
+    for (auto pos = spec.find("${base_url}"); pos != std::string::npos;
+         pos = spec.find("${base_url}")) {
+      spec.replace(pos, std::string_view("${base_url}").size(), base_url);
+    }
+    options.probes.push_back(probes::parse_probe_spec(spec).text);
+  }
+  return base_url;
+}
+
+/// The load driver as a session companion: created on the session's io_context, its figures a
+/// source on the sampling clock; at teardown it is stopped and its totals kept.
+struct Load {
+  const Scenario& scenario;
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::string host_header;
+  std::unique_ptr<LoadDriver> driver;
+  std::unique_ptr<LoadSource> source;
+  std::uint64_t sent = 0, answered = 0;
+
+  bool active() const { return !scenario.requests.empty() || scenario.jobs.has_value(); }
+  LoadHooks hooks() {
+    if (!active()) return {};
+    return {[this](boost::asio::io_context& io, sampler::Sampler& s) {
+              driver = std::make_unique<LoadDriver>(io.get_executor(), scenario, endpoint,
+                                                    host_header);
+              source = std::make_unique<LoadSource>(*driver);
+              s.add_source(*source);
+              driver->start();
+            },
+            [this] {
+              if (driver) {
+                driver->stop();
+                sent = driver->total_sent();
+                answered = driver->total_completed();
+              }
+              source.reset();
+              driver.reset();
+            }};
+  }
+};
+
+}  // namespace
+
+SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given,
+                           SessionView& view) {
+  SessionOptions options = scenario_options(scenario, given);
+  judge::load_targets(options.judge);  // a bad targets block fails now, not after the run
+  SessionResult result;
+  result.judge = options.judge;
+  result.dir = log::create_run_dir(options.out_dir, scenario.name);
+  std::optional<sampler::LaunchedProcess> launched;
+  const sampler::Pid pid = start_target(scenario, options, result.dir, launched);
+  const std::string base_url = make_ready(scenario, result.dir, pid, options);
+  auto reader = open_target(
+      pid, launched ? StartError(StartError::Kind::runtime,
+                                 "the target exited before sampling began; see " +
+                                     (result.dir / log::target_output_file).string())
+                    : StartError(StartError::Kind::bad_input,
+                                 "no process with PID " + std::to_string(pid) +
+                                     " (from the scenario's target.pid)"));
+
+  Load load{scenario, {}, {}, {}, {}};
+  load.endpoint = parse_base_url(base_url, load.host_header);
+  nlohmann::ordered_json header = make_header(reader->info(), options, "scenario");
+  log::add_scenario(header, {scenario.name, fs::absolute(scenario.file).string(), base_url,
+                             scenario.model, scenario.limits.error_rate, scenario.limits.p95_s,
+                             scenario.targets});
+  log::SampleWriter writer(result.dir / log::samples_file, header);
+  view.note("scenario " + scenario.name + " against " + base_url + " (pid " +
+            std::to_string(pid) + "); writing " + result.dir.string());
+  Session session(std::move(reader), writer, options, view);
+  result.reason = session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
+                              launched ? &*launched : nullptr, load.hooks());
+  if (load.active()) {
+    writer.event(session.seconds_since_start(), log::event::load_summary,
+                 "sent " + std::to_string(load.sent) + " requests, " +
+                     std::to_string(load.answered) + " answered");
+  }
+  if (launched) {
+    stop_if_running(*launched, writer, session.seconds_since_start(), options.keep_running, result);
+  }
+  return result;
+}
+
+}  // namespace soak::scenarios
