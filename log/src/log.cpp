@@ -1,4 +1,5 @@
 #include "soak/log/log.hpp"
+#include "soak/log/run_dir.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -87,9 +88,15 @@ bool SampleWriter::write_line() {
   return true;
 }
 
-void SampleWriter::begin_sample(double t) {
+void SampleWriter::begin_sample(double t, std::string_view process) {
   line_.assign(R"({"type":"sample","t":)");
   append_number(line_, std::round(t * 1e6) / 1e6);
+  if (!process.empty()) {
+    line_ += ",\"";
+    line_ += kProcessKey;
+    line_ += "\":";
+    append_json_string(line_, process);
+  }
 }
 
 void SampleWriter::metric(std::string_view name, double value) {
@@ -251,21 +258,34 @@ std::string parse_general_line(std::string_view line, RunLog& log) {
   const auto t_it = j.find("t");
   if (t_it == j.end() || !t_it->is_number()) return "no numeric \"t\"";
   const double t = t_it->get<double>();
+  const auto key_it = j.find(kProcessKey);
+  std::string process;
+  if (key_it != j.end() && key_it->is_string()) process = key_it->get<std::string>();
   if (type == "sample") {
-    for (const auto& [key, value] : j.items()) {
-      if (key == "type" || key == "t" || !value.is_number()) continue;
-      auto& series = log.series[key];
-      series.t.push_back(t);
-      series.value.push_back(value.get<double>());
+    auto add = [&](std::map<std::string, Series, std::less<>>& by_metric, std::size_t& samples,
+                   double& first_t, double& last_t) {
+      for (const auto& [key, value] : j.items()) {
+        if (key == "type" || key == "t" || !value.is_number()) continue;
+        auto& series = by_metric[key];
+        series.t.push_back(t);
+        series.value.push_back(value.get<double>());
+      }
+      if (samples == 0) first_t = t;
+      ++samples;
+      last_t = t;
+    };
+    if (process.empty()) {
+      add(log.series, log.samples, log.first_t, log.last_t);
+    } else {
+      ProcessLog& p = log.processes[process];
+      add(p.series, p.samples, p.first_t, p.last_t);
     }
-    if (log.samples == 0) log.first_t = t;
-    ++log.samples;
-    log.last_t = t;
   } else if (type == "event") {
     LogEvent event;
     event.t = t;
     event.kind = j.value("kind", std::string());
     event.detail = j.value("detail", std::string());
+    event.process = std::move(process);
     event.fields = std::move(j);
     log.events.push_back(std::move(event));
   }
@@ -277,7 +297,7 @@ std::string parse_general_line(std::string_view line, RunLog& log) {
 
 std::filesystem::path resolve_log_path(const std::filesystem::path& run) {
   std::error_code ec;
-  if (std::filesystem::is_directory(run, ec)) return run / "samples.ndjson";
+  if (std::filesystem::is_directory(run, ec)) return run / samples_file;
   return run;
 }
 
@@ -342,9 +362,9 @@ RunLog read_run_log(const std::filesystem::path& run) {
         throw LogError(log.path.string() +
                        " is not a soak samples log (line 1 must be its header)");
       }
-      if (header.value("version", 0) > kLogVersion) {
+      if (header.value("version", 0) > kLogVersionRead) {
         log.warnings.push_back("log format version " + std::to_string(header.value("version", 0)) +
-                               " is newer than this soak reads (" + std::to_string(kLogVersion) +
+                               " is newer than this soak reads (" + std::to_string(kLogVersionRead) +
                                "); unknown fields are ignored");
       }
       log.header = std::move(header);

@@ -12,9 +12,12 @@
 #include <sstream>
 #include <thread>
 
+#include "soak/log/metrics.hpp"
+
 namespace soak::scenarios {
 
 namespace beast = boost::beast;
+namespace metric = log::metric;
 namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
@@ -26,28 +29,29 @@ double rounded(double v, double digits = 1000) { return std::round(v * digits) /
 void LoadSource::contribute(sampler::TickSink& sink) {
   const LoadFigures f = driver_.take_interval();
   for (const JobEvent& e : driver_.take_job_events()) {
-    sink.event(e.ok ? "job_finished" : "job_failed", e.detail);
+    sink.event(e.ok ? log::event::job_finished : log::event::job_failed, e.detail);
   }
   if (f.interval_s < 1e-3) return;  // the first tick: nothing measured yet
-  sink.metric("load.level", f.level);
-  sink.metric("load.sent_rps", rounded(static_cast<double>(f.sent) / f.interval_s));
-  sink.metric("load.rps", rounded(static_cast<double>(f.completed) / f.interval_s));
-  sink.metric("load.errors", static_cast<double>(f.error_count()));
+  sink.metric(metric::load_level, f.level);
+  sink.metric(metric::load_sent_rps, rounded(static_cast<double>(f.sent) / f.interval_s));
+  sink.metric(metric::load_rps, rounded(static_cast<double>(f.completed) / f.interval_s));
+  sink.metric(metric::load_errors, static_cast<double>(f.error_count()));
   for (const auto& [kind, count] : f.errors) {
-    name_buffer_ = "load.errors." + kind;
+    name_buffer_.assign(metric::load_errors_prefix);
+    name_buffer_ += kind;
     sink.metric(name_buffer_, static_cast<double>(count));
   }
   if (!std::isnan(f.p50_s)) {
-    sink.metric("load.p50_ms", rounded(f.p50_s * 1000));
-    sink.metric("load.p95_ms", rounded(f.p95_s * 1000));
-    sink.metric("load.p99_ms", rounded(f.p99_s * 1000));
+    sink.metric(metric::load_p50_ms, rounded(f.p50_s * 1000));
+    sink.metric(metric::load_p95_ms, rounded(f.p95_s * 1000));
+    sink.metric(metric::load_p99_ms, rounded(f.p99_s * 1000));
   }
-  sink.metric("load.in_flight", static_cast<double>(f.in_flight));
+  sink.metric(metric::load_in_flight, static_cast<double>(f.in_flight));
   if (f.jobs_started > 0) {
-    sink.metric("load.jobs_done", static_cast<double>(f.jobs_done));
-    sink.metric("load.jobs_failed", static_cast<double>(f.jobs_failed));
+    sink.metric(metric::load_jobs_done, static_cast<double>(f.jobs_done));
+    sink.metric(metric::load_jobs_failed, static_cast<double>(f.jobs_failed));
   }
-  if (f.jobs_ended > 0) sink.metric("load.job_s", rounded(f.job_seconds / static_cast<double>(f.jobs_ended)));
+  if (f.jobs_ended > 0) sink.metric(metric::load_job_s, rounded(f.job_seconds / static_cast<double>(f.jobs_ended)));
 }
 
 namespace {

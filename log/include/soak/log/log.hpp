@@ -17,7 +17,12 @@
 namespace soak::log {
 
 inline constexpr std::string_view kLogFormat = "soak-samples";
-inline constexpr int kLogVersion = 1;
+inline constexpr int kLogVersion = 1;  ///< what the writer writes
+/// The newest version the reader understands. Version 2 adds a process key (`"proc"`) to
+/// samples and events of logs that hold several processes; version 1 logs are read unchanged.
+inline constexpr int kLogVersionRead = 2;
+/// The field naming the process a sample or event belongs to (version 2).
+inline constexpr std::string_view kProcessKey = "proc";
 
 /// A log that cannot be created or read at all (missing, not a soak log, unreadable).
 /// what() is one readable sentence naming the file.
@@ -37,8 +42,9 @@ class SampleWriter {
   SampleWriter& operator=(const SampleWriter&) = delete;
   ~SampleWriter();
 
-  /// Starts a sample line at `t` seconds since the start.
-  void begin_sample(double t);
+  /// Starts a sample line at `t` seconds since the start. `process` names the process it
+  /// belongs to in a log of several (version 2); empty for the run's one target.
+  void begin_sample(double t, std::string_view process = {});
   /// Adds one metric to the open sample. Integral values are written without a fraction.
   void metric(std::string_view name, double value);
   /// Completes and writes the sample line. False when the write failed (see error_number()).
@@ -74,7 +80,16 @@ struct LogEvent {
   double t = 0;
   std::string kind;
   std::string detail;
+  std::string process;  ///< the process key (version 2); empty for the run's one target
   nlohmann::json fields;  ///< the whole line, for kinds with extra fields
+};
+
+/// The samples of one process of a log of several (version 2), by metric.
+struct ProcessLog {
+  std::map<std::string, Series, std::less<>> series;
+  std::size_t samples = 0;
+  double first_t = 0;
+  double last_t = 0;
 };
 
 /// Everything in a samples log, by metric.
@@ -87,6 +102,8 @@ struct RunLog {
   double first_t = 0;
   double last_t = 0;
   std::vector<std::string> warnings;  ///< torn last line, skipped malformed lines
+  /// Samples that carry a process key (version 2), by key; `series` holds the others.
+  std::map<std::string, ProcessLog, std::less<>> processes;
 };
 
 /// A run directory means DIR/samples.ndjson; any other path is taken as the log itself.

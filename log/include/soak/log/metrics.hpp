@@ -33,10 +33,19 @@ inline constexpr std::string_view region_prefix = "region.";  ///< smaps regions
 inline constexpr std::string_view cgroup_prefix = "cgroup.";  ///< the target's cgroup
 
 // Members of the families that the analysis reads by name.
-inline constexpr std::string_view load_level = "load.level";
-inline constexpr std::string_view load_errors = "load.errors";
+// The load driver's figures, per sampling interval.
+inline constexpr std::string_view load_level = "load.level";  ///< asked rate or users
 inline constexpr std::string_view load_sent_rps = "load.sent_rps";
+inline constexpr std::string_view load_rps = "load.rps";  ///< answered per second
+inline constexpr std::string_view load_errors = "load.errors";
+inline constexpr std::string_view load_errors_prefix = "load.errors.";  ///< + the error's kind
+inline constexpr std::string_view load_p50_ms = "load.p50_ms";
 inline constexpr std::string_view load_p95_ms = "load.p95_ms";
+inline constexpr std::string_view load_p99_ms = "load.p99_ms";
+inline constexpr std::string_view load_in_flight = "load.in_flight";
+inline constexpr std::string_view load_jobs_done = "load.jobs_done";
+inline constexpr std::string_view load_jobs_failed = "load.jobs_failed";
+inline constexpr std::string_view load_job_s = "load.job_s";  ///< mean duration of jobs ended
 inline constexpr std::string_view cgroup_limit_bytes = "cgroup.limit_bytes";
 
 }  // namespace soak::log::metric

@@ -1,0 +1,124 @@
+// The run log library: header schema, run directory, process keys, version tolerance.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "soak/log/header.hpp"
+#include "soak/log/log.hpp"
+#include "soak/log/run_dir.hpp"
+#include "support.hpp"
+
+using namespace soak::log;
+using namespace soak::test;
+
+namespace {
+
+HeaderFields sample_fields() {
+  HeaderFields f;
+  f.started_at = "2026-11-22T23:00:00Z";
+  f.interval_s = 0.5;
+  f.target = {1234, "server", {"./server", "--port", "8080"}, 987654, 1000};
+  f.host = {"6.1.0", 4096, 25000000000ULL, 100};
+  f.mode = "attach";
+  f.planned_duration_s = 60;
+  f.soak_version = "0.1.0";
+  return f;
+}
+
+void write_lines(const fs::path& path, std::initializer_list<std::string> lines) {
+  std::ofstream out(path);
+  for (const auto& line : lines) out << line << "\n";
+}
+
+}  // namespace
+
+TEST_CASE("a header written by the writer reads back with the pinned fields and host memory") {
+  TempDir dir;
+  {
+    nlohmann::ordered_json header = make_header(sample_fields());
+    add_scenario(header, {"soak", "/tmp/s.json", "http://127.0.0.1:1", "open", 0.05, 2.0,
+                          nlohmann::json{{"initial_rss", "256 MiB"}}});
+    SampleWriter writer(dir.path() / "samples.ndjson", header);
+    writer.begin_sample(0);
+    writer.metric("rss_bytes", 1048576);
+    REQUIRE(writer.end_sample());
+  }
+  const RunLog log = read_run_log(dir.path());
+  CHECK(log.warnings.empty());
+  CHECK(log.header["format"] == "soak-samples");
+  CHECK(log.header["version"] == 1);
+  CHECK(log.header["interval_s"] == 0.5);
+  CHECK(log.header["target"]["cmdline"].size() == 3);
+  CHECK(log.header["target"]["pid"] == 1234);
+  CHECK(host_memory_bytes(log.header) == Approx(25e9));
+  REQUIRE(targets_document(log.header));
+  CHECK((*targets_document(log.header))["initial_rss"] == "256 MiB");
+  CHECK(scenario_error_rate_limit(log.header) == Approx(0.05));
+  CHECK(scenario_p95_limit_s(log.header) == Approx(2.0));
+  CHECK(log.series.at("rss_bytes").value.front() == 1048576);
+}
+
+TEST_CASE("header readers say 'not known' for missing or mistyped fields instead of throwing") {
+  const nlohmann::json header = {{"host", {{"mem_total_bytes", "lots"}}}, {"targets", 5}};
+  CHECK_FALSE(host_memory_bytes(header));
+  CHECK_FALSE(targets_document(header));
+  CHECK_FALSE(scenario_error_rate_limit(header));
+  CHECK_FALSE(host_memory_bytes(nlohmann::json()));
+}
+
+TEST_CASE("a run directory that already holds a run is refused, so nothing is overwritten") {
+  TempDir dir;
+  const fs::path run = create_run_dir(dir.path() / "run", "server");
+  CHECK(fs::is_directory(run));
+  write_lines(run / "samples.ndjson", {R"({"type":"header","format":"soak-samples","version":1})"});
+  CHECK_THROWS_AS(create_run_dir(run, "server"), RunDirError);
+  write_lines(dir.path() / "file", {"x"});
+  CHECK_THROWS_AS(create_run_dir(dir.path() / "file", "server"), RunDirError);
+}
+
+TEST_CASE("samples and events with a process key go to that process; the others to the run") {
+  TempDir dir;
+  const fs::path path = dir.path() / "samples.ndjson";
+  {
+    nlohmann::ordered_json header = make_header(sample_fields());
+    header["version"] = 2;
+    SampleWriter writer(path, header);
+    for (int i = 0; i < 3; ++i) {
+      writer.begin_sample(i);
+      writer.metric("rss_bytes", 100 + i);
+      REQUIRE(writer.end_sample());
+      writer.begin_sample(i, "worker \"2\"");
+      writer.metric("rss_bytes", 200 + i);
+      writer.metric("threads", 4);
+      REQUIRE(writer.end_sample());
+    }
+    REQUIRE(writer.event(2.5, "target_exited", "exit code 0", {{"proc", "worker \"2\""}}));
+  }
+  const RunLog log = read_run_log(path);
+  CHECK(log.warnings.empty());
+  CHECK(log.samples == 3);
+  CHECK(log.series.at("rss_bytes").value == std::vector<double>{100, 101, 102});
+  REQUIRE(log.processes.count("worker \"2\"") == 1);
+  const ProcessLog& worker = log.processes.at("worker \"2\"");
+  CHECK(worker.samples == 3);
+  CHECK(worker.last_t == 2);
+  CHECK(worker.series.at("rss_bytes").value == std::vector<double>{200, 201, 202});
+  CHECK(worker.series.at("threads").size() == 3);
+  REQUIRE(log.events.size() == 1);
+  CHECK(log.events.front().process == "worker \"2\"");
+}
+
+TEST_CASE("a log of a newer version than the reader knows is read with a warning") {
+  TempDir dir;
+  const fs::path path = dir.path() / "samples.ndjson";
+  write_lines(path, {R"({"type":"header","format":"soak-samples","version":2})",
+                     R"({"type":"sample","t":0,"rss_bytes":5})"});
+  CHECK(read_run_log(path).warnings.empty());
+  write_lines(path, {R"({"type":"header","format":"soak-samples","version":3})",
+                     R"({"type":"sample","t":0,"rss_bytes":5})",
+                     R"({"type":"future","t":1,"what":"unknown"})"});
+  const RunLog log = read_run_log(path);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings.front(), Catch::Contains("version 3"));
+  CHECK(log.samples == 1);
+}
