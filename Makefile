@@ -4,7 +4,7 @@ SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-sanitize bench clean
+.PHONY: setup build demo test test-sanitize check-style bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,10 @@ test-sanitize: setup
 	@cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOAK_WERROR=ON -DSOAK_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2
+
+# clang-format over every C++ file and no product function over 100 lines (CI runs it).
+check-style: build
+	@bash scripts/check-style.sh $(BUILD)
 
 bench: build
 	@bash scripts/setup.sh bench
