@@ -1,0 +1,155 @@
+// One verdict path: the same series judged from a samples log and from a real Prometheus server
+// (holding exactly those points, backfilled with promtool) gets the same verdict, checks, JUnit
+// and exit code, with --targets and --junit honoured on both.
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+
+#include "support.hpp"
+
+using namespace soak::test;
+
+namespace {
+
+constexpr int kPoints = 181;  // 3 min at 1 s: the case the review found judged two ways
+
+/// RSS around 200 MB: flat with 8 MB of white noise, or growing `mib_per_min` with 1 MB noise.
+std::vector<double> make_series(unsigned seed, double mib_per_min) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0, mib_per_min > 0 ? 1e6 : 8e6);
+  std::vector<double> v;
+  for (int i = 0; i < kPoints; ++i) v.push_back(200e6 + mib_per_min * 1048576 * i / 60.0 + noise(rng));
+  return v;
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void write_log(const fs::path& path, const std::vector<double>& values) {
+  std::ofstream out(path);
+  out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-01T00:00:00Z",)"
+         R"("interval_s":1,"target":{"pid":1,"name":"fleet","cmdline":[]},"host":{"kernel":"6.1"}})"
+      << "\n";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out << R"({"type":"sample","t":)" << i << R"(,"rss_bytes":)" << number(values[i]) << "}\n";
+  }
+}
+
+/// Every (testcase, outcome) of a JUnit document; outcome is pass, failure or skipped.
+std::multiset<std::string> junit_cases(const std::string& xml) {
+  std::multiset<std::string> cases;
+  const std::regex testcase(R"(<testcase[^>]*name="([^"]*)"[^>]*?(/>|>([\s\S]*?)</testcase>))");
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), testcase); it != std::sregex_iterator(); ++it) {
+    const std::string body = (*it)[3].str();
+    const char* outcome = body.find("<failure") != std::string::npos   ? "failure"
+                          : body.find("<skipped") != std::string::npos ? "skipped"
+                                                                       : "pass";
+    cases.insert((*it)[1].str() + ":" + outcome);
+  }
+  return cases;
+}
+
+/// A real Prometheus serving a TSDB backfilled from OpenMetrics text; its port read back from
+/// its own log (it listens on port 0).
+struct Prometheus {
+  std::unique_ptr<Child> server;
+  std::string url;
+  Prometheus(const fs::path& dir, const std::string& openmetrics) {
+    std::ofstream(dir / "in.om") << openmetrics << "# EOF\n";
+    Child promtool({"promtool", "tsdb", "create-blocks-from", "openmetrics", (dir / "in.om").string(),
+                    (dir / "tsdb").string()});
+    const auto code = promtool.wait_for(60s);
+    INFO(promtool.err() << promtool.out());
+    REQUIRE(code == 0);
+    std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1m\n";
+    server = std::make_unique<Child>(std::vector<std::string>{
+        "/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+        "--storage.tsdb.path=" + (dir / "tsdb").string(), "--web.listen-address=127.0.0.1:0"});
+    const std::regex listening(R"(msg="Listening on" address=127\.0\.0\.1:([0-9]+))");
+    std::smatch m;
+    REQUIRE(wait_until([&] {
+      const std::string err = server->err();
+      return std::regex_search(err, m, listening);
+    }, 60s));
+    url = "http://127.0.0.1:" + m[1].str();
+    REQUIRE(wait_until([&] {
+      Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"});
+      curl.wait_for(5s);
+      return curl.out() == "200";
+    }, 60s));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a series judged from a log and from Prometheus gets the same verdict, checks, JUnit and exit code") {
+  REQUIRE(fs::exists("/usr/bin/prometheus"));  // Debian's prometheus, installed by scripts/setup.sh
+  TempDir dir;
+  std::ofstream(dir / "strict.json") << R"({"rss_growth": "1 MiB/min"})";
+  // Seed 20261201 is the one the expectations were written for; 7 and 99 are held out.
+  struct Case {
+    std::string name;
+    unsigned seed;
+    double mib_per_min;
+    int expected_exit;  // judged from the log, against strict.json
+  };
+  const std::vector<Case> cases = {{"flat", 20261201, 0, 2},   {"leak", 20261201, 4, 1},
+                                   {"flat7", 7, 0, 2},         {"leak99", 99, 4, 1}};
+  const long t0 = static_cast<long>(std::time(nullptr)) - 600;
+  std::string openmetrics = "# TYPE soak_target_value gauge\n";
+  for (const auto& c : cases) {
+    const auto values = make_series(c.seed, c.mib_per_min);
+    write_log(dir / (c.name + ".ndjson"), values);
+    for (int i = 0; i < kPoints; ++i) {
+      openmetrics += "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"} " +
+                     number(values[i]) + " " + std::to_string(t0 + i) + "\n";
+    }
+  }
+  Prometheus prometheus(dir.path(), openmetrics);
+
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      const fs::path log_junit = dir / (c.name + "-log.xml"), prom_junit = dir / (c.name + "-prom.xml");
+      const SoakResult from_log = run_soak({"analyze", (dir / (c.name + ".ndjson")).string(), "--targets",
+                                            (dir / "strict.json").string(), "--junit", log_junit.string(),
+                                            "--format", "json"});
+      INFO(from_log.err);
+      REQUIRE(from_log.exit_code == c.expected_exit);
+      const SoakResult from_prom = run_soak(
+          {"analyze", "--prometheus", prometheus.url, "--query",
+           "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"}", "--since",
+           std::to_string(kPoints - 1) + "s", "--end", std::to_string(t0 + kPoints - 1), "--step", "1s",
+           "--targets", (dir / "strict.json").string(), "--junit", prom_junit.string(), "--format", "json"});
+      INFO(from_prom.err << from_prom.out);
+      CHECK(from_prom.exit_code == from_log.exit_code);
+      const auto a = nlohmann::json::parse(from_log.out);
+      const auto b = nlohmann::json::parse(from_prom.out);
+      CHECK(b["verdict"] == a["verdict"]);
+      REQUIRE(b["processes"].size() == 1);
+      const auto& member = b["processes"][0];
+      CHECK(member["labels"]["series"] == c.name);
+      CHECK(member["verdict"] == a["verdict"]);
+      CHECK(member["metrics"]["rss_bytes"]["classification"] == a["metrics"]["rss_bytes"]["classification"]);
+      CHECK(member["metrics"]["rss_bytes"]["growth_per_min"] == a["metrics"]["rss_bytes"]["growth_per_min"]);
+      REQUIRE(member["checks"].size() == a["checks"].size());
+      for (std::size_t i = 0; i < a["checks"].size(); ++i) {
+        CHECK(member["checks"][i]["name"] == a["checks"][i]["name"]);
+        CHECK(member["checks"][i]["status"] == a["checks"][i]["status"]);
+        CHECK(member["checks"][i]["measured"] == a["checks"][i]["measured"]);
+        CHECK(member["checks"][i]["limit"] == a["checks"][i]["limit"]);
+      }
+      REQUIRE(fs::exists(log_junit));
+      REQUIRE(fs::exists(prom_junit));
+      const auto log_cases = junit_cases(read_file(log_junit));
+      CHECK_FALSE(log_cases.empty());
+      CHECK(junit_cases(read_file(prom_junit)) == log_cases);
+    }
+  }
+}
