@@ -59,7 +59,9 @@ const char* signal_name(int sig) {
   switch (sig) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
+#ifdef SIGHUP
     case SIGHUP: return "SIGHUP";
+#endif
     default: return "signal";
   }
 }
@@ -122,7 +124,11 @@ class Session {
           const SessionOptions& options, SessionView& view)
       : options_(options), view_(view), writer_(writer),
         sampler_(io_.get_executor(), std::move(*reader), writer, sampler_options(options)),
-        signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+        signals_(io_, SIGINT, SIGTERM) {
+#ifdef SIGHUP  // a closed terminal ends the run cleanly too (POSIX)
+    signals_.add(SIGHUP);
+#endif
+  }
 
   sampler::Sampler& sampler() { return sampler_; }
   std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
