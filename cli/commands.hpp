@@ -2,8 +2,6 @@
 // The subcommands. Each returns the process exit code and throws UsageError / RuntimeError
 // (or a library's typed error) for main() to map.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "soak/probes/exporter.hpp"
+#include "soak/sampler/process.hpp"
 
 #include "exit_code.hpp"
 
@@ -46,7 +45,7 @@ struct AnalyzeOptions {
   std::optional<std::filesystem::path> report_file;  ///< render report.html here
 };
 
-ExitCode attach_command(pid_t pid, const SamplingOptions& options);
+ExitCode attach_command(sampler::Pid pid, const SamplingOptions& options);
 ExitCode run_command(const std::vector<std::string>& command, const SamplingOptions& options);
 /// soak run SCENARIO.json: launch or attach, wait until ready, drive the load, sample, judge.
 ExitCode scenario_command(const std::filesystem::path& file, const SamplingOptions& options);

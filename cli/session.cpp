@@ -14,9 +14,8 @@
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/periodic.hpp"
 #include "soak/sampler/process.hpp"
-#include "soak/probes/cgroup.hpp"
 #include "soak/probes/http_probe.hpp"
-#include "soak/probes/smaps.hpp"
+#include "soak/sampler/memory_sources.hpp"
 #include "soak/sampler/sampler.hpp"
 #include "soak/scenarios/driver.hpp"
 #include "soak/scenarios/runner.hpp"
@@ -143,7 +142,7 @@ struct SessionEnd {
 /// Samples `reader`'s process into `writer` until the run ends.
 using SessionSetup = std::function<void(boost::asio::io_context&, sampler::Sampler&)>;
 
-SessionEnd sample_until_end(sampler::ProcessReader reader, log::SampleWriter& writer,
+SessionEnd sample_until_end(std::unique_ptr<sampler::ProcessReader> reader, log::SampleWriter& writer,
                             const SamplingOptions& options, const std::string& title,
                             sampler::LaunchedProcess* launched, const SessionSetup& setup = {},
                             const std::function<void()>& teardown = {}) {
@@ -183,11 +182,12 @@ SessionEnd sample_until_end(sampler::ProcessReader reader, log::SampleWriter& wr
     if (!ec) sampler.stop(signal_name(sig));
   });
   // The target's cgroup, when it has a memory controller of its own (containers, services).
-  auto cgroup = probes::CgroupSource::discover(sampler.reader().info().identity.pid);
+  const auto cgroup = sampler::make_cgroup_source(sampler.reader().info().identity.pid);
   if (cgroup) sampler.add_source(*cgroup);
   // Where it grows: smaps regions at the start, every regions_interval and at the end.
-  probes::SmapsSource regions(sampler.reader().info().identity.pid, options.regions_interval);
-  sampler.add_source(regions);
+  const auto regions =
+      sampler::make_regions_source(sampler.reader().info().identity.pid, options.regions_interval);
+  sampler.add_source(*regions);
   // Probes fetch on their own threads; the sampler only takes what they have on each tick.
   std::vector<std::unique_ptr<probes::HttpProbe>> probe_sources;
   for (const auto& text : options.probes) {
@@ -243,7 +243,7 @@ ExitCode finish_run(const fs::path& dir, sampler::EndReason reason, const JudgeO
 
 }  // namespace
 
-ExitCode attach_command(pid_t pid, const SamplingOptions& options) {
+ExitCode attach_command(sampler::Pid pid, const SamplingOptions& options) {
   sampler::OpenResult opened = sampler::ProcessReader::open(pid);
   if (opened.status == ReadStatus::exited) {
     throw UsageError("no process with PID " + std::to_string(pid) +
@@ -257,8 +257,8 @@ ExitCode attach_command(pid_t pid, const SamplingOptions& options) {
     throw RuntimeError("cannot read process " + std::to_string(pid) + ": " +
                        std::strerror(opened.error_number));
   }
-  sampler::ProcessReader reader = std::move(*opened.reader);
-  const sampler::ProcessInfo info = reader.info();
+  std::unique_ptr<sampler::ProcessReader> reader = std::move(opened.reader);
+  const sampler::ProcessInfo info = reader->info();
   const fs::path dir = prepare_out_dir(options, info.name);
   SessionEnd end;
   {
@@ -289,7 +289,7 @@ ExitCode run_command(const std::vector<std::string>& command, const SamplingOpti
       log::SampleWriter writer(dir / "samples.ndjson", make_header(info, options, "run"));
       std::fprintf(stderr, "soak: started %s as pid %d; writing %s (target output: %s)\n",
                    name.c_str(), target.pid(), dir.c_str(), launch.output_file->c_str());
-      end = sample_until_end(std::move(*opened.reader), writer, options,
+      end = sample_until_end(std::move(opened.reader), writer, options,
                              "run " + name + " (pid " + std::to_string(target.pid()) + ")",
                              &target);
       stopped_by_soak = stop_if_running(target, writer, end, options.keep_running);
@@ -330,7 +330,7 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
   const fs::path dir = prepare_out_dir(options, scenario.name);
 
   std::optional<sampler::LaunchedProcess> launched;
-  pid_t pid = 0;
+  sampler::Pid pid = 0;
   if (scenario.attach_pid) {
     pid = *scenario.attach_pid;
   } else {
@@ -410,7 +410,7 @@ ExitCode scenario_command(const fs::path& file, const SamplingOptions& cli_optio
       source.reset();
       driver.reset();
     };
-    end = sample_until_end(std::move(*opened.reader), writer, options,
+    end = sample_until_end(std::move(opened.reader), writer, options,
                            "scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
                            launched ? &*launched : nullptr, setup, teardown);
     if (has_load) {
