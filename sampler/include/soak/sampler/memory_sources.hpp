@@ -1,8 +1,8 @@
 #pragma once
 // The platform's own memory sources, beside the process reader: the memory of the target's
 // control group (what a container's OOM killer judges) and its memory broken down by region
-// (where it grows). Each platform implements them in sampler/src/<os>/; on Linux, cgroup
-// v1/v2 memory files and /proc/PID/smaps.
+// (where it grows). Each platform implements them in sampler/src/<os>/; on Linux, the cgroup
+// v1/v2 memory files and the process's memory map.
 //
 // Metrics (units in the names): cgroup.memory_bytes, cgroup.limit_bytes (when a limit is set),
 // cgroup.anon_bytes, cgroup.file_bytes; region.<name> (resident bytes of heap, stack,

@@ -1,7 +1,7 @@
 #pragma once
 // Reading one process (and its descendants): platform-neutral types and the ProcessReader
 // interface. Each operating system implements it in its own folder under sampler/src/
-// (src/linux/: procfs), chosen by sampler/CMakeLists.txt; nothing here names an OS type.
+// (src/linux/ today), chosen by sampler/CMakeLists.txt; nothing here names an OS type.
 //
 // Units: sizes in bytes, CPU time in seconds, counts as counts. A field that was not measured
 // on a tick is an empty optional, never zero.
@@ -21,7 +21,7 @@
 
 namespace soak::sampler {
 
-/// A process ID as the platform numbers processes (Linux pid_t, a Windows DWORD both fit).
+/// A process ID as the platform numbers processes (Linux and Windows process IDs both fit).
 using Pid = std::int32_t;
 
 /// A process is its PID plus its start time: PIDs are reused.
@@ -82,7 +82,7 @@ struct ReadResult {
 
 /// What to read besides the cheap per-tick set (memory, threads, CPU, faults, fd count).
 struct ReadDetail {
-  bool memory_breakdown = false;  ///< PSS, USS and swap (Linux: one read of smaps_rollup)
+  bool memory_breakdown = false;  ///< PSS, USS and swap, where the platform measures them
   bool children = false;          ///< count the descendants and sum their resident memory
 };
 
@@ -90,8 +90,8 @@ struct OpenResult;
 
 /// Reads one process, again and again, cheaply. Bound to the process it was opened on: once
 /// that process is gone a read says exited or pid_reused, never a newer process that was handed
-/// the same PID. The Linux reader keeps descriptors open on the process's procfs files and
-/// re-reads them, so a tick costs a few syscalls and no path lookups.
+/// the same PID. The Linux reader keeps the process's files open and re-reads them, so a tick
+/// costs a few system calls and no path lookups.
 ///
 /// Not thread-safe: one thread at a time (reads reuse internal buffers).
 class ProcessReader {
