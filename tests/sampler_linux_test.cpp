@@ -70,7 +70,8 @@ TEST_CASE("cgroup v2 memory, limit, anon and file are read from the target's cgr
   std::ofstream(root / "proc/4242/cgroup") << "0::/system.slice/app.service\n";
   std::ofstream(root / "sys/system.slice/app.service/memory.current") << "104857600\n";
   std::ofstream(root / "sys/system.slice/app.service/memory.max") << "536870912\n";
-  std::ofstream(root / "sys/system.slice/app.service/memory.stat") << "anon 73400320\nfile 31457280\nkernel 1048576\n";
+  std::ofstream(root / "sys/system.slice/app.service/memory.stat")
+      << "anon 73400320\nfile 31457280\nkernel 1048576\n";
   auto source = CgroupSource::discover(4242, root / "sys", root / "proc");
   REQUIRE(source);
   CHECK(source->version() == 2);
@@ -81,7 +82,8 @@ TEST_CASE("cgroup v2 memory, limit, anon and file are read from the target's cgr
   CHECK(sink.metrics.at("cgroup.anon_bytes") == 73400320);
   CHECK(sink.metrics.at("cgroup.file_bytes") == 31457280);
   REQUIRE(sink.events.size() == 1);
-  CHECK_THAT(sink.events[0], Catch::Contains("cgroup v2 /system.slice/app.service, memory limit 536870912"));
+  CHECK_THAT(sink.events[0],
+             Catch::Contains("cgroup v2 /system.slice/app.service, memory limit 536870912"));
   // "max" means no limit: no limit metric rather than a made-up number.
   std::ofstream(root / "sys/system.slice/app.service/memory.max") << "max\n";
   CollectingSink again;
@@ -106,13 +108,16 @@ TEST_CASE("smaps text reduces to regions: heap, stack, anonymous, shared, files"
       "Size:                132 kB\nRss:                  96 kB\nPss:                  96 kB\n"
       "7f1c2a000000-7f1c2a100000 rw-p 00000000 00:00 0 \n"
       "Rss:                1024 kB\n"
-      "7f1c2b000000-7f1c2b200000 r-xp 00000000 fd:01 1234                       /usr/lib/libfoo.so.1\n"
+      "7f1c2b000000-7f1c2b200000 r-xp 00000000 fd:01 1234                       "
+      "/usr/lib/libfoo.so.1\n"
       "Rss:                 200 kB\n"
-      "7f1c2c000000-7f1c2c100000 r--p 00200000 fd:01 1234                       /usr/lib/libfoo.so.1\n"
+      "7f1c2c000000-7f1c2c100000 r--p 00200000 fd:01 1234                       "
+      "/usr/lib/libfoo.so.1\n"
       "Rss:                  56 kB\n"
       "7f1c2d000000-7f1c2d100000 rw-s 00000000 00:05 99                         /dev/shm/pool\n"
       "Rss:                 512 kB\n"
-      "7f1c2e000000-7f1c2e100000 rw-s 00000000 00:05 98                         /tmp/data file.bin (deleted)\n"
+      "7f1c2e000000-7f1c2e100000 rw-s 00000000 00:05 98                         /tmp/data file.bin "
+      "(deleted)\n"
       "Rss:                 300 kB\n"
       "7ffd1a000000-7ffd1a021000 rw-p 00000000 00:00 0                          [stack]\n"
       "Rss:                  40 kB\n"
@@ -131,7 +136,7 @@ TEST_CASE("smaps text reduces to regions: heap, stack, anonymous, shared, files"
   const auto stacks = reduce_smaps(
       "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \nRss: 0 kB\n"
       "7f0000001000-7f0000801000 rw-p 00000000 00:00 0 \nRss: 16 kB\n"
-      "7f1000000000-7f1000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n"   // an arena: rw first
+      "7f1000000000-7f1000021000 rw-p 00000000 00:00 0 \nRss: 132 kB\n"  // an arena: rw first
       "7f1000021000-7f1004000000 ---p 00000000 00:00 0 \nRss: 0 kB\n");
   CHECK(stacks.at("thread_stacks") == 16 * 1024);
   CHECK(stacks.at("anonymous") == 132 * 1024);
@@ -151,8 +156,9 @@ TEST_CASE("smaps attribution names the heap for a malloc leak, the file for a ma
   TempDir dir;
   // A malloc leak of small blocks: glibc serves them from the heap (brk) or, past its mmap
   // threshold, from anonymous mappings; both are "where malloc grows".
-  const SoakResult malloc_run = run_soak({"run", "-d", "6s", "-i", "1s", "-q", "--out", (dir / "malloc").string(),
-                                          "--", leaky_binary().string(), "--leak-mib-per-min", "300"});
+  const SoakResult malloc_run =
+      run_soak({"run", "-d", "6s", "-i", "1s", "-q", "--out", (dir / "malloc").string(), "--",
+                leaky_binary().string(), "--leak-mib-per-min", "300"});
   REQUIRE(malloc_run.exit_code <= 2);
   const auto malloc_verdict = nlohmann::json::parse(read_file(dir / "malloc" / "verdict.json"));
   REQUIRE_FALSE(malloc_verdict["regions_grown"].empty());
@@ -162,19 +168,27 @@ TEST_CASE("smaps attribution names the heap for a malloc leak, the file for a ma
 
   // The example server maps 1 MiB more of one data file per finished job.
   std::ofstream(dir / "s.json") << nlohmann::json{
-      {"target", {{"command", {server_binary().string(), "--port", "0", "--mmap-leak-per-job-kib", "1024"}},
-                  {"port_from_output", "listening on [0-9.]+:([0-9]+)"}, {"ready", {{"http", "/health"}}}}},
+      {"target",
+       {{"command", {server_binary().string(), "--port", "0", "--mmap-leak-per-job-kib", "1024"}},
+        {"port_from_output", "listening on [0-9.]+:([0-9]+)"},
+        {"ready", {{"http", "/health"}}}}},
       {"duration", "6s"},
-      {"load", {{"model", "closed"}, {"shape", {{"type", "constant"}, {"users", 2}}},
-                {"jobs", {{"submit", {{"method", "POST"}, {"path", "/api/jobs"}, {"body", "{\"duration_ms\": 50}"}}},
-                          {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
-                          {"interval", "20ms"}}}}}}.dump();
-  const SoakResult mapped = run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "mapped").string()});
+      {"load",
+       {{"model", "closed"},
+        {"shape", {{"type", "constant"}, {"users", 2}}},
+        {"jobs",
+         {{"submit",
+           {{"method", "POST"}, {"path", "/api/jobs"}, {"body", "{\"duration_ms\": 50}"}}},
+          {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
+          {"interval", "20ms"}}}}}}.dump();
+  const SoakResult mapped =
+      run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "mapped").string()});
   REQUIRE(mapped.exit_code <= 2);
   const auto verdict = nlohmann::json::parse(read_file(dir / "mapped" / "verdict.json"));
   REQUIRE_FALSE(verdict["regions_grown"].empty());
   const std::string region = verdict["regions_grown"][0]["region"];
-  CHECK_THAT(region, Catch::StartsWith("file:/tmp/soak-example-server-") && Catch::EndsWith(".data"));
+  CHECK_THAT(region,
+             Catch::StartsWith("file:/tmp/soak-example-server-") && Catch::EndsWith(".data"));
   CHECK_THAT(read_file(dir / "mapped" / "report.html"), Catch::Contains("Where it grows"));
 }
 
@@ -182,10 +196,12 @@ TEST_CASE("cgroup v1 memory files are read, and v1's huge no-limit value is no l
   TempDir root;
   fs::create_directories(root / "proc/4242");
   fs::create_directories(root / "sys/memory/docker/abc");
-  std::ofstream(root / "proc/4242/cgroup") << "5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n";
+  std::ofstream(root / "proc/4242/cgroup")
+      << "5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n";
   std::ofstream(root / "sys/memory/docker/abc/memory.usage_in_bytes") << "52428800\n";
   std::ofstream(root / "sys/memory/docker/abc/memory.limit_in_bytes") << "9223372036854771712\n";
-  std::ofstream(root / "sys/memory/docker/abc/memory.stat") << "cache 1000\nrss 2000\ntotal_cache 4096\ntotal_rss 8192\n";
+  std::ofstream(root / "sys/memory/docker/abc/memory.stat")
+      << "cache 1000\nrss 2000\ntotal_cache 4096\ntotal_rss 8192\n";
   auto source = CgroupSource::discover(4242, root / "sys", root / "proc");
   REQUIRE(source);
   CHECK(source->version() == 1);

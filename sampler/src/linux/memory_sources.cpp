@@ -7,7 +7,9 @@
 
 namespace soak::sampler {
 
-std::unique_ptr<Source> make_cgroup_source(Pid pid) { return detail::CgroupSource::discover(pid); }
+std::unique_ptr<Source> make_cgroup_source(Pid pid) {
+  return detail::CgroupSource::discover(pid);
+}
 
 std::unique_ptr<Source> make_regions_source(Pid pid, std::chrono::nanoseconds interval) {
   return std::make_unique<detail::SmapsSource>(pid, interval);

@@ -6,6 +6,8 @@
 // show a newer process that was handed the same PID. The start time in /proc/PID/stat is
 // compared on every read as a second guard.
 
+#include "soak/sampler/process.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -19,7 +21,6 @@
 #include <utility>
 
 #include "procfs.hpp"
-#include "soak/sampler/process.hpp"
 
 namespace soak::sampler {
 
@@ -65,7 +66,9 @@ bool parse_stat_numbers(std::string_view rest, StatFields& out) {
          parse_number(rest, out.rss_pages);       // 24
 }
 
-bool is_gone_state(char state) { return state == 'Z' || state == 'X'; }
+bool is_gone_state(char state) {
+  return state == 'Z' || state == 'X';
+}
 
 }  // namespace
 
@@ -360,11 +363,16 @@ ReadResult LinuxProcessReader::read(ReadDetail detail) {
 
 const char* to_string(ReadStatus status) {
   switch (status) {
-    case ReadStatus::ok: return "ok";
-    case ReadStatus::exited: return "exited";
-    case ReadStatus::pid_reused: return "pid reused";
-    case ReadStatus::permission_denied: return "permission denied";
-    case ReadStatus::io_error: return "i/o error";
+    case ReadStatus::ok:
+      return "ok";
+    case ReadStatus::exited:
+      return "exited";
+    case ReadStatus::pid_reused:
+      return "pid reused";
+    case ReadStatus::permission_denied:
+      return "permission denied";
+    case ReadStatus::io_error:
+      return "i/o error";
   }
   return "unknown";
 }

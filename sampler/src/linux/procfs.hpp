@@ -27,10 +27,13 @@ using log::UniqueFd;
 inline ReadStatus status_from_errno(int err) {
   switch (err) {
     case ESRCH:
-    case ENOENT: return ReadStatus::exited;
+    case ENOENT:
+      return ReadStatus::exited;
     case EACCES:
-    case EPERM: return ReadStatus::permission_denied;
-    default: return ReadStatus::io_error;
+    case EPERM:
+      return ReadStatus::permission_denied;
+    default:
+      return ReadStatus::io_error;
   }
 }
 

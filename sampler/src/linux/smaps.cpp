@@ -113,9 +113,13 @@ SmapsSource::SmapsSource(Pid pid, std::chrono::nanoseconds period, std::size_t m
   });
 }
 
-SmapsSource::~SmapsSource() { stop(); }
+SmapsSource::~SmapsSource() {
+  stop();
+}
 
-void SmapsSource::stop() { task_->stop(); }
+void SmapsSource::stop() {
+  task_->stop();
+}
 
 bool SmapsSource::snapshot(std::map<std::string, double>& out) {
   // Local buffer: the snapshot thread and the last tick may both be here at once.

@@ -34,8 +34,7 @@ inline constexpr std::size_t kMaxRegionFiles = 20;
 class SmapsSource : public Source {
  public:
   /// Reads on its own thread (smaps of a large process costs milliseconds) every `period`.
-  SmapsSource(Pid pid, std::chrono::nanoseconds period,
-              std::size_t max_files = kMaxRegionFiles);
+  SmapsSource(Pid pid, std::chrono::nanoseconds period, std::size_t max_files = kMaxRegionFiles);
   ~SmapsSource() override;
   std::string_view name() const override { return "smaps"; }
   void contribute(TickSink& sink) override;

@@ -125,10 +125,10 @@ struct OpenResult {
 
 /// Host facts for the log header. Fields the platform does not give stay empty or zero.
 struct HostInfo {
-  std::string kernel;                ///< kernel release (Linux: uname -r)
-  std::uint64_t page_size = 0;       ///< bytes
+  std::string kernel;           ///< kernel release (Linux: uname -r)
+  std::uint64_t page_size = 0;  ///< bytes
   std::uint64_t mem_total_bytes = 0;
-  long clock_ticks_per_s = 0;        ///< the unit of ProcessIdentity::start_ticks
+  long clock_ticks_per_s = 0;  ///< the unit of ProcessIdentity::start_ticks
 };
 HostInfo read_host_info();
 
