@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
     nlohmann::ordered_json header = {{"type", "header"}, {"format", "soak-samples"}, {"version", 1}};
     soak::log::SampleWriter writer(work / "samples.ndjson", header);
     soak::sampler::OpenResult again = soak::sampler::ProcessReader::open(target);
-    soak::sampler::Sampler sampler(io.get_executor(), std::move(*again.reader), writer, {});
+    soak::sampler::Sampler sampler(io.get_executor(), std::move(again.reader), writer, {});
     const int total = quick ? 20000 : 100000;
     long rss_at_1000 = 0;
     for (int i = 1; i <= total; ++i) {

@@ -45,7 +45,7 @@ void write_log(const fs::path& path, const std::vector<double>& values) {
 /// Every (testcase, outcome) of a JUnit document; outcome is pass, failure or skipped.
 std::multiset<std::string> junit_cases(const std::string& xml) {
   std::multiset<std::string> cases;
-  const std::regex testcase(R"(<testcase[^>]*name="([^"]*)"[^>]*?(/>|>([\s\S]*?)</testcase>))");
+  const std::regex testcase(R"re(<testcase[^>]*name="([^"]*)"[^>]*?(/>|>([\s\S]*?)</testcase>))re");
   for (auto it = std::sregex_iterator(xml.begin(), xml.end(), testcase); it != std::sregex_iterator(); ++it) {
     const std::string body = (*it)[3].str();
     const char* outcome = body.find("<failure") != std::string::npos   ? "failure"

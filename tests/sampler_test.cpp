@@ -22,10 +22,11 @@ using namespace soak::test;
 
 namespace {
 
-ProcessReader open_reader(pid_t pid) {
+std::unique_ptr<ProcessReader> open_reader(Pid pid) {
   OpenResult opened = ProcessReader::open(pid);
   REQUIRE(opened.status == ReadStatus::ok);
-  return std::move(*opened.reader);
+  REQUIRE(opened.reader);
+  return std::move(opened.reader);
 }
 
 nlohmann::ordered_json test_header(pid_t pid) {
@@ -34,7 +35,7 @@ nlohmann::ordered_json test_header(pid_t pid) {
 }
 
 /// Samples `reader` with a real Sampler on an io_context until the run ends.
-EndReason run_sampler(ProcessReader reader, SampleWriter& writer, SamplerOptions options,
+EndReason run_sampler(std::unique_ptr<ProcessReader> reader, SampleWriter& writer, SamplerOptions options,
                       Source* source = nullptr, std::function<ExitInfo()> exit_info = {}) {
   boost::asio::io_context io;
   Sampler sampler(io.get_executor(), std::move(reader), writer, options);
@@ -52,24 +53,6 @@ std::size_t count_entries(const fs::path& dir) {
 }
 
 }  // namespace
-
-TEST_CASE("a stat line whose process name holds spaces and parentheses parses after the last ')'") {
-  StatFields f;
-  REQUIRE(parse_stat(read_file(data_dir() / "stat_paren_name.txt"), f));
-  CHECK(f.comm == "we ird) (name) )");
-  CHECK(f.state == 'S');
-  CHECK(f.ppid == 1);
-  CHECK(f.minor_faults == 1520);
-  CHECK(f.major_faults == 3);
-  CHECK(f.utime_ticks == 17);
-  CHECK(f.stime_ticks == 9);
-  CHECK(f.threads == 7);
-  CHECK(f.start_ticks == 424242);
-  CHECK(f.vsize_bytes == 123456789);
-  CHECK(f.rss_pages == 2048);
-  CHECK_FALSE(parse_stat("12345 (truncated", f));
-  CHECK_FALSE(parse_stat("12345 (x) S 1 2", f));
-}
 
 TEST_CASE("durations parse with units and reject junk with a clear message") {
   using namespace std::chrono;
@@ -93,8 +76,8 @@ TEST_CASE("every metric matches psutil and ps for an idle process") {
                              "--hold-mib", "20"});
   REQUIRE(wait_until([&] { return count_entries("/proc/" + std::to_string(target->pid()) + "/task") == 9; }));
   std::this_thread::sleep_for(200ms);  // let children finish their fork-time page faults
-  ProcessReader reader = open_reader(target->pid());
-  const ReadResult r = reader.read({true, true});
+  auto reader = open_reader(target->pid());
+  const ReadResult r = reader->read({true, true});
   REQUIRE(r.ok());
   const nlohmann::json ref = psutil_reading(target->pid());
   const ProcessSnapshot& s = r.snapshot;
@@ -157,10 +140,10 @@ TEST_CASE("resident bytes grow while the child allocates") {
 
 TEST_CASE("leaked descriptors and threads are counted") {
   auto target = start_leaky({"--fd-leak-per-s", "20", "--thread-leak-per-s", "10"});
-  ProcessReader reader = open_reader(target->pid());
-  const ReadResult before = reader.read({});
+  auto reader = open_reader(target->pid());
+  const ReadResult before = reader->read({});
   std::this_thread::sleep_for(1500ms);
-  const ReadResult after = reader.read({});
+  const ReadResult after = reader->read({});
   REQUIRE(before.ok());
   REQUIRE(after.ok());
   const std::string proc = "/proc/" + std::to_string(target->pid());
@@ -180,26 +163,26 @@ TEST_CASE("leaked descriptors and threads are counted") {
 
 TEST_CASE("children and grandchildren are counted and their RSS summed") {
   auto target = start_leaky({"--children", "2", "--child-leak-per-s", "5"});
-  ProcessReader reader = open_reader(target->pid());
-  const ReadResult first = reader.read({false, true});
+  auto reader = open_reader(target->pid());
+  const ReadResult first = reader->read({false, true});
   REQUIRE(first.ok());
   CHECK(*first.snapshot.children >= 2);
   std::this_thread::sleep_for(1200ms);
-  const ReadResult later = reader.read({false, true});
+  const ReadResult later = reader->read({false, true});
   REQUIRE(later.ok());
   CHECK(*later.snapshot.children >= *first.snapshot.children + 4);
   CHECK(*later.snapshot.children_rss_bytes > *first.snapshot.children_rss_bytes);
   // A shell that runs a program that forks: the program is a grandchild of the shell.
   Child shell({"/bin/sh", "-c", leaky_binary().string() + " --children 3; true"});
   REQUIRE(wait_until([&] { return shell.out().find("ready") != std::string::npos; }));
-  ProcessReader shell_reader = open_reader(shell.pid());
-  REQUIRE(wait_until([&] { return *shell_reader.read({false, true}).snapshot.children == 4; }));
+  auto shell_reader = open_reader(shell.pid());
+  REQUIRE(wait_until([&] { return *shell_reader->read({false, true}).snapshot.children == 4; }));
 }
 
 TEST_CASE("a cheap read leaves the costly metrics unmeasured, not zero") {
   auto target = start_leaky({"--children", "1"});
-  ProcessReader reader = open_reader(target->pid());
-  const ReadResult plain = reader.read({});
+  auto reader = open_reader(target->pid());
+  const ReadResult plain = reader->read({});
   REQUIRE(plain.ok());
   CHECK_FALSE(plain.snapshot.children.has_value());
   CHECK_FALSE(plain.snapshot.pss_bytes.has_value());
@@ -229,14 +212,11 @@ TEST_CASE("target exit is recorded as an event with its exit code") {
 TEST_CASE("a reused PID is detected, never followed") {
   // Real PID reuse: the target is killed and reaped, then the kernel's next PID is set back
   // (ns_last_pid, root only) so that a new process is handed the same number.
-  if (::geteuid() != 0) {
-    WARN("needs root to steer PID allocation; CI runs as root");
-    return;
-  }
+  if (::geteuid() != 0) SOAK_SKIP("needs root to steer PID allocation; CI runs as root");
   auto first = std::make_unique<Child>(std::vector<std::string>{"sleep", "60"});
   const pid_t pid = first->pid();
-  ProcessReader reader = open_reader(pid);
-  REQUIRE(reader.read({}).ok());
+  auto reader = open_reader(pid);
+  REQUIRE(reader->read({}).ok());
   first.reset();  // SIGKILL and reap; the new process may even start in the same clock tick
   std::unique_ptr<Child> second;
   for (int attempt = 0; attempt < 50 && !second; ++attempt) {
@@ -248,7 +228,7 @@ TEST_CASE("a reused PID is detected, never followed") {
   REQUIRE(wait_until([&] {
     return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0;
   }));
-  const ReadResult r = reader.read({});
+  const ReadResult r = reader->read({});
   CHECK(r.status == ReadStatus::pid_reused);
 
   // Through the sampler: the event is in the log and the run ends.
@@ -362,10 +342,67 @@ TEST_CASE("a launched command is the program itself and is stopped at the end") 
   launch.argv = {leaky_binary().string(), "--children", "2"};
   auto target = std::make_unique<LaunchedProcess>(launch);
   const pid_t pid = target->pid();
-  REQUIRE(wait_until([&] { return open_reader(pid).info().name == "soak-example-le"; }));
+  REQUIRE(wait_until([&] { return open_reader(pid)->info().name == "soak-example-le"; }));
   const ExitInfo info = target->terminate(2000ms);
   CHECK(info.signal == SIGTERM);
   CHECK_FALSE(process_exists(pid));
   CHECK_THROWS_WITH(LaunchedProcess(LaunchOptions{{"/no/such/program"}, {}, {}, {}}),
                     Catch::Contains("cannot start '/no/such/program'"));
+}
+
+TEST_CASE("a target the reader cannot read ends the run with an event that names no platform") {
+  // Any ProcessReader drives the sampler: here one that fails the way an unreadable target does.
+  struct Unreadable : ProcessReader {
+    ProcessInfo info_{{4242, 1}, "fake", {}, 0};
+    const ProcessInfo& info() const override { return info_; }
+    ReadResult read(ReadDetail) override { return {ReadStatus::io_error, EIO, {}}; }
+  };
+  TempDir dir;
+  SampleWriter writer(dir / "samples.ndjson", test_header(4242));
+  const EndReason reason =
+      run_sampler(std::make_unique<Unreadable>(), writer, SamplerOptions{});
+  CHECK(reason == EndReason::target_unreadable);
+  const RunLog log = read_run_log(dir / "samples.ndjson");
+  REQUIRE_FALSE(log.events.empty());
+  CHECK(log.events.front().kind == "target_unreadable");
+  CHECK_THAT(log.events.front().detail,
+             Catch::StartsWith("cannot read the target (pid 4242): i/o error ("));
+  CHECK(log.events.front().detail.find("/proc") == std::string::npos);
+  CHECK(log.samples == 0);
+}
+
+TEST_CASE("a zombie exists but is not running, and once reaped it does not exist") {
+  LaunchOptions launch;
+  launch.argv = {leaky_binary().string(), "--duration", "0.3"};
+  LaunchedProcess target(launch);
+  const Pid pid = target.pid();
+  CHECK(process_running(pid));
+  CHECK(process_exists(pid));
+  // It ends on its own and stays a zombie until reaped: gone for process_running, not yet
+  // for process_exists (nobody has reaped it, so its PID cannot have been reused).
+  REQUIRE(wait_until([&] { return !process_running(pid); }));
+  CHECK(process_exists(pid));
+  CHECK(ProcessReader::open(pid).status == ReadStatus::exited);
+  REQUIRE(target.try_reap());
+  CHECK_FALSE(process_exists(pid));
+  CHECK_FALSE(process_running(pid));
+  CHECK_FALSE(process_running(0));
+  CHECK_FALSE(process_exists(-1));
+}
+
+TEST_CASE("soak's own resident bytes and CPU seconds are read") {
+  const SelfUsage before = read_self_usage();
+  // statm's resident pages are the same kernel counter; 1 MiB covers what moved meanwhile.
+  std::ifstream statm("/proc/self/statm");
+  double size_pages = 0, resident_pages = 0;
+  statm >> size_pages >> resident_pages;
+  const double statm_bytes = resident_pages * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  CHECK(static_cast<double>(before.resident_bytes) == Approx(statm_bytes).margin(1048576));
+  CHECK(before.resident_bytes > 1048576);
+  // Burn a little CPU: 0.2 s of busy work shows at the kernel's clock-tick resolution.
+  const auto until = std::chrono::steady_clock::now() + 200ms;
+  volatile std::uint64_t spin = 0;
+  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  const SelfUsage after = read_self_usage();
+  CHECK(after.cpu_s >= before.cpu_s + 0.1);
 }

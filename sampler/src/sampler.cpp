@@ -1,6 +1,7 @@
 #include "soak/sampler/sampler.hpp"
 
 #include <boost/asio/post.hpp>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,12 +23,14 @@ const char* to_string(EndReason reason) {
   return "unknown";
 }
 
-Sampler::Sampler(boost::asio::any_io_executor executor, ProcessReader reader, log::SampleWriter& writer,
-                 SamplerOptions options)
+Sampler::Sampler(boost::asio::any_io_executor executor, std::unique_ptr<ProcessReader> reader,
+                 log::SampleWriter& writer, SamplerOptions options)
     : timer_(std::move(executor)),
       reader_(std::move(reader)),
       writer_(writer),
-      options_(options) {}
+      options_(options) {
+  assert(reader_ != nullptr);
+}
 
 double Sampler::seconds_since_start(Clock::time_point when) const {
   return std::chrono::duration<double>(when - start_).count();
@@ -119,12 +122,12 @@ bool Sampler::take_sample() {
   last_tick_ = last_tick;
   const bool detail_tick = status_.samples == 0 || last_tick ||
                            read_time - last_detail_ >= options_.detail_period;
-  const ReadResult result = reader_.read(ReadDetail{detail_tick, detail_tick});
+  const ReadResult result = reader_->read(ReadDetail{detail_tick, detail_tick});
   current_t_ = seconds_since_start(read_time);
   const double t = current_t_;
 
   if (!result.ok()) {
-    const pid_t pid = reader_.info().identity.pid;
+    const Pid pid = reader_->info().identity.pid;
     char detail[160];
     switch (result.status) {
       case ReadStatus::exited: {
@@ -144,7 +147,7 @@ bool Sampler::take_sample() {
         finish(EndReason::pid_reused);
         return false;
       default:
-        std::snprintf(detail, sizeof detail, "cannot read /proc/%d: %s (%s)",
+        std::snprintf(detail, sizeof detail, "cannot read the target (pid %d): %s (%s)",
                       static_cast<int>(pid), to_string(result.status),
                       std::strerror(result.error_number));
         writer_.event(t, "target_unreadable", detail);

@@ -1,8 +1,5 @@
 #include "soak/scenarios/runner.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +10,7 @@
 #include <thread>
 
 #include "soak/log/metrics.hpp"
+#include "soak/sampler/process.hpp"
 
 namespace soak::scenarios {
 
@@ -56,20 +54,13 @@ void LoadSource::contribute(sampler::TickSink& sink) {
 
 namespace {
 
-bool still_running(pid_t pid) {
-  if (pid <= 0) return true;
-  siginfo_t info{};
-  // WNOWAIT: look without reaping, the launcher reaps.
-  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
-    return false;
-  }
-  return ::kill(pid, 0) == 0;
-}
+/// A target soak waits for is still worth waiting for; pid 0 means there is none to watch.
+bool still_running(sampler::Pid pid) { return pid <= 0 || sampler::process_running(pid); }
 
 }  // namespace
 
 std::string discover_base_url(const std::string& base_url, const std::string& pattern,
-                              const std::filesystem::path& output_file, pid_t pid, double timeout_s) {
+                              const std::filesystem::path& output_file, sampler::Pid pid, double timeout_s) {
   if (base_url.find("${port}") == std::string::npos) return base_url;
   const std::regex re(pattern);
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
@@ -93,7 +84,7 @@ std::string discover_base_url(const std::string& base_url, const std::string& pa
                        std::to_string(static_cast<int>(timeout_s)) + " s; see " + output_file.string());
 }
 
-void wait_until_ready(const std::string& base_url, const std::string& path, pid_t pid, double timeout_s) {
+void wait_until_ready(const std::string& base_url, const std::string& path, sampler::Pid pid, double timeout_s) {
   if (path.empty()) return;
   std::string host;
   const auto endpoint = parse_base_url(base_url, host);

@@ -294,7 +294,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& 
         }
       }
     }
-    if (const auto pid = c.number(*t, "$.target", "pid", false, 1)) sc.attach_pid = static_cast<pid_t>(*pid);
+    if (const auto pid = c.number(*t, "$.target", "pid", false, 1)) sc.attach_pid = static_cast<sampler::Pid>(*pid);
     if (sc.command.empty() == !sc.attach_pid.has_value()) {
       c.errors.push_back("$.target: give exactly one of \"command\" (to launch) or \"pid\" (to attach)");
     }

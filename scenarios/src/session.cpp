@@ -11,11 +11,10 @@
 #include "soak/log/header.hpp"
 #include "soak/log/metrics.hpp"
 #include "soak/log/run_dir.hpp"
-#include "soak/probes/cgroup.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
-#include "soak/probes/smaps.hpp"
 #include "soak/sampler/launcher.hpp"
+#include "soak/sampler/memory_sources.hpp"
 #include "soak/sampler/periodic.hpp"
 #include "soak/sampler/process.hpp"
 #include "soak/scenarios/driver.hpp"
@@ -80,7 +79,7 @@ std::unique_ptr<sampler::ProcessReader> open_target(sampler::Pid pid, const Star
     throw StartError(StartError::Kind::runtime, "cannot read process " + std::to_string(pid) +
                                                     ": " + std::strerror(opened.error_number));
   }
-  return std::make_unique<sampler::ProcessReader>(std::move(*opened.reader));
+  return std::move(opened.reader);
 }
 
 /// Re-analyzes the log every minute, off the sampling thread, for the view and the exporter.
@@ -123,7 +122,7 @@ class Session {
   Session(std::unique_ptr<sampler::ProcessReader> reader, log::SampleWriter& writer,
           const SessionOptions& options, SessionView& view)
       : options_(options), view_(view), writer_(writer),
-        sampler_(io_.get_executor(), std::move(*reader), writer, sampler_options(options)),
+        sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
         signals_(io_, SIGINT, SIGTERM) {
 #ifdef SIGHUP  // a closed terminal ends the run cleanly too (POSIX)
     signals_.add(SIGHUP);
@@ -184,11 +183,11 @@ class Session {
   void add_sources() {
     const sampler::Pid pid = sampler_.reader().info().identity.pid;
     // The target's cgroup, when it has a memory controller of its own (containers, services).
-    cgroup_ = probes::CgroupSource::discover(pid);
+    cgroup_ = sampler::make_cgroup_source(pid);
     if (cgroup_) sampler_.add_source(*cgroup_);
-    // Where it grows: smaps regions at the start, every regions_interval and at the end.
-    regions_ = std::make_unique<probes::SmapsSource>(pid, options_.regions_interval);
-    sampler_.add_source(*regions_);
+    // Where it grows: memory regions at the start, every regions_interval and at the end.
+    regions_ = sampler::make_regions_source(pid, options_.regions_interval);
+    if (regions_) sampler_.add_source(*regions_);
     // Probes fetch on their own threads; the sampler takes what they have on each tick.
     for (const auto& text : options_.probes) {
       probes_.push_back(
@@ -204,8 +203,8 @@ class Session {
   sampler::Sampler sampler_;
   boost::asio::signal_set signals_;
   std::unique_ptr<probes::Exporter> exporter_;
-  std::unique_ptr<probes::CgroupSource> cgroup_;
-  std::unique_ptr<probes::SmapsSource> regions_;
+  std::unique_ptr<sampler::Source> cgroup_;
+  std::unique_ptr<sampler::Source> regions_;
   std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
 };
 
@@ -278,8 +277,7 @@ SessionResult run_command(const std::vector<std::string>& argv, const SessionOpt
   log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "run"));
   view.note("started " + name + " as pid " + std::to_string(target.pid()) + "; writing " +
             result.dir.string() + " (target output: " + launch.output_file->string() + ")");
-  Session session(std::make_unique<sampler::ProcessReader>(std::move(*opened.reader)), writer,
-                  options, view);
+  Session session(std::move(opened.reader), writer, options, view);
   result.reason =
       session.run("run " + name + " (pid " + std::to_string(target.pid()) + ")", &target);
   stop_if_running(target, writer, session.seconds_since_start(), options.keep_running, result);

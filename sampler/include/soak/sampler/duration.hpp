@@ -1,6 +1,8 @@
 #pragma once
 // Parsing and printing of the durations soak's flags and files accept:
 // "500ms", "30s", "10m", "8h", "1d" and plain seconds ("90", "0.5").
+// Thread-safety: pure functions, safe from any thread. Failure modes: bad text throws
+// DurationError (a bad start: flags and scenario files are checked before a run begins).
 
 #include <chrono>
 #include <stdexcept>

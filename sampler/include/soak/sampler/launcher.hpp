@@ -1,9 +1,12 @@
 #pragma once
-// Launching the target of `soak run -- CMD ARGS`: the command itself (execvp, no wrapper
-// shell, so the PID soak samples is the program the user named) in a process group of its
-// own, so that Ctrl-C reaches soak first and the run can end cleanly.
-
-#include <sys/types.h>
+// Launching the target of `soak run -- CMD ARGS`: the command itself (no wrapper shell, so the
+// PID soak samples is the program the user named) in a process group of its own, so that
+// Ctrl-C reaches soak first and the run can end cleanly. The platform code is in
+// sampler/src/<os>/launcher.cpp (Linux: posix_spawnp, process groups, waitpid, kill).
+//
+// Thread-safety: a LaunchedProcess is used from one thread at a time.
+// Failure modes: a command that cannot be started throws LaunchError (a bad start); how the
+// target later ends is a value (ExitInfo), never an exception.
 
 #include <chrono>
 #include <filesystem>
@@ -40,8 +43,8 @@ class LaunchedProcess {
   LaunchedProcess& operator=(const LaunchedProcess&) = delete;
   ~LaunchedProcess();
 
-  pid_t pid() const { return pid_; }
-  /// Reaps the child if it has ended; its exit status is then kept.
+  Pid pid() const { return pid_; }
+  /// Reaps the child if it has ended (never blocks); its exit status is then kept.
   bool try_reap();
   /// Waits for the child to end (it must be ending: a zombie or signalled).
   ExitInfo wait();
@@ -54,7 +57,7 @@ class LaunchedProcess {
  private:
   ExitInfo record(int status);
   void wait_for_exec_to_settle() const;
-  pid_t pid_ = -1;
+  Pid pid_ = -1;
   bool released_ = false;
   std::optional<ExitInfo> exit_;
 };

@@ -1,7 +1,11 @@
 #pragma once
 // Work that runs on its own thread, off the sampling clock, again and again until stopped:
-// probe fetches, smaps snapshots, the interim analysis. One place for the thread, the wake-up
-// and the prompt stop that each of them needs.
+// probe fetches, memory-region snapshots, the interim analysis. One place for the thread, the
+// wake-up and the prompt stop that each of them needs.
+//
+// Thread-safety: `step` runs on the task's own thread, never concurrently with itself; it
+// shares data with other threads under its own lock. stop() may be called from any thread, and
+// more than once. Failure modes: `step` must not throw (an escaping exception terminates).
 
 #include <chrono>
 #include <condition_variable>

@@ -1,28 +1,34 @@
 #pragma once
-// Reading one process (and its descendants) from Linux procfs.
+// Reading one process (and its descendants): platform-neutral types and the ProcessReader
+// interface. Each operating system implements it in its own folder under sampler/src/
+// (src/linux/ today), chosen by sampler/CMakeLists.txt; nothing here names an OS type.
 //
-// A ProcessReader keeps file descriptors open on /proc/PID/{stat,statm} and re-reads them with
-// pread(2) at offset 0, so a tick costs two reads and one fstatat, no path lookups. Those
-// descriptors stay bound to the process they were opened on: once it is gone they fail with
-// ESRCH and never show a newer process that was handed the same PID. The start time in
-// /proc/PID/stat is compared on every read as a second guard.
+// Units: sizes in bytes, CPU time in seconds, counts as counts. A field that was not measured
+// on a tick is an empty optional, never zero.
 //
-// Thread-safety: a ProcessReader is used from one thread at a time.
-
-#include <sys/types.h>
+// Thread-safety: a ProcessReader is used from one thread at a time (the sampling executor).
+// The free functions are safe to call from any thread.
+//
+// Failure modes: nothing here throws for a target that goes away, belongs to another user or
+// cannot be read; those are ReadStatus values (expected outcomes of a run, not bugs).
+// std::bad_alloc is the only exception.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace soak::sampler {
 
+/// A process ID as the platform numbers processes (Linux and Windows process IDs both fit).
 using Pid = std::int32_t;
 
-/// A process is its PID plus its start time (clock ticks after boot): PIDs are reused.
+/// A process is its PID plus its start time: PIDs are reused.
 struct ProcessIdentity {
-  pid_t pid = 0;
+  Pid pid = 0;
+  /// When the process started, in the platform's own units (Linux: clock ticks after boot,
+  /// see HostInfo::clock_ticks_per_s). Only compared for equality and written to the log.
   std::uint64_t start_ticks = 0;
   friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
 };
@@ -32,133 +38,114 @@ enum class ReadStatus {
   ok,
   exited,             ///< the process is gone or a zombie
   pid_reused,         ///< the PID now names another process
-  permission_denied,  ///< procfs refused (the target belongs to another user)
-  io_error,           ///< any other failure; errno is kept in ReadResult::error_number
+  permission_denied,  ///< the platform refused (the target belongs to another user)
+  io_error,           ///< any other failure; the platform's code is kept in error_number
 };
 
+/// "ok", "exited", "pid reused", "permission denied", "i/o error". Never null.
 const char* to_string(ReadStatus status);
 
-/// Static facts about a process, read once.
+/// Static facts about a process, read once when it is opened.
 struct ProcessInfo {
   ProcessIdentity identity;
-  std::string name;                  ///< comm, as in /proc/PID/stat
-  std::vector<std::string> cmdline;  ///< argv; empty for kernel threads
-  uid_t uid = 0;                     ///< real uid of the process
+  std::string name;                  ///< the short name the platform gives it (Linux: comm)
+  std::vector<std::string> cmdline;  ///< argv; empty when the platform shows none
+  std::uint32_t uid = 0;             ///< the user it runs as (Linux: its real uid)
 };
 
 /// One reading. Optional fields are "not measured on this tick", never zero.
 struct ProcessSnapshot {
-  char state = '?';
-  std::uint64_t rss_bytes = 0;
-  std::uint64_t vms_bytes = 0;
-  std::uint64_t anon_bytes = 0;  ///< resident anonymous memory (statm resident - shared)
+  char state = '?';              ///< one-letter state as the platform shows it ('R', 'S', ...)
+  std::uint64_t rss_bytes = 0;   ///< resident memory
+  std::uint64_t vms_bytes = 0;   ///< virtual address space
+  std::uint64_t anon_bytes = 0;  ///< resident anonymous memory (not backed by a file)
   std::uint32_t threads = 0;
-  std::optional<std::uint32_t> fds;  ///< open descriptors; absent when /proc/PID/fd is unreadable
-  double cpu_s = 0;                  ///< user + system CPU seconds
+  std::optional<std::uint32_t> fds;  ///< open descriptors (handles); absent when unreadable
+  double cpu_s = 0;                  ///< user + system CPU seconds since the process started
   std::uint64_t minor_faults = 0;
   std::uint64_t major_faults = 0;
-  // From smaps_rollup, on detail ticks only.
-  std::optional<std::uint64_t> pss_bytes;
-  std::optional<std::uint64_t> uss_bytes;
-  std::optional<std::uint64_t> swap_bytes;
-  // Descendants (children, grandchildren, ...), on detail ticks only.
+  // ReadDetail::memory_breakdown only, and only where the platform measures them.
+  std::optional<std::uint64_t> pss_bytes;   ///< proportional set size
+  std::optional<std::uint64_t> uss_bytes;   ///< unique (private) set size
+  std::optional<std::uint64_t> swap_bytes;  ///< swapped out
+  // Descendants (children, grandchildren, ...), ReadDetail::children only.
   std::optional<std::uint32_t> children;
   std::optional<std::uint64_t> children_rss_bytes;
 };
 
 struct ReadResult {
   ReadStatus status = ReadStatus::ok;
-  int error_number = 0;
+  int error_number = 0;  ///< the platform's error code (Linux: errno) when status is not ok
   ProcessSnapshot snapshot;
   bool ok() const { return status == ReadStatus::ok; }
 };
 
-/// What to read besides the cheap per-tick set (stat, statm, fd count).
+/// What to read besides the cheap per-tick set (memory, threads, CPU, faults, fd count).
 struct ReadDetail {
-  bool smaps = false;     ///< PSS, USS and swap from /proc/PID/smaps_rollup
-  bool children = false;  ///< walk /proc/PID/task/*/children and sum descendants' RSS
+  bool memory_breakdown = false;  ///< PSS, USS and swap, where the platform measures them
+  bool children = false;          ///< count the descendants and sum their resident memory
+};
+
+struct OpenResult;
+
+/// Reads one process, again and again, cheaply. Bound to the process it was opened on: once
+/// that process is gone a read says exited or pid_reused, never a newer process that was handed
+/// the same PID. The Linux reader keeps the process's files open and re-reads them, so a tick
+/// costs a few system calls and no path lookups.
+///
+/// Not thread-safe: one thread at a time (reads reuse internal buffers).
+class ProcessReader {
+ public:
+  /// Opens the process for reading. status is exited when there is no such process (or it is
+  /// a zombie), permission_denied when this user may not read it; reader is set only when
+  /// status is ok. Never throws for these outcomes.
+  static OpenResult open(Pid pid);
+
+  virtual ~ProcessReader() = default;
+  ProcessReader(const ProcessReader&) = delete;
+  ProcessReader& operator=(const ProcessReader&) = delete;
+
+  /// What was read when the process was opened; unchanged afterwards.
+  virtual const ProcessInfo& info() const = 0;
+
+  /// Reads the process now: the cheap set always, plus what `detail` asks for. Never throws
+  /// for target failures; see ReadStatus. Costs microseconds (see bench/sampler_bench).
+  virtual ReadResult read(ReadDetail detail) = 0;
+
+ protected:
+  ProcessReader() = default;
 };
 
 /// Result of opening a process: either a reader or the reason there is none.
-class ProcessReader;
-struct OpenResult;
-
-class ProcessReader {
- public:
-  /// Opens /proc/PID. status is exited when there is no such process (or it is a zombie),
-  /// permission_denied when its descriptors cannot be listed by this user.
-  static OpenResult open(pid_t pid);
-
-  ProcessReader(ProcessReader&&) noexcept;
-  ProcessReader& operator=(ProcessReader&&) noexcept;
-  ProcessReader(const ProcessReader&) = delete;
-  ProcessReader& operator=(const ProcessReader&) = delete;
-  ~ProcessReader();
-
-  const ProcessInfo& info() const { return info_; }
-
-  /// Reads the process now. Never throws for target failures; see ReadStatus.
-  ReadResult read(ReadDetail detail);
-
- private:
-  ProcessReader() = default;
-  void close_all() noexcept;
-  ReadStatus read_stat(ProcessSnapshot& out, int& error_number);
-  ReadStatus read_statm(ProcessSnapshot& out, int& error_number);
-  std::optional<std::uint32_t> count_fds();
-  void read_smaps_rollup(ProcessSnapshot& out);
-  void read_descendants(ProcessSnapshot& out);
-  void list_own_children(std::vector<pid_t>& out);
-
-  ProcessInfo info_;
-  int dir_fd_ = -1;
-  int stat_fd_ = -1;
-  int statm_fd_ = -1;
-  int smaps_fd_ = -1;
-  int task_fd_ = -1;  ///< /proc/PID/task, listed on detail ticks
-  /// Open /proc/PID/task/TID/children of the target's threads, kept between detail ticks so
-  /// a many-threaded target costs one pread per thread, not a path walk. Capped (see .cpp).
-  std::vector<std::pair<pid_t, int>> children_fds_;
-  std::vector<std::pair<pid_t, int>> children_fds_next_;
-  bool fd_size_is_count_ = false;  ///< Linux >= 6.2: st_size of /proc/PID/fd is the count
-  std::string buffer_;             ///< reused read buffer (no allocation per tick)
-  std::vector<pid_t> pending_;     ///< reused work lists for the descendant walk
-  std::vector<pid_t> descendants_;
-};
-
 struct OpenResult {
   ReadStatus status = ReadStatus::ok;
-  int error_number = 0;
-  std::optional<ProcessReader> reader;
+  int error_number = 0;  ///< the platform's error code (Linux: errno) when status is not ok
+  std::unique_ptr<ProcessReader> reader;  ///< set exactly when status is ok
 };
 
-/// Parses the text of /proc/PID/stat (split after the last ')', locale-free).
-/// Returns false when the text is malformed. Exposed for tests with recorded lines.
-struct StatFields {
-  std::string comm;
-  char state = '?';
-  pid_t ppid = 0;
-  std::uint64_t minor_faults = 0;
-  std::uint64_t major_faults = 0;
-  std::uint64_t utime_ticks = 0;
-  std::uint64_t stime_ticks = 0;
-  std::uint32_t threads = 0;
-  std::uint64_t start_ticks = 0;
-  std::uint64_t vsize_bytes = 0;
-  std::uint64_t rss_pages = 0;
-};
-bool parse_stat(std::string_view text, StatFields& out);
-
-/// Host facts for the log header.
+/// Host facts for the log header. Fields the platform does not give stay empty or zero.
 struct HostInfo {
-  std::string kernel;
-  std::uint64_t page_size = 0;
+  std::string kernel;           ///< kernel release (Linux: uname -r)
+  std::uint64_t page_size = 0;  ///< bytes
   std::uint64_t mem_total_bytes = 0;
-  long clock_ticks_per_s = 0;
+  long clock_ticks_per_s = 0;  ///< the unit of ProcessIdentity::start_ticks
 };
 HostInfo read_host_info();
 
-/// True when a process with this PID exists (a zombie counts as existing).
-bool process_exists(pid_t pid);
+/// True when a process with this PID exists; a zombie (ended, not yet reaped) counts as
+/// existing. False for pid <= 0.
+bool process_exists(Pid pid);
+
+/// True while a process with this PID runs: false when it is gone and when it is a zombie
+/// (ended, not yet reaped), so it can watch a child without reaping it. False for pid <= 0.
+bool process_running(Pid pid);
+
+/// soak's own figures (for its exporter's process metrics).
+struct SelfUsage {
+  std::uint64_t resident_bytes = 0;  ///< soak's resident memory
+  double cpu_s = 0;                  ///< soak's user + system CPU seconds
+};
+/// Reads soak's own resident memory and CPU time; zeros when the platform cannot tell.
+SelfUsage read_self_usage();
 
 }  // namespace soak::sampler

@@ -1,11 +1,18 @@
 #pragma once
 // The sampling loop: a steady_timer on absolute deadlines (start + k * interval). A tick that
 // runs late is recorded, deadlines already missed are skipped, and the grid never drifts.
+// Platform-neutral: it reads the target through the ProcessReader interface.
+//
+// Units: durations are std::chrono types; SamplerStatus::elapsed_s is seconds since start.
+// Thread-safety: none; everything runs on the executor passed in (see Sampler).
+// Failure modes: the target ending, becoming unreadable or the log failing end the run with
+// an EndReason and an event in the log; nothing throws after construction.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,7 +27,7 @@ struct SamplerOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   /// Stop after this long; nullopt runs until the target exits or stop() is called.
   std::optional<std::chrono::nanoseconds> duration;
-  /// How often the costlier readings (smaps_rollup, the descendant walk) are taken.
+  /// How often the costlier readings (ReadDetail: memory breakdown, descendant walk) are taken.
   /// They are taken on the first tick, then on the first tick at least this long after
   /// the previous one; with a long interval that is every tick.
   std::chrono::nanoseconds detail_period = std::chrono::seconds(10);
@@ -62,8 +69,9 @@ struct SamplerStatus {
 /// through the executor (e.g. from an asio::signal_set handler on the same io_context).
 class Sampler : private TickSink {
  public:
-  Sampler(boost::asio::any_io_executor executor, ProcessReader reader, log::SampleWriter& writer,
-          SamplerOptions options);
+  /// `reader` must be set (from ProcessReader::open); `writer` must outlive the sampler.
+  Sampler(boost::asio::any_io_executor executor, std::unique_ptr<ProcessReader> reader,
+          log::SampleWriter& writer, SamplerOptions options);
 
   /// Extra metric sources, asked on every tick. Must outlive the sampler.
   void add_source(Source& source) { sources_.push_back(&source); }
@@ -87,7 +95,7 @@ class Sampler : private TickSink {
 
   const SamplerStatus& status() const { return status_; }
   bool running() const { return running_; }
-  const ProcessReader& reader() const { return reader_; }
+  const ProcessReader& reader() const { return *reader_; }
   std::chrono::steady_clock::time_point start_time() const { return start_; }
 
  private:
@@ -103,7 +111,7 @@ class Sampler : private TickSink {
   bool last_tick() const override { return last_tick_; }
 
   boost::asio::steady_timer timer_;
-  ProcessReader reader_;
+  std::unique_ptr<ProcessReader> reader_;
   log::SampleWriter& writer_;
   SamplerOptions options_;
   std::vector<Source*> sources_;

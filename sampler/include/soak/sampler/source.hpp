@@ -1,6 +1,10 @@
 #pragma once
 // The interface every metric source implements: the process reader's companions
 // (HTTP heap probes, Prometheus scrapes, cgroup files) contribute to the same tick.
+//
+// Thread-safety: contribute() and stop() are called on the sampling executor only.
+// Failure modes: a source never throws from contribute(); what fails is reported through
+// TickSink::event and shows as a gap (no metric) on that tick. Units go in metric names.
 
 #include <string_view>
 

@@ -3,13 +3,12 @@
 // Source (on the sampling clock), finding the port a target printed, and waiting until it is
 // ready to serve.
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "soak/sampler/process.hpp"
 #include "soak/sampler/source.hpp"
 #include "soak/scenarios/driver.hpp"
 
@@ -42,12 +41,12 @@ class LoadSource : public sampler::Source {
 /// Reads `output_file` until `pattern` (a regex with one group: the port) matches, then returns
 /// base_url with ${port} substituted. Throws TargetNotReady after `timeout_s` or if `pid` ends.
 std::string discover_base_url(const std::string& base_url, const std::string& pattern,
-                              const std::filesystem::path& output_file, pid_t pid,
+                              const std::filesystem::path& output_file, sampler::Pid pid,
                               double timeout_s);
 
 /// GETs base_url + path until it answers 2xx. Throws TargetNotReady after `timeout_s` or when
 /// `pid` (if > 0) has ended.
-void wait_until_ready(const std::string& base_url, const std::string& path, pid_t pid,
+void wait_until_ready(const std::string& base_url, const std::string& path, sampler::Pid pid,
                       double timeout_s);
 
 }  // namespace soak::scenarios

@@ -3,8 +3,6 @@
 // how to sample it, and the load to drive: a weighted mix of requests and job workflows under a
 // load shape. Validation reports every problem with the JSON path of the field at fault.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -13,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "soak/sampler/process.hpp"
 
 namespace soak::scenarios {
 
@@ -71,7 +71,7 @@ struct Scenario {
   std::vector<std::string> command;
   std::optional<std::filesystem::path> working_directory;
   std::map<std::string, std::string> environment;
-  std::optional<pid_t> attach_pid;
+  std::optional<sampler::Pid> attach_pid;
   std::string port_from_output;  ///< regex with one group; the port the target printed
   std::string base_url = "http://127.0.0.1:${port}";
   std::string ready_path;        ///< GET that must answer 2xx before load starts

@@ -1,3 +1,5 @@
+// The POSIX launcher: posix_spawnp into a process group of its own, waitpid, kill.
+
 #include "soak/sampler/launcher.hpp"
 
 #include <fcntl.h>
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+
+#include "procfs.hpp"
 
 extern char** environ;
 
@@ -84,16 +88,15 @@ void LaunchedProcess::wait_for_exec_to_settle() const {
   // posix_spawn returns once the child's new memory map is installed, which is before the
   // kernel sets its argument area and, briefly, its name: a read in that window sees an empty
   // /proc/PID/cmdline. Wait (bounded) until the arguments are readable or the child ended.
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/cmdline", static_cast<int>(pid_));
+  const detail::ProcPath path(pid_, "cmdline");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < deadline) {
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    char byte = 0;
-    const ssize_t n = ::read(fd, &byte, 1);
-    ::close(fd);
-    if (n != 0) return;
+    {
+      const log::UniqueFd fd = detail::open_read_only(path.c_str());
+      if (!fd) return;
+      char byte = 0;
+      if (::read(fd.get(), &byte, 1) != 0) return;
+    }
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == pid_) {

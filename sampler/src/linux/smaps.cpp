@@ -1,12 +1,13 @@
-#include "soak/probes/smaps.hpp"
+#include "smaps.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 
-namespace soak::probes {
+#include "procfs.hpp"
+
+namespace soak::sampler::detail {
 
 namespace {
 
@@ -32,61 +33,77 @@ std::string region_of(std::string_view header) {
   if (pos == std::string_view::npos) return "anonymous";
   const std::string_view path = header.substr(pos);
   if (path == "[heap]") return "heap";
-  if (path.rfind("[stack", 0) == 0) return "stack";
-  if (path.rfind("[anon", 0) == 0) return "anonymous";
+  if (path.starts_with("[stack")) return "stack";
+  if (path.starts_with("[anon")) return "anonymous";
   if (path.front() == '[') return "kernel";
-  if (path.rfind("/dev/shm/", 0) == 0 || path.rfind("/memfd:", 0) == 0 || path.rfind("/SYSV", 0) == 0) {
+  if (path.starts_with("/dev/shm/") || path.starts_with("/memfd:") || path.starts_with("/SYSV")) {
     return "shared";
   }
   std::string file(path);
-  if (const auto deleted = file.rfind(" (deleted)"); deleted != std::string::npos) file.resize(deleted);
+  if (const auto deleted = file.rfind(" (deleted)"); deleted != std::string::npos) {
+    file.resize(deleted);
+  }
   return "file:" + file;
 }
+
+/// Follows the mapping headers of one smaps text and names the region each belongs to.
+class RegionTracker {
+ public:
+  const std::string& current() const { return current_; }
+
+  void enter(std::string_view header) {
+    current_ = region_of(header);
+    const auto dash = header.find('-');
+    const auto space = header.find(' ');
+    std::uint64_t start = 0, end = 0;
+    std::from_chars(header.data(), header.data() + dash, start, 16);
+    std::from_chars(header.data() + dash + 1, header.data() + space, end, 16);
+    const std::string_view perms = header.substr(space + 1, 4);
+    // Thread stacks are unnamed: glibc maps each as a PROT_NONE guard page directly below a
+    // read-write block. (malloc arenas are the other way round: read-write, then PROT_NONE.)
+    const bool anonymous = current_ == "anonymous";
+    if (anonymous && perms.starts_with("rw") && previous_was_anonymous_guard_ &&
+        previous_end_ == start) {
+      current_ = "thread_stacks";
+    }
+    previous_was_anonymous_guard_ = anonymous && perms.starts_with("---");
+    previous_end_ = end;
+  }
+
+ private:
+  std::string current_ = "anonymous";
+  std::uint64_t previous_end_ = 0;
+  bool previous_was_anonymous_guard_ = false;
+};
 
 }  // namespace
 
 std::map<std::string, double> reduce_smaps(std::string_view text) {
   std::map<std::string, double> regions;
-  std::string current = "anonymous";
-  // Thread stacks are unnamed: glibc maps each as a PROT_NONE guard page directly below a
-  // read-write block. (malloc arenas are the other way round: read-write, then PROT_NONE.)
-  std::uint64_t previous_end = 0;
-  bool previous_was_anonymous_guard = false;
+  RegionTracker tracker;
   while (!text.empty()) {
     const auto eol = text.find('\n');
     const std::string_view line = text.substr(0, eol);
     text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
     if (is_mapping_header(line)) {
-      current = region_of(line);
-      const auto dash = line.find('-');
-      const auto space = line.find(' ');
-      std::uint64_t start = 0, end = 0;
-      std::from_chars(line.data(), line.data() + dash, start, 16);
-      std::from_chars(line.data() + dash + 1, line.data() + space, end, 16);
-      const std::string_view perms = line.substr(space + 1, 4);
-      if (current == "anonymous" && perms.substr(0, 2) == "rw" && previous_was_anonymous_guard &&
-          previous_end == start) {
-        current = "thread_stacks";
-      }
-      previous_was_anonymous_guard = region_of(line) == "anonymous" && perms.substr(0, 3) == "---";
-      previous_end = end;
+      tracker.enter(line);
       continue;
     }
-    if (line.rfind("Rss:", 0) == 0) {
+    if (line.starts_with("Rss:")) {
       std::string_view rest = line.substr(4);
       while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
       double kb = 0;
       if (std::from_chars(rest.data(), rest.data() + rest.size(), kb).ec == std::errc()) {
-        regions[current] += kb * 1024;
+        regions[tracker.current()] += kb * 1024;
       }
     }
   }
   return regions;
 }
 
-SmapsSource::SmapsSource(pid_t pid, std::chrono::nanoseconds period, std::size_t max_files)
+SmapsSource::SmapsSource(Pid pid, std::chrono::nanoseconds period, std::size_t max_files)
     : pid_(pid), max_files_(max_files) {
-  task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0), [this, period] {
+  task_ = std::make_unique<PeriodicTask>(std::chrono::nanoseconds(0), [this, period] {
     std::map<std::string, double> regions;
     if (snapshot(regions)) {
       std::lock_guard lock(mutex_);
@@ -96,21 +113,25 @@ SmapsSource::SmapsSource(pid_t pid, std::chrono::nanoseconds period, std::size_t
   });
 }
 
-SmapsSource::~SmapsSource() { stop(); }
+SmapsSource::~SmapsSource() {
+  stop();
+}
 
-void SmapsSource::stop() { task_->stop(); }
+void SmapsSource::stop() {
+  task_->stop();
+}
 
 bool SmapsSource::snapshot(std::map<std::string, double>& out) {
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/smaps");
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::map<std::string, double> regions = reduce_smaps(ss.str());
+  // Local buffer: the snapshot thread and the last tick may both be here at once.
+  std::string text;
+  int err = 0;
+  if (!read_whole_file(ProcPath(pid_, "smaps").c_str(), text, err)) return false;
+  std::map<std::string, double> regions = reduce_smaps(text);
   if (regions.empty()) return false;
   // Keep the largest file paths; sum the rest so the log's width stays bounded.
   std::vector<std::pair<double, std::string>> files;
   for (const auto& [name, bytes] : regions) {
-    if (name.rfind("file:", 0) == 0) files.emplace_back(bytes, name);
+    if (name.starts_with("file:")) files.emplace_back(bytes, name);
   }
   std::sort(files.rbegin(), files.rend());
   for (std::size_t i = max_files_; i < files.size(); ++i) {
@@ -122,7 +143,7 @@ bool SmapsSource::snapshot(std::map<std::string, double>& out) {
   return true;
 }
 
-void SmapsSource::contribute(sampler::TickSink& sink) {
+void SmapsSource::contribute(TickSink& sink) {
   std::map<std::string, double> regions;
   if (sink.last_tick()) {
     snapshot(regions);  // the closing reading, taken now: a one-off cost at the very end
@@ -135,4 +156,4 @@ void SmapsSource::contribute(sampler::TickSink& sink) {
   for (const auto& name : names_) sink.metric(name, regions[name]);
 }
 
-}  // namespace soak::probes
+}  // namespace soak::sampler::detail
