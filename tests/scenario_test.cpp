@@ -355,7 +355,7 @@ nlohmann::json check_named(const TempDir& dir, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("a per-job leak fails the per-iteration check; a healthy server passes it") {
+TEST_CASE("a per-job leak fails the per-iteration check, and a healthy server passes it") {
   TempDir leaky_dir, healthy_dir;
   auto leaky = scenario_with({"--leak-per-job-kib", "4096"}, job_load(1, 100), "8s");
   leaky["checks"] = {{"job_growth", "20%"}};
