@@ -1,10 +1,11 @@
 #include "soak/report/svg.hpp"
 
-#include "soak/report/format.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
+
+#include "soak/report/format.hpp"
 
 namespace soak::report {
 
@@ -113,158 +114,274 @@ std::vector<std::pair<double, double>> reduce_for_drawing(std::span<const double
   return out;
 }
 
-std::string render_chart(const Chart& chart, int width, int height) {
-  const double left = 78, right = 16, top = 30, bottom = 40;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
-  const double t_end = chart.t_end > 0 ? chart.t_end : 1;
+namespace {
 
-  // y range over every line (and trends), with a margin.
-  double y_lo = INFINITY, y_hi = -INFINITY;
+// Chart geometry, in SVG user units (pixels at 100 %), and the rules of the y scale.
+
+/// Room for the y tick labels ("1500 MiB") on the left, the title above, the x labels and the
+/// legend below.
+constexpr double kMarginLeft = 78, kMarginRight = 16, kMarginTop = 30, kMarginBottom = 40;
+constexpr int kTitleBaseline = 18;
+constexpr double kTickLabelGap = 6;             ///< between a y label and the plot
+constexpr double kTickLabelRise = 4;            ///< centres a y label's text on its grid line
+constexpr double kTimeLabelDrop = 16;           ///< x labels' baseline below the plot
+constexpr int kValueTicks = 5, kTimeTicks = 8;  ///< about this many grid lines each way
+/// A reference line (a target) stretches the scale only when it lies within half the data's
+/// range (or half its top) above the data: a far-away target would flatten the series.
+constexpr double kReferenceReach = 0.5;
+/// Room above and below the data, as a fraction of its range.
+constexpr double kRangePad = 0.06;
+/// A positive scale starts at zero when the data's bottom is closer to zero than half the range.
+constexpr double kZeroSnap = 0.5;
+/// One hover target (a titled, invisible circle) per this many pixels of a line.
+constexpr double kHoverSpacing = 4;
+constexpr int kHoverRadius = 4, kDotRadius = 3;
+constexpr double kReferenceLabelInset = 4, kMarkerLabelOffset = 3, kMarkerLabelDrop = 12;
+/// Legend items: a swatch, a gap, the label (about 7 px a character at the page's font size).
+constexpr double kLegendBaselineUp = 8, kLegendSwatch = 18, kLegendTextGap = 22;
+constexpr double kLegendSwatchRise = 4;  ///< the swatch sits at the text's middle
+constexpr double kLegendItemGap = 30, kLegendCharWidth = 7;
+
+/// Enough for a chart of a few lines without reallocating.
+constexpr std::size_t kTypicalChartBytes = 64 * 1024;
+
+/// Where values and times land on the canvas.
+struct Scales {
+  double left = kMarginLeft, top = kMarginTop;
+  double plot_w = 0, plot_h = 0;
+  double t_end = 1;  ///< seconds at the right edge (the left is 0)
+  double y_lo = 0, y_hi = 1;
+  double x_of(double t) const { return left + plot_w * std::clamp(t / t_end, 0.0, 1.0); }
+  double y_of(double v) const { return top + plot_h * (1 - (v - y_lo) / (y_hi - y_lo)); }
+};
+
+/// The lowest and highest value of every line and trend end; 0..1 when there are none.
+std::pair<double, double> data_range(const Chart& chart) {
+  double lo = INFINITY, hi = -INFINITY;
   for (const auto& line : chart.lines) {
     for (const double v : line.v) {
-      y_lo = std::min(y_lo, v);
-      y_hi = std::max(y_hi, v);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
     }
   }
   for (const auto& tr : chart.trends) {
-    y_lo = std::min({y_lo, tr.y0, tr.y1});
-    y_hi = std::max({y_hi, tr.y0, tr.y1});
+    lo = std::min({lo, tr.y0, tr.y1});
+    hi = std::max({hi, tr.y0, tr.y1});
   }
-  if (!std::isfinite(y_lo)) y_lo = 0, y_hi = 1;
-  const double data_range = y_hi - y_lo;
+  if (!std::isfinite(lo)) return {0, 1};
+  return {lo, hi};
+}
+
+/// The data's range, stretched to nearby references, padded, and started at zero when zero is
+/// near (or the unit cannot be negative).
+std::pair<double, double> value_scale(const Chart& chart) {
+  auto [lo, hi] = data_range(chart);
+  const double range = hi - lo;
   for (const auto& ref : chart.references) {
-    if (ref.y <= y_hi + 0.5 * std::max(data_range, std::fabs(y_hi) * 0.5)) y_hi = std::max(y_hi, ref.y);
+    if (ref.y <= hi + kReferenceReach * std::max(range, std::fabs(hi) * 0.5)) {
+      hi = std::max(hi, ref.y);
+    }
   }
-  if (y_hi == y_lo) {
-    y_lo -= 1;
-    y_hi += 1;
+  if (hi == lo) {
+    lo -= 1;
+    hi += 1;
   }
-  const double pad = (y_hi - y_lo) * 0.06;
-  y_lo = chart.unit == Unit::plain || y_lo - pad < 0 ? std::max(0.0, y_lo - pad) : y_lo - pad;
-  if (y_lo > 0 && y_lo < (y_hi - y_lo) * 0.5) y_lo = 0;  // start at zero when it is near
-  y_hi += pad;
+  const double pad = (hi - lo) * kRangePad;
+  lo = chart.unit == Unit::plain || lo - pad < 0 ? std::max(0.0, lo - pad) : lo - pad;
+  if (lo > 0 && lo < (hi - lo) * kZeroSnap) lo = 0;
+  return {lo, hi + pad};
+}
 
-  auto x_of = [&](double t) { return left + plot_w * std::clamp(t / t_end, 0.0, 1.0); };
-  auto y_of = [&](double v) { return top + plot_h * (1 - (v - y_lo) / (y_hi - y_lo)); };
+Scales make_scales(const Chart& chart, int width, int height) {
+  Scales sc;
+  sc.plot_w = width - kMarginLeft - kMarginRight;
+  sc.plot_h = height - kMarginTop - kMarginBottom;
+  sc.t_end = chart.t_end > 0 ? chart.t_end : 1;
+  std::tie(sc.y_lo, sc.y_hi) = value_scale(chart);
+  return sc;
+}
 
-  std::string s;
-  s.reserve(64 * 1024);
+/// A y tick in the axis' one unit (every tick alike: "500 MiB", "1500 MiB"). format_bytes picks
+/// a unit per value and keeps three figures, so on an axis it would mix "1000.0 MiB" with
+/// "1.46 GiB" and print a flat series' ticks 1841..1845 KiB all as "1.80 MiB".
+std::string byte_tick_label(double v, double unit_bytes) {
+  static const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  const int index = static_cast<int>(std::lround(std::log2(unit_bytes) / 10));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g %s", std::round(v / unit_bytes * 100) / 100, names[index]);
+  return buf;
+}
+
+void draw_header(std::string& s, const Chart& chart, int width, int height) {
   s += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"" + escape_html(chart.id) +
        "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
        "\" role=\"img\" aria-label=\"" + escape_html(chart.title) + "\">";
   s += "<title>" + escape_html(chart.title) + "</title>";
-  s += "<text class=\"chart-title\" x=\"" + fmt(left) + "\" y=\"18\">" + escape_html(chart.title) + "</text>";
+  s += "<text class=\"chart-title\" x=\"" + fmt(kMarginLeft) + "\" y=\"" +
+       std::to_string(kTitleBaseline) + "\">" + escape_html(chart.title) + "</text>";
+}
 
-  // Shaded regions (warm-up).
+/// Shaded regions (the warm-up), under everything else.
+void draw_regions(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& r : chart.regions) {
-    s += "<rect class=\"region\" x=\"" + fmt(x_of(r.t0)) + "\" y=\"" + fmt(top) + "\" width=\"" +
-         fmt(std::max(0.0, x_of(r.t1) - x_of(r.t0))) + "\" height=\"" + fmt(plot_h) +
-         "\"><title>" + escape_html(r.label) + "</title></rect>";
+    s += "<rect class=\"region\" x=\"" + fmt(sc.x_of(r.t0)) + "\" y=\"" + fmt(sc.top) +
+         "\" width=\"" + fmt(std::max(0.0, sc.x_of(r.t1) - sc.x_of(r.t0))) + "\" height=\"" +
+         fmt(sc.plot_h) + "\"><title>" + escape_html(r.label) + "</title></rect>";
   }
-  // Grid and axes.
-  const double ybase = chart.unit == Unit::bytes ? bytes_base(std::max(std::fabs(y_lo), std::fabs(y_hi))) : 1;
-  for (const double v : nice_ticks(y_lo, y_hi, 5, ybase)) {
-    const double y = y_of(v);
-    s += "<line class=\"grid\" x1=\"" + fmt(left) + "\" x2=\"" + fmt(left + plot_w) + "\" y1=\"" +
-         fmt(y) + "\" y2=\"" + fmt(y) + "\"/>";
-    std::string label = format_value(chart.unit, v);
-    if (chart.unit == Unit::bytes) {  // every tick in the same unit: "500 MiB", "1500 MiB"
-      static const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-      const int index = static_cast<int>(std::lround(std::log2(ybase) / 10));
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%g %s", std::round(v / ybase * 100) / 100, names[index]);
-      label = buf;
-    }
-    s += "<text class=\"tick\" x=\"" + fmt(left - 6) + "\" y=\"" + fmt(y + 4) +
-         "\" text-anchor=\"end\">" + escape_html(label) + "</text>";
-  }
-  for (const double tv : nice_ticks(0, t_end, 8, time_base(t_end))) {
-    const double x = x_of(tv);
-    s += "<line class=\"grid\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(top) +
-         "\" y2=\"" + fmt(top + plot_h) + "\"/>";
-    s += "<text class=\"tick\" x=\"" + fmt(x) + "\" y=\"" + fmt(top + plot_h + 16) +
-         "\" text-anchor=\"middle\">" + escape_html(format_axis_time(tv, t_end)) + "</text>";
-  }
-  s += "<rect class=\"frame\" x=\"" + fmt(left) + "\" y=\"" + fmt(top) + "\" width=\"" +
-       fmt(plot_w) + "\" height=\"" + fmt(plot_h) + "\"/>";
+}
 
-  // Reference lines (targets) that fit on the scale.
+/// Horizontal grid lines with their value labels, vertical ones with their time labels, and
+/// the plot's frame.
+void draw_grid(std::string& s, const Chart& chart, const Scales& sc) {
+  const bool bytes = chart.unit == Unit::bytes;
+  const double unit_bytes =
+      bytes ? bytes_base(std::max(std::fabs(sc.y_lo), std::fabs(sc.y_hi))) : 1;
+  for (const double v : nice_ticks(sc.y_lo, sc.y_hi, kValueTicks, unit_bytes)) {
+    const double y = sc.y_of(v);
+    s += "<line class=\"grid\" x1=\"" + fmt(sc.left) + "\" x2=\"" + fmt(sc.left + sc.plot_w) +
+         "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\"/>";
+    const std::string label = bytes ? byte_tick_label(v, unit_bytes) : format_value(chart.unit, v);
+    s += "<text class=\"tick\" x=\"" + fmt(sc.left - kTickLabelGap) + "\" y=\"" +
+         fmt(y + kTickLabelRise) + "\" text-anchor=\"end\">" + escape_html(label) + "</text>";
+  }
+  for (const double tv : nice_ticks(0, sc.t_end, kTimeTicks, time_base(sc.t_end))) {
+    const double x = sc.x_of(tv);
+    s += "<line class=\"grid\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(sc.top) +
+         "\" y2=\"" + fmt(sc.top + sc.plot_h) + "\"/>";
+    s += "<text class=\"tick\" x=\"" + fmt(x) + "\" y=\"" +
+         fmt(sc.top + sc.plot_h + kTimeLabelDrop) + "\" text-anchor=\"middle\">" +
+         escape_html(format_axis_time(tv, sc.t_end)) + "</text>";
+  }
+  s += "<rect class=\"frame\" x=\"" + fmt(sc.left) + "\" y=\"" + fmt(sc.top) + "\" width=\"" +
+       fmt(sc.plot_w) + "\" height=\"" + fmt(sc.plot_h) + "\"/>";
+}
+
+/// Reference lines (targets) that fit on the scale.
+void draw_references(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& ref : chart.references) {
-    if (ref.y > y_hi || ref.y < y_lo) continue;
-    const double y = y_of(ref.y);
-    s += "<g class=\"reference\"><line x1=\"" + fmt(left) + "\" x2=\"" + fmt(left + plot_w) +
-         "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\" stroke=\"" + ref.color +
-         "\" stroke-dasharray=\"6 4\"/><text class=\"ref-label\" x=\"" + fmt(left + plot_w - 4) +
-         "\" y=\"" + fmt(y - 4) + "\" text-anchor=\"end\">" + escape_html(ref.label) +
+    if (ref.y > sc.y_hi || ref.y < sc.y_lo) continue;
+    const double y = sc.y_of(ref.y);
+    s += "<g class=\"reference\"><line x1=\"" + fmt(sc.left) + "\" x2=\"" +
+         fmt(sc.left + sc.plot_w) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\" stroke=\"" +
+         ref.color + "\" stroke-dasharray=\"6 4\"/><text class=\"ref-label\" x=\"" +
+         fmt(sc.left + sc.plot_w - kReferenceLabelInset) + "\" y=\"" +
+         fmt(y - kReferenceLabelInset) + "\" text-anchor=\"end\">" + escape_html(ref.label) +
          "</text></g>";
   }
+}
 
-  // Trend bands, then the series, then trend lines on top.
+/// Each trend's band of slopes (its growth interval), pivoting on the trend's middle.
+void draw_trend_bands(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& tr : chart.trends) {
     if (!tr.band_slopes_per_s) continue;
     const double tm = (tr.t0 + tr.t1) / 2, ym = (tr.y0 + tr.y1) / 2;
     const auto [lo_s, hi_s] = *tr.band_slopes_per_s;
-    auto at = [&](double t, double slope) { return ym + slope * (t - tm); };
-    s += "<polygon class=\"band\" fill=\"" + tr.color + "\" points=\"" + fmt(x_of(tr.t0)) + "," +
-         fmt(y_of(at(tr.t0, hi_s))) + " " + fmt(x_of(tr.t1)) + "," + fmt(y_of(at(tr.t1, hi_s))) +
-         " " + fmt(x_of(tr.t1)) + "," + fmt(y_of(at(tr.t1, lo_s))) + " " + fmt(x_of(tr.t0)) +
-         "," + fmt(y_of(at(tr.t0, lo_s))) + "\"><title>" + escape_html(tr.label) +
-         " (95% interval)</title></polygon>";
+    auto corner = [&](double t, double slope) {
+      return fmt(sc.x_of(t)) + "," + fmt(sc.y_of(ym + slope * (t - tm)));
+    };
+    s += "<polygon class=\"band\" fill=\"" + tr.color + "\" points=\"" + corner(tr.t0, hi_s) + " " +
+         corner(tr.t1, hi_s) + " " + corner(tr.t1, lo_s) + " " + corner(tr.t0, lo_s) +
+         "\"><title>" + escape_html(tr.label) + " (95% interval)</title></polygon>";
   }
-  const int columns = static_cast<int>(plot_w);
+}
+
+/// A line drawn as points (a sawtooth's floor), each titled with its time and value.
+void draw_dots(std::string& s, const Chart& chart, const ChartLine& line, const Scales& sc,
+               const std::vector<std::pair<double, double>>& points) {
+  for (const auto& [t, v] : points) {
+    s += "<circle class=\"dot\" cx=\"" + fmt(sc.x_of(t)) + "\" cy=\"" + fmt(sc.y_of(v)) +
+         "\" r=\"" + std::to_string(kDotRadius) + "\" fill=\"" + line.color + "\"><title>" +
+         escape_html(line.label) + " " + escape_html(format_axis_time(t, sc.t_end)) + ": " +
+         escape_html(format_value(chart.unit, v)) + "</title></circle>";
+  }
+}
+
+/// A polyline through the reduced points, with invisible hover targets along it.
+void draw_polyline(std::string& s, const Chart& chart, const ChartLine& line, const Scales& sc,
+                   const std::vector<std::pair<double, double>>& points) {
+  s += "<polyline class=\"line\" fill=\"none\" stroke=\"" + line.color + "\"" +
+       (line.dashed ? " stroke-dasharray=\"4 3\"" : "") + " points=\"";
+  for (const auto& [t, v] : points) s += fmt(sc.x_of(t)) + "," + fmt(sc.y_of(v)) + " ";
+  s += "\"/>";
+  const std::size_t every =
+      std::max<std::size_t>(1, points.size() / static_cast<std::size_t>(sc.plot_w / kHoverSpacing));
+  for (std::size_t i = 0; i < points.size(); i += every) {
+    const auto& [t, v] = points[i];
+    s += "<circle class=\"hover\" cx=\"" + fmt(sc.x_of(t)) + "\" cy=\"" + fmt(sc.y_of(v)) +
+         "\" r=\"" + std::to_string(kHoverRadius) + "\"><title>" + escape_html(line.label) +
+         " at " + escape_html(format_axis_time(t, sc.t_end)) + ": " +
+         escape_html(format_value(chart.unit, v)) + "</title></circle>";
+  }
+}
+
+/// Every series, reduced to what one pixel column can show (each column's extremes survive).
+void draw_series(std::string& s, const Chart& chart, const Scales& sc) {
+  const int columns = static_cast<int>(sc.plot_w);
   for (const auto& line : chart.lines) {
-    const auto points = reduce_for_drawing(line.t, line.v, 0, t_end, columns);
+    const auto points = reduce_for_drawing(line.t, line.v, 0, sc.t_end, columns);
     if (points.empty()) continue;
     s += "<g class=\"series\" data-label=\"" + escape_html(line.label) + "\">";
     if (line.dots) {
-      for (const auto& [t, v] : points) {
-        s += "<circle class=\"dot\" cx=\"" + fmt(x_of(t)) + "\" cy=\"" + fmt(y_of(v)) +
-             "\" r=\"3\" fill=\"" + line.color + "\"><title>" + escape_html(line.label) + " " +
-             escape_html(format_axis_time(t, t_end)) + ": " + escape_html(format_value(chart.unit, v)) +
-             "</title></circle>";
-      }
+      draw_dots(s, chart, line, sc, points);
     } else {
-      s += "<polyline class=\"line\" fill=\"none\" stroke=\"" + line.color + "\"" +
-           (line.dashed ? " stroke-dasharray=\"4 3\"" : "") + " points=\"";
-      for (const auto& [t, v] : points) s += fmt(x_of(t)) + "," + fmt(y_of(v)) + " ";
-      s += "\"/>";
-      // Hover targets: about one per 4 px, each titled with its time and value.
-      const std::size_t every =
-          std::max<std::size_t>(1, points.size() / static_cast<std::size_t>(plot_w / 4));
-      for (std::size_t i = 0; i < points.size(); i += every) {
-        const auto& [t, v] = points[i];
-        s += "<circle class=\"hover\" cx=\"" + fmt(x_of(t)) + "\" cy=\"" + fmt(y_of(v)) +
-             "\" r=\"4\"><title>" + escape_html(line.label) + " at " +
-             escape_html(format_axis_time(t, t_end)) + ": " +
-             escape_html(format_value(chart.unit, v)) + "</title></circle>";
-      }
+      draw_polyline(s, chart, line, sc, points);
     }
     s += "</g>";
   }
+}
+
+void draw_trend_lines(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& tr : chart.trends) {
-    s += "<line class=\"trend\" x1=\"" + fmt(x_of(tr.t0)) + "\" y1=\"" + fmt(y_of(tr.y0)) +
-         "\" x2=\"" + fmt(x_of(tr.t1)) + "\" y2=\"" + fmt(y_of(tr.y1)) + "\" stroke=\"" +
+    s += "<line class=\"trend\" x1=\"" + fmt(sc.x_of(tr.t0)) + "\" y1=\"" + fmt(sc.y_of(tr.y0)) +
+         "\" x2=\"" + fmt(sc.x_of(tr.t1)) + "\" y2=\"" + fmt(sc.y_of(tr.y1)) + "\" stroke=\"" +
          tr.color + "\"><title>" + escape_html(tr.label) + "</title></line>";
   }
+}
+
+/// Vertical lines at moments (the leak's onset, events), labelled at the top.
+void draw_markers(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& m : chart.markers) {
-    const double x = x_of(m.t);
-    s += "<g class=\"marker\"><line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(top) +
-         "\" y2=\"" + fmt(top + plot_h) + "\" stroke=\"" + m.color +
-         "\" stroke-dasharray=\"2 3\"/><text class=\"marker-label\" x=\"" + fmt(x + 3) +
-         "\" y=\"" + fmt(top + 12) + "\">" + escape_html(m.label) + "</text></g>";
+    const double x = sc.x_of(m.t);
+    s += "<g class=\"marker\"><line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" +
+         fmt(sc.top) + "\" y2=\"" + fmt(sc.top + sc.plot_h) + "\" stroke=\"" + m.color +
+         "\" stroke-dasharray=\"2 3\"/><text class=\"marker-label\" x=\"" +
+         fmt(x + kMarkerLabelOffset) + "\" y=\"" + fmt(sc.top + kMarkerLabelDrop) + "\">" +
+         escape_html(m.label) + "</text></g>";
   }
-  // Legend.
-  double lx = left;
-  const double ly = height - 8;
-  auto legend = [&](const std::string& label, const std::string& color, bool dashed) {
-    s += "<g class=\"legend-item\"><line x1=\"" + fmt(lx) + "\" x2=\"" + fmt(lx + 18) + "\" y1=\"" +
-         fmt(ly - 4) + "\" y2=\"" + fmt(ly - 4) + "\" stroke=\"" + color + "\" stroke-width=\"3\"" +
+}
+
+/// One item per line, then per trend, left to right along the bottom.
+void draw_legend(std::string& s, const Chart& chart, int height) {
+  double x = kMarginLeft;
+  const double y = height - kLegendBaselineUp;
+  auto item = [&](const std::string& label, const std::string& color, bool dashed) {
+    s += "<g class=\"legend-item\"><line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + kLegendSwatch) +
+         "\" y1=\"" + fmt(y - kLegendSwatchRise) + "\" y2=\"" + fmt(y - kLegendSwatchRise) +
+         "\" stroke=\"" + color + "\" stroke-width=\"3\"" +
          (dashed ? " stroke-dasharray=\"4 3\"" : "") + "/><text class=\"legend\" x=\"" +
-         fmt(lx + 22) + "\" y=\"" + fmt(ly) + "\">" + escape_html(label) + "</text></g>";
-    lx += 30 + 7.0 * static_cast<double>(label.size());
+         fmt(x + kLegendTextGap) + "\" y=\"" + fmt(y) + "\">" + escape_html(label) + "</text></g>";
+    x += kLegendItemGap + kLegendCharWidth * static_cast<double>(label.size());
   };
-  for (const auto& line : chart.lines) legend(line.label, line.color, line.dashed);
-  for (const auto& tr : chart.trends) legend(tr.label, tr.color, false);
+  for (const auto& line : chart.lines) item(line.label, line.color, line.dashed);
+  for (const auto& tr : chart.trends) item(tr.label, tr.color, false);
+}
+
+}  // namespace
+
+std::string render_chart(const Chart& chart, int width, int height) {
+  const Scales sc = make_scales(chart, width, height);
+  std::string s;
+  s.reserve(kTypicalChartBytes);
+  draw_header(s, chart, width, height);
+  draw_regions(s, chart, sc);
+  draw_grid(s, chart, sc);
+  draw_references(s, chart, sc);
+  // Bands under the series, trend lines and markers over them.
+  draw_trend_bands(s, chart, sc);
+  draw_series(s, chart, sc);
+  draw_trend_lines(s, chart, sc);
+  draw_markers(s, chart, sc);
+  draw_legend(s, chart, height);
   s += "</svg>";
   return s;
 }

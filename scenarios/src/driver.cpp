@@ -15,13 +15,31 @@ namespace http = boost::beast::http;
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-// ---- histogram ---------------------------------------------------------------------------
-
+// The driver's fixed numbers, each with its reason.
 namespace {
+/// Latency histogram: buckets 2 % wide from 1 us; 1.02^1400 * 1 us is ~1e6 s, beyond any
+/// request timeout.
 constexpr double kMinLatency = 1e-6;
 constexpr double kBucketGrowth = 1.02;
 const double kLogGrowth = std::log(kBucketGrowth);
-constexpr std::size_t kBuckets = 1400;  // 1.02^1400 * 1 us = ~1e6 s
+constexpr std::size_t kBuckets = 1400;
+/// Open-model sends waiting for a free connection. Past this the target is long saturated
+/// (latency already shows it) and the client would only eat memory (16 B a send); further
+/// sends are counted as "overload" errors, never dropped silently.
+constexpr std::size_t kMaxQueuedSends = 100000;
+/// How often the closed model and job workflows look at the shape's level: level changes are
+/// followed within 50 ms (stages last seconds) for 20 wake-ups a second.
+constexpr std::chrono::milliseconds kControlTick{50};
+/// A stage with level 0 sends nothing; the open model looks again this much later.
+constexpr std::chrono::milliseconds kIdleRateStep{100};
+/// An answer body larger than this is an "io" error instead of unbounded memory.
+constexpr std::uint64_t kMaxResponseBodyBytes = 256u << 20;
+/// The request mix is drawn from a fixed seed, so two runs of a scenario send the same
+/// sequence (any constant would do; this one is a date).
+constexpr std::uint64_t kRequestMixSeed = 20261123;
+/// HTTP/1.1, for keep-alive.
+constexpr unsigned kHttpVersion = 11;
+constexpr std::string_view kIdVariable = "{id}";
 }  // namespace
 
 LatencyHistogram::LatencyHistogram() : buckets_(kBuckets, 0) {}
@@ -99,7 +117,7 @@ struct LoadDriver::Connection : std::enable_shared_from_this<Connection> {
     http::async_write(stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->finish(ec == beast::error::timeout ? "timeout" : "io");
       self->parser.emplace();
-      self->parser->body_limit(256u << 20);
+      self->parser->body_limit(kMaxResponseBodyBytes);
       http::async_read(self->stream, self->buffer, *self->parser,
                        [self](beast::error_code rec, std::size_t) {
                          if (rec) return self->finish(rec == beast::error::timeout ? "timeout" : "io");
@@ -145,7 +163,7 @@ http::request<http::string_body> build_request(const RequestSpec& spec, const st
   http::request<http::string_body> req;
   req.method(http::string_to_verb(spec.method));
   req.target(path);
-  req.version(11);
+  req.version(kHttpVersion);
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "soak/" SOAK_VERSION);
   req.keep_alive(true);
@@ -160,8 +178,9 @@ http::request<http::string_body> build_request(const RequestSpec& spec, const st
 
 std::string substitute_id(const std::string& path, const std::string& id) {
   std::string out = path;
-  for (auto pos = out.find("{id}"); pos != std::string::npos; pos = out.find("{id}", pos + id.size())) {
-    out.replace(pos, 4, id);
+  for (auto pos = out.find(kIdVariable); pos != std::string::npos;
+       pos = out.find(kIdVariable, pos + id.size())) {
+    out.replace(pos, kIdVariable.size(), id);
   }
   return out;
 }
@@ -176,7 +195,11 @@ std::chrono::nanoseconds to_ns(double seconds) {
 
 class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
  public:
-  JobRun(LoadDriver& driver) : d_(driver), conn_(driver.new_connection()), timer_(driver.executor_) {}
+  explicit JobRun(LoadDriver& driver)
+      : d_(driver),
+        alive_(driver.alive_),
+        conn_(driver.new_connection()),
+        timer_(driver.executor_) {}
 
   void start() {
     started_ = Clock::now();
@@ -226,7 +249,7 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     }
     timer_.expires_after(to_ns(js.poll_interval_s));
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || self->alive_.expired()) return;  // cancelled, or the driver is gone
       const JobSpec& j = *self->d_.scenario_.jobs;
       self->request(j.poll, substitute_id(j.poll.path, self->id_), [self](const Result& r) { self->on_polled(r); });
     });
@@ -275,6 +298,7 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
   }
 
   LoadDriver& d_;
+  std::weak_ptr<bool> alive_;  ///< the driver's, as this job started
   std::shared_ptr<Connection> conn_;
   asio::steady_timer timer_;
   Clock::time_point started_;
@@ -285,27 +309,21 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
 // ---- the driver --------------------------------------------------------------------------
 
 asio::ip::tcp::endpoint parse_base_url(const std::string& url, std::string& host_header) {
-  if (url.rfind("http://", 0) != 0) throw std::invalid_argument("only http:// URLs are supported: " + url);
-  std::string rest = url.substr(7);
-  const auto slash = rest.find('/');
-  if (slash != std::string::npos) rest = rest.substr(0, slash);
-  host_header = rest;
-  std::string host = rest;
-  unsigned short port = 80;
-  if (!rest.empty() && rest.front() == '[') {
-    const auto close = rest.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("bad IPv6 address in " + url);
-    host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = static_cast<unsigned short>(std::stoi(rest.substr(close + 2)));
-  } else if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = static_cast<unsigned short>(std::stoi(rest.substr(colon + 1)));
+  const BaseUrl parts = split_base_url(url);
+  switch (parts.problem) {
+    case BaseUrlProblem::none:
+      break;
+    case BaseUrlProblem::not_http:
+      throw std::invalid_argument("only http:// URLs are supported: " + url);
+    case BaseUrlProblem::bad_ipv6:
+      throw std::invalid_argument("bad IPv6 address in " + url);
+    case BaseUrlProblem::bad_port:
+      throw std::invalid_argument("the port is not a number from 1 to 65535 in " + url);
+    case BaseUrlProblem::not_an_ip_address:
+      throw std::invalid_argument("not an IP address (use 127.0.0.1 or [::1]): " + parts.host);
   }
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) throw std::invalid_argument("not an IP address (use 127.0.0.1 or [::1]): " + host);
-  return {address, port};
+  host_header = parts.host_header;
+  return {asio::ip::make_address(parts.host), parts.port};
 }
 
 LoadDriver::LoadDriver(asio::any_io_executor executor, const Scenario& scenario,
@@ -315,7 +333,8 @@ LoadDriver::LoadDriver(asio::any_io_executor executor, const Scenario& scenario,
       endpoint_(endpoint),
       host_header_(std::move(host_header)),
       timer_(executor_),
-      jobs_timer_(executor_) {
+      jobs_timer_(executor_),
+      rng_(kRequestMixSeed) {
   double sum = 0;
   for (const auto& r : scenario_.requests) cumulative_weights_.push_back(sum += r.weight);
 }
@@ -354,9 +373,9 @@ void LoadDriver::jobs_tick() {
   std::size_t busy = 0;
   for (const auto& j : jobs_) busy += j->busy();
   for (; busy < static_cast<std::size_t>(scenario_.jobs->concurrency); ++busy) start_job();
-  jobs_timer_.expires_after(std::chrono::milliseconds(50));
-  jobs_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) jobs_tick();
+  jobs_timer_.expires_after(kControlTick);
+  jobs_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired()) jobs_tick();
   });
 }
 
@@ -396,7 +415,7 @@ void LoadDriver::open_tick() {
     const double rate = scenario_.level_at(t);
     if (t >= scenario_.total_duration()) return;
     if (rate <= 0) {
-      next_send_ += std::chrono::milliseconds(100);
+      next_send_ += kIdleRateStep;
       continue;
     }
     if (scenario_.jobs && scenario_.requests.empty()) {
@@ -407,8 +426,8 @@ void LoadDriver::open_tick() {
     next_send_ += to_ns(1.0 / rate);
   }
   timer_.expires_at(next_send_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) open_tick();
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired()) open_tick();
   });
 }
 
@@ -424,7 +443,7 @@ void LoadDriver::dispatch(Pending p) {
     ++open_connections_;
     return send_on(new_connection(), p);
   }
-  if (queue_.size() >= 100000) {
+  if (queue_.size() >= kMaxQueuedSends) {
     ++interval_.errors["overload"];  // the client cannot keep up: counted, never hidden
     return;
   }
@@ -472,9 +491,9 @@ void LoadDriver::closed_tick() {
       }
     }
   }
-  timer_.expires_after(std::chrono::milliseconds(50));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) closed_tick();
+  timer_.expires_after(kControlTick);
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired()) closed_tick();
   });
 }
 

@@ -1,7 +1,10 @@
 #include "soak/scenarios/scenario.hpp"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -12,6 +15,33 @@ namespace soak::scenarios {
 
 namespace {
 
+// Bounds and defaults the parser applies beyond the member initialisers of scenario.hpp (which
+// are the defaults of every field a file leaves out), each with its reason.
+
+/// A wrong value quoted in an error stays short enough for one line of stderr.
+constexpr std::size_t kShownValueChars = 60;
+/// SPEC.md: sampling intervals down to 1ms are accepted (fast leaks, benchmarks).
+constexpr double kMinSamplingIntervalSeconds = 0.001;
+/// Connections (open model) and concurrent job workflows: far above what one client machine
+/// sustains against one target, low enough that a typo (1e9) is caught before sockets run out.
+constexpr double kMaxConnections = 10000;
+constexpr double kMaxJobConcurrency = 10000;
+/// A generated upload ("body_bytes") is held in memory once per request spec: 1 GiB at most.
+constexpr double kMaxBodyBytes = 1 << 30;
+/// A ramp expands to one stage per step; more steps than this is a typo, not a shape.
+constexpr double kMaxRampSteps = 10000;
+/// A "load" without a shape holds a level that any target serves: 10 requests/s (open) or one
+/// user (closed).
+constexpr double kDefaultOpenRate = 10;
+constexpr double kDefaultClosedUsers = 1;
+/// A spike without "at" / "hold" rises after a third of the run and holds for a third.
+constexpr double kSpikeDefaultFraction = 1.0 / 3;
+/// The port put in place of "${port}" to check the rest of a base URL before the port is known.
+constexpr std::string_view kPortPlaceholder = "80";
+
+constexpr std::string_view kHttpScheme = "http://";
+constexpr std::string_view kPortVariable = "${port}";
+
 std::string join(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& l : lines) out += (out.empty() ? "" : "; ") + l;
@@ -20,8 +50,20 @@ std::string join(const std::vector<std::string>& lines) {
 
 std::string shown(const nlohmann::json& v) {
   std::string text = v.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  if (text.size() > kShownValueChars) text = text.substr(0, kShownValueChars - 3) + "...";
   return text;
+}
+
+std::string indexed(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::optional<std::string> read_whole_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 /// Collects every problem instead of stopping at the first.
@@ -35,9 +77,11 @@ class Checker {
   }
 
   /// Unknown keys are errors: a typo must not be silently ignored.
-  void only(const nlohmann::json& obj, const std::string& path, std::initializer_list<const char*> keys) {
+  void only(const nlohmann::json& obj, const std::string& path,
+            std::initializer_list<const char*> keys) {
     if (!obj.is_object()) return;
-    for (const auto& [key, value] : obj.items()) {
+    for (const auto& item : obj.items()) {
+      const std::string& key = item.key();
       if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
         std::string known;
         for (const char* k : keys) known += std::string(known.empty() ? "" : ", ") + k;
@@ -97,7 +141,8 @@ class Checker {
     if (v->is_number() && v->get<double>() >= 0) return v->get<double>();
     if (v->is_string()) {
       try {
-        return std::chrono::duration<double>(sampler::parse_duration(v->get<std::string>())).count();
+        const auto parsed = sampler::parse_duration(v->get<std::string>());
+        return std::chrono::duration<double>(parsed).count();
       } catch (const sampler::DurationError&) {
       }
     }
@@ -105,7 +150,8 @@ class Checker {
     return std::nullopt;
   }
 
-  std::optional<double> fraction(const nlohmann::json& obj, const std::string& path, const char* key) {
+  std::optional<double> fraction(const nlohmann::json& obj, const std::string& path,
+                                 const char* key) {
     const nlohmann::json* v = field(obj, key);
     if (!v) return std::nullopt;
     if (v->is_string()) {
@@ -117,7 +163,57 @@ class Checker {
     fail(path + "." + key, "a percentage such as \"5%\"", v);
     return std::nullopt;
   }
+
+  /// The strings of the list at obj[key], appended to `out`; `what_list` and `what_one` say
+  /// what the list and one element should be.
+  void strings(const nlohmann::json& obj, const std::string& path, const char* key,
+               const std::string& what_list, const std::string& what_one,
+               std::vector<std::string>& out) {
+    const nlohmann::json* list = field(obj, key);
+    if (!list) return;
+    if (!list->is_array()) return fail(path + "." + key, what_list, list);
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto& item = (*list)[i];
+      if (item.is_string()) {
+        out.push_back(item.get<std::string>());
+      } else {
+        fail(indexed(path + "." + key, i), what_one, &item);
+      }
+    }
+  }
 };
+
+// ---- requests ---------------------------------------------------------------------------------
+
+void parse_headers(Checker& c, const nlohmann::json& j, const std::string& path, RequestSpec& r) {
+  const auto* h = c.field(j, "headers");
+  if (!h) return;
+  if (!h->is_object()) return c.fail(path + ".headers", "an object of header names to strings", h);
+  for (const auto& [k, v] : h->items()) {
+    if (!v.is_string()) {
+      c.fail(path + ".headers." + k, "a string", &v);
+    } else {
+      r.headers.emplace_back(k, v.get<std::string>());
+    }
+  }
+}
+
+/// "body", then "body_file" (relative to the scenario), then "body_bytes": the last one given
+/// wins.
+void parse_body(Checker& c, const nlohmann::json& j, const std::string& path,
+                const std::filesystem::path& base_dir, RequestSpec& r) {
+  r.body = c.string(j, path, "body", false).value_or("");
+  if (const auto file = c.string(j, path, "body_file", false)) {
+    if (auto text = read_whole_file(base_dir / *file)) {
+      r.body = std::move(*text);
+    } else {
+      c.errors.push_back(path + ".body_file: cannot read " + (base_dir / *file).string());
+    }
+  }
+  if (const auto size = c.number(j, path, "body_bytes", false, 0, kMaxBodyBytes)) {
+    r.body.assign(static_cast<std::size_t>(*size), 'x');  // a generated upload of that size
+  }
+}
 
 RequestSpec parse_request(Checker& c, const nlohmann::json& j, const std::string& path,
                           const std::filesystem::path& base_dir, bool need_weight) {
@@ -126,113 +222,417 @@ RequestSpec parse_request(Checker& c, const nlohmann::json& j, const std::string
     c.fail(path, "an object with \"path\" (and \"method\", \"headers\", \"body\")", &j);
     return r;
   }
-  c.only(j, path, {"name", "method", "path", "headers", "body", "body_file", "body_bytes", "weight"});
-  r.path = c.string(j, path, "path", true).value_or("/");
-  if (!r.path.empty() && r.path.front() != '/') c.fail(path + ".path", "a path starting with /", &j["path"]);
-  r.method = c.string(j, path, "method", false).value_or("GET");
+  c.only(j, path,
+         {"name", "method", "path", "headers", "body", "body_file", "body_bytes", "weight"});
+  r.path = c.string(j, path, "path", true).value_or(r.path);
+  if (!r.path.empty() && r.path.front() != '/') {
+    c.fail(path + ".path", "a path starting with /", &j["path"]);
+  }
+  r.method = c.string(j, path, "method", false).value_or(r.method);
   static const std::set<std::string> methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
-  if (!methods.count(r.method)) c.fail(path + ".method", "one of GET, POST, PUT, PATCH, DELETE, HEAD", &j["method"]);
+  if (!methods.count(r.method)) {
+    c.fail(path + ".method", "one of GET, POST, PUT, PATCH, DELETE, HEAD", &j["method"]);
+  }
   r.name = c.string(j, path, "name", false).value_or(r.method + " " + r.path);
-  if (const auto* h = c.field(j, "headers")) {
-    if (!h->is_object()) {
-      c.fail(path + ".headers", "an object of header names to strings", h);
-    } else {
-      for (const auto& [k, v] : h->items()) {
-        if (!v.is_string()) {
-          c.fail(path + ".headers." + k, "a string", &v);
-        } else {
-          r.headers.emplace_back(k, v.get<std::string>());
-        }
-      }
-    }
-  }
-  r.body = c.string(j, path, "body", false).value_or("");
-  if (const auto file = c.string(j, path, "body_file", false)) {
-    std::ifstream in(base_dir / *file, std::ios::binary);
-    if (!in) {
-      c.errors.push_back(path + ".body_file: cannot read " + (base_dir / *file).string());
-    } else {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      r.body = ss.str();
-    }
-  }
-  if (const auto size = c.number(j, path, "body_bytes", false, 0, 1 << 30)) {
-    r.body.assign(static_cast<std::size_t>(*size), 'x');  // a generated upload of that size
-  }
-  if (need_weight) r.weight = c.number(j, path, "weight", false, 0).value_or(1);
+  parse_headers(c, j, path, r);
+  parse_body(c, j, path, base_dir, r);
+  if (need_weight) r.weight = c.number(j, path, "weight", false, 0).value_or(r.weight);
   return r;
+}
+
+// ---- load shapes ------------------------------------------------------------------------------
+
+std::vector<Stage> parse_stages(Checker& c, const nlohmann::json& list, const std::string& path) {
+  std::vector<Stage> stages;
+  if (!list.is_array() || list.empty()) {
+    c.fail(path, "a non-empty list of {\"duration\", \"rate\" or \"users\"}", &list);
+    return stages;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string p = indexed(path, i);
+    const auto& s = list[i];
+    if (!s.is_object()) {
+      c.fail(p, "an object", &s);
+      continue;
+    }
+    c.only(s, p, {"duration", "rate", "users"});
+    const auto d = c.duration(s, p, "duration", true);
+    auto l = c.number(s, p, "rate", false, 0);
+    if (!l) l = c.number(s, p, "users", false, 0);
+    if (!l && !c.field(s, "rate") && !c.field(s, "users")) {
+      c.fail(p + ".rate", "a number >= 0", nullptr);
+    }
+    if (d && l) stages.push_back({*d, *l});
+  }
+  return stages;
+}
+
+/// "ramp": `steps` stages of `hold` seconds, from `start` up by `step`.
+std::vector<Stage> ramp_stages(Checker& c, const nlohmann::json& j, const std::string& path) {
+  std::vector<Stage> stages;
+  const double start = c.number(j, path, "start", false, 0).value_or(1);
+  const double step = c.number(j, path, "step", false, 0).value_or(1);
+  const auto steps = c.number(j, path, "steps", true, 1, kMaxRampSteps);
+  const auto hold = c.duration(j, path, "hold", true);
+  if (steps && hold) {
+    for (int i = 0; i < static_cast<int>(*steps); ++i) stages.push_back({*hold, start + step * i});
+  }
+  return stages;
+}
+
+/// "spike": `base`, then `peak` from `at` for `hold` seconds, then `base` to the end.
+std::vector<Stage> spike_stages(Checker& c, const nlohmann::json& j, const std::string& path,
+                                double duration_s) {
+  std::vector<Stage> stages;
+  const double base = c.number(j, path, "base", false, 0).value_or(1);
+  const auto peak = c.number(j, path, "peak", true, 0);
+  const double default_s = duration_s * kSpikeDefaultFraction;
+  const double at = c.duration(j, path, "at", false).value_or(default_s);
+  const double hold = c.duration(j, path, "hold", false).value_or(default_s);
+  if (peak) {
+    stages.push_back({at, base});
+    stages.push_back({hold, *peak});
+    stages.push_back({std::max(0.0, duration_s - at - hold), base});
+  }
+  return stages;
 }
 
 std::vector<Stage> parse_shape(Checker& c, const nlohmann::json& j, const std::string& path,
                                double duration_s) {
-  std::vector<Stage> stages;
   if (!j.is_object()) {
     c.fail(path, "an object (\"preset\", \"constant\", \"ramp\", \"spike\" or \"stages\")", &j);
-    return stages;
+    return {};
   }
   c.only(j, path, {"preset", "level", "type", "rate", "users", "start", "step", "steps", "hold",
                    "base", "peak", "at", "stages"});
-  const double level = c.number(j, path, "level", false, 0).value_or(
-      c.number(j, path, "rate", false, 0).value_or(c.number(j, path, "users", false, 0).value_or(1)));
+  // "level", "rate" and "users" name the same thing; each given one is validated, the first wins.
+  const auto level_given = c.number(j, path, "level", false, 0);
+  const auto rate = c.number(j, path, "rate", false, 0);
+  const auto users = c.number(j, path, "users", false, 0);
+  const double level = level_given.value_or(rate.value_or(users.value_or(1)));
   if (const auto preset = c.string(j, path, "preset", false)) {
     if (auto s = preset_shape(*preset, level, duration_s)) return *s;
     c.fail(path + ".preset", "one of smoke, baseline, load, stress, spike, endurance, soak, ramp",
            &j["preset"]);
-    return stages;
+    return {};
   }
-  if (const auto* list = c.field(j, "stages")) {
-    if (!list->is_array() || list->empty()) {
-      c.fail(path + ".stages", "a non-empty list of {\"duration\", \"rate\" or \"users\"}", list);
-      return stages;
-    }
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      const std::string p = path + ".stages[" + std::to_string(i) + "]";
-      const auto& s = (*list)[i];
-      if (!s.is_object()) {
-        c.fail(p, "an object", &s);
-        continue;
-      }
-      c.only(s, p, {"duration", "rate", "users"});
-      const auto d = c.duration(s, p, "duration", true);
-      auto l = c.number(s, p, "rate", false, 0);
-      if (!l) l = c.number(s, p, "users", false, 0);
-      if (!l && !c.field(s, "rate") && !c.field(s, "users")) c.fail(p + ".rate", "a number >= 0", nullptr);
-      if (d && l) stages.push_back({*d, *l});
-    }
-    return stages;
-  }
+  if (const auto* list = c.field(j, "stages")) return parse_stages(c, *list, path + ".stages");
   const std::string type = c.string(j, path, "type", false).value_or("constant");
-  if (type == "constant") {
-    stages.push_back({duration_s, level});
-  } else if (type == "ramp") {
-    const double start = c.number(j, path, "start", false, 0).value_or(1);
-    const double step = c.number(j, path, "step", false, 0).value_or(1);
-    const auto steps = c.number(j, path, "steps", true, 1, 10000);
-    const auto hold = c.duration(j, path, "hold", true);
-    if (steps && hold) {
-      for (int i = 0; i < static_cast<int>(*steps); ++i) stages.push_back({*hold, start + step * i});
-    }
-  } else if (type == "spike") {
-    const double base = c.number(j, path, "base", false, 0).value_or(1);
-    const auto peak = c.number(j, path, "peak", true, 0);
-    const double at = c.duration(j, path, "at", false).value_or(duration_s / 3);
-    const double hold = c.duration(j, path, "hold", false).value_or(duration_s / 3);
-    if (peak) {
-      stages.push_back({at, base});
-      stages.push_back({hold, *peak});
-      stages.push_back({std::max(0.0, duration_s - at - hold), base});
-    }
-  } else {
-    c.fail(path + ".type", "one of constant, ramp, spike (or give \"preset\" or \"stages\")", &j["type"]);
+  if (type == "constant") return {{duration_s, level}};
+  if (type == "ramp") return ramp_stages(c, j, path);
+  if (type == "spike") return spike_stages(c, j, path, duration_s);
+  c.fail(path + ".type", "one of constant, ramp, spike (or give \"preset\" or \"stages\")",
+         &j["type"]);
+  return {};
+}
+
+// ---- the whole document -----------------------------------------------------------------------
+
+/// One pass over a scenario document; each part of the document has its function, called in
+/// the document's order so the errors come in that order.
+class ScenarioParser {
+ public:
+  ScenarioParser(const nlohmann::json& doc, const std::filesystem::path& file)
+      : doc_(doc), base_dir_(file.has_parent_path() ? file.parent_path() : ".") {
+    sc_.file = file;
   }
-  return stages;
+
+  Scenario parse() {
+    c_.only(doc_, "$",
+            {"name", "description", "target", "sampling", "duration", "load", "limits", "targets",
+             "targets_file", "checks"});
+    sc_.name = c_.string(doc_, "$", "name", false).value_or(sc_.file.stem().string());
+    sc_.duration_s = c_.duration(doc_, "$", "duration", false).value_or(sc_.duration_s);
+    parse_target();
+    if (const auto* s = c_.field(doc_, "sampling")) parse_sampling(*s);
+    if (const auto* load = c_.field(doc_, "load")) parse_load(*load);
+    if (const auto* limits = c_.field(doc_, "limits")) parse_limits(*limits);
+    parse_targets();
+    if (const auto* checks = c_.field(doc_, "checks")) parse_checks(*checks);
+    if (!c_.errors.empty()) throw ScenarioError(sc_.file.string(), c_.errors);
+    if (!c_.field(doc_, "load") && !doc_.contains("duration")) sc_.stages.clear();
+    return std::move(sc_);
+  }
+
+ private:
+  void parse_target() {
+    const auto* t = c_.field(doc_, "target");
+    if (!t || !t->is_object()) {
+      return c_.fail("$.target", "an object with \"command\" (a list) or \"pid\"", t);
+    }
+    c_.only(*t, "$.target",
+            {"command", "cwd", "env", "pid", "port_from_output", "base_url", "ready"});
+    if (const auto* cmd = c_.field(*t, "command")) parse_command(*cmd);
+    if (const auto pid = c_.number(*t, "$.target", "pid", false, 1)) {
+      sc_.attach_pid = static_cast<sampler::Pid>(*pid);
+    }
+    if (sc_.command.empty() == !sc_.attach_pid.has_value()) {
+      c_.errors.push_back(
+          "$.target: give exactly one of \"command\" (to launch) or \"pid\" (to attach)");
+    }
+    if (const auto cwd = c_.string(*t, "$.target", "cwd", false)) {
+      sc_.working_directory = base_dir_ / *cwd;
+    }
+    if (const auto* env = c_.field(*t, "env")) parse_environment(*env);
+    sc_.port_from_output = c_.string(*t, "$.target", "port_from_output", false).value_or("");
+    sc_.base_url = c_.string(*t, "$.target", "base_url", false).value_or(sc_.base_url);
+    check_base_url(*t);
+    check_port_source(*t);
+    if (const auto* ready = c_.field(*t, "ready")) parse_ready(*ready);
+  }
+
+  void parse_command(const nlohmann::json& cmd) {
+    if (!cmd.is_array() || cmd.empty() ||
+        !std::all_of(cmd.begin(), cmd.end(), [](const auto& a) { return a.is_string(); })) {
+      return c_.fail("$.target.command", "a non-empty list of strings", &cmd);
+    }
+    for (const auto& a : cmd) sc_.command.push_back(a.get<std::string>());
+    // A relative program path is relative to the scenario file, as the other paths are.
+    std::string& program = sc_.command[0];
+    if (program.find('/') != std::string::npos && program.front() != '/') {
+      program = (base_dir_ / program).lexically_normal().string();
+    }
+  }
+
+  void parse_environment(const nlohmann::json& env) {
+    if (!env.is_object()) return c_.fail("$.target.env", "an object of names to strings", &env);
+    for (const auto& [k, v] : env.items()) {
+      if (v.is_string()) {
+        sc_.environment[k] = v.get<std::string>();
+      } else {
+        c_.fail("$.target.env." + k, "a string", &v);
+      }
+    }
+  }
+
+  /// The URL must be usable once its port is known: soak talks to it after the target started,
+  /// when a typo would cost the run.
+  void check_base_url(const nlohmann::json& target) {
+    std::string url = sc_.base_url;
+    for (auto pos = url.find(kPortVariable); pos != std::string::npos;
+         pos = url.find(kPortVariable, pos)) {
+      url.replace(pos, kPortVariable.size(), kPortPlaceholder);
+    }
+    const nlohmann::json* given = c_.field(target, "base_url");
+    const char* path = "$.target.base_url";
+    switch (split_base_url(url).problem) {
+      case BaseUrlProblem::none:
+        break;
+      case BaseUrlProblem::not_http:
+        c_.fail(path, "an http:// URL", given);
+        break;
+      case BaseUrlProblem::bad_ipv6:
+        c_.fail(path, "an http:// URL with an IPv6 address in brackets (\"http://[::1]:8080\")",
+                given);
+        break;
+      case BaseUrlProblem::bad_port:
+        c_.fail(path, "an http:// URL whose port is a number from 1 to 65535", given);
+        break;
+      case BaseUrlProblem::not_an_ip_address:
+        c_.fail(path, "an http:// URL whose host is an IP address (127.0.0.1, [::1]) or localhost",
+                given);
+        break;
+    }
+  }
+
+  /// "${port}" needs port_from_output to be filled in. Without it the target's URL is never
+  /// known, and the run would wait for a port the target is not asked to print.
+  void check_port_source(const nlohmann::json& target) {
+    if (sc_.base_url.find(kPortVariable) == std::string::npos || !sc_.port_from_output.empty()) {
+      return;
+    }
+    const bool needs_url = doc_.contains("load") || target.contains("ready");
+    if (target.contains("base_url")) {
+      c_.errors.push_back(
+          "$.target.base_url: uses ${port} but $.target.port_from_output is not given");
+      return;
+    }
+    std::string error =
+        "$.target.base_url: expected the target's URL (e.g. \"http://127.0.0.1:8080\"), "
+        "or $.target.port_from_output to read the port it prints";
+    if (!needs_url) {
+      error +=
+          " (to sample a target without a URL, use `soak run -- COMMAND` or `soak attach PID`)";
+    }
+    c_.errors.push_back(std::move(error));
+  }
+
+  void parse_ready(const nlohmann::json& ready) {
+    const std::string path = "$.target.ready";
+    c_.only(ready, path, {"http", "timeout"});
+    sc_.ready_path = c_.string(ready, path, "http", true).value_or("");
+    sc_.ready_timeout_s = c_.duration(ready, path, "timeout", false).value_or(sc_.ready_timeout_s);
+  }
+
+  void parse_sampling(const nlohmann::json& s) {
+    const std::string path = "$.sampling";
+    c_.only(s, path, {"interval", "detail_interval", "probes"});
+    c_.strings(s, path, "probes", "a list of probe specs (strings)", "a probe spec string",
+               sc_.probes);
+    sc_.interval_s = c_.duration(s, path, "interval", false).value_or(sc_.interval_s);
+    sc_.detail_interval_s =
+        c_.duration(s, path, "detail_interval", false).value_or(sc_.detail_interval_s);
+    if (sc_.interval_s < kMinSamplingIntervalSeconds) {
+      c_.fail(path + ".interval", "at least 1ms", &s["interval"]);
+    }
+  }
+
+  void parse_load(const nlohmann::json& load) {
+    const std::string path = "$.load";
+    c_.only(load, path,
+            {"model", "connections", "timeout", "think_time", "shape", "requests", "jobs"});
+    sc_.model = c_.string(load, path, "model", false).value_or(sc_.model);
+    if (sc_.model != "open" && sc_.model != "closed") {
+      c_.fail(path + ".model", "\"open\" (arrival rate) or \"closed\" (users)", &load["model"]);
+    }
+    sc_.connections = static_cast<int>(
+        c_.number(load, path, "connections", false, 1, kMaxConnections).value_or(sc_.connections));
+    sc_.request_timeout_s =
+        c_.duration(load, path, "timeout", false).value_or(sc_.request_timeout_s);
+    sc_.think_time_s = c_.duration(load, path, "think_time", false).value_or(sc_.think_time_s);
+    if (const auto* shape = c_.field(load, "shape")) {
+      sc_.stages = parse_shape(c_, *shape, path + ".shape", sc_.duration_s);
+    } else {
+      sc_.stages = {{sc_.duration_s, sc_.model == "open" ? kDefaultOpenRate : kDefaultClosedUsers}};
+    }
+    if (const auto* reqs = c_.field(load, "requests")) parse_requests(*reqs);
+    if (const auto* jobs = c_.field(load, "jobs")) sc_.jobs = parse_jobs(*jobs);
+    if (sc_.requests.empty() && !sc_.jobs) {
+      c_.errors.push_back(
+          "$.load: give \"requests\" or \"jobs\" (or leave out \"load\" for no traffic)");
+    }
+    check_closed_levels();
+  }
+
+  void parse_requests(const nlohmann::json& reqs) {
+    if (!reqs.is_array()) return c_.fail("$.load.requests", "a list of requests", &reqs);
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      sc_.requests.push_back(
+          parse_request(c_, reqs[i], indexed("$.load.requests", i), base_dir_, true));
+    }
+  }
+
+  JobSpec parse_jobs(const nlohmann::json& jobs) {
+    const std::string p = "$.load.jobs";
+    c_.only(jobs, p,
+            {"submit", "id_pointer", "poll", "until", "fail_values", "interval", "timeout", "then",
+             "concurrency"});
+    JobSpec js;
+    js.concurrency = static_cast<int>(
+        c_.number(jobs, p, "concurrency", false, 1, kMaxJobConcurrency).value_or(js.concurrency));
+    if (const auto* sub = c_.field(jobs, "submit")) {
+      js.submit = parse_request(c_, *sub, p + ".submit", base_dir_, false);
+    } else {
+      c_.fail(p + ".submit", "a request that starts a job", nullptr);
+    }
+    js.id_pointer = c_.string(jobs, p, "id_pointer", false).value_or(js.id_pointer);
+    parse_poll(jobs, js);
+    js.until = c_.string(jobs, p, "until", false).value_or(js.until);
+    if (c_.field(jobs, "fail_values")) {
+      js.fail_values.clear();
+      c_.strings(jobs, p, "fail_values", "a list of states (strings) that end a job as failed",
+                 "a string", js.fail_values);
+    }
+    js.poll_interval_s = c_.duration(jobs, p, "interval", false).value_or(js.poll_interval_s);
+    js.timeout_s = c_.duration(jobs, p, "timeout", false).value_or(js.timeout_s);
+    if (const auto* then = c_.field(jobs, "then")) {
+      js.then = parse_request(c_, *then, p + ".then", base_dir_, false);
+    }
+    for (const auto& ptr : {js.id_pointer, js.field_pointer}) {
+      if (!ptr.empty() && ptr.front() != '/') {
+        c_.errors.push_back(p + ": JSON pointer \"" + ptr + "\" must start with /");
+      }
+    }
+    return js;
+  }
+
+  /// "poll" is a request plus "field", the JSON pointer to the job's state in its answer.
+  void parse_poll(const nlohmann::json& jobs, JobSpec& js) {
+    const std::string p = "$.load.jobs.poll";
+    const auto* poll = c_.field(jobs, "poll");
+    if (!poll) return c_.fail(p, "a request that reads the job's state", nullptr);
+    if (!poll->is_object()) {
+      return c_.fail(p, "a request with \"path\" (and \"field\", a JSON pointer)", poll);
+    }
+    js.field_pointer = c_.string(*poll, p, "field", false).value_or(js.field_pointer);
+    nlohmann::json req = *poll;
+    req.erase("field");
+    js.poll = parse_request(c_, req, p, base_dir_, false);
+  }
+
+  /// Users and concurrent jobs come in whole numbers.
+  void check_closed_levels() {
+    if (sc_.model != "closed") return;
+    for (const auto& st : sc_.stages) {
+      if (st.level != std::floor(st.level)) {
+        c_.errors.push_back("$.load.shape: a closed model needs whole numbers of users, got " +
+                            shown(st.level));
+        return;
+      }
+    }
+  }
+
+  void parse_limits(const nlohmann::json& limits) {
+    c_.only(limits, "$.limits", {"error_rate", "p95"});
+    sc_.limits.error_rate = c_.fraction(limits, "$.limits", "error_rate");
+    sc_.limits.p95_s = c_.duration(limits, "$.limits", "p95", false);
+  }
+
+  /// "targets" inline, then "targets_file" (relative to the scenario) merged over it.
+  void parse_targets() {
+    if (const auto* targets = c_.field(doc_, "targets")) {
+      if (!targets->is_object()) {
+        c_.fail("$.targets", "an object (a targets document)", targets);
+      } else {
+        sc_.targets = *targets;
+      }
+    }
+    const auto file_name = c_.string(doc_, "$", "targets_file", false);
+    if (!file_name) return;
+    const std::filesystem::path file = base_dir_ / *file_name;
+    std::ifstream in(file);
+    const nlohmann::json t = nlohmann::json::parse(in, nullptr, false);
+    if (!in || t.is_discarded()) {
+      c_.errors.push_back("$.targets_file: cannot read JSON from " + file.string());
+    } else {
+      sc_.targets.update(t);
+    }
+  }
+
+  void parse_checks(const nlohmann::json& checks) {
+    c_.only(checks, "$.checks", {"job_growth", "return_to_baseline"});
+    c_.fraction(checks, "$.checks", "job_growth");  // validated here, judged with the targets
+    c_.fraction(checks, "$.checks", "return_to_baseline");
+    // The per-iteration checks travel with the targets, so a re-analysis of the log finds them.
+    for (const char* key : {"job_growth", "return_to_baseline"}) {
+      if (checks.contains(key) && checks[key].is_string()) sc_.targets[key] = checks[key];
+    }
+  }
+
+  const nlohmann::json& doc_;
+  const std::filesystem::path base_dir_;
+  Checker c_;
+  Scenario sc_;
+};
+
+// ---- base URLs --------------------------------------------------------------------------------
+
+/// A whole decimal number from 1 to 65535, nothing else.
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
 }
 
 }  // namespace
 
 ScenarioError::ScenarioError(std::string file, std::vector<std::string> errors)
-    : std::runtime_error(file + ": " + join(errors)), file_(std::move(file)), errors_(std::move(errors)) {}
+    : std::runtime_error(file + ": " + join(errors)),
+      file_(std::move(file)),
+      errors_(std::move(errors)) {}
 
 std::optional<std::vector<Stage>> preset_shape(const std::string& name, double level, double d) {
   // Fractions of the run follow the seed documents' shapes: a short smoke check, a steady
@@ -243,7 +643,9 @@ std::optional<std::vector<Stage>> preset_shape(const std::string& name, double l
     return std::vector<Stage>{{d, level}};
   }
   if (name == "stress") return std::vector<Stage>{{d * 0.2, level}, {d * 0.8, level * 2}};
-  if (name == "spike") return std::vector<Stage>{{d / 3, level}, {d / 3, level * 4}, {d / 3, level}};
+  if (name == "spike") {
+    return std::vector<Stage>{{d / 3, level}, {d / 3, level * 4}, {d / 3, level}};
+  }
   if (name == "ramp") {
     std::vector<Stage> s;
     for (int i = 1; i <= 5; ++i) s.push_back({d / 5, level * i});
@@ -268,166 +670,10 @@ double Scenario::level_at(double t) const {
 }
 
 Scenario parse_scenario(const nlohmann::json& doc, const std::filesystem::path& file) {
-  Checker c;
-  Scenario sc;
-  sc.file = file;
-  const std::filesystem::path base_dir = file.has_parent_path() ? file.parent_path() : ".";
-  if (!doc.is_object()) throw ScenarioError(file.string(), {"$: expected a JSON object at the top"});
-  c.only(doc, "$", {"name", "description", "target", "sampling", "duration", "load", "limits",
-                    "targets", "targets_file", "checks"});
-  sc.name = c.string(doc, "$", "name", false).value_or(file.stem().string());
-  sc.duration_s = c.duration(doc, "$", "duration", false).value_or(60);
-
-  if (const auto* t = c.field(doc, "target"); !t || !t->is_object()) {
-    c.fail("$.target", "an object with \"command\" (a list) or \"pid\"", t);
-  } else {
-    c.only(*t, "$.target", {"command", "cwd", "env", "pid", "port_from_output", "base_url", "ready"});
-    if (const auto* cmd = c.field(*t, "command")) {
-      if (!cmd->is_array() || cmd->empty() ||
-          !std::all_of(cmd->begin(), cmd->end(), [](const auto& a) { return a.is_string(); })) {
-        c.fail("$.target.command", "a non-empty list of strings", cmd);
-      } else {
-        for (const auto& a : *cmd) sc.command.push_back(a.get<std::string>());
-        // A relative program path is relative to the scenario file, as the other paths are.
-        if (sc.command[0].find('/') != std::string::npos && sc.command[0].front() != '/') {
-          sc.command[0] = (base_dir / sc.command[0]).lexically_normal().string();
-        }
-      }
-    }
-    if (const auto pid = c.number(*t, "$.target", "pid", false, 1)) sc.attach_pid = static_cast<sampler::Pid>(*pid);
-    if (sc.command.empty() == !sc.attach_pid.has_value()) {
-      c.errors.push_back("$.target: give exactly one of \"command\" (to launch) or \"pid\" (to attach)");
-    }
-    if (const auto cwd = c.string(*t, "$.target", "cwd", false)) sc.working_directory = base_dir / *cwd;
-    if (const auto* env = c.field(*t, "env")) {
-      if (!env->is_object()) c.fail("$.target.env", "an object of names to strings", env);
-      else for (const auto& [k, v] : env->items()) {
-        if (v.is_string()) sc.environment[k] = v.get<std::string>();
-        else c.fail("$.target.env." + k, "a string", &v);
-      }
-    }
-    sc.port_from_output = c.string(*t, "$.target", "port_from_output", false).value_or("");
-    sc.base_url = c.string(*t, "$.target", "base_url", false).value_or(sc.base_url);
-    if (sc.base_url.rfind("http://", 0) != 0) c.fail("$.target.base_url", "an http:// URL", &(*t)["base_url"]);
-    if (sc.base_url.find("${port}") != std::string::npos && sc.port_from_output.empty() &&
-        (doc.contains("load") || t->contains("ready"))) {
-      c.errors.push_back(t->contains("base_url")
-                             ? "$.target.base_url: uses ${port} but $.target.port_from_output is not given"
-                             : "$.target.base_url: expected the target's URL (e.g. \"http://127.0.0.1:8080\"), "
-                               "or $.target.port_from_output to read the port it prints");
-    }
-    if (const auto* ready = c.field(*t, "ready")) {
-      c.only(*ready, "$.target.ready", {"http", "timeout"});
-      sc.ready_path = c.string(*ready, "$.target.ready", "http", true).value_or("");
-      sc.ready_timeout_s = c.duration(*ready, "$.target.ready", "timeout", false).value_or(15);
-    }
+  if (!doc.is_object()) {
+    throw ScenarioError(file.string(), {"$: expected a JSON object at the top"});
   }
-
-  if (const auto* s = c.field(doc, "sampling")) {
-    c.only(*s, "$.sampling", {"interval", "detail_interval", "probes"});
-    if (const auto* list = c.field(*s, "probes")) {
-      if (!list->is_array()) {
-        c.fail("$.sampling.probes", "a list of probe specs (strings)", list);
-      } else {
-        for (std::size_t i = 0; i < list->size(); ++i) {
-          if ((*list)[i].is_string()) sc.probes.push_back((*list)[i].get<std::string>());
-          else c.fail("$.sampling.probes[" + std::to_string(i) + "]", "a probe spec string", &(*list)[i]);
-        }
-      }
-    }
-    sc.interval_s = c.duration(*s, "$.sampling", "interval", false).value_or(1);
-    sc.detail_interval_s = c.duration(*s, "$.sampling", "detail_interval", false).value_or(10);
-    if (sc.interval_s < 0.001) c.fail("$.sampling.interval", "at least 1ms", &(*s)["interval"]);
-  }
-
-  if (const auto* load = c.field(doc, "load")) {
-    c.only(*load, "$.load", {"model", "connections", "timeout", "think_time", "shape", "requests", "jobs"});
-    sc.model = c.string(*load, "$.load", "model", false).value_or("open");
-    if (sc.model != "open" && sc.model != "closed") {
-      c.fail("$.load.model", "\"open\" (arrival rate) or \"closed\" (users)", &(*load)["model"]);
-    }
-    sc.connections = static_cast<int>(c.number(*load, "$.load", "connections", false, 1, 10000).value_or(16));
-    sc.request_timeout_s = c.duration(*load, "$.load", "timeout", false).value_or(10);
-    sc.think_time_s = c.duration(*load, "$.load", "think_time", false).value_or(0);
-    if (const auto* shape = c.field(*load, "shape")) {
-      sc.stages = parse_shape(c, *shape, "$.load.shape", sc.duration_s);
-    } else {
-      sc.stages = {{sc.duration_s, sc.model == "open" ? 10.0 : 1.0}};
-    }
-    if (const auto* reqs = c.field(*load, "requests")) {
-      if (!reqs->is_array()) c.fail("$.load.requests", "a list of requests", reqs);
-      else for (std::size_t i = 0; i < reqs->size(); ++i) {
-        sc.requests.push_back(parse_request(c, (*reqs)[i], "$.load.requests[" + std::to_string(i) + "]", base_dir, true));
-      }
-    }
-    if (const auto* jobs = c.field(*load, "jobs")) {
-      const std::string p = "$.load.jobs";
-      c.only(*jobs, p, {"submit", "id_pointer", "poll", "until", "fail_values", "interval", "timeout", "then", "concurrency"});
-      JobSpec js;
-      js.concurrency = static_cast<int>(c.number(*jobs, p, "concurrency", false, 1, 10000).value_or(1));
-      if (const auto* sub = c.field(*jobs, "submit")) js.submit = parse_request(c, *sub, p + ".submit", base_dir, false);
-      else c.fail(p + ".submit", "a request that starts a job", nullptr);
-      js.id_pointer = c.string(*jobs, p, "id_pointer", false).value_or("/id");
-      if (const auto* poll = c.field(*jobs, "poll")) {
-        if (poll->is_object()) {
-          nlohmann::json req = *poll;
-          const std::string field = req.value("field", std::string("/status"));
-          req.erase("field");
-          js.field_pointer = field;
-          js.poll = parse_request(c, req, p + ".poll", base_dir, false);
-        } else {
-          c.fail(p + ".poll", "a request with \"path\" (and \"field\", a JSON pointer)", poll);
-        }
-      } else {
-        c.fail(p + ".poll", "a request that reads the job's state", nullptr);
-      }
-      js.until = c.string(*jobs, p, "until", false).value_or("done");
-      js.poll_interval_s = c.duration(*jobs, p, "interval", false).value_or(0.2);
-      js.timeout_s = c.duration(*jobs, p, "timeout", false).value_or(60);
-      if (const auto* then = c.field(*jobs, "then")) js.then = parse_request(c, *then, p + ".then", base_dir, false);
-      for (const auto& ptr : {js.id_pointer, js.field_pointer}) {
-        if (!ptr.empty() && ptr.front() != '/') c.errors.push_back(p + ": JSON pointer \"" + ptr + "\" must start with /");
-      }
-      sc.jobs = js;
-    }
-    if (sc.requests.empty() && !sc.jobs) {
-      c.errors.push_back("$.load: give \"requests\" or \"jobs\" (or leave out \"load\" for no traffic)");
-    }
-    for (const auto& st : sc.stages) {
-      if (sc.model == "closed" && st.level != std::floor(st.level)) {
-        c.errors.push_back("$.load.shape: a closed model needs whole numbers of users, got " + shown(st.level));
-        break;
-      }
-    }
-  }
-
-  if (const auto* limits = c.field(doc, "limits")) {
-    c.only(*limits, "$.limits", {"error_rate", "p95"});
-    sc.limits.error_rate = c.fraction(*limits, "$.limits", "error_rate");
-    sc.limits.p95_s = c.duration(*limits, "$.limits", "p95", false);
-  }
-  if (const auto* targets = c.field(doc, "targets")) {
-    if (!targets->is_object()) c.fail("$.targets", "an object (a targets document)", targets);
-    else sc.targets = *targets;
-  }
-  if (const auto file_name = c.string(doc, "$", "targets_file", false)) {
-    std::ifstream in(base_dir / *file_name);
-    nlohmann::json t = nlohmann::json::parse(in, nullptr, false);
-    if (!in || t.is_discarded()) c.errors.push_back("$.targets_file: cannot read JSON from " + (base_dir / *file_name).string());
-    else sc.targets.update(t);
-  }
-  if (const auto* checks = c.field(doc, "checks")) {
-    c.only(*checks, "$.checks", {"job_growth", "return_to_baseline"});
-    c.fraction(*checks, "$.checks", "job_growth");  // validated here, judged with the targets
-    c.fraction(*checks, "$.checks", "return_to_baseline");
-    // The per-iteration checks travel with the targets, so a re-analysis of the log finds them.
-    for (const char* key : {"job_growth", "return_to_baseline"}) {
-      if (checks->contains(key) && (*checks)[key].is_string()) sc.targets[key] = (*checks)[key];
-    }
-  }
-  if (!c.errors.empty()) throw ScenarioError(file.string(), c.errors);
-  if (!c.field(doc, "load") && !doc.contains("duration")) sc.stages.clear();
-  return sc;
+  return ScenarioParser(doc, file).parse();
 }
 
 Scenario load_scenario(const std::filesystem::path& file,
@@ -436,8 +682,49 @@ Scenario load_scenario(const std::filesystem::path& file,
   if (!in) throw ScenarioError(file.string(), {"cannot open the file: check the path"});
   nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
   if (doc.is_discarded()) throw ScenarioError(file.string(), {"not valid JSON: fix its syntax"});
-  if (duration && doc.is_object()) doc["duration"] = std::chrono::duration<double>(*duration).count();
+  if (duration && doc.is_object()) {
+    doc["duration"] = std::chrono::duration<double>(*duration).count();
+  }
   return parse_scenario(doc, file);
+}
+
+BaseUrl split_base_url(std::string_view url) {
+  BaseUrl out;
+  if (!url.starts_with(kHttpScheme)) {
+    out.problem = BaseUrlProblem::not_http;
+    return out;
+  }
+  std::string_view rest = url.substr(kHttpScheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  out.host_header = std::string(rest);
+  std::string_view host = rest;
+  std::optional<std::string_view> port;
+  if (rest.starts_with('[')) {
+    const auto close = rest.find(']');
+    const std::string_view after = close == std::string_view::npos ? "" : rest.substr(close + 1);
+    if (close == std::string_view::npos || !(after.empty() || after.starts_with(':'))) {
+      out.problem = BaseUrlProblem::bad_ipv6;
+      return out;
+    }
+    host = rest.substr(1, close - 1);
+    if (!after.empty()) port = after.substr(1);
+  } else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (port) {
+    const auto number = parse_port(*port);
+    if (!number) {
+      out.problem = BaseUrlProblem::bad_port;
+      return out;
+    }
+    out.port = *number;
+  }
+  out.host = host == "localhost" ? std::string("127.0.0.1") : std::string(host);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(out.host, ec);
+  if (ec) out.problem = BaseUrlProblem::not_an_ip_address;
+  return out;
 }
 
 }  // namespace soak::scenarios

@@ -387,7 +387,13 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
                                      " (from the scenario's target.pid)"));
 
   Load load{scenario, {}, {}, {}, {}};
-  load.endpoint = parse_base_url(base_url, load.host_header);
+  try {
+    load.endpoint = parse_base_url(base_url, load.host_header);
+  } catch (const std::invalid_argument& e) {  // a port the target printed that is no port
+    throw StartError(StartError::Kind::runtime,
+                     std::string(e.what()) + " (from the target's output); check the scenario's "
+                                             "target.port_from_output");
+  }
   nlohmann::ordered_json header = make_header(reader->info(), options, "scenario");
   log::add_scenario(header, {scenario.name, fs::absolute(scenario.file).string(), base_url,
                              scenario.model, scenario.limits.error_rate, scenario.limits.p95_s,
