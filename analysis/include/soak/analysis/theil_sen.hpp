@@ -27,7 +27,5 @@ double kth_pairwise_slope(std::span<const double> t, std::span<const double> y, 
 /// number is even), exact. n >= 2.
 double theil_sen_slope(std::span<const double> t, std::span<const double> y);
 
-/// The same by forming and sorting every slope: O(n^2) memory; a reference for tests.
-double theil_sen_slope_naive(std::span<const double> t, std::span<const double> y);
 
 }  // namespace soak::analysis
