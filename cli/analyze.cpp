@@ -107,10 +107,9 @@ bool write_text(const std::filesystem::path& path, const std::string& text, cons
 }
 
 report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict& verdict) {
-  report::ReportInput in;
+  report::ReportInput in(verdict);
   in.header = log.header;
   in.log_path = log.path.string();
-  in.verdict = &verdict;
   in.log_warnings = log.warnings;
   for (const auto& [name, series] : log.series) in.series.push_back({name, series.t, series.value});
   for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
