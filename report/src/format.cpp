@@ -140,9 +140,8 @@ Colors colors_for(const Verdict& verdict, const TextOptions& options) {
 std::string growth_text(const Verdict& verdict, const analysis::MetricResult& m, const Units& units) {
   const auto& a = *m.analysis;
   if (a.classification == analysis::Classification::insufficient) return {};
-  return format_rate(verdict, m.name, a.growth_per_s * 60, units) + " [" +
-         format_rate(verdict, m.name, a.ci_low_per_s * 60, units) + ", " +
-         format_rate(verdict, m.name, a.ci_high_per_s * 60, units) + "]";
+  return format_growth(verdict, m.name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                       a.ci_high_per_s * 60, units);
 }
 
 /// "  fail rss_growth: RSS grows ... (limit ...)"; `who` names the process in a group.

@@ -184,9 +184,8 @@ std::string metrics_table(const analysis::Verdict& v) {
       const auto& a = *m.analysis;
       cls = analysis::to_string(a.classification);
       if (a.classification != Classification::insufficient) {
-        growth = format_rate(v, m.name, a.growth_per_s * 60, units) + " [" +
-                 format_rate(v, m.name, a.ci_low_per_s * 60, units) + ", " +
-                 format_rate(v, m.name, a.ci_high_per_s * 60, units) + "]";
+        growth = format_growth(v, m.name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                               a.ci_high_per_s * 60, units);
       }
       notes = describe_reason(a.reason);
       if (a.warmup_end_s) notes += "; warm-up until " + fixed(*a.warmup_end_s, 0) + " s";

@@ -56,6 +56,18 @@ ByteFormat unit_of(const Check& c) {
                      per_of(c.quantity));
 }
 
+/// "7.34 MB/min [6.90, 7.80]": the interval's ends in the value's unit, without it.
+std::string with_interval(double value, double low, double high, ByteFormat unit) {
+  const std::string main = format_bytes(value, unit);
+  unit.per = "";
+  if (!unit.power) unit.power = power_for(value, unit.system);
+  const auto number = [&unit](double x) {
+    const std::string text = format_bytes(x, unit);
+    return text.substr(0, text.find(' '));
+  };
+  return main + " [" + number(low) + ", " + number(high) + "]";
+}
+
 std::string percent(double fraction) { return printf_string("%g%%", fraction * 100); }
 
 std::string subject_of(const Check& c) { return c.metric == "rss_bytes" ? "RSS" : c.metric; }
@@ -75,14 +87,8 @@ CheckWords growth_words(const Check& c) {
     w.detail = "too little data to judge growth (" + reason + ")";
     return w;
   }
-  const ByteFormat unit = unit_of(c);
-  ByteFormat bare = unit;
-  bare.per = "";
-  // The interval's ends without their unit: "7.34 MB/min [6.90, 7.80]".
-  const auto strip = [](std::string s) { return s.substr(0, s.find(' ')); };
-  w.measured = format_bytes(c.measured.value_or(0), unit) + " [" +
-               strip(format_bytes(c.measured_low.value_or(0), bare)) + ", " +
-               strip(format_bytes(c.measured_high.value_or(0), bare)) + "]";
+  w.measured = with_interval(c.measured.value_or(0), c.measured_low.value_or(0),
+                             c.measured_high.value_or(0), unit_of(c));
   const char* classification =
       c.figures.classification ? analysis::to_string(*c.figures.classification) : "";
   if (c.code == CheckCode::no_trend || c.code == CheckCode::stopped_growing ||
@@ -108,7 +114,9 @@ CheckWords size_words(const Check& c) {
   w.target = written(c.target_text, c.target.value_or(0), c.quantity);
   if (c.acceptable) w.acceptable = written(c.acceptable_text, *c.acceptable, c.quantity);
   w.limit = w.target + (w.acceptable.empty() ? "" : " (acceptable " + w.acceptable + ")");
-  w.measured = format_bytes(c.measured.value_or(0), unit_of(c));
+  // Sizes in the target's system by magnitude ("15.7 MB" within "1 GB"), not in its prefix.
+  const ByteFormat unit = unit_of(c);
+  w.measured = format_bytes(c.measured.value_or(0), make_format(unit.system, std::nullopt, false, ""));
   std::string what = "initial RSS";
   if (c.figures.horizon_s) what = "max RSS within " + horizon_text(*c.figures.horizon_s);
   w.detail = what + " " + w.measured +
@@ -260,19 +268,27 @@ std::string format_rate(const analysis::Verdict& verdict, const std::string& met
   return format_bytes(per_min, make_format(units.levels, std::nullopt, false, "/min"));
 }
 
+std::string format_growth(const analysis::Verdict& verdict, const std::string& metric,
+                          double per_min, double low_per_min, double high_per_min,
+                          const Units& units) {
+  if (!metric.ends_with("_bytes")) {
+    return format_metric_value(metric, per_min) + "/min [" + format_metric_value(metric, low_per_min) +
+           ", " + format_metric_value(metric, high_per_min) + "]";
+  }
+  const ByteFormat unit = metric == verdict.judged_metric
+                              ? units.rate
+                              : make_format(units.levels, std::nullopt, false, "/min");
+  return with_interval(per_min, low_per_min, high_per_min, unit);
+}
+
 std::string describe_finding(const analysis::Finding& f, const analysis::Verdict& verdict,
                              const Units& units) {
   using analysis::FindingCode;
   switch (f.code) {
-    case FindingCode::slow_leak: {
-      std::string text = f.metric + " is classified as a leak: " +
-                         format_rate(verdict, f.metric, f.growth_per_min, units);
-      if (f.metric.ends_with("_bytes")) {
-        text += " [" + format_rate(verdict, f.metric, f.low_per_min, units) + ", " +
-                format_rate(verdict, f.metric, f.high_per_min, units) + "]";
-      }
-      return text;
-    }
+    case FindingCode::slow_leak:
+      return f.metric + " is classified as a leak: " +
+             format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,
+                           units);
     case FindingCode::no_rss_series: return "no RSS series: nothing to judge memory by";
     case FindingCode::judged_series_missing:
       return "no classifiable series " + f.metric + ": nothing to judge by";

@@ -48,6 +48,11 @@ std::string describe_finding(const analysis::Finding& finding, const analysis::V
 std::string format_rate(const analysis::Verdict& verdict, const std::string& metric,
                         double per_min, const Units& units);
 
+/// A growth rate with its 95 % interval, "2.11 MB/min [2.10, 2.15]", in the units of format_rate.
+std::string format_growth(const analysis::Verdict& verdict, const std::string& metric,
+                          double per_min, double low_per_min, double high_per_min,
+                          const Units& units);
+
 /// The verdict in words for the top of the page and the terminal: the failing (else
 /// inconclusive) checks' sentences, or why it passed.
 std::string verdict_sentence(const analysis::Verdict& verdict);
