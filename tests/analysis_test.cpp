@@ -435,7 +435,8 @@ TEST_CASE("a group judges each member as analyze() does; any failure fails the g
 
   // A group of one is its member's verdict, check for check.
   const Verdict alone = analyze(leak_in);
-  const Verdict one = analyze_group({{{.pid = 42, .name = "srv", .cmdline = {"./srv"}, .labels = {}}, leak_in}});
+  const Verdict one =
+      analyze_group({{{.pid = 42, .name = "srv", .cmdline = {"./srv"}, .labels = {}}, leak_in}});
   REQUIRE(one.processes.size() == 1);
   const Verdict& member = one.processes[0].verdict;
   CHECK(one.verdict == alone.verdict);

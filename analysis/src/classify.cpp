@@ -29,20 +29,34 @@ const char* to_string(Classification c) {
 
 const char* to_string(ReasonCode code) {
   switch (code) {
-    case ReasonCode::constant: return "constant";
-    case ReasonCode::too_few_points: return "too_few_points";
-    case ReasonCode::too_short: return "too_short";
-    case ReasonCode::too_few_gap_free_points: return "too_few_gap_free_points";
-    case ReasonCode::too_few_after_warmup: return "too_few_after_warmup";
-    case ReasonCode::new_highs: return "new_highs";
-    case ReasonCode::sustained_growth: return "sustained_growth";
-    case ReasonCode::floor_rising: return "floor_rising";
-    case ReasonCode::levelled_off: return "levelled_off";
-    case ReasonCode::falls_steadily: return "falls_steadily";
-    case ReasonCode::returns_to_floor: return "returns_to_floor";
-    case ReasonCode::warmup_then_steady: return "warmup_then_steady";
-    case ReasonCode::one_off_step: return "one_off_step";
-    case ReasonCode::no_trend: return "no_trend";
+    case ReasonCode::constant:
+      return "constant";
+    case ReasonCode::too_few_points:
+      return "too_few_points";
+    case ReasonCode::too_short:
+      return "too_short";
+    case ReasonCode::too_few_gap_free_points:
+      return "too_few_gap_free_points";
+    case ReasonCode::too_few_after_warmup:
+      return "too_few_after_warmup";
+    case ReasonCode::new_highs:
+      return "new_highs";
+    case ReasonCode::sustained_growth:
+      return "sustained_growth";
+    case ReasonCode::floor_rising:
+      return "floor_rising";
+    case ReasonCode::levelled_off:
+      return "levelled_off";
+    case ReasonCode::falls_steadily:
+      return "falls_steadily";
+    case ReasonCode::returns_to_floor:
+      return "returns_to_floor";
+    case ReasonCode::warmup_then_steady:
+      return "warmup_then_steady";
+    case ReasonCode::one_off_step:
+      return "one_off_step";
+    case ReasonCode::no_trend:
+      return "no_trend";
   }
   return "no_trend";
 }
@@ -100,8 +114,8 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
   const double sigma_d = mad_sigma(diffs);
   std::vector<double> sorted(y.begin(), y.end());
   std::sort(sorted.begin(), sorted.end());
-  const double range = sorted[n * kSawtoothRangeHighPercent / 100] -
-                       sorted[n * kSawtoothRangeLowPercent / 100];
+  const double range =
+      sorted[n * kSawtoothRangeHighPercent / 100] - sorted[n * kSawtoothRangeLowPercent / 100];
   if (range <= 0) return saw;
   const double threshold =
       std::max(kSawtoothDropNoiseSigmas * sigma_d, kSawtoothDropRangeFraction * range);
@@ -249,8 +263,8 @@ std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<
   const double span_s = t.empty() ? 0.0 : t.back() - t.front();
   // A count that never moved over the whole run needs fewer points to be called steady
   // (descendants are read only every few seconds).
-  if (t.size() >= 3 && t.size() < options.min_points && span_s >= options.min_span_s &&
-      all_equal(y)) {
+  if (t.size() >= kConstantMinPoints && t.size() < options.min_points &&
+      span_s >= options.min_span_s && all_equal(y)) {
     return constant_result(a, t.front(), t.back(), y.front());
   }
   if (t.size() < options.min_points) {
@@ -260,9 +274,8 @@ std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<
     return a;
   }
   if (span_s < options.min_span_s) {
-    a.reason = {.code = ReasonCode::too_short,
-                .span_s = span_s,
-                .required_span_s = options.min_span_s};
+    a.reason = {
+        .code = ReasonCode::too_short, .span_s = span_s, .required_span_s = options.min_span_s};
     return a;
   }
   return std::nullopt;
@@ -375,7 +388,8 @@ double fit_trend(const Window& judged, const Window& post_warmup, std::span<cons
 /// noise around the trend, and the last quarter sets a new high.
 bool still_rising(const Window& judged, double slope) {
   const double jspan = judged.t.back() - judged.t.front();
-  const Window recent = from_time(judged.t, judged.y, judged.t.front() + kRecentWindowStart * jspan);
+  const Window recent =
+      from_time(judged.t, judged.y, judged.t.front() + kRecentWindowStart * jspan);
   bool recent_rising = false;
   if (recent.size() >= kRecentMinTestPoints) {
     const double rs = slope_of(recent);
@@ -403,8 +417,8 @@ bool still_rising(const Window& judged, double slope) {
 /// When it is one, `a` becomes a leak and the result is true.
 bool is_staircase(std::span<const double> t, std::span<const double> y, bool rising,
                   SeriesAnalysis& a) {
-  const auto first = static_cast<std::size_t>(
-      std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
+  const auto first =
+      static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
   double running = y[first];
   std::vector<double> highs;
   for (std::size_t i = first + 1; i < t.size(); ++i) {

@@ -1,11 +1,11 @@
 #include "soak/analysis/stats.hpp"
 
-#include "soak/analysis/detail/reference.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <numeric>
+
+#include "soak/analysis/detail/reference.hpp"
 
 namespace soak::analysis {
 

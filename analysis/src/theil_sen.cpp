@@ -207,7 +207,8 @@ class SlopeSelector {
   /// `value` is the k-th slope and holds the ranks up to end_of_value.
   Slopes answer(double value, std::uint64_t end_of_value) const {
     double next = std::numeric_limits<double>::quiet_NaN();
-    if (with_next_) next = k_ + 1 < end_of_value ? value : select_slopes(t_, y_, k_ + 1, false).first;
+    if (with_next_)
+      next = k_ + 1 < end_of_value ? value : select_slopes(t_, y_, k_ + 1, false).first;
     return {value, next};
   }
 
@@ -252,13 +253,14 @@ class SlopeSelector {
   void draw_sample() {
     const std::uint64_t count = c_hi_ - c_lo_;
     const double acceptance = static_cast<double>(count) / static_cast<double>(total_);
-    const double ratio = 4.0 * static_cast<double>(count) / static_cast<double>(enumerate_cap_);
+    const double ratio =
+        kSampleGrowthFactor * static_cast<double>(count) / static_cast<double>(enumerate_cap_);
     const auto wanted = static_cast<std::size_t>(
         std::clamp(ratio * ratio, kMinSamplesPerRound, kMaxSamplesPerRound));
     const std::size_t max_draws = std::min<std::size_t>(
-        kMaxDrawsPerRound,
-        static_cast<std::size_t>(static_cast<double>(wanted) / std::max(acceptance, kMinAcceptance)) +
-            kExtraDraws);
+        kMaxDrawsPerRound, static_cast<std::size_t>(static_cast<double>(wanted) /
+                                                    std::max(acceptance, kMinAcceptance)) +
+                               kExtraDraws);
     const std::size_t n = t_.size();
     sample_.clear();
     for (std::size_t d = 0; d < max_draws && sample_.size() < wanted; ++d) {
@@ -273,8 +275,10 @@ class SlopeSelector {
   /// Too few hits to place a bracket: bisect (or step out from a finite end).
   double bisection_point(int round) const {
     if (std::isinf(lo_) && std::isinf(hi_)) return 0.0;
-    if (std::isinf(lo_)) return hi_ - std::max(1.0, std::fabs(hi_)) * std::ldexp(1.0, round % 60);
-    if (std::isinf(hi_)) return lo_ + std::max(1.0, std::fabs(lo_)) * std::ldexp(1.0, round % 60);
+    if (std::isinf(lo_))
+      return hi_ - std::max(1.0, std::fabs(hi_)) * std::ldexp(1.0, round % kMaxStepOutDoublings);
+    if (std::isinf(hi_))
+      return lo_ + std::max(1.0, std::fabs(lo_)) * std::ldexp(1.0, round % kMaxStepOutDoublings);
     return lo_ + (hi_ - lo_) / 2;
   }
 
@@ -304,7 +308,8 @@ class SlopeSelector {
     p.hi = hi_pos >= m - 1 ? hi_ : order_stat(static_cast<std::size_t>(std::ceil(hi_pos)));
     // A value many pairs share exactly (integer series, steps): decide it directly.
     const auto shared = std::count(sample_.begin(), sample_.end(), v);
-    if (shared >= std::max(kMinSharedSlopes, static_cast<std::ptrdiff_t>(m) / kSharedSlopesDivisor)) {
+    if (shared >=
+        std::max(kMinSharedSlopes, static_cast<std::ptrdiff_t>(m) / kSharedSlopesDivisor)) {
       p.tie = v;
     }
     return p;

@@ -14,6 +14,11 @@ namespace soak::analysis::thresholds {
 /// fits never span it.
 inline constexpr double kGapFactor = 10;
 
+/// A series that never moved is steady from this many points on, even under min_points: counts
+/// of descendants are read only every few seconds, and three equal readings over the minimum
+/// span show no growth.
+inline constexpr std::size_t kConstantMinPoints = 3;
+
 // ---- Sawtooth (collection cycles) ---------------------------------------------------------
 
 /// Fewer points cannot show four cycles with a few points each.
@@ -133,6 +138,11 @@ inline constexpr std::size_t kEnumerateMinCap = std::size_t{4} << 20;
 inline constexpr std::size_t kEnumeratePerPoint = 4;
 /// The bracketing converges in a handful of rounds; this bound only stops a broken invariant.
 inline constexpr int kMaxBracketRounds = 200;
+/// Samples per round grow as the square of (this x bracket size / enumeration cap): the
+/// bracket's width shrinks as 1/sqrt(samples), so the next one should fit under the cap.
+inline constexpr double kSampleGrowthFactor = 4.0;
+/// Stepping out from a finite end doubles the step each round, wrapping at 2^60.
+inline constexpr int kMaxStepOutDoublings = 60;
 /// Samples per round: enough to place the bracket, within a budget of draws.
 inline constexpr double kMinSamplesPerRound = 4000;
 inline constexpr double kMaxSamplesPerRound = 200000;

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <future>
+#include <string_view>
 
 #include "soak/analysis/stats.hpp"
 #include "thresholds.hpp"
@@ -13,6 +14,8 @@ namespace soak::analysis {
 using namespace thresholds;
 
 namespace {
+
+constexpr std::string_view kRegionPrefix = "region.";
 
 Finding finding(FindingCode code, std::string metric = {}) {
   Finding f;
@@ -36,7 +39,8 @@ bool headline(const std::string& name) {
 
 Tier tier_of(double value, const Tiered& tier) {
   if (value < tier.target) return Tier::target;
-  if (!tier.acceptable || value < *tier.acceptable) return tier.acceptable ? Tier::acceptable : Tier::poor;
+  if (!tier.acceptable || value < *tier.acceptable)
+    return tier.acceptable ? Tier::acceptable : Tier::poor;
   return Tier::poor;
 }
 
@@ -80,7 +84,8 @@ void set_time_to_limit(const RunInput& input, const Targets& targets, MetricResu
   std::vector<std::pair<double, MetricResult::Limit>> limits = {
       {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
        MetricResult::Limit::max_rss_acceptable}};
-  if (input.mem_total_bytes) limits.emplace_back(*input.mem_total_bytes, MetricResult::Limit::host_memory);
+  if (input.mem_total_bytes)
+    limits.emplace_back(*input.mem_total_bytes, MetricResult::Limit::host_memory);
   if (input.memory_limit_bytes) {
     limits.emplace_back(*input.memory_limit_bytes, MetricResult::Limit::cgroup_memory_max);
   }
@@ -153,7 +158,8 @@ Check growth_check(std::string name, const MetricResult& metric, const Tiered& l
     c.code = CheckCode::insufficient_data;
     return c;
   }
-  const double per_min = a.growth_per_s * 60, low = a.ci_low_per_s * 60, high = a.ci_high_per_s * 60;
+  const double per_min = a.growth_per_s * 60, low = a.ci_low_per_s * 60,
+               high = a.ci_high_per_s * 60;
   c.measured = per_min;
   c.measured_low = low;
   c.measured_high = high;
@@ -233,8 +239,8 @@ void add_rss_checks(const RunInput& input, const Targets& targets, const MetricR
   verdict.checks.push_back(growth_check("rss_growth", rss, targets.rss_growth_bytes_per_min));
   verdict.checks.push_back(size_check("initial_rss", rss.first, targets.initial_rss_bytes));
   if (const SeriesView* view = find_series(input, "rss_bytes")) {
-    verdict.checks.push_back(max_rss_check("max_rss_1h", *view, kMaxRss1hHorizonS,
-                                           input.duration_s, targets.max_rss_1h_bytes));
+    verdict.checks.push_back(max_rss_check("max_rss_1h", *view, kMaxRss1hHorizonS, input.duration_s,
+                                           targets.max_rss_1h_bytes));
     verdict.checks.push_back(max_rss_check("max_rss_24h", *view, kMaxRss24hHorizonS,
                                            input.duration_s, targets.max_rss_24h_bytes));
   }
@@ -249,7 +255,8 @@ Check no_growth_check(std::string name, const MetricResult& m) {
   Check c;
   c.name = std::move(name);
   c.metric = m.name;
-  c.quantity = m.kind == MetricKind::integer_gauge ? Quantity::count_per_min : Quantity::value_per_min;
+  c.quantity =
+      m.kind == MetricKind::integer_gauge ? Quantity::count_per_min : Quantity::value_per_min;
   c.measured = a.growth_per_s * 60;
   c.figures.from = m.first;
   c.figures.to = m.last;
@@ -287,7 +294,8 @@ Check job_growth_check(const SeriesView& rss, const RunInput& input, const Targe
     return c;
   }
   // Robust ends: the median of the first and of the last tenth of the jobs.
-  const auto k = static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, after.size() / kJobEndsDivisor));
+  const auto k =
+      static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, after.size() / kJobEndsDivisor));
   const double first = median(std::vector<double>(after.begin(), after.begin() + k));
   const double last = median(std::vector<double>(after.end() - k, after.end()));
   const double fraction = (last - first) / first;
@@ -373,9 +381,10 @@ void add_ramp_check(const RunInput& input, Verdict& verdict) {
   c.quantity = Quantity::level;
   c.figures.error_rate_limit = input.ramp_error_rate_limit;
   c.figures.p95_limit_s = input.ramp_p95_limit_s;
-  const double peak = std::max_element(steps.begin(), steps.end(), [](const auto& a, const auto& b) {
-                        return a.level < b.level;
-                      })->level;
+  const double peak =
+      std::max_element(steps.begin(), steps.end(), [](const auto& a, const auto& b) {
+        return a.level < b.level;
+      })->level;
   const auto first_broken = std::find_if(steps.begin(), steps.end(), broken);
   if (first_broken == steps.end()) {
     c.status = CheckStatus::pass;
@@ -386,10 +395,12 @@ void add_ramp_check(const RunInput& input, Verdict& verdict) {
   }
   c.measured = first_broken->level;
   c.figures.broke_at_s = first_broken->from;
-  c.figures.error_fraction = first_broken->sent > 0 ? first_broken->errors / first_broken->sent : 0.0;
+  c.figures.error_fraction =
+      first_broken->sent > 0 ? first_broken->errors / first_broken->sent : 0.0;
   c.figures.worst_p95_ms = first_broken->worst_p95_ms;
   // Recovered: a later, lower level that is within the limits again.
-  const auto peak_it = std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.level == peak; });
+  const auto peak_it =
+      std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.level == peak; });
   bool dropped = false, recovered = false;
   for (auto it = peak_it; it != steps.end(); ++it) {
     if (it->level < peak && it->level > 0) {
@@ -397,8 +408,10 @@ void add_ramp_check(const RunInput& input, Verdict& verdict) {
       recovered = !broken(*it);
     }
   }
-  c.status = !dropped ? CheckStatus::inconclusive : recovered ? CheckStatus::pass : CheckStatus::fail;
-  c.code = !dropped   ? CheckCode::broke_recovery_unknown
+  c.status = !dropped    ? CheckStatus::inconclusive
+             : recovered ? CheckStatus::pass
+                         : CheckStatus::fail;
+  c.code = !dropped    ? CheckCode::broke_recovery_unknown
            : recovered ? CheckCode::broke_and_recovered
                        : CheckCode::broke_not_recovered;
   verdict.checks.push_back(c);
@@ -409,13 +422,15 @@ void add_ramp_check(const RunInput& input, Verdict& verdict) {
 std::vector<RegionGrowth> regions_grown(const RunInput& input) {
   double first_snapshot = INFINITY;
   for (const auto& s : input.series) {
-    if (s.name.starts_with("region.") && !s.t.empty()) first_snapshot = std::min(first_snapshot, s.t.front());
+    if (s.name.starts_with(kRegionPrefix) && !s.t.empty())
+      first_snapshot = std::min(first_snapshot, s.t.front());
   }
   std::vector<RegionGrowth> grown;
   for (const auto& s : input.series) {
-    if (!s.name.starts_with("region.") || s.value.empty()) continue;
+    if (!s.name.starts_with(kRegionPrefix) || s.value.empty()) continue;
     const bool appeared_later = s.t.front() > first_snapshot + kRegionAppearedLaterS;
-    RegionGrowth g{s.name.substr(7), appeared_later ? 0.0 : s.value.front(), s.value.back()};
+    RegionGrowth g{s.name.substr(kRegionPrefix.size()), appeared_later ? 0.0 : s.value.front(),
+                   s.value.back()};
     if (g.growth_bytes() > 0 && (appeared_later || s.value.size() >= 2)) grown.push_back(g);
   }
   std::sort(grown.begin(), grown.end(), [](const RegionGrowth& a, const RegionGrowth& b) {
@@ -513,55 +528,86 @@ const char* to_string(CheckStatus s) {
 
 const char* to_string(Tier tier) {
   switch (tier) {
-    case Tier::none: return "";
-    case Tier::target: return "target";
-    case Tier::acceptable: return "acceptable";
-    case Tier::poor: return "poor";
+    case Tier::none:
+      return "";
+    case Tier::target:
+      return "target";
+    case Tier::acceptable:
+      return "acceptable";
+    case Tier::poor:
+      return "poor";
   }
   return "";
 }
 
 const char* to_string(MetricResult::Limit limit) {
   switch (limit) {
-    case MetricResult::Limit::none: return "";
-    case MetricResult::Limit::max_rss_acceptable: return "max RSS (acceptable)";
-    case MetricResult::Limit::host_memory: return "host memory";
-    case MetricResult::Limit::cgroup_memory_max: return "cgroup memory.max";
+    case MetricResult::Limit::none:
+      return "";
+    case MetricResult::Limit::max_rss_acceptable:
+      return "max RSS (acceptable)";
+    case MetricResult::Limit::host_memory:
+      return "host memory";
+    case MetricResult::Limit::cgroup_memory_max:
+      return "cgroup memory.max";
   }
   return "";
 }
 
 const char* to_string(CheckCode code) {
   switch (code) {
-    case CheckCode::insufficient_data: return "insufficient_data";
-    case CheckCode::no_trend: return "no_trend";
-    case CheckCode::stopped_growing: return "stopped_growing";
-    case CheckCode::interval_reaches_target: return "interval_reaches_target";
-    case CheckCode::grows_over_target: return "grows_over_target";
-    case CheckCode::grows_under_target: return "grows_under_target";
-    case CheckCode::straddles_target: return "straddles_target";
-    case CheckCode::within_target: return "within_target";
-    case CheckCode::over_target: return "over_target";
-    case CheckCode::too_few_jobs: return "too_few_jobs";
-    case CheckCode::no_sustained_growth: return "no_sustained_growth";
-    case CheckCode::sustained_growth: return "sustained_growth";
-    case CheckCode::held_every_level: return "held_every_level";
-    case CheckCode::broke_and_recovered: return "broke_and_recovered";
-    case CheckCode::broke_not_recovered: return "broke_not_recovered";
-    case CheckCode::broke_recovery_unknown: return "broke_recovery_unknown";
-    case CheckCode::no_leak: return "no_leak";
-    case CheckCode::leaks_found: return "leaks_found";
+    case CheckCode::insufficient_data:
+      return "insufficient_data";
+    case CheckCode::no_trend:
+      return "no_trend";
+    case CheckCode::stopped_growing:
+      return "stopped_growing";
+    case CheckCode::interval_reaches_target:
+      return "interval_reaches_target";
+    case CheckCode::grows_over_target:
+      return "grows_over_target";
+    case CheckCode::grows_under_target:
+      return "grows_under_target";
+    case CheckCode::straddles_target:
+      return "straddles_target";
+    case CheckCode::within_target:
+      return "within_target";
+    case CheckCode::over_target:
+      return "over_target";
+    case CheckCode::too_few_jobs:
+      return "too_few_jobs";
+    case CheckCode::no_sustained_growth:
+      return "no_sustained_growth";
+    case CheckCode::sustained_growth:
+      return "sustained_growth";
+    case CheckCode::held_every_level:
+      return "held_every_level";
+    case CheckCode::broke_and_recovered:
+      return "broke_and_recovered";
+    case CheckCode::broke_not_recovered:
+      return "broke_not_recovered";
+    case CheckCode::broke_recovery_unknown:
+      return "broke_recovery_unknown";
+    case CheckCode::no_leak:
+      return "no_leak";
+    case CheckCode::leaks_found:
+      return "leaks_found";
   }
   return "";
 }
 
 const char* to_string(FindingCode code) {
   switch (code) {
-    case FindingCode::slow_leak: return "slow_leak";
-    case FindingCode::no_rss_series: return "no_rss_series";
-    case FindingCode::judged_series_missing: return "judged_series_missing";
-    case FindingCode::not_enough_evidence: return "not_enough_evidence";
-    case FindingCode::no_processes: return "no_processes";
+    case FindingCode::slow_leak:
+      return "slow_leak";
+    case FindingCode::no_rss_series:
+      return "no_rss_series";
+    case FindingCode::judged_series_missing:
+      return "judged_series_missing";
+    case FindingCode::not_enough_evidence:
+      return "not_enough_evidence";
+    case FindingCode::no_processes:
+      return "no_processes";
   }
   return "";
 }

@@ -101,19 +101,23 @@ void add_body(const Verdict& verdict, nlohmann::ordered_json& j) {
   j["checks"] = std::move(checks);
   nlohmann::ordered_json regions = nlohmann::ordered_json::array();
   for (const auto& r : verdict.regions_grown) {
-    regions.push_back({{"region", r.name}, {"first_bytes", r.first_bytes},
-                       {"last_bytes", r.last_bytes}, {"growth_bytes", r.growth_bytes()}});
+    regions.push_back({{"region", r.name},
+                       {"first_bytes", r.first_bytes},
+                       {"last_bytes", r.last_bytes},
+                       {"growth_bytes", r.growth_bytes()}});
   }
   j["regions_grown"] = std::move(regions);
   j["warnings"] = nlohmann::ordered_json::array();
-  for (const auto& w : verdict.warnings) j["warnings"].push_back(describe_finding(w, verdict, units));
+  for (const auto& w : verdict.warnings)
+    j["warnings"].push_back(describe_finding(w, verdict, units));
   j["notes"] = nlohmann::ordered_json::array();
   for (const auto& n : verdict.notes) j["notes"].push_back(describe_finding(n, verdict, units));
 }
 
 nlohmann::ordered_json process_json(const analysis::ProcessVerdict& p) {
   nlohmann::ordered_json e;
-  e["pid"] = p.identity.pid ? nlohmann::ordered_json(*p.identity.pid) : nlohmann::ordered_json(nullptr);
+  e["pid"] =
+      p.identity.pid ? nlohmann::ordered_json(*p.identity.pid) : nlohmann::ordered_json(nullptr);
   e["name"] = p.identity.name;
   e["cmdline"] = p.identity.cmdline;
   if (!p.identity.labels.empty()) e["labels"] = p.identity.labels;
@@ -137,7 +141,8 @@ Colors colors_for(const Verdict& verdict, const TextOptions& options) {
   return {verdict_color(verdict.verdict), "\x1b[0m", "\x1b[31m"};
 }
 
-std::string growth_text(const Verdict& verdict, const analysis::MetricResult& m, const Units& units) {
+std::string growth_text(const Verdict& verdict, const analysis::MetricResult& m,
+                        const Units& units) {
   const auto& a = *m.analysis;
   if (a.classification == analysis::Classification::insufficient) return {};
   return format_growth(verdict, m.name, a.growth_per_s * 60, a.ci_low_per_s * 60,
@@ -149,8 +154,8 @@ std::string check_line(const analysis::Check& c, const Units& units, const Color
                        const std::string& who) {
   const CheckWords words = describe_check(c, units);
   return std::string("  ") + (c.status == CheckStatus::fail ? colors.red : colors.verdict) +
-         analysis::to_string(c.status) + " " + c.name + colors.off + who + ": " + words.detail +
-         " (limit " + words.limit + ")\n";
+         analysis::to_string(c.status) + " " + escape_terminal(c.name) + colors.off + who + ": " +
+         escape_terminal(words.detail) + " (limit " + escape_terminal(words.limit) + ")\n";
 }
 
 std::string process_text(const Verdict& verdict, const TextOptions& options) {
@@ -178,8 +183,12 @@ std::string process_text(const Verdict& verdict, const TextOptions& options) {
     }
     out += "\n";
   }
-  for (const auto& w : verdict.warnings) out += "  warning: " + describe_finding(w, verdict, units) + "\n";
-  for (const auto& note : verdict.notes) out += "  note: " + describe_finding(note, verdict, units) + "\n";
+  for (const auto& w : verdict.warnings) {
+    out += "  warning: " + escape_terminal(describe_finding(w, verdict, units)) + "\n";
+  }
+  for (const auto& note : verdict.notes) {
+    out += "  note: " + escape_terminal(describe_finding(note, verdict, units)) + "\n";
+  }
   return out;
 }
 
@@ -231,7 +240,8 @@ std::string group_text(const Verdict& group, const TextOptions& options) {
     }
   }
   const Units units = units_of(group);
-  for (const auto& note : group.notes) out += "  note: " + describe_finding(note, group, units) + "\n";
+  for (const auto& note : group.notes)
+    out += "  note: " + describe_finding(note, group, units) + "\n";
   return out;
 }
 
@@ -258,7 +268,9 @@ std::string format_bytes(double bytes, const ByteFormat& format) {
          std::string(format.per);
 }
 
-std::string format_bytes(double bytes) { return format_bytes(bytes, ByteFormat{}); }
+std::string format_bytes(double bytes) {
+  return format_bytes(bytes, ByteFormat{});
+}
 
 std::optional<ByteFormat> byte_format_of(std::string_view written) {
   const auto first = written.find_first_not_of("0123456789.+-eE \t");

@@ -77,8 +77,8 @@ double run_end(const ReportInput& in) {
 }
 
 /// Adds the analysis of `metric` (trend, band, warm-up, onset, floor) to a chart.
-void add_analysis_overlays(Chart& chart, const analysis::Verdict& v, const analysis::MetricResult& m,
-                           const std::string& color) {
+void add_analysis_overlays(Chart& chart, const analysis::Verdict& v,
+                           const analysis::MetricResult& m, const std::string& color) {
   if (!m.analysis) return;
   const analysis::SeriesAnalysis& a = *m.analysis;
   if (a.classification == Classification::insufficient) return;
@@ -262,17 +262,20 @@ std::string page_top(const ReportInput& in) {
   const std::string verdict = analysis::to_string(v.verdict);
   const std::string target_name =
       in.header.contains("target") ? in.header["target"].value("name", "") : "";
-  std::string s = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                  "<title>soak " + escape_html(verdict) + ": " + escape_html(target_name) +
-                  "</title><style>" + kCss + "</style></head><body><main>";
+  std::string s =
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>soak " +
+      escape_html(verdict) + ": " + escape_html(target_name) + "</title><style>" + kCss +
+      "</style></head><body><main>";
   s += "<h1>soak report: " + escape_html(target_name) + "</h1>";
   s += "<p class=\"verdict " + verdict + "\" id=\"verdict\">" + verdict + "</p>";
   s += "<p class=\"sentence\" id=\"verdict-sentence\">" + escape_html(verdict_sentence(v)) + "</p>";
   if (v.warnings.empty() && in.log_warnings.empty()) return s;
   const Units units = units_of(v);
   s += "<ul class=\"warnings\">";
-  for (const auto& w : v.warnings) s += "<li>" + escape_html(describe_finding(w, v, units)) + "</li>";
+  for (const auto& w : v.warnings)
+    s += "<li>" + escape_html(describe_finding(w, v, units)) + "</li>";
   for (const auto& w : in.log_warnings) s += "<li>log: " + escape_html(w) + "</li>";
   return s + "</ul>";
 }
@@ -281,8 +284,9 @@ std::string regions_section(const analysis::Verdict& v) {
   if (v.regions_grown.empty()) return {};
   const ByteSystem system = units_of(v).levels;
   const auto bytes = [system](double x) { return format_metric_value("region_bytes", x, system); };
-  std::string s = "<h2>Where it grows</h2><table id=\"regions\"><thead><tr><th>region</th>"
-                  "<th>first</th><th>last</th><th>growth</th></tr></thead><tbody>";
+  std::string s =
+      "<h2>Where it grows</h2><table id=\"regions\"><thead><tr><th>region</th>"
+      "<th>first</th><th>last</th><th>growth</th></tr></thead><tbody>";
   for (const auto& r : v.regions_grown) {
     s += "<tr><td><code>" + escape_html(r.name) + "</code></td><td>" + bytes(r.first_bytes) +
          "</td><td>" + bytes(r.last_bytes) + "</td><td>+" + bytes(r.growth_bytes()) + "</td></tr>";
@@ -302,8 +306,10 @@ std::map<std::string, std::vector<std::string>> series_groups(const ReportInput&
 }
 
 /// The load driver's figures, in charts of one unit each, on the memory chart's time axis.
-std::string load_section(const ReportInput& in, double t_end, const std::vector<std::string>& names) {
-  std::vector<std::string> rates = {"load.sent_rps", "load.rps"}, errors = {"load.level", "load.errors"};
+std::string load_section(const ReportInput& in, double t_end,
+                         const std::vector<std::string>& names) {
+  std::vector<std::string> rates = {"load.sent_rps", "load.rps"},
+                           errors = {"load.level", "load.errors"};
   for (const auto& n : names) {
     if (n.starts_with("load.errors.")) errors.push_back(n);
   }
@@ -344,8 +350,9 @@ std::string prefix_section(const ReportInput& in, double t_end, const std::strin
 std::string charts(const ReportInput& in, double t_end) {
   std::string s = "<h2>Memory</h2><div class=\"card\">" + memory_chart(in, t_end) + "</div>";
   s += regions_section(in.verdict);
-  const std::string counts = group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
-                                         {"threads", "fds", "children", "handles"}, Unit::count);
+  const std::string counts =
+      group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
+                  {"threads", "fds", "children", "handles"}, Unit::count);
   if (!counts.empty()) {
     s += "<h2>Threads, descriptors, children</h2><div class=\"card\">" + counts + "</div>";
   }
@@ -416,7 +423,8 @@ std::string counts_attributes(const Counts& n, double duration_s) {
 }
 
 std::string property(const std::string& name, const std::string& value) {
-  return "      <property name=\"" + escape_xml(name) + "\" value=\"" + escape_xml(value) + "\"/>\n";
+  return "      <property name=\"" + escape_xml(name) + "\" value=\"" + escape_xml(value) +
+         "\"/>\n";
 }
 
 std::string testcases(const analysis::Verdict& v, const std::string& classname) {
@@ -484,7 +492,8 @@ std::string render_junit(const analysis::Verdict& v, const nlohmann::json& heade
   s += "<testsuites name=\"soak\" " + counts_attributes(total, v.duration_s) + ">\n";
   if (v.processes.empty()) return s + testsuite(v, name, timestamp, "") + "</testsuites>\n";
   for (const auto& p : v.processes) {
-    std::string suite = "soak." + (p.identity.name.empty() ? std::string("process") : p.identity.name);
+    std::string suite =
+        "soak." + (p.identity.name.empty() ? std::string("process") : p.identity.name);
     if (p.identity.pid) suite += "." + std::to_string(*p.identity.pid);
     s += testsuite(p.verdict, suite, timestamp, process_properties(p.identity));
   }

@@ -36,7 +36,9 @@ int power_for(double bytes, ByteSystem system) {
   return power;
 }
 
-std::string_view per_of(Quantity quantity) { return quantity == Quantity::bytes_per_min ? "/min" : ""; }
+std::string_view per_of(Quantity quantity) {
+  return quantity == Quantity::bytes_per_min ? "/min" : "";
+}
 
 /// A limit as the targets file wrote it, or as the default profile writes it (decimal, %g).
 std::string written(const std::string& text, double value, Quantity quantity) {
@@ -68,13 +70,21 @@ std::string with_interval(double value, double low, double high, ByteFormat unit
   return main + " [" + number(low) + ", " + number(high) + "]";
 }
 
-std::string percent(double fraction) { return printf_string("%g%%", fraction * 100); }
+std::string percent(double fraction) {
+  return printf_string("%g%%", fraction * 100);
+}
 
-std::string subject_of(const Check& c) { return c.metric == "rss_bytes" ? "RSS" : c.metric; }
+std::string subject_of(const Check& c) {
+  return c.metric == "rss_bytes" ? "RSS" : c.metric;
+}
 
-std::string seconds_rounded(double s) { return std::to_string(std::lround(s)) + " s"; }
+std::string seconds_rounded(double s) {
+  return std::to_string(std::lround(s)) + " s";
+}
 
-std::string horizon_text(double horizon_s) { return printf_string("%g h", horizon_s / 3600); }
+std::string horizon_text(double horizon_s) {
+  return printf_string("%g h", horizon_s / 3600);
+}
 
 CheckWords growth_words(const Check& c) {
   CheckWords w;
@@ -100,7 +110,8 @@ CheckWords growth_words(const Check& c) {
     return w;
   }
   w.detail = subject_of(c) + " grows " + w.measured;
-  if (c.figures.warmup_end_s) w.detail += " after a " + seconds_rounded(*c.figures.warmup_end_s) + " warm-up";
+  if (c.figures.warmup_end_s)
+    w.detail += " after a " + seconds_rounded(*c.figures.warmup_end_s) + " warm-up";
   if (c.figures.onset_s) w.detail += " since " + seconds_rounded(*c.figures.onset_s);
   w.detail += "; target " + w.target;
   if (c.code == CheckCode::straddles_target) {
@@ -116,7 +127,8 @@ CheckWords size_words(const Check& c) {
   w.limit = w.target + (w.acceptable.empty() ? "" : " (acceptable " + w.acceptable + ")");
   // Sizes in the target's system by magnitude ("15.7 MB" within "1 GB"), not in its prefix.
   const ByteFormat unit = unit_of(c);
-  w.measured = format_bytes(c.measured.value_or(0), make_format(unit.system, std::nullopt, false, ""));
+  w.measured =
+      format_bytes(c.measured.value_or(0), make_format(unit.system, std::nullopt, false, ""));
   std::string what = "initial RSS";
   if (c.figures.horizon_s) what = "max RSS within " + horizon_text(*c.figures.horizon_s);
   w.detail = what + " " + w.measured +
@@ -178,7 +190,8 @@ CheckWords ramp_words(const Check& c) {
   CheckWords w;
   if (c.figures.error_rate_limit) w.limit = "errors <= " + percent(*c.figures.error_rate_limit);
   if (c.figures.p95_limit_s) {
-    w.limit += printf_string("%sp95 <= %g ms", w.limit.empty() ? "" : ", ", *c.figures.p95_limit_s * 1000);
+    w.limit +=
+        printf_string("%sp95 <= %g ms", w.limit.empty() ? "" : ", ", *c.figures.p95_limit_s * 1000);
   }
   w.target = w.limit;
   if (c.code == CheckCode::held_every_level) {
@@ -186,10 +199,10 @@ CheckWords ramp_words(const Check& c) {
     w.detail = "no level exceeded the limits";
     return w;
   }
-  w.measured = printf_string("broke at level %g (t=%.0f s: %.1f%% errors, p95 %.0f ms)",
-                             c.measured.value_or(0), c.figures.broke_at_s.value_or(0),
-                             100 * c.figures.error_fraction.value_or(0),
-                             c.figures.worst_p95_ms.value_or(0));
+  w.measured =
+      printf_string("broke at level %g (t=%.0f s: %.1f%% errors, p95 %.0f ms)",
+                    c.measured.value_or(0), c.figures.broke_at_s.value_or(0),
+                    100 * c.figures.error_fraction.value_or(0), c.figures.worst_p95_ms.value_or(0));
   w.detail = w.measured + (c.code == CheckCode::broke_recovery_unknown
                                ? "; the load never dropped, so recovery is unknown"
                            : c.code == CheckCode::broke_and_recovered
@@ -202,7 +215,8 @@ CheckWords no_leak_words(const Check& c) {
   CheckWords w;
   w.limit = "no metric classified as a leak (fail_on_any_leak)";
   w.target = "no leak";
-  for (const auto& n : c.figures.leaking_metrics) w.measured += (w.measured.empty() ? "" : ", ") + n;
+  for (const auto& n : c.figures.leaking_metrics)
+    w.measured += (w.measured.empty() ? "" : ", ") + n;
   if (w.measured.empty()) w.measured = "none";
   return w;
 }
@@ -222,14 +236,21 @@ Units units_of(const analysis::Verdict& verdict) {
 
 CheckWords describe_check(const Check& c, const Units& units) {
   switch (c.quantity) {
-    case Quantity::bytes_per_min: return growth_words(c);
-    case Quantity::bytes: return size_words(c);
-    case Quantity::fraction: return fraction_words(c, units.levels);
+    case Quantity::bytes_per_min:
+      return growth_words(c);
+    case Quantity::bytes:
+      return size_words(c);
+    case Quantity::fraction:
+      return fraction_words(c, units.levels);
     case Quantity::count_per_min:
-    case Quantity::value_per_min: return no_growth_words(c);
-    case Quantity::level: return ramp_words(c);
-    case Quantity::count: return no_leak_words(c);
-    case Quantity::seconds: break;
+    case Quantity::value_per_min:
+      return no_growth_words(c);
+    case Quantity::level:
+      return ramp_words(c);
+    case Quantity::count:
+      return no_leak_words(c);
+    case Quantity::seconds:
+      break;
   }
   return {};
 }
@@ -237,32 +258,42 @@ CheckWords describe_check(const Check& c, const Units& units) {
 std::string describe_reason(const analysis::ClassifyReason& r) {
   using analysis::ReasonCode;
   switch (r.code) {
-    case ReasonCode::constant: return "constant";
-    case ReasonCode::too_few_points: return "only " + std::to_string(r.points) + " points";
+    case ReasonCode::constant:
+      return "constant";
+    case ReasonCode::too_few_points:
+      return "only " + std::to_string(r.points) + " points";
     case ReasonCode::too_short:
       return printf_string("only %.1f s of data (at least %.0f s are needed)", r.span_s,
                            r.required_span_s);
     case ReasonCode::too_few_gap_free_points:
       return "the longest stretch without gaps has only " + std::to_string(r.points) + " points";
-    case ReasonCode::too_few_after_warmup: return "too few points after the warm-up";
+    case ReasonCode::too_few_after_warmup:
+      return "too few points after the warm-up";
     case ReasonCode::new_highs:
       return std::to_string(r.new_highs) + " new highs, the last at " +
              std::to_string(static_cast<long>(r.last_new_high_s)) + " s";
-    case ReasonCode::sustained_growth: return "sustained growth to the end";
-    case ReasonCode::floor_rising: return "the sawtooth's floor keeps rising";
-    case ReasonCode::levelled_off: return "grew, then levelled off";
-    case ReasonCode::falls_steadily: return "falls steadily";
+    case ReasonCode::sustained_growth:
+      return "sustained growth to the end";
+    case ReasonCode::floor_rising:
+      return "the sawtooth's floor keeps rising";
+    case ReasonCode::levelled_off:
+      return "grew, then levelled off";
+    case ReasonCode::falls_steadily:
+      return "falls steadily";
     case ReasonCode::returns_to_floor:
       return "returns to the same floor after each of " + std::to_string(r.drops) + " drops";
-    case ReasonCode::warmup_then_steady: return "rose during warm-up, steady after";
-    case ReasonCode::one_off_step: return "a one-off step, flat after";
-    case ReasonCode::no_trend: return "no significant trend";
+    case ReasonCode::warmup_then_steady:
+      return "rose during warm-up, steady after";
+    case ReasonCode::one_off_step:
+      return "a one-off step, flat after";
+    case ReasonCode::no_trend:
+      return "no significant trend";
   }
   return {};
 }
 
-std::string format_rate(const analysis::Verdict& verdict, const std::string& metric,
-                        double per_min, const Units& units) {
+std::string format_rate(const analysis::Verdict& verdict, const std::string& metric, double per_min,
+                        const Units& units) {
   if (!metric.ends_with("_bytes")) return format_metric_value(metric, per_min) + "/min";
   if (metric == verdict.judged_metric) return format_bytes(per_min, units.rate);
   return format_bytes(per_min, make_format(units.levels, std::nullopt, false, "/min"));
@@ -272,8 +303,9 @@ std::string format_growth(const analysis::Verdict& verdict, const std::string& m
                           double per_min, double low_per_min, double high_per_min,
                           const Units& units) {
   if (!metric.ends_with("_bytes")) {
-    return format_metric_value(metric, per_min) + "/min [" + format_metric_value(metric, low_per_min) +
-           ", " + format_metric_value(metric, high_per_min) + "]";
+    return format_metric_value(metric, per_min) + "/min [" +
+           format_metric_value(metric, low_per_min) + ", " +
+           format_metric_value(metric, high_per_min) + "]";
   }
   const ByteFormat unit = metric == verdict.judged_metric
                               ? units.rate
@@ -289,12 +321,14 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
       return f.metric + " is classified as a leak: " +
              format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,
                            units);
-    case FindingCode::no_rss_series: return "no RSS series: nothing to judge memory by";
+    case FindingCode::no_rss_series:
+      return "no RSS series: nothing to judge memory by";
     case FindingCode::judged_series_missing:
       return "no classifiable series " + f.metric + ": nothing to judge by";
     case FindingCode::not_enough_evidence:
       return "not enough evidence to pass: a longer run or more samples would decide";
-    case FindingCode::no_processes: return "no processes to judge";
+    case FindingCode::no_processes:
+      return "no processes to judge";
   }
   return {};
 }

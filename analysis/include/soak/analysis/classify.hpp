@@ -90,7 +90,7 @@ struct SeriesAnalysis {
   double level_start = 0;       ///< robust level just after the warm-up
   double level_end = 0;         ///< robust level at the end
   std::size_t points = 0;
-  ClassifyReason reason;        ///< why this classification (worded by soak::report)
+  ClassifyReason reason;  ///< why this classification (worded by soak::report)
   /// The conditioned line for plots: judged window's trend as two points (t, value).
   double trend_t0 = 0, trend_y0 = 0, trend_t1 = 0, trend_y1 = 0;
   std::vector<double> floor_t, floor_y;  ///< sawtooth floor points when used

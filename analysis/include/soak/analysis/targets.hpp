@@ -24,7 +24,7 @@ class TargetsError : public std::invalid_argument {
 struct Tiered {
   double target = 0;
   std::optional<double> acceptable;
-  std::string target_text;      ///< as the targets file wrote it ("5 MiB/min"); empty for defaults
+  std::string target_text;  ///< as the targets file wrote it ("5 MiB/min"); empty for defaults
   std::string acceptable_text;
 };
 
@@ -47,7 +47,7 @@ struct Targets {
 enum class Quantity {
   bytes,
   bytes_per_min,
-  fraction,       ///< 0.2 is 20 %
+  fraction,  ///< 0.2 is 20 %
   seconds,
   count,          ///< threads, fds, jobs: a plain number
   count_per_min,  ///< a count's growth

@@ -131,11 +131,11 @@ struct CheckFigures {
   bool after_warmup = false;        ///< memory_growth: `from` is the level after the warm-up
   std::optional<double> horizon_s;  ///< max_rss_*: the window the max was taken in
   bool run_shorter_than_horizon = false;
-  std::size_t jobs = 0;                   ///< job_growth: finished jobs with an RSS after them
-  std::optional<double> growth_per_job;   ///< job_growth: bytes per job
-  std::optional<double> broke_at_s;       ///< breaking_point: when the breaking level began
-  std::optional<double> error_fraction;   ///< breaking_point: errors / sent at that level
-  std::optional<double> worst_p95_ms;     ///< breaking_point: worst p95 at that level
+  std::size_t jobs = 0;                    ///< job_growth: finished jobs with an RSS after them
+  std::optional<double> growth_per_job;    ///< job_growth: bytes per job
+  std::optional<double> broke_at_s;        ///< breaking_point: when the breaking level began
+  std::optional<double> error_fraction;    ///< breaking_point: errors / sent at that level
+  std::optional<double> worst_p95_ms;      ///< breaking_point: worst p95 at that level
   std::optional<double> error_rate_limit;  ///< breaking_point: the scenario's limits
   std::optional<double> p95_limit_s;
   std::vector<std::string> leaking_metrics;  ///< no_leak
@@ -151,10 +151,10 @@ struct Check {
   Quantity quantity = Quantity::bytes;  ///< the unit of measured, target and acceptable
   std::optional<double> measured;       ///< absent when there was nothing to measure
   std::optional<double> measured_low, measured_high;  ///< the 95 % interval, for growth
-  std::optional<double> target;      ///< absent for checks without a numeric limit
+  std::optional<double> target;                       ///< absent for checks without a numeric limit
   std::optional<double> acceptable;  ///< the acceptable tier, when the check has one
-  std::string target_text;      ///< as the targets file wrote it; empty for defaults
-  std::string acceptable_text;  ///< likewise
+  std::string target_text;           ///< as the targets file wrote it; empty for defaults
+  std::string acceptable_text;       ///< likewise
   CheckFigures figures;
 };
 
@@ -202,8 +202,8 @@ struct Verdict {
   std::string judged_metric;
   std::vector<MetricResult> metrics;
   std::vector<Check> checks;
-  std::vector<Finding> warnings;  ///< slow leaks and the like: not failures
-  std::vector<Finding> notes;     ///< why the verdict is what it is
+  std::vector<Finding> warnings;            ///< slow leaks and the like: not failures
+  std::vector<Finding> notes;               ///< why the verdict is what it is
   std::vector<RegionGrowth> regions_grown;  ///< largest growth first; only regions that grew
   /// A group's members, each judged on its own (analyze_group); empty for one process.
   std::vector<ProcessVerdict> processes;

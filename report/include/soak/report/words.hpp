@@ -45,8 +45,8 @@ std::string describe_finding(const analysis::Finding& finding, const analysis::V
 
 /// A growth rate per minute in the metric's unit: the judged metric in `units.rate`, other byte
 /// series in `units.levels` by magnitude, others as plain numbers.
-std::string format_rate(const analysis::Verdict& verdict, const std::string& metric,
-                        double per_min, const Units& units);
+std::string format_rate(const analysis::Verdict& verdict, const std::string& metric, double per_min,
+                        const Units& units);
 
 /// A growth rate with its 95 % interval, "2.11 MB/min [2.10, 2.15]", in the units of format_rate.
 std::string format_growth(const analysis::Verdict& verdict, const std::string& metric,

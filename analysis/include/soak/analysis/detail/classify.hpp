@@ -26,11 +26,10 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y);
 struct TwoPhase {
   std::size_t index = 0;  ///< first point of the second phase; 0 when there was no split
   double slope_before = 0, slope_after = 0;
-  double sse_ratio = 1;   ///< two-phase SSE / one-line SSE
+  double sse_ratio = 1;  ///< two-phase SSE / one-line SSE
 };
 /// Best split into two independent least-squares lines, each side keeping >= min_fraction.
-TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y,
-                        double min_fraction);
+TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y, double min_fraction);
 
 /// Index ranges [begin, end) of runs without a gap longer than `gap_factor` x the median step.
 std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t,
