@@ -101,13 +101,12 @@ ExitCode fleet_command(const FleetOptions& options) {
     out["since_s"] = options.since_s;
     out["series"] = nlohmann::ordered_json::array();
     for (const auto& s : series) {
-      out["series"].push_back(
-          {{"labels", s.labels},
-           {"classification", analysis::to_string(s.analysis.classification)},
-           {"growth_per_min", s.analysis.growth_per_s * 60},
-           {"growth_ci95", {s.analysis.ci_low_per_s * 60, s.analysis.ci_high_per_s * 60}},
-           {"points", s.t.size()},
-           {"reason", report::describe_reason(s.analysis.reason)}});
+      out["series"].push_back({{"labels", s.labels},
+                               {"classification", analysis::to_string(s.analysis.classification)},
+                               {"growth_per_min", s.analysis.growth_per_s * 60},
+                               {"growth_ci95", {s.analysis.ci_low_per_s * 60, s.analysis.ci_high_per_s * 60}},
+                               {"points", s.t.size()},
+                               {"reason", report::describe_reason(s.analysis.reason)}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {
