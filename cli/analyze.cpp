@@ -7,6 +7,7 @@
 #include "soak/analysis/verdict.hpp"
 #include "soak/report/format.hpp"
 #include "soak/report/html.hpp"
+#include "soak/report/words.hpp"
 #include "soak/log/log.hpp"
 
 namespace soak::cli {
@@ -197,10 +198,10 @@ InterimResult interim_summary(const std::filesystem::path& log_path, const Judge
     if (a.classification == analysis::Classification::insufficient) {
       line = "rss: not enough data yet";
     } else {
-      line = "rss " + report::format_bytes(a.growth_per_s * 60) + "/min [" +
-             report::format_bytes(a.ci_low_per_s * 60) + ", " +
-             report::format_bytes(a.ci_high_per_s * 60) + "] " +
-             analysis::to_string(a.classification);
+      line = "rss " +
+             report::format_growth(verdict, rss->name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                                   a.ci_high_per_s * 60, report::units_of(verdict)) +
+             " " + analysis::to_string(a.classification);
     }
   }
   line += std::string("; verdict so far: ") + analysis::to_string(verdict.verdict);

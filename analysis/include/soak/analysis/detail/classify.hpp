@@ -1,7 +1,8 @@
 #pragma once
 // The stages classify_series() is built from, exposed for tests (soak::analysis::detail is not
 // a stable API). Pure functions; t in seconds, y in the metric's unit; safe to call
-// concurrently.
+// concurrently. Nothing is thrown: too few points give the empty or neutral result (no bins to
+// merge, no sawtooth, no split at index 0).
 
 #include <cstddef>
 #include <span>
