@@ -170,10 +170,9 @@ int main(int argc, char** argv) {
 
   // The report of the same day: render time and size.
   {
-    soak::report::ReportInput in;
+    soak::report::ReportInput in(verdict);
     in.header = log.header;
     in.log_path = log_path.string();
-    in.verdict = &verdict;
     for (const auto& [name, s] : log.series) in.series.push_back({name, s.t, s.value});
     for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
     std::vector<double> render_times;

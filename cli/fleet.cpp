@@ -12,6 +12,7 @@
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/verdict.hpp"
 #include "soak/report/format.hpp"
+#include "soak/report/words.hpp"
 
 namespace soak::cli {
 
@@ -105,7 +106,7 @@ ExitCode fleet_command(const FleetOptions& options) {
                                {"growth_per_min", s.analysis.growth_per_s * 60},
                                {"growth_ci95", {s.analysis.ci_low_per_s * 60, s.analysis.ci_high_per_s * 60}},
                                {"points", s.t.size()},
-                               {"reason", s.analysis.reason}});
+                               {"reason", report::describe_reason(s.analysis.reason)}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {

@@ -6,6 +6,7 @@
 
 #include "soak/log/metrics.hpp"
 #include "soak/report/format.hpp"
+#include "soak/report/words.hpp"
 #include "soak/sampler/duration.hpp"
 
 namespace soak::cli {
@@ -131,9 +132,11 @@ void LiveView::on_interim(const judge::Interim& interim) {
     if (rss->classification == analysis::Classification::insufficient) {
       line = "rss: not enough data yet";
     } else {
-      line = "rss " + report::format_bytes(rss->per_min) + "/min [" +
-             report::format_bytes(rss->low_per_min) + ", " +
-             report::format_bytes(rss->high_per_min) + "] " + analysis::to_string(rss->classification);
+      const analysis::Verdict& v = interim.analysis;
+      line = "rss " +
+             report::format_growth(v, rss->metric, rss->per_min, rss->low_per_min,
+                                   rss->high_per_min, report::units_of(v)) +
+             " " + analysis::to_string(rss->classification);
     }
   }
   line += std::string("; verdict so far: ") + analysis::to_string(interim.verdict);

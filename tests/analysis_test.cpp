@@ -10,6 +10,7 @@
 
 #include "corpus.hpp"
 #include "soak/analysis/classify.hpp"
+#include "soak/analysis/detail/reference.hpp"
 #include "soak/analysis/stats.hpp"
 #include "soak/analysis/targets.hpp"
 #include "soak/analysis/theil_sen.hpp"
@@ -29,7 +30,7 @@ TEST_CASE("Theil-Sen and OLS match hand-computed values") {
   CHECK(count_slopes_below(t, y, 3.0) == 2);
   CHECK(count_slopes_at_most(t, y, 3.0) == 4);
   // OLS: slope = cov/var = 3, intercept = 3.5 - 3*1.5 = -1.
-  const LinearFit fit = linregress(t, y);
+  const detail::LinearFit fit = detail::linregress(t, y);
   CHECK(fit.slope == Approx(3.0));
   CHECK(fit.intercept == Approx(-1.0));
   // Mann-Kendall S for a strictly rising series of n points is n(n-1)/2.
@@ -52,7 +53,7 @@ TEST_CASE("exact Theil-Sen equals the naive all-pairs median on random and tied 
                             : 0.3 * time + 10 * gauss(rng);
     }
     INFO("trial " << trial << " n " << n);
-    CHECK(theil_sen_slope(t, y) == theil_sen_slope_naive(t, y));
+    CHECK(theil_sen_slope(t, y) == detail::theil_sen_slope_naive(t, y));
   }
 }
 
@@ -70,7 +71,7 @@ TEST_CASE("exact Theil-Sen at n = 8,000 equals the naive median") {
     t[i] = i;
     y[i] = 5e8 + 1200.0 * i + 2e5 * ar;
   }
-  CHECK(theil_sen_slope(t, y) == theil_sen_slope_naive(t, y));
+  CHECK(theil_sen_slope(t, y) == detail::theil_sen_slope_naive(t, y));
 }
 
 namespace {
@@ -111,7 +112,7 @@ TEST_CASE("estimators agree with scipy's linregress, theilslopes and kendalltau"
     }
     const nlohmann::json ref = scipy_reference(t, y);
     INFO("trial " << trial << " scipy " << ref.dump());
-    const LinearFit fit = linregress(t, y);
+    const detail::LinearFit fit = detail::linregress(t, y);
     // Same formulas in double precision: agreement to ~1e-9 relative.
     CHECK(fit.slope == Approx(ref["slope"].get<double>()).epsilon(1e-9).margin(1e-9));
     CHECK(fit.intercept == Approx(ref["intercept"].get<double>()).epsilon(1e-9));
@@ -120,7 +121,7 @@ TEST_CASE("estimators agree with scipy's linregress, theilslopes and kendalltau"
     // p-values through different special-function code: 1e-6 relative.
     CHECK(fit.p_value == Approx(ref["p"].get<double>()).epsilon(1e-6).margin(1e-12));
     CHECK(theil_sen_slope(t, y) == Approx(ref["ts"].get<double>()).epsilon(1e-12).margin(1e-12));
-    const KendallTau kt = kendall_tau(t, y);
+    const detail::KendallTau kt = detail::kendall_tau(t, y);
     CHECK(kt.tau == Approx(ref["tau"].get<double>()).epsilon(1e-12).margin(1e-12));
     CHECK(kt.p_value == Approx(ref["tau_p"].get<double>()).epsilon(1e-9).margin(1e-12));
   }
@@ -259,8 +260,15 @@ TEST_CASE("a fast leak fails the growth check; a slow one warns, or fails when a
   CHECK(v.verdict == VerdictKind::fail);
   REQUIRE(v.checks.front().name == "rss_growth");
   CHECK(v.checks.front().status == CheckStatus::fail);
-  CHECK(v.checks.front().tier == "acceptable");
-  CHECK_THAT(v.checks.front().measured, Catch::Contains("7.63 MiB/min"));
+  CHECK(v.checks.front().tier == Tier::acceptable);
+  // 8 MB/min is 7.63 MiB/min; the check carries it in bytes per minute with its interval.
+  CHECK(v.checks.front().quantity == Quantity::bytes_per_min);
+  CHECK(v.checks.front().code == CheckCode::grows_over_target);
+  REQUIRE(v.checks.front().measured);
+  CHECK(*v.checks.front().measured / 1048576 == Approx(7.63).margin(0.005));
+  CHECK(*v.checks.front().measured_low <= *v.checks.front().measured);
+  CHECK(*v.checks.front().measured <= *v.checks.front().measured_high);
+  CHECK(*v.checks.front().target == 5e6);
 
   in.series = {{"rss_bytes", t, slow}};
   Targets lenient;
@@ -268,7 +276,9 @@ TEST_CASE("a fast leak fails the growth check; a slow one warns, or fails when a
   v = analyze(in, lenient);
   CHECK(v.verdict == VerdictKind::pass);
   REQUIRE(v.warnings.size() == 1);
-  CHECK_THAT(v.warnings[0], Catch::Contains("rss_bytes is classified as a leak"));
+  CHECK(v.warnings[0].code == FindingCode::slow_leak);
+  CHECK(v.warnings[0].metric == "rss_bytes");
+  CHECK(v.warnings[0].growth_per_min == Approx(0.5e6).epsilon(0.05));
   lenient.fail_on_any_leak = true;
   CHECK(analyze(in, lenient).verdict == VerdictKind::fail);
 }
@@ -286,6 +296,12 @@ TEST_CASE("a run too short to decide is inconclusive, never a guessed pass") {
   const Verdict v = analyze(in);
   CHECK(v.verdict == VerdictKind::inconclusive);
   CHECK(v.find("rss_bytes")->analysis->classification == Classification::insufficient);
+  CHECK(v.checks.front().code == CheckCode::insufficient_data);
+  // 20 points over 19 s: enough points, too short a span; the reason carries both figures.
+  const ClassifyReason& why = v.find("rss_bytes")->analysis->reason;
+  CHECK(why.code == ReasonCode::too_short);
+  CHECK(why.span_s == 19);
+  CHECK(why.required_span_s == 30);
 }
 
 namespace {
@@ -334,4 +350,117 @@ TEST_CASE("recorded trace: the healthy example with allocator churn is a sawtoot
   CHECK(to_string(v.find("fds")->analysis->classification) == std::string("steady"));
   CHECK(to_string(v.find("threads")->analysis->classification) == std::string("steady"));
   CHECK(v.verdict == VerdictKind::pass);
+}
+
+namespace {
+
+/// 1 h at 2 s of a series growing `per_min` units per minute, with a little noise.
+struct Ramp {
+  std::vector<double> t, y;
+  Ramp(double start, double per_min, bool integer = false) {
+    for (int i = 0; i <= 1800; ++i) {
+      t.push_back(i * 2.0);
+      const double v = start + per_min / 60 * t.back();
+      y.push_back(integer ? std::floor(v) : v + 1e-3 * start * std::sin(i));
+    }
+  }
+};
+
+RunInput judged_input(const std::string& name, const Ramp& ramp) {
+  RunInput in;
+  in.samples = ramp.t.size();
+  in.duration_s = ramp.t.back();
+  in.series = {{name, ramp.t, ramp.y}};
+  in.judged_series = name;
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("a judged series is checked in its own unit, RSS-level checks only for rss_bytes") {
+  // Bytes: against the rss_growth tiers, and none of the RSS size checks.
+  const Ramp bytes(200e6, 8e6);
+  Verdict v = analyze(judged_input("heap_used_bytes", bytes));
+  CHECK(v.judged_metric == "heap_used_bytes");
+  REQUIRE(v.checks.size() == 1);
+  CHECK(v.checks[0].name == "heap_used_bytes_growth");
+  CHECK(v.checks[0].quantity == Quantity::bytes_per_min);
+  CHECK(v.checks[0].status == CheckStatus::fail);
+  CHECK(*v.checks[0].measured == Approx(8e6).epsilon(0.02));
+  CHECK(v.verdict == VerdictKind::fail);
+  CHECK(v.find_check("initial_rss") == nullptr);
+  CHECK(v.find_check("memory_growth") == nullptr);
+
+  // A count: no sustained growth.
+  const Ramp count(10, 0.2, true);
+  v = analyze(judged_input("handles", count));
+  REQUIRE(v.checks.size() == 1);
+  CHECK(v.checks[0].name == "handles_growth");
+  CHECK(v.checks[0].quantity == Quantity::count_per_min);
+  CHECK(v.checks[0].code == CheckCode::sustained_growth);
+  CHECK(v.verdict == VerdictKind::fail);
+
+  // Neither: not classified as a leak; a flat one passes, where a log without RSS stays
+  // inconclusive.
+  const Ramp flat(0.5, 0);
+  v = analyze(judged_input("queue_depth_ratio", flat));
+  REQUIRE(v.checks.size() == 1);
+  CHECK(v.checks[0].quantity == Quantity::value_per_min);
+  CHECK(v.checks[0].code == CheckCode::no_sustained_growth);
+  CHECK(v.verdict == VerdictKind::pass);
+  RunInput unjudged = judged_input("queue_depth_ratio", flat);
+  unjudged.judged_series.reset();
+  v = analyze(unjudged);
+  CHECK(v.verdict == VerdictKind::inconclusive);
+  REQUIRE_FALSE(v.notes.empty());
+  CHECK(v.notes.front().code == FindingCode::no_rss_series);
+
+  // A judged series that is not there: inconclusive, with a note naming it.
+  RunInput missing = judged_input("queue_depth_ratio", flat);
+  missing.judged_series = "absent_bytes";
+  v = analyze(missing);
+  CHECK(v.verdict == VerdictKind::inconclusive);
+  CHECK(v.notes.front().code == FindingCode::judged_series_missing);
+  CHECK(v.notes.front().metric == "absent_bytes");
+}
+
+TEST_CASE("a group judges each member as analyze() does; any failure fails the group") {
+  const Ramp leaking(200e6, 8e6), flat(200e6, 0);
+  RunInput leak_in;
+  leak_in.samples = leaking.t.size();
+  leak_in.duration_s = leaking.t.back();
+  leak_in.series = {{"rss_bytes", leaking.t, leaking.y}};
+  RunInput flat_in = leak_in;
+  flat_in.series = {{"rss_bytes", flat.t, flat.y}};
+
+  // A group of one is its member's verdict, check for check.
+  const Verdict alone = analyze(leak_in);
+  const Verdict one =
+      analyze_group({{{.pid = 42, .name = "srv", .cmdline = {"./srv"}, .labels = {}}, leak_in}});
+  REQUIRE(one.processes.size() == 1);
+  const Verdict& member = one.processes[0].verdict;
+  CHECK(one.verdict == alone.verdict);
+  CHECK(member.verdict == alone.verdict);
+  REQUIRE(member.checks.size() == alone.checks.size());
+  for (std::size_t i = 0; i < alone.checks.size(); ++i) {
+    INFO(alone.checks[i].name);
+    CHECK(member.checks[i].name == alone.checks[i].name);
+    CHECK(member.checks[i].status == alone.checks[i].status);
+    CHECK(member.checks[i].code == alone.checks[i].code);
+    CHECK(member.checks[i].measured == alone.checks[i].measured);
+  }
+  REQUIRE(member.metrics.size() == alone.metrics.size());
+  CHECK(member.metrics[0].growth_per_min() == alone.metrics[0].growth_per_min());
+  CHECK(one.processes[0].identity.pid == 42);
+
+  ProcessInput a{{.pid = 1, .name = "a", .cmdline = {}, .labels = {{"job", "api"}}}, flat_in};
+  ProcessInput b{{.pid = 2, .name = "b", .cmdline = {}, .labels = {}}, leak_in};
+  CHECK(analyze_group({a}).verdict == VerdictKind::pass);
+  CHECK(analyze_group({a, b}).verdict == VerdictKind::fail);
+  RunInput empty;
+  ProcessInput c{{.pid = 3, .name = "c", .cmdline = {}, .labels = {}}, empty};
+  CHECK(analyze_group({a, c}).verdict == VerdictKind::inconclusive);
+  const Verdict none = analyze_group({});
+  CHECK(none.verdict == VerdictKind::inconclusive);
+  CHECK(none.notes.front().code == FindingCode::no_processes);
 }

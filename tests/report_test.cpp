@@ -4,9 +4,12 @@
 #include <catch2/catch.hpp>
 #include <regex>
 
+#include "soak/analysis/verdict.hpp"
+#include "soak/log/log.hpp"
+#include "soak/report/format.hpp"
 #include "soak/report/html.hpp"
 #include "soak/report/svg.hpp"
-#include "soak/log/log.hpp"
+#include "soak/report/words.hpp"
 #include "support.hpp"
 
 using namespace soak::test;
@@ -43,7 +46,7 @@ TEST_CASE("the report of a recorded leak shows the verdict, the trend and the fa
   CHECK_THAT(html, Catch::Contains("class=\"band\""));
   CHECK_THAT(html, Catch::Contains("<code>fds_growth</code>"));
   CHECK(std::regex_search(html, std::regex("fds_growth</code>.*?class=\"status fail\"")));
-  CHECK_THAT(html, Catch::Contains("rss_bytes trend 2.01 MiB/min (leak)"));
+  CHECK_THAT(html, Catch::Contains("rss_bytes trend 2.11 MB/min (leak)"));  // 2.01 MiB/min
   CHECK(html.find("<script") == std::string::npos);  // self-contained and inert
   CHECK(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // no network
   CHECK(html.find("https://") == std::string::npos);
@@ -164,4 +167,113 @@ TEST_CASE("the report renders in a real headless Chromium: charts in the DOM, no
   const double drawn = std::stod(check.out());
   INFO("fraction of non-background pixels: " << drawn);
   CHECK(drawn > 0.05);  // text, charts and tables; a blank page is 0
+}
+
+namespace {
+
+namespace an = soak::analysis;
+
+/// 1 h at 2 s of RSS growing 8 MB/min (7.63 MiB/min), with a little noise.
+struct Leak {
+  std::vector<double> t, y;
+  Leak() {
+    for (int i = 0; i <= 1800; ++i) {
+      t.push_back(i * 2.0);
+      y.push_back(200e6 + 8e6 / 60 * t.back() + 1e5 * std::sin(i));
+    }
+  }
+  an::RunInput input() const {
+    an::RunInput in;
+    in.samples = t.size();
+    in.duration_s = t.back();
+    in.series = {{"rss_bytes", t, y}};
+    return in;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("numbers print in the unit their target was written in") {
+  const Leak leak;
+  // Defaults are written in MB: the measured growth and the limit in MB/min, sizes in MB/GB.
+  const an::Verdict by_default = an::analyze(leak.input());
+  const auto json = soak::report::verdict_to_json(by_default);
+  CHECK_THAT(json["checks"][0]["measured"].get<std::string>(), Catch::StartsWith("8.00 MB/min ["));
+  CHECK(json["checks"][0]["limit"] == "5 MB/min (acceptable 10 MB/min)");
+  CHECK(json["checks"][0]["code"] == "grows_over_target");
+  CHECK(json["checks"][0]["measured_value"].get<double>() == Approx(8e6).epsilon(0.01));
+  CHECK(json["checks"][1]["name"] == "initial_rss");
+  CHECK_THAT(json["checks"][1]["measured"].get<std::string>(), Catch::EndsWith(" MB"));
+  CHECK_THAT(json["checks"][1]["detail"].get<std::string>(), Catch::Contains("is within 500 MB"));
+  // Sizes in the target's system, by magnitude: 680 MB within 1 GB.
+  CHECK(json["checks"][2]["name"] == "max_rss_1h");
+  CHECK(json["checks"][2]["measured"] == "680.0 MB");
+  CHECK(json["checks"][2]["limit"] == "1 GB (acceptable 2 GB)");
+  CHECK_THAT(json["checks"][0]["detail"].get<std::string>(),
+             Catch::StartsWith("RSS grows 8.00 MB/min [") && Catch::Contains("; target 5 MB/min"));
+
+  // A targets file in MiB: the same growth in MiB/min, the limit as written.
+  const an::Targets mib =
+      an::parse_targets(nlohmann::json::parse(R"({"rss_growth": "5 MiB/min"})"));
+  const auto doc = soak::report::verdict_to_json(an::analyze(leak.input(), mib));
+  CHECK_THAT(doc["checks"][0]["measured"].get<std::string>(), Catch::StartsWith("7.63 MiB/min ["));
+  CHECK(doc["checks"][0]["limit"] == "5 MiB/min (acceptable 10 MB/min)");
+  const std::string text = soak::report::verdict_to_text(an::analyze(leak.input(), mib), {});
+  CHECK_THAT(text, Catch::Contains("7.63 MiB/min"));
+  CHECK(text.find("MB/min [") == std::string::npos);  // one unit for the growth throughout
+
+  // One formatter, both systems.
+  soak::report::ByteFormat decimal;
+  decimal.system = soak::report::ByteSystem::decimal;
+  CHECK(soak::report::format_bytes(1.5e9, decimal) == "1.50 GB");
+  CHECK(soak::report::format_bytes(1.5 * 1073741824.0) == "1.50 GiB");
+  CHECK(soak::report::format_bytes(512) == "512 B");
+}
+
+TEST_CASE("a group renders one entry per process, everything from outside escaped") {
+  const Leak leak;
+  std::vector<double> t, flat;
+  for (int i = 0; i <= 1800; ++i) {
+    t.push_back(i * 2.0);
+    flat.push_back(100e6 + 1e5 * std::sin(i));
+  }
+  an::RunInput steady_in = leak.input();
+  steady_in.series = {{"rss_bytes", t, flat}};
+  const an::Verdict group = an::analyze_group(
+      {{{.pid = 7, .name = "<b>calm</b>", .cmdline = {"./calm"}, .labels = {{"job", "a\x1b[31m"}}},
+        steady_in},
+       {{.pid = 8, .name = "leaky\x07", .cmdline = {"./leaky", "--x=\"&\""}, .labels = {}},
+        leak.input()}});
+  REQUIRE(group.verdict == an::VerdictKind::fail);
+
+  const auto json = soak::report::verdict_to_json(group);
+  REQUIRE(json["processes"].size() == 2);
+  CHECK(json["processes"][0]["pid"] == 7);
+  CHECK(json["processes"][0]["name"] == "<b>calm</b>");
+  CHECK(json["processes"][0]["verdict"] == "pass");
+  CHECK(json["processes"][0]["labels"]["job"] == "a\x1b[31m");
+  CHECK(json["processes"][1]["verdict"] == "fail");
+  CHECK(json["processes"][1]["cmdline"][1] == "--x=\"&\"");
+  CHECK(json["processes"][1]["checks"][0]["name"] == "rss_growth");
+  CHECK(json["processes"][1].contains("metrics"));
+  CHECK_FALSE(json["processes"][1].contains("labels"));
+
+  const std::string text = soak::report::verdict_to_text(group, {});
+  CHECK(text.find('\x1b') == std::string::npos);  // no control characters from outside
+  CHECK(text.find('\x07') == std::string::npos);
+  const auto leaky_line = text.find("leaky\\x07 [pid 8]");
+  const auto calm_line = text.find("<b>calm</b> [pid 7] {job=a\\x1b[31m}");
+  REQUIRE(leaky_line != std::string::npos);
+  REQUIRE(calm_line != std::string::npos);
+  CHECK(leaky_line < calm_line);  // sorted by growth, fastest first
+  CHECK_THAT(text, Catch::Contains("fail rss_growth (leaky\\x07 [pid 8]): RSS grows 8.00 MB/min"));
+
+  const std::string junit = soak::report::render_junit(group, nlohmann::json::object());
+  CHECK(count_of(junit, "<testsuite ") == 2);
+  CHECK_THAT(junit, Catch::Contains("<testsuite name=\"soak.&lt;b&gt;calm&lt;/b&gt;.7\""));
+  CHECK_THAT(junit, Catch::Contains("<property name=\"pid\" value=\"8\"/>"));
+  CHECK_THAT(junit, Catch::Contains("value=\"./leaky --x=&quot;&amp;&quot;\""));
+  CHECK(junit.find("<b>") == std::string::npos);
+  CHECK_THAT(junit, Catch::Contains("classname=\"soak.leaky\\x07.8\" name=\"rss_growth\""));
+  CHECK(junit.find('\x07') == std::string::npos);  // not even in XML 1.0 character references
 }

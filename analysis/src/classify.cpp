@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
+#include "soak/analysis/detail/classify.hpp"
 #include "soak/analysis/stats.hpp"
 #include "soak/analysis/theil_sen.hpp"
+#include "thresholds.hpp"
 
 namespace soak::analysis {
+
+using namespace thresholds;
 
 const char* to_string(Classification c) {
   switch (c) {
@@ -23,6 +26,42 @@ const char* to_string(Classification c) {
   }
   return "insufficient";
 }
+
+const char* to_string(ReasonCode code) {
+  switch (code) {
+    case ReasonCode::constant:
+      return "constant";
+    case ReasonCode::too_few_points:
+      return "too_few_points";
+    case ReasonCode::too_short:
+      return "too_short";
+    case ReasonCode::too_few_gap_free_points:
+      return "too_few_gap_free_points";
+    case ReasonCode::too_few_after_warmup:
+      return "too_few_after_warmup";
+    case ReasonCode::new_highs:
+      return "new_highs";
+    case ReasonCode::sustained_growth:
+      return "sustained_growth";
+    case ReasonCode::floor_rising:
+      return "floor_rising";
+    case ReasonCode::levelled_off:
+      return "levelled_off";
+    case ReasonCode::falls_steadily:
+      return "falls_steadily";
+    case ReasonCode::returns_to_floor:
+      return "returns_to_floor";
+    case ReasonCode::warmup_then_steady:
+      return "warmup_then_steady";
+    case ReasonCode::one_off_step:
+      return "one_off_step";
+    case ReasonCode::no_trend:
+      return "no_trend";
+  }
+  return "no_trend";
+}
+
+namespace detail {
 
 std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t,
                                                                double gap_factor) {
@@ -69,17 +108,17 @@ Binned bin_median(std::span<const double> t, std::span<const double> y, std::siz
 Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
   Sawtooth saw;
   const std::size_t n = y.size();
-  if (n < 30) return saw;
+  if (n < kSawtoothMinPoints) return saw;
   std::vector<double> diffs(n - 1);
   for (std::size_t i = 1; i < n; ++i) diffs[i - 1] = y[i] - y[i - 1];
   const double sigma_d = mad_sigma(diffs);
   std::vector<double> sorted(y.begin(), y.end());
   std::sort(sorted.begin(), sorted.end());
-  const double range = sorted[n * 95 / 100] - sorted[n * 5 / 100];
+  const double range =
+      sorted[n * kSawtoothRangeHighPercent / 100] - sorted[n * kSawtoothRangeLowPercent / 100];
   if (range <= 0) return saw;
-  // A collection drop stands far out of the sample-to-sample noise and is a sizeable part of
-  // the series' range (which a leak under the sawtooth widens, hence only 10 %).
-  const double threshold = std::max(6 * sigma_d, 0.1 * range);
+  const double threshold =
+      std::max(kSawtoothDropNoiseSigmas * sigma_d, kSawtoothDropRangeFraction * range);
   // A drop may span consecutive samples: sum each run of falls.
   std::vector<std::size_t> drop_ends;
   for (std::size_t i = 1; i < n;) {
@@ -93,7 +132,7 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
     i = j;
   }
   saw.drops = drop_ends.size();
-  if (drop_ends.size() < 4) return saw;
+  if (drop_ends.size() < kSawtoothMinDrops) return saw;
   std::vector<double> lengths;
   for (std::size_t k = 1; k < drop_ends.size(); ++k) {
     lengths.push_back(static_cast<double>(drop_ends[k] - drop_ends[k - 1]));
@@ -107,7 +146,9 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
     saw.floor_y.push_back(*it);
   };
   for (std::size_t k = 0; k + 1 < drop_ends.size(); ++k) add_floor(drop_ends[k], drop_ends[k + 1]);
-  if (static_cast<double>(n - drop_ends.back()) >= 0.5 * typical) add_floor(drop_ends.back(), n);
+  if (static_cast<double>(n - drop_ends.back()) >= kSawtoothTailCycleFraction * typical) {
+    add_floor(drop_ends.back(), n);
+  }
   saw.detected = true;
   return saw;
 }
@@ -116,7 +157,8 @@ TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y,
                         double min_fraction) {
   TwoPhase best;
   const std::size_t n = t.size();
-  const std::size_t min_side = std::max<std::size_t>(3, static_cast<std::size_t>(min_fraction * static_cast<double>(n)));
+  const std::size_t min_side = std::max<std::size_t>(
+      kTwoPhaseMinSidePoints, static_cast<std::size_t>(min_fraction * static_cast<double>(n)));
   if (n < 2 * min_side) return best;
   // Centred prefix sums: SSE of a line on [a, b) in O(1).
   const double tm = std::accumulate(t.begin(), t.end(), 0.0) / static_cast<double>(n);
@@ -156,7 +198,13 @@ TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y,
   return best;
 }
 
+}  // namespace detail
+
 namespace {
+
+using detail::Binned;
+using detail::Sawtooth;
+using detail::TwoPhase;
 
 struct Window {
   std::vector<double> t, y;
@@ -180,8 +228,9 @@ double slope_of(const Window& w) {
 }
 
 /// Robust level of the first or last `fraction` of a window.
-double level(const Window& w, bool at_end, double fraction = 0.1) {
-  const std::size_t k = std::max<std::size_t>(1, static_cast<std::size_t>(fraction * static_cast<double>(w.size())));
+double level(const Window& w, bool at_end) {
+  const std::size_t k = std::max<std::size_t>(
+      1, static_cast<std::size_t>(kLevelFraction * static_cast<double>(w.size())));
   std::vector<double> v;
   if (at_end) {
     v.assign(w.y.end() - static_cast<std::ptrdiff_t>(k), w.y.end());
@@ -191,63 +240,59 @@ double level(const Window& w, bool at_end, double fraction = 0.1) {
   return median(std::move(v));
 }
 
-}  // namespace
+bool all_equal(std::span<const double> y) {
+  return std::all_of(y.begin(), y.end(), [&](double v) { return v == y.front(); });
+}
 
-SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const double> y_all,
-                               const ClassifyOptions& options) {
-  assert(t_all.size() == y_all.size());
+/// A flat line over [t0, t1] at `value`: the result for a constant series.
+SeriesAnalysis constant_result(SeriesAnalysis a, double t0, double t1, double value) {
+  a.classification = Classification::steady;
+  a.level_start = a.level_end = a.fitted_end = value;
+  a.judged_from_s = a.trend_t0 = t0;
+  a.judged_to_s = a.trend_t1 = t1;
+  a.trend_y0 = a.trend_y1 = value;
+  a.reason.code = ReasonCode::constant;
+  return a;
+}
+
+/// Too little data to classify, or few points that never moved. Empty when there is enough.
+std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<const double> y,
+                                           const ClassifyOptions& options) {
   SeriesAnalysis a;
-  a.points = t_all.size();
+  a.points = t.size();
+  const double span_s = t.empty() ? 0.0 : t.back() - t.front();
   // A count that never moved over the whole run needs fewer points to be called steady
   // (descendants are read only every few seconds).
-  if (t_all.size() >= 3 && t_all.size() < options.min_points &&
-      t_all.back() - t_all.front() >= options.min_span_s &&
-      std::all_of(y_all.begin(), y_all.end(), [&](double v) { return v == y_all.front(); })) {
-    a.classification = Classification::steady;
-    a.level_start = a.level_end = a.fitted_end = y_all.front();
-    a.judged_from_s = a.trend_t0 = t_all.front();
-    a.judged_to_s = a.trend_t1 = t_all.back();
-    a.trend_y0 = a.trend_y1 = y_all.front();
-    a.reason = "constant";
+  if (t.size() >= kConstantMinPoints && t.size() < options.min_points &&
+      span_s >= options.min_span_s && all_equal(y)) {
+    return constant_result(a, t.front(), t.back(), y.front());
+  }
+  if (t.size() < options.min_points) {
+    a.reason = {.code = ReasonCode::too_few_points,
+                .points = t.size(),
+                .required_points = options.min_points};
     return a;
   }
-  if (t_all.size() < options.min_points) {
-    a.reason = "only " + std::to_string(t_all.size()) + " points";
+  if (span_s < options.min_span_s) {
+    a.reason = {
+        .code = ReasonCode::too_short, .span_s = span_s, .required_span_s = options.min_span_s};
     return a;
   }
-  if (t_all.back() - t_all.front() < options.min_span_s) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "only %.1f s of data (at least %.0f s are needed)",
-                  t_all.back() - t_all.front(), options.min_span_s);
-    a.reason = buf;
-    return a;
-  }
-  // Fit only within one gap-free run: the longest.
-  const auto runs = split_at_gaps(t_all);
-  const auto longest = *std::max_element(runs.begin(), runs.end(), [&](auto p, auto q) {
-    return t_all[p.second - 1] - t_all[p.first] < t_all[q.second - 1] - t_all[q.first];
-  });
-  const auto t = t_all.subspan(longest.first, longest.second - longest.first);
-  const auto y = y_all.subspan(longest.first, longest.second - longest.first);
-  if (t.size() < 12) {
-    a.reason = "the longest stretch without gaps has only " + std::to_string(t.size()) + " points";
-    return a;
-  }
-  const double t_begin = t.front(), t_end = t.back(), span = t_end - t_begin;
-  a.judged_from_s = t_begin;
-  a.judged_to_s = t_end;
-  if (std::all_of(y.begin(), y.end(), [&](double v) { return v == y.front(); })) {
-    a.classification = Classification::steady;
-    a.level_start = a.level_end = a.fitted_end = y.front();
-    a.trend_t0 = t_begin, a.trend_t1 = t_end, a.trend_y0 = a.trend_y1 = y.front();
-    a.reason = "constant";
-    return a;
-  }
+  return std::nullopt;
+}
 
-  const Binned bins = bin_median(t, y, options.max_bins);
-  const Sawtooth saw = detect_sawtooth(t, y);
+/// The longest gap-free run: fits never span a gap.
+std::pair<std::size_t, std::size_t> longest_run(std::span<const double> t) {
+  const auto runs = detail::split_at_gaps(t, kGapFactor);
+  return *std::max_element(runs.begin(), runs.end(), [&](auto p, auto q) {
+    return t[p.second - 1] - t[p.first] < t[q.second - 1] - t[q.first];
+  });
+}
+
+/// The series the trend is judged on: the sawtooth's floor when there is one, else the bins.
+Window judged_series(const Binned& bins, const Sawtooth& saw, SeriesAnalysis& a) {
   Window judged;
-  if (saw.detected && saw.floor_t.size() >= 5) {
+  if (saw.detected && saw.floor_t.size() >= kSawtoothMinFloorPoints) {
     judged.t = saw.floor_t;
     judged.y = saw.floor_y;
     a.sawtooth_floor = true;
@@ -258,52 +303,59 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
     judged.t = bins.t;
     judged.y = bins.y;
   }
+  return judged;
+}
 
-  // Warm-up: forced, or a rise that flattens within the first 30 % of the run.
+std::size_t min_judged_points(const SeriesAnalysis& a) {
+  return a.sawtooth_floor ? kMinJudgedFloorPoints : kMinJudgedPoints;
+}
+
+/// Warm-up: forced, or a rise that flattens within the first 30 % of the run. Cuts it off
+/// `judged` when enough is left after it.
+void cut_warmup(Window& judged, double t_begin, double span_s, const ClassifyOptions& options,
+                SeriesAnalysis& a) {
   if (options.warmup_s) {
     a.warmup_end_s = t_begin + *options.warmup_s;
   } else {
-    const TwoPhase tp = best_two_phase(judged.t, judged.y, 0.05);
+    const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kWarmupMinFraction);
     if (tp.index > 0) {
       const double at = judged.t[tp.index];
-      if (tp.slope_before > 0 && tp.slope_after < 0.25 * tp.slope_before &&
-          at - t_begin <= 0.3 * span && tp.sse_ratio < 0.5) {
+      if (tp.slope_before > 0 && tp.slope_after < kWarmupSlopeDropRatio * tp.slope_before &&
+          at - t_begin <= kWarmupMaxShareOfRun * span_s && tp.sse_ratio < kWarmupMaxSseRatio) {
         a.warmup_end_s = at;
       }
     }
   }
-  if (a.warmup_end_s) {
-    Window after = from_time(judged.t, judged.y, *a.warmup_end_s);
-    if (after.size() >= (a.sawtooth_floor ? 5u : 8u)) {
-      judged = std::move(after);
-    } else {
-      a.warmup_end_s.reset();
-    }
+  if (!a.warmup_end_s) return;
+  Window after = from_time(judged.t, judged.y, *a.warmup_end_s);
+  if (after.size() >= min_judged_points(a)) {
+    judged = std::move(after);
+  } else {
+    a.warmup_end_s.reset();
   }
-  const Window post_warmup = judged;
+}
 
-  // Onset: flat, then sustained growth; measure from where it began.
-  {
-    const TwoPhase tp = best_two_phase(judged.t, judged.y, 0.15);
-    if (tp.index > 0 && tp.slope_after > 0 && std::fabs(tp.slope_before) < 0.25 * tp.slope_after &&
-        tp.sse_ratio < 0.5) {
-      Window after = from_time(judged.t, judged.y, judged.t[tp.index]);
-      if (after.size() >= 8) {
-        a.onset_s = judged.t[tp.index];
-        judged = std::move(after);
-      }
-    }
+/// Onset: flat, then sustained growth; the rate is measured from where it began.
+void cut_before_onset(Window& judged, SeriesAnalysis& a) {
+  const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kOnsetMinFraction);
+  const bool onset = tp.index > 0 && tp.slope_after > 0 &&
+                     std::fabs(tp.slope_before) < kOnsetFlatSlopeRatio * tp.slope_after &&
+                     tp.sse_ratio < kOnsetMaxSseRatio;
+  if (!onset) return;
+  Window after = from_time(judged.t, judged.y, judged.t[tp.index]);
+  if (after.size() >= kMinJudgedPoints) {
+    a.onset_s = judged.t[tp.index];
+    judged = std::move(after);
   }
-  // A sawtooth's floor has a point per cycle: five cycles can show a trend.
-  const std::size_t min_judged = a.sawtooth_floor ? 5 : 8;
-  if (judged.size() < min_judged) {
-    a.reason = "too few points after the warm-up";
-    return a;
-  }
+}
 
+/// The trend of the judged window: slope, test, interval, levels and the line for plots.
+/// Returns the judged window's own slope (the one the tests use).
+double fit_trend(const Window& judged, const Window& post_warmup, std::span<const double> t,
+                 std::span<const double> y, const ClassifyOptions& options, SeriesAnalysis& a) {
   const double slope = slope_of(judged);
   const MannKendall mk = mann_kendall_hamed_rao(judged.t, judged.y, slope);
-  auto [ci_low, ci_high] = sen_interval(judged.t, judged.y, mk.var_s * mk.correction);
+  const auto [ci_low, ci_high] = sen_interval(judged.t, judged.y, mk.var_s * mk.correction);
   a.trend_p_value = mk.p_value;
   a.autocorrelation_correction = mk.correction;
   a.growth_per_s = slope;
@@ -313,111 +365,154 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
     // The reported rate uses every raw point of the judged window (exact Theil-Sen).
     const auto first = static_cast<std::size_t>(
         std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
-    if (t.size() - first >= 2) {
-      a.growth_per_s = theil_sen_slope(t.subspan(first), y.subspan(first));
-    }
+    if (t.size() - first >= 2) a.growth_per_s = theil_sen_slope(t.subspan(first), y.subspan(first));
   }
   a.ci_low_per_s = std::min(ci_low, a.growth_per_s);
   a.ci_high_per_s = std::max(ci_high, a.growth_per_s);
   a.level_start = level(post_warmup, false);
   a.level_end = level(judged, true);
-  {
-    std::vector<double> intercepts(judged.size());
-    for (std::size_t i = 0; i < judged.size(); ++i) {
-      intercepts[i] = judged.y[i] - a.growth_per_s * judged.t[i];
-    }
-    const double b = median(std::move(intercepts));
-    a.trend_t0 = judged.t.front();
-    a.trend_t1 = judged.t.back();
-    a.trend_y0 = b + a.growth_per_s * a.trend_t0;
-    a.trend_y1 = b + a.growth_per_s * a.trend_t1;
-    a.fitted_end = a.trend_y1;
+  std::vector<double> intercepts(judged.size());
+  for (std::size_t i = 0; i < judged.size(); ++i) {
+    intercepts[i] = judged.y[i] - a.growth_per_s * judged.t[i];
   }
+  const double b = median(std::move(intercepts));
+  a.trend_t0 = judged.t.front();
+  a.trend_t1 = judged.t.back();
+  a.trend_y0 = b + a.growth_per_s * a.trend_t0;
+  a.trend_y1 = b + a.growth_per_s * a.trend_t1;
+  a.fitted_end = a.trend_y1;
+  return slope;
+}
 
-  const bool rising = mk.p_value < options.alpha && a.ci_low_per_s > 0;
-  const bool falling = mk.p_value < options.alpha && a.ci_high_per_s < 0;
-
-  // Still rising at the end? The last 40 % must trend up on its own and set new highs.
+/// Still rising at the end: the last 40 % trends up on its own, the growth stands out of the
+/// noise around the trend, and the last quarter sets a new high.
+bool still_rising(const Window& judged, double slope) {
   const double jspan = judged.t.back() - judged.t.front();
-  const Window recent = from_time(judged.t, judged.y, judged.t.front() + 0.6 * jspan);
+  const Window recent =
+      from_time(judged.t, judged.y, judged.t.front() + kRecentWindowStart * jspan);
   bool recent_rising = false;
-  if (recent.size() >= 6) {
+  if (recent.size() >= kRecentMinTestPoints) {
     const double rs = slope_of(recent);
     const MannKendall rmk = mann_kendall_hamed_rao(recent.t, recent.y, rs);
-    recent_rising = rmk.p_value < 0.05 && rs > 0 && rs >= 0.3 * slope;
-  } else if (recent.size() >= 2) {
+    recent_rising = rmk.p_value < kRecentAlpha && rs > 0 && rs >= kRecentMinSlopeRatio * slope;
+  } else if (recent.size() >= kRecentMinSlopePoints) {
     // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.
     const double rs = slope_of(recent);
-    recent_rising = rs > 0 && rs >= 0.3 * slope;
+    recent_rising = rs > 0 && rs >= kRecentMinSlopeRatio * slope;
   }
-  // Practical significance: the growth over the window must stand out of the noise around
-  // the trend, or a slow wander of strongly correlated noise passes for a trend.
-  {
-    std::vector<double> residuals(judged.size());
-    for (std::size_t i = 0; i < judged.size(); ++i) {
-      residuals[i] = judged.y[i] - slope * judged.t[i];
-    }
-    const double noise = mad_sigma(residuals);
-    const double growth = slope * (judged.t.back() - judged.t.front());
-    if (growth < 3 * noise) recent_rising = false;
-  }
+  std::vector<double> residuals(judged.size());
+  for (std::size_t i = 0; i < judged.size(); ++i) residuals[i] = judged.y[i] - slope * judged.t[i];
+  const double noise = mad_sigma(residuals);
+  if (slope * jspan < kMinGrowthNoiseSigmas * noise) recent_rising = false;
   double max_before = -INFINITY, max_late = -INFINITY;
   for (std::size_t i = 0; i < judged.size(); ++i) {
-    double& target = judged.t[i] >= judged.t.front() + 0.75 * jspan ? max_late : max_before;
+    const bool late = judged.t[i] >= judged.t.front() + kNewHighWindowStart * jspan;
+    double& target = late ? max_late : max_before;
     target = std::max(target, judged.y[i]);
   }
-  const bool new_high = max_late > max_before;
+  return recent_rising && max_late > max_before;
+}
 
-  if (options.integer_valued) {
-    // A staircase: at least three new highs, spread out, the last one late in the run.
-    const auto first = static_cast<std::size_t>(
-        std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
-    double running = y[first];
-    std::vector<double> highs;
-    for (std::size_t i = first + 1; i < t.size(); ++i) {
-      if (y[i] > running) {
-        running = y[i];
-        highs.push_back(t[i]);
-      }
+/// An integer series' staircase: at least three new highs, spread out, the last one late.
+/// When it is one, `a` becomes a leak and the result is true.
+bool is_staircase(std::span<const double> t, std::span<const double> y, bool rising,
+                  SeriesAnalysis& a) {
+  const auto first =
+      static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
+  double running = y[first];
+  std::vector<double> highs;
+  for (std::size_t i = first + 1; i < t.size(); ++i) {
+    if (y[i] > running) {
+      running = y[i];
+      highs.push_back(t[i]);
     }
-    const double wspan = t.back() - t[first];
-    const bool staircase = highs.size() >= 3 && highs.back() >= t[first] + 0.7 * wspan &&
-                           highs.back() - highs.front() >= 0.2 * wspan;
-    if (staircase && a.growth_per_s >= 0 && (rising || mk.p_value < 0.05)) {
-      a.classification = Classification::leak;
-      a.reason = std::to_string(highs.size()) + " new highs, the last at " +
-                 std::to_string(static_cast<long>(highs.back())) + " s";
-      a.ci_low_per_s = std::max(a.ci_low_per_s, 0.0);
-      return a;
+  }
+  const double wspan = t.back() - t[first];
+  const bool staircase = highs.size() >= kStaircaseMinHighs &&
+                         highs.back() >= t[first] + kStaircaseLastHighShare * wspan &&
+                         highs.back() - highs.front() >= kStaircaseMinSpreadShare * wspan;
+  if (!(staircase && a.growth_per_s >= 0 && (rising || a.trend_p_value < kStaircaseAlpha))) {
+    return false;
+  }
+  a.classification = Classification::leak;
+  a.reason = {.code = ReasonCode::new_highs,
+              .new_highs = highs.size(),
+              .last_new_high_s = std::trunc(highs.back())};
+  a.ci_low_per_s = std::max(a.ci_low_per_s, 0.0);
+  return true;
+}
+
+/// No leak: what kind of not-leak it is.
+void decide_not_leak(bool rising, bool falling, const Binned& bins, const Sawtooth& saw,
+                     SeriesAnalysis& a) {
+  auto set = [&a](Classification c, ReasonCode code) {
+    a.classification = c;
+    a.reason.code = code;
+  };
+  if (rising) {
+    set(Classification::plateau, ReasonCode::levelled_off);
+  } else if (falling) {
+    set(Classification::decreasing, ReasonCode::falls_steadily);
+  } else if (a.sawtooth_floor) {
+    set(Classification::sawtooth, ReasonCode::returns_to_floor);
+    a.reason.drops = saw.drops;
+  } else if (a.warmup_end_s) {
+    set(Classification::warmup, ReasonCode::warmup_then_steady);
+  } else {
+    const TwoPhase step = detail::best_two_phase(bins.t, bins.y, kTwoPhaseDefaultMinFraction);
+    const double jump = step.index > 0 ? bins.y[step.index] - bins.y[step.index - 1] : 0.0;
+    if (step.sse_ratio < kStepMaxSseRatio && jump > 0) {
+      set(Classification::plateau, ReasonCode::one_off_step);
+    } else {
+      set(Classification::steady, ReasonCode::no_trend);
     }
-  } else if (rising && recent_rising && new_high) {
-    a.classification = Classification::leak;
-    a.reason = a.sawtooth_floor ? "the sawtooth's floor keeps rising" : "sustained growth to the end";
+  }
+}
+
+}  // namespace
+
+SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const double> y_all,
+                               const ClassifyOptions& options) {
+  assert(t_all.size() == y_all.size());
+  if (auto early = judge_amount(t_all, y_all, options)) return *std::move(early);
+  SeriesAnalysis a;
+  a.points = t_all.size();
+  const auto [run_begin, run_end] = longest_run(t_all);
+  const auto t = t_all.subspan(run_begin, run_end - run_begin);
+  const auto y = y_all.subspan(run_begin, run_end - run_begin);
+  if (t.size() < options.min_points) {
+    a.reason = {.code = ReasonCode::too_few_gap_free_points,
+                .points = t.size(),
+                .required_points = options.min_points};
     return a;
   }
-  if (rising) {
-    a.classification = Classification::plateau;
-    a.reason = "grew, then levelled off";
-  } else if (falling) {
-    a.classification = Classification::decreasing;
-    a.reason = "falls steadily";
-  } else if (a.sawtooth_floor) {
-    a.classification = Classification::sawtooth;
-    a.reason = "returns to the same floor after each of " + std::to_string(saw.drops) + " drops";
-  } else if (a.warmup_end_s) {
-    a.classification = Classification::warmup;
-    a.reason = "rose during warm-up, steady after";
-  } else {
-    const TwoPhase step = best_two_phase(bins.t, bins.y, 0.1);
-    const double jump = step.index > 0 ? bins.y[step.index] - bins.y[step.index - 1] : 0.0;
-    if (step.sse_ratio < 0.3 && jump > 0) {
-      a.classification = Classification::plateau;
-      a.reason = "a one-off step, flat after";
-    } else {
-      a.classification = Classification::steady;
-      a.reason = "no significant trend";
-    }
+  const double t_begin = t.front(), span_s = t.back() - t_begin;
+  a.judged_from_s = t_begin;
+  a.judged_to_s = t.back();
+  if (all_equal(y)) return constant_result(a, t_begin, t.back(), y.front());
+
+  const Binned bins = detail::bin_median(t, y, options.max_bins);
+  const Sawtooth saw = detail::detect_sawtooth(t, y);
+  Window judged = judged_series(bins, saw, a);
+  cut_warmup(judged, t_begin, span_s, options, a);
+  const Window post_warmup = judged;
+  cut_before_onset(judged, a);
+  if (judged.size() < min_judged_points(a)) {
+    a.reason.code = ReasonCode::too_few_after_warmup;
+    return a;
   }
+  const double slope = fit_trend(judged, post_warmup, t, y, options, a);
+  const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
+  const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0;
+  const bool rising_at_end = still_rising(judged, slope);
+  if (options.integer_valued) {
+    if (is_staircase(t, y, rising, a)) return a;
+  } else if (rising && rising_at_end) {
+    a.classification = Classification::leak;
+    a.reason.code = a.sawtooth_floor ? ReasonCode::floor_rising : ReasonCode::sustained_growth;
+    return a;
+  }
+  decide_not_leak(rising, falling, bins, saw, a);
   return a;
 }
 

@@ -1,10 +1,11 @@
 #include "soak/analysis/stats.hpp"
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <numeric>
+
+#include "soak/analysis/detail/reference.hpp"
 
 namespace soak::analysis {
 
@@ -98,28 +99,6 @@ double student_t_two_sided_p(double t, double dof) {
   return incomplete_beta(dof / 2, 0.5, dof / (dof + t * t));
 }
 
-LinearFit linregress(std::span<const double> x, std::span<const double> y) {
-  assert(x.size() == y.size() && x.size() >= 2);
-  const auto n = static_cast<Eigen::Index>(x.size());
-  const Eigen::Map<const Eigen::VectorXd> xv(x.data(), n), yv(y.data(), n);
-  const double mx = xv.mean(), my = yv.mean();
-  const Eigen::VectorXd dx = xv.array() - mx, dy = yv.array() - my;
-  const double sxx = dx.squaredNorm(), syy = dy.squaredNorm(), sxy = dx.dot(dy);
-  LinearFit fit;
-  if (sxx == 0) return fit;
-  fit.slope = sxy / sxx;
-  fit.intercept = my - fit.slope * mx;
-  fit.r_value = (syy == 0) ? 0.0 : std::clamp(sxy / std::sqrt(sxx * syy), -1.0, 1.0);
-  const double dof = static_cast<double>(n) - 2;
-  if (dof > 0) {
-    const double r2 = fit.r_value * fit.r_value;
-    fit.stderr_slope = std::sqrt((1 - r2) * syy / sxx / dof);
-    const double tstat = fit.r_value * std::sqrt(dof / std::max(1e-300, (1 - fit.r_value) * (1 + fit.r_value)));
-    fit.p_value = r2 >= 1 ? 0.0 : student_t_two_sided_p(tstat, dof);
-  }
-  return fit;
-}
-
 namespace {
 
 int sign(double v) { return (v > 0) - (v < 0); }
@@ -156,6 +135,8 @@ std::vector<double> ranks(std::span<const double> v) {
 
 }  // namespace
 
+namespace detail {
+
 KendallTau kendall_tau(std::span<const double> x, std::span<const double> y) {
   const std::size_t n = x.size();
   double concordant_minus_discordant = 0;
@@ -187,6 +168,8 @@ KendallTau kendall_tau(std::span<const double> x, std::span<const double> y) {
   result.p_value = std::erfc(std::fabs(z) / std::sqrt(2.0));
   return result;
 }
+
+}  // namespace detail
 
 MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const double> y,
                                    double detrend_slope) {

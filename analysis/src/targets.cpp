@@ -1,5 +1,6 @@
 #include "soak/analysis/targets.hpp"
 
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,12 @@ double parse_quantity(const std::string& raw, Quantity kind, const std::string& 
     case Quantity::bytes_per_min: expected = "a rate such as \"5 MiB/min\" or \"300 MB/h\""; break;
     case Quantity::fraction: expected = "a percentage such as \"20%\""; break;
     case Quantity::seconds: expected = "a duration such as \"5m\" or \"90s\""; break;
+    case Quantity::count:
+    case Quantity::count_per_min:
+    case Quantity::value_per_min:
+    case Quantity::level:
+      assert(false && "targets are written in bytes, rates, fractions or durations");
+      fail(field, raw, "a quantity a targets file can hold");
   }
   double value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -67,6 +74,11 @@ double parse_quantity(const std::string& raw, Quantity kind, const std::string& 
       if (size == byte_units().end() || per_min < 0) fail(field, raw, expected);
       return value * size->second * per_min;
     }
+    case Quantity::count:
+    case Quantity::count_per_min:
+    case Quantity::value_per_min:
+    case Quantity::level:
+      break;
   }
   fail(field, raw, expected);
 }
@@ -148,22 +160,5 @@ Targets parse_targets(const nlohmann::json& document, Targets base) {
   }
   return base;
 }
-
-std::string describe_bytes(double bytes) {
-  char buf[32];
-  const double a = std::fabs(bytes);
-  if (a >= 1e9) {
-    std::snprintf(buf, sizeof buf, "%g GB", bytes / 1e9);
-  } else if (a >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%g MB", bytes / 1e6);
-  } else if (a >= 1e3) {
-    std::snprintf(buf, sizeof buf, "%g kB", bytes / 1e3);
-  } else {
-    std::snprintf(buf, sizeof buf, "%g B", bytes);
-  }
-  return buf;
-}
-
-std::string describe_rate(double bytes_per_min) { return describe_bytes(bytes_per_min) + "/min"; }
 
 }  // namespace soak::analysis

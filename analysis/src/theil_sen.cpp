@@ -10,7 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "thresholds.hpp"
+
 namespace soak::analysis {
+
+using namespace thresholds;
 
 namespace {
 
@@ -21,9 +25,8 @@ std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp)
   const std::size_t n = z.size();
   tmp.resize(n);
   std::uint64_t inversions = 0;
-  constexpr std::size_t kRun = 16;
-  for (std::size_t left = 0; left < n; left += kRun) {
-    const std::size_t right = std::min(left + kRun, n);
+  for (std::size_t left = 0; left < n; left += kMergeRunLength) {
+    const std::size_t right = std::min(left + kMergeRunLength, n);
     for (std::size_t i = left + 1; i < right; ++i) {
       const double v = z[i];
       std::size_t j = i;
@@ -35,7 +38,7 @@ std::uint64_t count_inversions(std::vector<double>& z, std::vector<double>& tmp)
       inversions += i - j;
     }
   }
-  for (std::size_t width = kRun; width < n; width *= 2) {
+  for (std::size_t width = kMergeRunLength; width < n; width *= 2) {
     for (std::size_t left = 0; left < n; left += 2 * width) {
       const std::size_t mid = std::min(left + width, n);
       const std::size_t right = std::min(left + 2 * width, n);
@@ -159,153 +162,219 @@ std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const do
 
 namespace {
 
-/// The k-th smallest slope and, when `with_next`, the (k+1)-th (else NaN).
-std::pair<double, double> select_slopes(std::span<const double> t, std::span<const double> y,
-                                        std::uint64_t k, bool with_next) {
-  const std::size_t n = t.size();
-  assert(n >= 2 && t.size() == y.size());
-  const std::uint64_t total = static_cast<std::uint64_t>(n) * (n - 1) / 2;
-  assert(k < total);
-  // Enumerating this many slopes is cheaper than another round of bracketing.
-  const std::size_t enumerate_cap = std::max<std::size_t>(4 * n, 4u << 20);
-  // The bracket holds the slopes in [lo, hi), or (lo, hi) when lo_exclusive; c_lo and c_hi
-  // count the slopes before its lower and upper ends. k is always in [c_lo, c_hi).
-  double lo = -std::numeric_limits<double>::infinity();
-  double hi = std::numeric_limits<double>::infinity();
-  bool lo_exclusive = false;
-  std::uint64_t c_lo = 0, c_hi = total;
-  SplitMix rng{0x50A4u};
-  Workspace ws;
-  auto count_below = [&](double s) { return count_with(t, y, s, false, ws); };
-  auto at_most_count = [&](double s) { return count_with(t, y, s, true, ws); };
-  std::vector<double> sample;
-  std::vector<double> slopes;
-  auto in_bracket_value = [&](double s) { return (lo_exclusive ? s > lo : s >= lo) && s < hi; };
-  auto answer = [&](double value, std::uint64_t end_of_value) {
-    // `value` is the k-th slope and holds the ranks up to end_of_value.
-    double next = std::numeric_limits<double>::quiet_NaN();
-    if (with_next) {
-      next = k + 1 < end_of_value ? value : select_slopes(t, y, k + 1, false).first;
-    }
-    return std::pair<double, double>{value, next};
-  };
+using Slopes = std::pair<double, double>;  ///< the k-th slope and the (k+1)-th (or NaN)
 
-  // A value shared by many slopes: either the answer, or one end of the bracket from now on.
-  auto settle_tie = [&](double v) -> std::optional<std::pair<double, double>> {
+Slopes select_slopes(std::span<const double> t, std::span<const double> y, std::uint64_t k,
+                     bool with_next);
+
+/// Finds the k-th smallest slope by shrinking a bracket around it. The bracket holds the slopes
+/// in [lo, hi), or (lo, hi) when lo_exclusive; c_lo and c_hi count the slopes before its lower
+/// and upper ends, and k is always in [c_lo, c_hi).
+class SlopeSelector {
+ public:
+  SlopeSelector(std::span<const double> t, std::span<const double> y, std::uint64_t k,
+                bool with_next)
+      : t_(t),
+        y_(y),
+        k_(k),
+        with_next_(with_next),
+        total_(static_cast<std::uint64_t>(t.size()) * (t.size() - 1) / 2),
+        enumerate_cap_(std::max<std::size_t>(kEnumeratePerPoint * t.size(), kEnumerateMinCap)),
+        c_hi_(total_) {
+    assert(t.size() >= 2 && t.size() == y.size());
+    assert(k < total_);
+  }
+
+  Slopes run() {
+    for (int round = 0; round < kMaxBracketRounds; ++round) {
+      if (c_hi_ - c_lo_ <= enumerate_cap_) {
+        if (const auto found = enumerate_bracket()) return *found;
+        // Rounding made the counts and the enumeration disagree: shrink further instead.
+      }
+      if (const auto found = shrink(round)) return *found;
+    }
+    // The bracket shrinks every round (each count moves one end past sampled slopes); running
+    // out of rounds means that invariant broke.
+    assert(false && "Theil-Sen selection did not converge");
+    return {lo_, lo_};
+  }
+
+ private:
+  std::uint64_t count_below(double s) { return count_with(t_, y_, s, false, ws_); }
+  std::uint64_t count_at_most(double s) { return count_with(t_, y_, s, true, ws_); }
+  bool in_bracket(double s) const { return (lo_exclusive_ ? s > lo_ : s >= lo_) && s < hi_; }
+
+  /// `value` is the k-th slope and holds the ranks up to end_of_value.
+  Slopes answer(double value, std::uint64_t end_of_value) const {
+    double next = std::numeric_limits<double>::quiet_NaN();
+    if (with_next_)
+      next = k_ + 1 < end_of_value ? value : select_slopes(t_, y_, k_ + 1, false).first;
+    return {value, next};
+  }
+
+  /// Every slope of the bracket, selected exactly; empty when the enumeration disagreed.
+  std::optional<Slopes> enumerate_bracket() {
+    const std::uint64_t count = c_hi_ - c_lo_;
+    slopes_.clear();
+    slopes_.reserve(count);
+    if (!enumerate_slopes(t_, y_, lo_, lo_exclusive_, hi_, enumerate_cap_, slopes_) ||
+        slopes_.size() != count) {
+      return std::nullopt;
+    }
+    const auto nth = slopes_.begin() + static_cast<std::ptrdiff_t>(k_ - c_lo_);
+    std::nth_element(slopes_.begin(), nth, slopes_.end());
+    double next = std::numeric_limits<double>::quiet_NaN();
+    if (with_next_) {
+      next = nth + 1 != slopes_.end() ? *std::min_element(nth + 1, slopes_.end())
+                                      : select_slopes(t_, y_, k_ + 1, false).first;
+    }
+    return Slopes{*nth, next};
+  }
+
+  /// A value shared by many slopes: either the answer, or one end of the bracket from now on.
+  std::optional<Slopes> settle_tie(double v) {
     const std::uint64_t below = count_below(v);
-    const std::uint64_t at_most = at_most_count(v);
-    if (below <= k && k < at_most) return answer(v, at_most);
-    if (k < below) {
-      hi = v;
-      c_hi = below;
+    const std::uint64_t at_most = count_at_most(v);
+    if (below <= k_ && k_ < at_most) return answer(v, at_most);
+    if (k_ < below) {
+      hi_ = v;
+      c_hi_ = below;
     } else {
-      lo = v;
-      lo_exclusive = true;
-      c_lo = at_most;
+      lo_ = v;
+      lo_exclusive_ = true;
+      c_lo_ = at_most;
     }
     return std::nullopt;
-  };
+  }
 
-  for (int round = 0; round < 200; ++round) {
-    const std::uint64_t in_bracket = c_hi - c_lo;
-    if (in_bracket <= enumerate_cap) {
-      slopes.clear();
-      slopes.reserve(in_bracket);
-      if (enumerate_slopes(t, y, lo, lo_exclusive, hi, enumerate_cap, slopes) &&
-          slopes.size() == in_bracket) {
-        const auto nth = slopes.begin() + static_cast<std::ptrdiff_t>(k - c_lo);
-        std::nth_element(slopes.begin(), nth, slopes.end());
-        double next = std::numeric_limits<double>::quiet_NaN();
-        if (with_next) {
-          next = nth + 1 != slopes.end() ? *std::min_element(nth + 1, slopes.end())
-                                         : select_slopes(t, y, k + 1, false).first;
-        }
-        return {*nth, next};
-      }
-      // Rounding made the counts and the enumeration disagree: shrink further instead.
-    }
-    // Random pairs, kept when inside the bracket.
-    const double acceptance = static_cast<double>(in_bracket) / static_cast<double>(total);
-    // Enough samples that the next bracket should hold fewer slopes than the enumeration
-    // cap (its width shrinks as 1/sqrt(samples)), within a budget of draws.
-    const double ratio = 4.0 * static_cast<double>(in_bracket) / static_cast<double>(enumerate_cap);
-    const auto wanted = static_cast<std::size_t>(std::clamp(ratio * ratio, 4000.0, 200000.0));
+  /// Random pairs, kept when inside the bracket: enough that the next bracket should hold
+  /// fewer slopes than the enumeration cap (its width shrinks as 1/sqrt(samples)), within a
+  /// budget of draws.
+  void draw_sample() {
+    const std::uint64_t count = c_hi_ - c_lo_;
+    const double acceptance = static_cast<double>(count) / static_cast<double>(total_);
+    const double ratio =
+        kSampleGrowthFactor * static_cast<double>(count) / static_cast<double>(enumerate_cap_);
+    const auto wanted = static_cast<std::size_t>(
+        std::clamp(ratio * ratio, kMinSamplesPerRound, kMaxSamplesPerRound));
     const std::size_t max_draws = std::min<std::size_t>(
-        4'000'000, static_cast<std::size_t>(static_cast<double>(wanted) / std::max(acceptance, 1e-9)) + 1000);
-    sample.clear();
-    for (std::size_t d = 0; d < max_draws && sample.size() < wanted; ++d) {
-      std::size_t i = rng.below(n), j = rng.below(n);
+        kMaxDrawsPerRound, static_cast<std::size_t>(static_cast<double>(wanted) /
+                                                    std::max(acceptance, kMinAcceptance)) +
+                               kExtraDraws);
+    const std::size_t n = t_.size();
+    sample_.clear();
+    for (std::size_t d = 0; d < max_draws && sample_.size() < wanted; ++d) {
+      std::size_t i = rng_.below(n), j = rng_.below(n);
       if (i == j) continue;
       if (i > j) std::swap(i, j);
-      const double s = (y[j] - y[i]) / (t[j] - t[i]);
-      if (in_bracket_value(s)) sample.push_back(s);
+      const double s = (y_[j] - y_[i]) / (t_[j] - t_[i]);
+      if (in_bracket(s)) sample_.push_back(s);
     }
-    double new_lo = lo, new_hi = hi;
-    if (sample.size() < 16) {
-      // Too few hits to place a bracket: bisect (or step out from a finite end).
-      double mid;
-      if (std::isinf(lo) && std::isinf(hi)) {
-        mid = 0.0;
-      } else if (std::isinf(lo)) {
-        mid = hi - std::max(1.0, std::fabs(hi)) * std::ldexp(1.0, round % 60);
-      } else if (std::isinf(hi)) {
-        mid = lo + std::max(1.0, std::fabs(lo)) * std::ldexp(1.0, round % 60);
-      } else {
-        mid = lo + (hi - lo) / 2;
-      }
-      new_lo = new_hi = mid;
-    } else {
-      const double m = static_cast<double>(sample.size());
-      const double f = (static_cast<double>(k - c_lo) + 0.5) / static_cast<double>(in_bracket);
-      const double margin = 3.5 * std::sqrt(m * f * (1 - f)) + 2;
-      const double lo_pos = f * m - margin;
-      const double hi_pos = f * m + margin;
-      // Three order statistics of the sample, by selection (a full sort costs more).
-      auto order_stat = [&sample](std::size_t pos) {
-        std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(pos),
-                         sample.end());
-        return sample[pos];
-      };
-      const auto mid_pos = std::min(sample.size() - 1, static_cast<std::size_t>(f * m));
-      const double v = order_stat(mid_pos);
-      new_lo = lo_pos < 0 ? lo : order_stat(static_cast<std::size_t>(lo_pos));
-      new_hi = hi_pos >= m - 1 ? hi : order_stat(static_cast<std::size_t>(std::ceil(hi_pos)));
-      // A value many pairs share exactly (integer series, steps): decide it directly.
-      const auto shared = std::count(sample.begin(), sample.end(), v);
-      if (shared >= std::max<std::ptrdiff_t>(16, static_cast<std::ptrdiff_t>(m / 100))) {
-        if (const auto found = settle_tie(v)) return *found;
-        continue;
-      }
+  }
+
+  /// Too few hits to place a bracket: bisect (or step out from a finite end).
+  double bisection_point(int round) const {
+    if (std::isinf(lo_) && std::isinf(hi_)) return 0.0;
+    if (std::isinf(lo_))
+      return hi_ - std::max(1.0, std::fabs(hi_)) * std::ldexp(1.0, round % kMaxStepOutDoublings);
+    if (std::isinf(hi_))
+      return lo_ + std::max(1.0, std::fabs(lo_)) * std::ldexp(1.0, round % kMaxStepOutDoublings);
+    return lo_ + (hi_ - lo_) / 2;
+  }
+
+  struct Proposal {
+    double lo = 0, hi = 0;
+    std::optional<double> tie;  ///< a value many sampled pairs share exactly
+  };
+
+  /// The sample's order statistics around rank k: the next bracket's ends.
+  Proposal propose_from_sample() {
+    const std::uint64_t count = c_hi_ - c_lo_;
+    const double m = static_cast<double>(sample_.size());
+    const double f = (static_cast<double>(k_ - c_lo_) + 0.5) / static_cast<double>(count);
+    const double margin = kBracketSigmas * std::sqrt(m * f * (1 - f)) + kBracketExtraRanks;
+    const double lo_pos = f * m - margin;
+    const double hi_pos = f * m + margin;
+    // Three order statistics of the sample, by selection (a full sort costs more).
+    auto order_stat = [this](std::size_t pos) {
+      std::nth_element(sample_.begin(), sample_.begin() + static_cast<std::ptrdiff_t>(pos),
+                       sample_.end());
+      return sample_[pos];
+    };
+    const auto mid_pos = std::min(sample_.size() - 1, static_cast<std::size_t>(f * m));
+    const double v = order_stat(mid_pos);
+    Proposal p;
+    p.lo = lo_pos < 0 ? lo_ : order_stat(static_cast<std::size_t>(lo_pos));
+    p.hi = hi_pos >= m - 1 ? hi_ : order_stat(static_cast<std::size_t>(std::ceil(hi_pos)));
+    // A value many pairs share exactly (integer series, steps): decide it directly.
+    const auto shared = std::count(sample_.begin(), sample_.end(), v);
+    if (shared >=
+        std::max(kMinSharedSlopes, static_cast<std::ptrdiff_t>(m) / kSharedSlopesDivisor)) {
+      p.tie = v;
     }
-    if (new_lo == new_hi) {
-      if (const auto found = settle_tie(new_lo)) return *found;
-      continue;
-    }
-    if (new_lo > lo) {
+    return p;
+  }
+
+  /// Moves the bracket's ends to the proposed ones, each on the side its count puts it.
+  void narrow(double new_lo, double new_hi) {
+    if (new_lo > lo_) {
       const std::uint64_t c = count_below(new_lo);
-      if (c <= k) {
-        lo = new_lo;
-        lo_exclusive = false;
-        c_lo = c;
+      if (c <= k_) {
+        lo_ = new_lo;
+        lo_exclusive_ = false;
+        c_lo_ = c;
       } else {
-        hi = new_lo;
-        c_hi = c;
+        hi_ = new_lo;
+        c_hi_ = c;
       }
     }
-    if (new_hi < hi && new_hi > lo) {
+    if (new_hi < hi_ && new_hi > lo_) {
       const std::uint64_t c = count_below(new_hi);
-      if (c > k) {
-        hi = new_hi;
-        c_hi = c;
+      if (c > k_) {
+        hi_ = new_hi;
+        c_hi_ = c;
       } else {
-        lo = new_hi;
-        lo_exclusive = false;
-        c_lo = c;
+        lo_ = new_hi;
+        lo_exclusive_ = false;
+        c_lo_ = c;
       }
     }
   }
-  // Not reached in practice; the bracket's lower end is within it of the answer.
-  return {lo, lo};
+
+  /// One round of sampling and counting; the answer when a tie settles it.
+  std::optional<Slopes> shrink(int round) {
+    draw_sample();
+    double new_lo = 0, new_hi = 0;
+    if (sample_.size() < kMinSampleHits) {
+      new_lo = new_hi = bisection_point(round);
+    } else {
+      const Proposal p = propose_from_sample();
+      if (p.tie) return settle_tie(*p.tie);
+      new_lo = p.lo;
+      new_hi = p.hi;
+    }
+    if (new_lo == new_hi) return settle_tie(new_lo);
+    narrow(new_lo, new_hi);
+    return std::nullopt;
+  }
+
+  std::span<const double> t_, y_;
+  std::uint64_t k_;
+  bool with_next_;
+  std::uint64_t total_;
+  std::size_t enumerate_cap_;
+  double lo_ = -std::numeric_limits<double>::infinity();
+  double hi_ = std::numeric_limits<double>::infinity();
+  bool lo_exclusive_ = false;
+  std::uint64_t c_lo_ = 0, c_hi_;
+  SplitMix rng_{kSamplingSeed};
+  Workspace ws_;
+  std::vector<double> sample_, slopes_;
+};
+
+Slopes select_slopes(std::span<const double> t, std::span<const double> y, std::uint64_t k,
+                     bool with_next) {
+  return SlopeSelector(t, y, k, with_next).run();
 }
 
 }  // namespace
@@ -321,16 +390,6 @@ double theil_sen_slope(std::span<const double> t, std::span<const double> y) {
   if (total % 2 == 1) return select_slopes(t, y, total / 2, false).first;
   const auto [a, b] = select_slopes(t, y, total / 2 - 1, true);
   return (a + b) / 2;
-}
-
-double theil_sen_slope_naive(std::span<const double> t, std::span<const double> y) {
-  std::vector<double> slopes;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    for (std::size_t j = i + 1; j < t.size(); ++j) slopes.push_back((y[j] - y[i]) / (t[j] - t[i]));
-  }
-  std::sort(slopes.begin(), slopes.end());
-  const std::size_t m = slopes.size();
-  return m % 2 == 1 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2;
 }
 
 }  // namespace soak::analysis

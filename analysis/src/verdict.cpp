@@ -1,56 +1,70 @@
 #include "soak/analysis/verdict.hpp"
 
-#include "soak/analysis/stats.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <cstdio>
 #include <future>
+#include <string_view>
+
+#include "soak/analysis/stats.hpp"
+#include "thresholds.hpp"
 
 namespace soak::analysis {
 
+using namespace thresholds;
+
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+constexpr std::string_view kRegionPrefix = "region.";
+
+Finding finding(FindingCode code, std::string metric = {}) {
+  Finding f;
+  f.code = code;
+  f.metric = std::move(metric);
+  return f;
 }
 
-std::string mib(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
-  return buf;
-}
-
-std::string mib_rate_with_ci(const SeriesAnalysis& a) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%.2f MiB/min [%.2f, %.2f]", a.growth_per_s * 60 / 1048576.0,
-                a.ci_low_per_s * 60 / 1048576.0, a.ci_high_per_s * 60 / 1048576.0);
-  return buf;
-}
-
-std::string tiered_limit(const Tiered& tier, std::string (*describe)(double)) {
-  std::string text = tier.target_text.empty() ? describe(tier.target) : tier.target_text;
-  if (tier.acceptable) {
-    text += " (acceptable " +
-            (tier.acceptable_text.empty() ? describe(*tier.acceptable) : tier.acceptable_text) + ")";
+const SeriesView* find_series(const RunInput& input, const std::string& name) {
+  const SeriesView* found = nullptr;
+  for (const auto& s : input.series) {
+    if (s.name == name) found = &s;
   }
-  return text;
+  return found;
 }
 
-void set_limits(Check& c, const Tiered& tier, std::string (*describe)(double)) {
-  c.limit = tiered_limit(tier, describe);
-  c.target = tier.target_text.empty() ? describe(tier.target) : tier.target_text;
-  if (tier.acceptable) {
-    c.acceptable = tier.acceptable_text.empty() ? describe(*tier.acceptable) : tier.acceptable_text;
-  }
-  c.target_value = tier.target;
+/// The headline series get the exact Theil-Sen of every raw point.
+bool headline(const std::string& name) {
+  return name == "rss_bytes" || name.starts_with("heap.");
 }
 
-std::string tier_of(double value, const Tiered& tier) {
-  if (value < tier.target) return "target";
-  if (!tier.acceptable || value < *tier.acceptable) return tier.acceptable ? "acceptable" : "poor";
-  return "poor";
+Tier tier_of(double value, const Tiered& tier) {
+  if (value < tier.target) return Tier::target;
+  if (!tier.acceptable || value < *tier.acceptable)
+    return tier.acceptable ? Tier::acceptable : Tier::poor;
+  return Tier::poor;
+}
+
+/// A check with the tiers' limits copied in.
+Check tiered_check(std::string name, std::string metric, Quantity quantity, const Tiered& limit) {
+  Check c;
+  c.name = std::move(name);
+  c.metric = std::move(metric);
+  c.quantity = quantity;
+  c.target = limit.target;
+  c.acceptable = limit.acceptable;
+  c.target_text = limit.target_text;
+  c.acceptable_text = limit.acceptable_text;
+  return c;
+}
+
+/// A check against a single fraction.
+Check fraction_check(std::string name, double limit) {
+  Check c;
+  c.name = std::move(name);
+  c.metric = "rss_bytes";
+  c.quantity = Quantity::fraction;
+  c.target = limit;
+  return c;
 }
 
 /// Max of a series within the first `horizon_s` seconds.
@@ -60,93 +74,281 @@ double max_within(std::span<const double> t, std::span<const double> v, double h
   return m;
 }
 
-Check size_check(const std::string& name, double value, const Tiered& limit,
-                 const std::string& what) {
-  Check c;
-  c.name = name;
-  c.measured = mib(value);
-  set_limits(c, limit, describe_bytes);
-  c.tier = tier_of(value, limit);
-  c.status = value < limit.target ? CheckStatus::pass : CheckStatus::fail;
-  c.detail = what + " " + mib(value) + (c.status == CheckStatus::pass ? " is within " : " exceeds ") +
-             describe_bytes(limit.target);
+/// Time until the nearest limit above the current level, for a leaking *_bytes series.
+void set_time_to_limit(const RunInput& input, const Targets& targets, MetricResult& m) {
+  const SeriesAnalysis& a = *m.analysis;
+  if (a.classification != Classification::leak || a.growth_per_s <= 0 ||
+      !m.name.ends_with("_bytes")) {
+    return;
+  }
+  std::vector<std::pair<double, MetricResult::Limit>> limits = {
+      {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
+       MetricResult::Limit::max_rss_acceptable}};
+  if (input.mem_total_bytes)
+    limits.emplace_back(*input.mem_total_bytes, MetricResult::Limit::host_memory);
+  if (input.memory_limit_bytes) {
+    limits.emplace_back(*input.memory_limit_bytes, MetricResult::Limit::cgroup_memory_max);
+  }
+  for (const auto& [limit, which] : limits) {
+    if (limit <= a.fitted_end) continue;
+    const double seconds = (limit - a.fitted_end) / a.growth_per_s;
+    if (!m.time_to_limit_s || seconds < *m.time_to_limit_s) {
+      m.time_to_limit_s = seconds;
+      m.limit = which;
+    }
+  }
+}
+
+MetricResult classify_metric(const SeriesView& series, const RunInput& input,
+                             const Targets& targets) {
+  assert(series.t.size() == series.value.size());
+  MetricResult m;
+  m.name = series.name;
+  m.kind = metric_kind(series.name);
+  m.points = series.value.size();
+  m.first = series.value.front();
+  m.last = series.value.back();
+  const auto [lo, hi] = std::minmax_element(series.value.begin(), series.value.end());
+  m.min = *lo;
+  m.max = *hi;
+  if (m.kind == MetricKind::counter) return m;
+  ClassifyOptions options;
+  options.integer_valued = m.kind == MetricKind::integer_gauge;
+  options.warmup_s = targets.warmup_s;
+  // The headline metrics get the exact Theil-Sen of every raw point; the others the Theil-Sen
+  // of their per-bin medians, which is within their interval and costs a fraction.
+  options.exact_raw_slope = headline(m.name);
+  m.analysis = classify_series(series.t, series.value, options);
+  set_time_to_limit(input, targets, m);
+  return m;
+}
+
+/// Every metric, sorted by name. The exact raw slopes of long headline series are the costly
+/// part: those run on a second thread while this one does the rest.
+std::vector<MetricResult> classify_metrics(const RunInput& input, const Targets& targets) {
+  std::vector<const SeriesView*> heavy, light;
+  for (const SeriesView& series : input.series) {
+    if (series.value.empty()) continue;
+    const bool parallel = headline(series.name) && series.value.size() > kParallelMinPoints;
+    (parallel ? heavy : light).push_back(&series);
+  }
+  auto heavy_results = std::async(std::launch::async, [&] {
+    std::vector<MetricResult> out;
+    for (const SeriesView* s : heavy) out.push_back(classify_metric(*s, input, targets));
+    return out;
+  });
+  std::vector<MetricResult> results;
+  for (const SeriesView* s : light) results.push_back(classify_metric(*s, input, targets));
+  for (auto& m : heavy_results.get()) results.push_back(std::move(m));
+  std::sort(results.begin(), results.end(),
+            [](const MetricResult& a, const MetricResult& b) { return a.name < b.name; });
+  return results;
+}
+
+/// Growth of a series against a rate target, in bytes per minute (rss_growth, or a judged
+/// *_bytes series). A pass needs evidence: no trend with an interval that still reaches the
+/// target is inconclusive.
+Check growth_check(std::string name, const MetricResult& metric, const Tiered& limit) {
+  const SeriesAnalysis& a = *metric.analysis;
+  Check c = tiered_check(std::move(name), metric.name, Quantity::bytes_per_min, limit);
+  c.figures.classification = a.classification;
+  c.figures.reason = a.reason;
+  if (a.classification == Classification::insufficient) {
+    c.status = CheckStatus::inconclusive;
+    c.code = CheckCode::insufficient_data;
+    return c;
+  }
+  const double per_min = a.growth_per_s * 60, low = a.ci_low_per_s * 60,
+               high = a.ci_high_per_s * 60;
+  c.measured = per_min;
+  c.measured_low = low;
+  c.measured_high = high;
+  if (a.classification != Classification::leak) {
+    // A plateau or a decrease has stopped growing whatever its interval says.
+    const bool stopped = a.classification == Classification::plateau ||
+                         a.classification == Classification::decreasing;
+    if (!stopped && high >= limit.target) {
+      c.status = CheckStatus::inconclusive;
+      c.code = CheckCode::interval_reaches_target;
+    } else {
+      c.status = CheckStatus::pass;
+      c.code = stopped ? CheckCode::stopped_growing : CheckCode::no_trend;
+      c.tier = Tier::target;
+    }
+    return c;
+  }
+  c.figures.warmup_end_s = a.warmup_end_s;
+  c.figures.onset_s = a.onset_s;
+  c.tier = tier_of(per_min, limit);
+  if (low >= limit.target) {
+    c.status = CheckStatus::fail;
+    c.code = CheckCode::grows_over_target;
+  } else if (high < limit.target) {
+    c.status = CheckStatus::pass;
+    c.code = CheckCode::grows_under_target;
+  } else {
+    c.status = CheckStatus::inconclusive;
+    c.code = CheckCode::straddles_target;
+  }
   return c;
 }
 
+/// A size against its tiers (initial_rss, max_rss_*).
+Check size_check(std::string name, double bytes, const Tiered& limit) {
+  Check c = tiered_check(std::move(name), "rss_bytes", Quantity::bytes, limit);
+  c.measured = bytes;
+  c.tier = tier_of(bytes, limit);
+  const bool within = bytes < limit.target;
+  c.status = within ? CheckStatus::pass : CheckStatus::fail;
+  c.code = within ? CheckCode::within_target : CheckCode::over_target;
+  return c;
+}
 
-/// Seed 000's per-iteration checks: RSS after each finished job, its growth over the jobs,
-/// and (when asked) its return to the baseline from before the first job.
-void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verdict) {
-  if (input.job_end_times.empty()) return;
-  const SeriesView* rss = nullptr;
-  for (const auto& s : input.series) {
-    if (s.name == "rss_bytes") rss = &s;
-  }
-  if (rss == nullptr || rss->t.empty()) return;
-  // RSS after each job: the first sample taken at or after the job's end.
-  std::vector<double> after;
-  for (const double end : input.job_end_times) {
-    const auto it = std::lower_bound(rss->t.begin(), rss->t.end(), end);
-    if (it != rss->t.end()) after.push_back(rss->value[static_cast<std::size_t>(it - rss->t.begin())]);
-  }
-  Check growth;
-  growth.name = "job_growth";
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%g%%", targets.job_growth_fraction * 100);
-  growth.limit = growth.target = buf;
-  if (after.size() < 3) {
-    growth.status = CheckStatus::inconclusive;
-    growth.measured = std::to_string(after.size()) + " job(s)";
-    growth.detail = "fewer than 3 finished jobs: cannot judge growth per job";
-  } else {
-    // Robust ends: the median of the first and of the last tenth of the jobs.
-    const std::size_t k = std::max<std::size_t>(1, after.size() / 10);
-    const double first = median(std::vector<double>(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(k)));
-    const double last = median(std::vector<double>(after.end() - static_cast<std::ptrdiff_t>(k), after.end()));
-    const double fraction = (last - first) / first;
-    std::snprintf(buf, sizeof buf, "%.1f%% over %zu jobs (%.1f -> %.1f MiB)", fraction * 100,
-                  after.size(), first / 1048576, last / 1048576);
-    growth.measured = buf;
-    growth.status = fraction < targets.job_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
-    std::snprintf(buf, sizeof buf, "RSS after each job grew %.1f%% over %zu jobs (%.1f KiB per job)",
-                  fraction * 100, after.size(), (last - first) / static_cast<double>(after.size() - 1) / 1024);
-    growth.detail = buf;
-  }
-  verdict.checks.push_back(growth);
+Check max_rss_check(std::string name, const SeriesView& rss, double horizon_s, double duration_s,
+                    const Tiered& limit) {
+  Check c = size_check(std::move(name), max_within(rss.t, rss.value, horizon_s), limit);
+  c.figures.horizon_s = horizon_s;
+  c.figures.run_shorter_than_horizon = duration_s < horizon_s;
+  return c;
+}
 
-  if (targets.return_to_baseline_fraction) {
-    Check back;
-    back.name = "return_to_baseline";
-    const double baseline = rss->value.front();
-    const double end = rss->value.back();
-    const double fraction = (end - baseline) / baseline;
-    std::snprintf(buf, sizeof buf, "within %g%%", *targets.return_to_baseline_fraction * 100);
-    back.limit = back.target = buf;
-    std::snprintf(buf, sizeof buf, "%+.1f%% (%.1f -> %.1f MiB)", fraction * 100, baseline / 1048576, end / 1048576);
-    back.measured = buf;
-    back.status = std::fabs(fraction) <= *targets.return_to_baseline_fraction ? CheckStatus::pass : CheckStatus::fail;
-    back.detail = "RSS at the end against RSS before the first job";
-    verdict.checks.push_back(back);
+/// Growth over the run, from the level after warm-up to the level at the end. The trend line's
+/// ends, not raw levels: a sawtooth's phase at either end is no growth. Empty when the series
+/// is insufficient or starts at zero.
+std::optional<Check> memory_growth_check(const SeriesAnalysis& a, double limit_fraction) {
+  const bool plateau = a.classification == Classification::plateau;
+  const double from = plateau ? a.level_start : a.trend_y0;
+  const double to = plateau ? a.level_end : a.trend_y1;
+  if (a.classification == Classification::insufficient || from <= 0) return std::nullopt;
+  Check c = fraction_check("memory_growth", limit_fraction);
+  const double fraction = (to - from) / from;
+  c.measured = fraction;
+  c.figures.from = from;
+  c.figures.to = to;
+  c.figures.after_warmup = a.warmup_end_s.has_value();
+  const bool within = fraction < limit_fraction;
+  c.status = within ? CheckStatus::pass : CheckStatus::fail;
+  c.code = within ? CheckCode::within_target : CheckCode::over_target;
+  return c;
+}
+
+/// The RSS-level checks: growth, initial, max within 1 h and 24 h, growth over the run.
+void add_rss_checks(const RunInput& input, const Targets& targets, const MetricResult& rss,
+                    Verdict& verdict) {
+  const SeriesAnalysis& a = *rss.analysis;
+  verdict.checks.push_back(growth_check("rss_growth", rss, targets.rss_growth_bytes_per_min));
+  verdict.checks.push_back(size_check("initial_rss", rss.first, targets.initial_rss_bytes));
+  if (const SeriesView* view = find_series(input, "rss_bytes")) {
+    verdict.checks.push_back(max_rss_check("max_rss_1h", *view, kMaxRss1hHorizonS, input.duration_s,
+                                           targets.max_rss_1h_bytes));
+    verdict.checks.push_back(max_rss_check("max_rss_24h", *view, kMaxRss24hHorizonS,
+                                           input.duration_s, targets.max_rss_24h_bytes));
+  }
+  if (auto growth = memory_growth_check(a, targets.memory_growth_fraction)) {
+    verdict.checks.push_back(*std::move(growth));
   }
 }
 
-/// The stress ramp (seed 000 scenario 4): the first level where errors or latency exceed the
-/// scenario's limits, and whether the target recovered once the level dropped again.
-void add_ramp_check(const RunInput& input, Verdict& verdict) {
-  if (!input.load_level || (!input.ramp_error_rate_limit && !input.ramp_p95_limit_s)) return;
+/// A series where any sustained growth fails: counts, and judged series in no unit we know.
+Check no_growth_check(std::string name, const MetricResult& m) {
+  const SeriesAnalysis& a = *m.analysis;
+  Check c;
+  c.name = std::move(name);
+  c.metric = m.name;
+  c.quantity =
+      m.kind == MetricKind::integer_gauge ? Quantity::count_per_min : Quantity::value_per_min;
+  c.measured = a.growth_per_s * 60;
+  c.figures.from = m.first;
+  c.figures.to = m.last;
+  c.figures.classification = a.classification;
+  c.figures.reason = a.reason;
+  if (a.classification == Classification::insufficient) {
+    c.status = CheckStatus::inconclusive;
+    c.code = CheckCode::insufficient_data;
+  } else {
+    const bool leak = a.classification == Classification::leak;
+    c.status = leak ? CheckStatus::fail : CheckStatus::pass;
+    c.code = leak ? CheckCode::sustained_growth : CheckCode::no_sustained_growth;
+  }
+  return c;
+}
+
+/// RSS after each job: the first sample taken at or after the job's end.
+std::vector<double> rss_after_jobs(const SeriesView& rss, const std::vector<double>& job_ends) {
+  std::vector<double> after;
+  for (const double end : job_ends) {
+    const auto it = std::lower_bound(rss.t.begin(), rss.t.end(), end);
+    if (it != rss.t.end()) after.push_back(rss.value[static_cast<std::size_t>(it - rss.t.begin())]);
+  }
+  return after;
+}
+
+/// Seed 000's per-iteration check: RSS after each finished job, its growth over the jobs.
+Check job_growth_check(const SeriesView& rss, const RunInput& input, const Targets& targets) {
+  const std::vector<double> after = rss_after_jobs(rss, input.job_end_times);
+  Check c = fraction_check("job_growth", targets.job_growth_fraction);
+  c.figures.jobs = after.size();
+  if (after.size() < kMinJobsForGrowth) {
+    c.status = CheckStatus::inconclusive;
+    c.code = CheckCode::too_few_jobs;
+    return c;
+  }
+  // Robust ends: the median of the first and of the last tenth of the jobs.
+  const auto k =
+      static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, after.size() / kJobEndsDivisor));
+  const double first = median(std::vector<double>(after.begin(), after.begin() + k));
+  const double last = median(std::vector<double>(after.end() - k, after.end()));
+  const double fraction = (last - first) / first;
+  c.measured = fraction;
+  c.figures.from = first;
+  c.figures.to = last;
+  c.figures.growth_per_job = (last - first) / static_cast<double>(after.size() - 1);
+  const bool within = fraction < targets.job_growth_fraction;
+  c.status = within ? CheckStatus::pass : CheckStatus::fail;
+  c.code = within ? CheckCode::within_target : CheckCode::over_target;
+  return c;
+}
+
+/// RSS at the end against RSS before the first job, within a fraction either way.
+Check return_to_baseline_check(const SeriesView& rss, double limit_fraction) {
+  Check c = fraction_check("return_to_baseline", limit_fraction);
+  const double baseline = rss.value.front(), end = rss.value.back();
+  const double fraction = (end - baseline) / baseline;
+  c.measured = fraction;
+  c.figures.from = baseline;
+  c.figures.to = end;
+  const bool within = std::fabs(fraction) <= limit_fraction;
+  c.status = within ? CheckStatus::pass : CheckStatus::fail;
+  c.code = within ? CheckCode::within_target : CheckCode::over_target;
+  return c;
+}
+
+void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verdict) {
+  if (input.job_end_times.empty()) return;
+  const SeriesView* rss = find_series(input, "rss_bytes");
+  if (rss == nullptr || rss->t.empty()) return;
+  verdict.checks.push_back(job_growth_check(*rss, input, targets));
+  if (targets.return_to_baseline_fraction) {
+    verdict.checks.push_back(return_to_baseline_check(*rss, *targets.return_to_baseline_fraction));
+  }
+}
+
+/// One level of the stress ramp: requests sent, errors, worst p95, from when it began.
+struct RampStep {
+  double level = 0, sent = 0, errors = 0, worst_p95_ms = 0, from = 0;
+};
+
+std::optional<double> value_at(const std::optional<SeriesView>& s, double t) {
+  if (!s || s->t.empty()) return std::nullopt;
+  const auto it = std::lower_bound(s->t.begin(), s->t.end(), t - kTimeMatchToleranceS);
+  if (it == s->t.end() || std::fabs(*it - t) > kTimeMatchToleranceS) return std::nullopt;
+  return s->value[static_cast<std::size_t>(it - s->t.begin())];
+}
+
+/// The levels in the order they came.
+std::vector<RampStep> ramp_steps(const RunInput& input) {
   const SeriesView& level = *input.load_level;
-  if (level.t.empty()) return;
-  auto value_at = [](const std::optional<SeriesView>& s, double t) -> std::optional<double> {
-    if (!s || s->t.empty()) return std::nullopt;
-    const auto it = std::lower_bound(s->t.begin(), s->t.end(), t - 1e-9);
-    if (it == s->t.end() || std::fabs(*it - t) > 1e-6) return std::nullopt;
-    return s->value[static_cast<std::size_t>(it - s->t.begin())];
-  };
-  // Per level: requests sent, errors, worst p95, in the order the levels came.
-  struct Step {
-    double level = 0, sent = 0, errors = 0, worst_p95_ms = 0, from = 0;
-  };
-  std::vector<Step> steps;
+  std::vector<RampStep> steps;
   for (std::size_t i = 0; i < level.t.size(); ++i) {
     const double t = level.t[i];
     if (steps.empty() || steps.back().level != level.value[i]) {
@@ -154,59 +356,154 @@ void add_ramp_check(const RunInput& input, Verdict& verdict) {
       steps.push_back({level.value[i], 0, 0, 0, t});
       continue;
     }
-    Step& s = steps.back();
+    RampStep& s = steps.back();
     const double interval = i > 0 ? t - level.t[i - 1] : 0;
     s.sent += value_at(input.load_sent_rps, t).value_or(0) * interval;
     s.errors += value_at(input.load_errors, t).value_or(0);
     s.worst_p95_ms = std::max(s.worst_p95_ms, value_at(input.load_p95_ms, t).value_or(0));
   }
-  auto broken = [&](const Step& s) {
+  return steps;
+}
+
+/// The stress ramp (seed 000 scenario 4): the first level where errors or latency exceed the
+/// scenario's limits, and whether the target recovered once the level dropped again.
+void add_ramp_check(const RunInput& input, Verdict& verdict) {
+  if (!input.load_level || (!input.ramp_error_rate_limit && !input.ramp_p95_limit_s)) return;
+  if (input.load_level->t.empty()) return;
+  const std::vector<RampStep> steps = ramp_steps(input);
+  auto broken = [&](const RampStep& s) {
     const double rate = s.sent > 0 ? s.errors / s.sent : 0;
     return (input.ramp_error_rate_limit && rate > *input.ramp_error_rate_limit) ||
            (input.ramp_p95_limit_s && s.worst_p95_ms / 1000 > *input.ramp_p95_limit_s);
   };
   Check c;
   c.name = "breaking_point";
-  char buf[200];
-  std::string limit;
-  if (input.ramp_error_rate_limit) {
-    std::snprintf(buf, sizeof buf, "errors <= %g%%", *input.ramp_error_rate_limit * 100);
-    limit = buf;
-  }
-  if (input.ramp_p95_limit_s) {
-    std::snprintf(buf, sizeof buf, "%sp95 <= %g ms", limit.empty() ? "" : ", ", *input.ramp_p95_limit_s * 1000);
-    limit += buf;
-  }
-  c.limit = c.target = limit;
+  c.quantity = Quantity::level;
+  c.figures.error_rate_limit = input.ramp_error_rate_limit;
+  c.figures.p95_limit_s = input.ramp_p95_limit_s;
+  const double peak =
+      std::max_element(steps.begin(), steps.end(), [](const auto& a, const auto& b) {
+        return a.level < b.level;
+      })->level;
   const auto first_broken = std::find_if(steps.begin(), steps.end(), broken);
   if (first_broken == steps.end()) {
     c.status = CheckStatus::pass;
-    std::snprintf(buf, sizeof buf, "held up to level %g", std::max_element(steps.begin(), steps.end(),
-        [](const Step& a, const Step& b) { return a.level < b.level; })->level);
-    c.measured = buf;
-    c.detail = "no level exceeded the limits";
-  } else {
-    const Step& b = *first_broken;
-    std::snprintf(buf, sizeof buf, "broke at level %g (t=%.0f s: %.1f%% errors, p95 %.0f ms)", b.level, b.from,
-                  b.sent > 0 ? 100 * b.errors / b.sent : 0.0, b.worst_p95_ms);
-    c.measured = buf;
-    // Recovered: a later, lower level that is within the limits again.
-    const double peak = std::max_element(steps.begin(), steps.end(),
-        [](const Step& x, const Step& y) { return x.level < y.level; })->level;
-    const auto peak_it = std::find_if(steps.begin(), steps.end(), [&](const Step& s) { return s.level == peak; });
-    bool dropped = false, recovered = false;
-    for (auto it = peak_it; it != steps.end(); ++it) {
-      if (it->level < peak && it->level > 0) {
-        dropped = true;
-        recovered = !broken(*it);
-      }
-    }
-    c.status = !dropped ? CheckStatus::inconclusive : recovered ? CheckStatus::pass : CheckStatus::fail;
-    c.detail = std::string(buf) + (!dropped ? "; the load never dropped, so recovery is unknown"
-                                   : recovered ? "; recovered after the load dropped"
-                                               : "; did not recover after the load dropped");
+    c.code = CheckCode::held_every_level;
+    c.measured = peak;
+    verdict.checks.push_back(c);
+    return;
   }
+  c.measured = first_broken->level;
+  c.figures.broke_at_s = first_broken->from;
+  c.figures.error_fraction =
+      first_broken->sent > 0 ? first_broken->errors / first_broken->sent : 0.0;
+  c.figures.worst_p95_ms = first_broken->worst_p95_ms;
+  // Recovered: a later, lower level that is within the limits again.
+  const auto peak_it =
+      std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.level == peak; });
+  bool dropped = false, recovered = false;
+  for (auto it = peak_it; it != steps.end(); ++it) {
+    if (it->level < peak && it->level > 0) {
+      dropped = true;
+      recovered = !broken(*it);
+    }
+  }
+  c.status = !dropped    ? CheckStatus::inconclusive
+             : recovered ? CheckStatus::pass
+                         : CheckStatus::fail;
+  c.code = !dropped    ? CheckCode::broke_recovery_unknown
+           : recovered ? CheckCode::broke_and_recovered
+                       : CheckCode::broke_not_recovered;
   verdict.checks.push_back(c);
+}
+
+/// Where it grows: the smaps regions, largest growth first. A region that first appears in a
+/// later snapshot did not exist at the first: it grew from 0.
+std::vector<RegionGrowth> regions_grown(const RunInput& input) {
+  double first_snapshot = INFINITY;
+  for (const auto& s : input.series) {
+    if (s.name.starts_with(kRegionPrefix) && !s.t.empty())
+      first_snapshot = std::min(first_snapshot, s.t.front());
+  }
+  std::vector<RegionGrowth> grown;
+  for (const auto& s : input.series) {
+    if (!s.name.starts_with(kRegionPrefix) || s.value.empty()) continue;
+    const bool appeared_later = s.t.front() > first_snapshot + kRegionAppearedLaterS;
+    RegionGrowth g{s.name.substr(kRegionPrefix.size()), appeared_later ? 0.0 : s.value.front(),
+                   s.value.back()};
+    if (g.growth_bytes() > 0 && (appeared_later || s.value.size() >= 2)) grown.push_back(g);
+  }
+  std::sort(grown.begin(), grown.end(), [](const RegionGrowth& a, const RegionGrowth& b) {
+    return a.growth_bytes() > b.growth_bytes();
+  });
+  if (grown.size() > kMaxRegionsGrown) grown.resize(kMaxRegionsGrown);
+  return grown;
+}
+
+/// Counts: any sustained growth fails.
+void add_count_checks(Verdict& verdict) {
+  for (const char* name : {"threads", "fds", "children"}) {
+    const MetricResult* m = verdict.find(name);
+    if (m == nullptr || !m->analysis) continue;
+    verdict.checks.push_back(no_growth_check(std::string(name) + "_growth", *m));
+  }
+}
+
+/// The growth check of a judged series in its own unit. False when it cannot be judged.
+bool add_judged_series_check(const std::string& name, const Targets& targets, Verdict& verdict) {
+  const MetricResult* m = verdict.find(name);
+  if (m == nullptr || !m->analysis) {
+    verdict.notes.push_back(finding(FindingCode::judged_series_missing, name));
+    return false;
+  }
+  const std::string check = name + "_growth";
+  if (name.ends_with("_bytes")) {
+    verdict.checks.push_back(growth_check(check, *m, targets.rss_growth_bytes_per_min));
+  } else if (verdict.find_check(check) == nullptr) {  // threads/fds/children have theirs already
+    verdict.checks.push_back(no_growth_check(check, *m));
+  }
+  return true;
+}
+
+/// Leaks slower than the targets: a warning each, and a failure when asked.
+void add_slow_leaks(const Targets& targets, Verdict& verdict) {
+  std::vector<std::string> slow_leaks;
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis || m.analysis->classification != Classification::leak) continue;
+    if (m.kind == MetricKind::integer_gauge) continue;  // already failed as a count
+    slow_leaks.push_back(m.name);
+    const SeriesAnalysis& a = *m.analysis;
+    verdict.warnings.push_back({.code = FindingCode::slow_leak,
+                                .metric = m.name,
+                                .growth_per_min = a.growth_per_s * 60,
+                                .low_per_min = a.ci_low_per_s * 60,
+                                .high_per_min = a.ci_high_per_s * 60});
+  }
+  if (!targets.fail_on_any_leak) return;
+  Check c;
+  c.name = "no_leak";
+  c.quantity = Quantity::count;
+  c.measured = static_cast<double>(slow_leaks.size());
+  c.target = 0;
+  c.status = slow_leaks.empty() ? CheckStatus::pass : CheckStatus::fail;
+  c.code = slow_leaks.empty() ? CheckCode::no_leak : CheckCode::leaks_found;
+  c.figures.leaking_metrics = std::move(slow_leaks);
+  verdict.checks.push_back(c);
+}
+
+/// Fail if any check fails, else inconclusive if any is (or nothing was judged), else pass.
+void decide(bool judged, Verdict& verdict) {
+  bool any_fail = false, any_inconclusive = !judged;
+  for (const auto& c : verdict.checks) {
+    any_fail |= c.status == CheckStatus::fail;
+    any_inconclusive |= c.status == CheckStatus::inconclusive;
+  }
+  verdict.verdict = any_fail           ? VerdictKind::fail
+                    : any_inconclusive ? VerdictKind::inconclusive
+                                       : VerdictKind::pass;
+  if (verdict.verdict == VerdictKind::inconclusive) {
+    verdict.notes.push_back(finding(FindingCode::not_enough_evidence));
+  }
 }
 
 }  // namespace
@@ -229,10 +526,96 @@ const char* to_string(CheckStatus s) {
   return "inconclusive";
 }
 
+const char* to_string(Tier tier) {
+  switch (tier) {
+    case Tier::none:
+      return "";
+    case Tier::target:
+      return "target";
+    case Tier::acceptable:
+      return "acceptable";
+    case Tier::poor:
+      return "poor";
+  }
+  return "";
+}
+
+const char* to_string(MetricResult::Limit limit) {
+  switch (limit) {
+    case MetricResult::Limit::none:
+      return "";
+    case MetricResult::Limit::max_rss_acceptable:
+      return "max RSS (acceptable)";
+    case MetricResult::Limit::host_memory:
+      return "host memory";
+    case MetricResult::Limit::cgroup_memory_max:
+      return "cgroup memory.max";
+  }
+  return "";
+}
+
+const char* to_string(CheckCode code) {
+  switch (code) {
+    case CheckCode::insufficient_data:
+      return "insufficient_data";
+    case CheckCode::no_trend:
+      return "no_trend";
+    case CheckCode::stopped_growing:
+      return "stopped_growing";
+    case CheckCode::interval_reaches_target:
+      return "interval_reaches_target";
+    case CheckCode::grows_over_target:
+      return "grows_over_target";
+    case CheckCode::grows_under_target:
+      return "grows_under_target";
+    case CheckCode::straddles_target:
+      return "straddles_target";
+    case CheckCode::within_target:
+      return "within_target";
+    case CheckCode::over_target:
+      return "over_target";
+    case CheckCode::too_few_jobs:
+      return "too_few_jobs";
+    case CheckCode::no_sustained_growth:
+      return "no_sustained_growth";
+    case CheckCode::sustained_growth:
+      return "sustained_growth";
+    case CheckCode::held_every_level:
+      return "held_every_level";
+    case CheckCode::broke_and_recovered:
+      return "broke_and_recovered";
+    case CheckCode::broke_not_recovered:
+      return "broke_not_recovered";
+    case CheckCode::broke_recovery_unknown:
+      return "broke_recovery_unknown";
+    case CheckCode::no_leak:
+      return "no_leak";
+    case CheckCode::leaks_found:
+      return "leaks_found";
+  }
+  return "";
+}
+
+const char* to_string(FindingCode code) {
+  switch (code) {
+    case FindingCode::slow_leak:
+      return "slow_leak";
+    case FindingCode::no_rss_series:
+      return "no_rss_series";
+    case FindingCode::judged_series_missing:
+      return "judged_series_missing";
+    case FindingCode::not_enough_evidence:
+      return "not_enough_evidence";
+    case FindingCode::no_processes:
+      return "no_processes";
+  }
+  return "";
+}
+
 MetricKind metric_kind(const std::string& name) {
   // Load figures describe the traffic, not the target: plotted, not judged.
-  if (name == "cpu_s" || ends_with(name, "_faults") || ends_with(name, "_total") ||
-      name.rfind("load.", 0) == 0 || name.rfind("region.", 0) == 0) {
+  if (name == "cpu_s" || name.ends_with("_faults") || name.ends_with("_total") ||
+      name.starts_with("load.") || name.starts_with("region.")) {
     return MetricKind::counter;
   }
   if (name == "threads" || name == "fds" || name == "children" || name == "handles") {
@@ -248,242 +631,59 @@ const MetricResult* Verdict::find(const std::string& name) const {
   return nullptr;
 }
 
+const Check* Verdict::find_check(const std::string& name) const {
+  for (const auto& c : checks) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
 Verdict analyze(const RunInput& input, const Targets& targets) {
   Verdict verdict;
   verdict.duration_s = input.duration_s;
   verdict.samples = input.samples;
-
-  // Classify every metric. The exact raw slopes are the costly part: those metrics run on a
-  // second thread while this one does the rest (the machines here have two cores).
-  auto classify_metric = [&targets, &input](const SeriesView& series) {
-    assert(series.t.size() == series.value.size());
-    MetricResult m;
-    m.name = series.name;
-    m.kind = metric_kind(series.name);
-    m.points = series.value.size();
-    m.first = series.value.front();
-    m.last = series.value.back();
-    const auto [lo, hi] = std::minmax_element(series.value.begin(), series.value.end());
-    m.min = *lo;
-    m.max = *hi;
-    if (m.kind == MetricKind::counter) return m;
-    ClassifyOptions options;
-    options.integer_valued = m.kind == MetricKind::integer_gauge;
-    options.warmup_s = targets.warmup_s;
-    // The headline metrics (RSS, the target's own heap figures) get the exact Theil-Sen of
-    // every raw point; the others the Theil-Sen of their per-bin medians, which is within
-    // their interval and costs a fraction.
-    options.exact_raw_slope = m.name == "rss_bytes" || m.name.rfind("heap.", 0) == 0;
-    m.analysis = classify_series(series.t, series.value, options);
-    const SeriesAnalysis& a = *m.analysis;
-    if (a.classification == Classification::leak && a.growth_per_s > 0 &&
-        ends_with(m.name, "_bytes")) {
-      // Time until the nearest limit above the current level.
-      std::vector<std::pair<double, std::string>> limits = {
-          {targets.max_rss_24h_bytes.acceptable.value_or(targets.max_rss_24h_bytes.target),
-           "max RSS (acceptable)"}};
-      if (input.mem_total_bytes) limits.emplace_back(*input.mem_total_bytes, "host memory");
-      if (input.memory_limit_bytes) limits.emplace_back(*input.memory_limit_bytes, "cgroup memory.max");
-      for (const auto& [limit, label] : limits) {
-        if (limit <= a.fitted_end) continue;
-        const double seconds = (limit - a.fitted_end) / a.growth_per_s;
-        if (!m.time_to_limit_s || seconds < *m.time_to_limit_s) {
-          m.time_to_limit_s = seconds;
-          m.limit_name = label;
-        }
-      }
-    }
-    return m;
-  };
-  std::vector<const SeriesView*> heavy, light;
-  for (const SeriesView& series : input.series) {
-    if (series.value.empty()) continue;
-    const bool exact = series.name == "rss_bytes" || series.name.rfind("heap.", 0) == 0;
-    (exact && series.value.size() > 20000 ? heavy : light).push_back(&series);
-  }
-  auto heavy_results = std::async(std::launch::async, [&] {
-    std::vector<MetricResult> out;
-    for (const SeriesView* s : heavy) out.push_back(classify_metric(*s));
-    return out;
-  });
-  std::vector<MetricResult> results;
-  for (const SeriesView* s : light) results.push_back(classify_metric(*s));
-  for (auto& m : heavy_results.get()) results.push_back(std::move(m));
-  std::sort(results.begin(), results.end(),
-            [](const MetricResult& a, const MetricResult& b) { return a.name < b.name; });
-  verdict.metrics = std::move(results);
-
+  verdict.metrics = classify_metrics(input, targets);
+  bool judged = false;
   const MetricResult* rss = verdict.find("rss_bytes");
-  if (rss == nullptr || !rss->analysis) {
-    verdict.notes.push_back("no RSS series: nothing to judge memory by");
+  if (rss != nullptr && rss->analysis) {
+    verdict.judged_metric = "rss_bytes";
+    add_rss_checks(input, targets, *rss, verdict);
+    judged = true;
+  } else if (rss == nullptr && input.judged_series) {
+    verdict.judged_metric = *input.judged_series;
   } else {
-    const SeriesAnalysis& a = *rss->analysis;
-    const SeriesView* view = nullptr;
-    for (const auto& s : input.series) {
-      if (s.name == "rss_bytes") view = &s;
-    }
-    // rss_growth
-    Check growth;
-    growth.name = "rss_growth";
-    set_limits(growth, targets.rss_growth_bytes_per_min, describe_rate);
-    const double per_min = a.growth_per_s * 60, lo_min = a.ci_low_per_s * 60,
-                 hi_min = a.ci_high_per_s * 60;
-    const double limit = targets.rss_growth_bytes_per_min.target;
-    if (a.classification == Classification::insufficient) {
-      growth.status = CheckStatus::inconclusive;
-      growth.measured = "insufficient data";
-      growth.detail = "too little data to judge growth (" + a.reason + ")";
-    } else if (a.classification != Classification::leak) {
-      growth.measured = mib_rate_with_ci(a);
-      growth.detail = std::string("RSS is ") + to_string(a.classification) + ": " + a.reason;
-      // No trend was found, but a pass also needs the data to rule out growth at the target
-      // rate. A plateau or a decrease has stopped growing whatever its interval says.
-      const bool stopped = a.classification == Classification::plateau ||
-                           a.classification == Classification::decreasing;
-      if (!stopped && hi_min >= limit) {
-        growth.status = CheckStatus::inconclusive;
-        growth.detail += "; the interval still reaches the target " + describe_rate(limit) +
-                         " (run longer to decide)";
-      } else {
-        growth.status = CheckStatus::pass;
-        growth.tier = "target";
-      }
-    } else {
-      growth.measured = mib_rate_with_ci(a);
-      growth.tier = tier_of(per_min, targets.rss_growth_bytes_per_min);
-      if (lo_min >= limit) {
-        growth.status = CheckStatus::fail;
-      } else if (hi_min < limit) {
-        growth.status = CheckStatus::pass;
-      } else {
-        growth.status = CheckStatus::inconclusive;
-      }
-      growth.detail = "RSS grows " + mib_rate_with_ci(a);
-      if (a.warmup_end_s) {
-        growth.detail += " after a " + std::to_string(static_cast<long>(std::lround(*a.warmup_end_s))) + " s warm-up";
-      }
-      if (a.onset_s) {
-        growth.detail += " since " + std::to_string(static_cast<long>(std::lround(*a.onset_s))) + " s";
-      }
-      growth.detail += "; target " + (targets.rss_growth_bytes_per_min.target_text.empty()
-                                          ? describe_rate(limit)
-                                          : targets.rss_growth_bytes_per_min.target_text);
-      if (growth.status == CheckStatus::inconclusive) {
-        growth.detail += " (the interval straddles the target: run longer to decide)";
-      }
-    }
-    verdict.checks.push_back(growth);
-
-    // Sizes: initial RSS, max within the first hour and the first day.
-    verdict.checks.push_back(size_check("initial_rss", rss->first, targets.initial_rss_bytes, "initial RSS"));
-    if (view != nullptr) {
-      Check h1 = size_check("max_rss_1h", max_within(view->t, view->value, 3600),
-                            targets.max_rss_1h_bytes, "max RSS within 1 h");
-      if (input.duration_s < 3600) h1.detail += " (the run is shorter than 1 h)";
-      verdict.checks.push_back(h1);
-      Check h24 = size_check("max_rss_24h", max_within(view->t, view->value, 86400),
-                             targets.max_rss_24h_bytes, "max RSS within 24 h");
-      if (input.duration_s < 86400) h24.detail += " (the run is shorter than 24 h)";
-      verdict.checks.push_back(h24);
-    }
-
-    // Growth over the run, from the level after warm-up to the level at the end.
-    // The trend line's ends, not raw levels: a sawtooth's phase at either end is no growth.
-    const double from = a.classification == Classification::plateau ? a.level_start : a.trend_y0;
-    const double to = a.classification == Classification::plateau ? a.level_end : a.trend_y1;
-    if (a.classification != Classification::insufficient && from > 0) {
-      Check g;
-      g.name = "memory_growth";
-      const double fraction = (to - from) / from;
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.1f%%", fraction * 100);
-      g.measured = buf;
-      std::snprintf(buf, sizeof buf, "%g%%", targets.memory_growth_fraction * 100);
-      g.limit = buf;
-      g.target = buf;
-      g.status = fraction < targets.memory_growth_fraction ? CheckStatus::pass : CheckStatus::fail;
-      g.detail = "RSS went from " + mib(from) + " to " + mib(to) +
-                 (a.warmup_end_s ? " after warm-up" : "");
-      verdict.checks.push_back(g);
-    }
+    verdict.notes.push_back(finding(FindingCode::no_rss_series));
   }
-
-  // Where it grows: the smaps regions, largest growth first.
-  // A region that first appears in a later snapshot did not exist at the first: it grew from 0.
-  double first_snapshot = INFINITY;
-  for (const auto& s : input.series) {
-    if (s.name.rfind("region.", 0) == 0 && !s.t.empty()) first_snapshot = std::min(first_snapshot, s.t.front());
-  }
-  for (const auto& s : input.series) {
-    if (s.name.rfind("region.", 0) != 0 || s.value.empty()) continue;
-    const bool appeared_later = s.t.front() > first_snapshot + 1e-6;
-    RegionGrowth g{s.name.substr(7), appeared_later ? 0.0 : s.value.front(), s.value.back()};
-    if (g.growth_bytes() > 0 && (appeared_later || s.value.size() >= 2)) verdict.regions_grown.push_back(g);
-  }
-  std::sort(verdict.regions_grown.begin(), verdict.regions_grown.end(),
-            [](const RegionGrowth& a, const RegionGrowth& b) { return a.growth_bytes() > b.growth_bytes(); });
-  if (verdict.regions_grown.size() > 10) verdict.regions_grown.resize(10);
-
+  verdict.regions_grown = regions_grown(input);
   add_job_checks(input, targets, verdict);
   add_ramp_check(input, verdict);
-
-  // Counts: any sustained growth fails.
-  for (const char* name : {"threads", "fds", "children"}) {
-    const MetricResult* m = verdict.find(name);
-    if (m == nullptr || !m->analysis) continue;
-    Check c;
-    c.name = std::string(name) + "_growth";
-    c.limit = "no sustained growth";
-    c.target = c.limit;
-    const SeriesAnalysis& a = *m->analysis;
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%g -> %g (%+.3g/min)", m->first, m->last, a.growth_per_s * 60);
-    c.measured = buf;
-    if (a.classification == Classification::insufficient) {
-      c.status = CheckStatus::inconclusive;
-      c.detail = "too little data";
-    } else {
-      c.status = a.classification == Classification::leak ? CheckStatus::fail : CheckStatus::pass;
-      c.detail = std::string(name) + " " + to_string(a.classification) + ": " + a.reason;
-    }
-    verdict.checks.push_back(c);
+  add_count_checks(verdict);
+  if (rss == nullptr && input.judged_series) {
+    judged = add_judged_series_check(*input.judged_series, targets, verdict);
   }
-
-  // Leaks slower than the targets: a warning, or a failure when asked.
-  std::vector<std::string> slow_leaks;
-  for (const auto& m : verdict.metrics) {
-    if (!m.analysis || m.analysis->classification != Classification::leak) continue;
-    if (m.kind == MetricKind::integer_gauge) continue;  // already failed above
-    slow_leaks.push_back(m.name);
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%s is classified as a leak: %s", m.name.c_str(),
-                  ends_with(m.name, "_bytes") ? mib_rate_with_ci(*m.analysis).c_str()
-                                              : std::to_string(m.growth_per_min()).c_str());
-    verdict.warnings.push_back(buf);
-  }
-  if (targets.fail_on_any_leak) {
-    Check c;
-    c.name = "no_leak";
-    c.limit = "no metric classified as a leak (fail_on_any_leak)";
-    c.target = "no leak";
-    c.status = slow_leaks.empty() ? CheckStatus::pass : CheckStatus::fail;
-    for (const auto& n : slow_leaks) c.measured += (c.measured.empty() ? "" : ", ") + n;
-    if (c.measured.empty()) c.measured = "none";
-    verdict.checks.push_back(c);
-  }
-
-  bool any_fail = false, any_inconclusive = rss == nullptr;
-  for (const auto& c : verdict.checks) {
-    any_fail |= c.status == CheckStatus::fail;
-    any_inconclusive |= c.status == CheckStatus::inconclusive;
-  }
-  verdict.verdict = any_fail ? VerdictKind::fail
-                    : any_inconclusive ? VerdictKind::inconclusive
-                                       : VerdictKind::pass;
-  if (verdict.verdict == VerdictKind::inconclusive && !any_fail) {
-    verdict.notes.push_back("not enough evidence to pass: a longer run or more samples would decide");
-  }
+  add_slow_leaks(targets, verdict);
+  // An rss_bytes series that could not be classified (it was empty) judges nothing, but
+  // today's inputs always carry points; only a missing RSS forces inconclusive.
+  decide(judged || rss != nullptr, verdict);
   return verdict;
+}
+
+Verdict analyze_group(const std::vector<ProcessInput>& members, const Targets& targets) {
+  Verdict group;
+  bool any_fail = false, any_inconclusive = members.empty();
+  for (const ProcessInput& member : members) {
+    ProcessVerdict p{member.identity, analyze(member.input, targets)};
+    any_fail |= p.verdict.verdict == VerdictKind::fail;
+    any_inconclusive |= p.verdict.verdict == VerdictKind::inconclusive;
+    group.duration_s = std::max(group.duration_s, p.verdict.duration_s);
+    group.samples += p.verdict.samples;
+    group.processes.push_back(std::move(p));
+  }
+  group.verdict = any_fail           ? VerdictKind::fail
+                  : any_inconclusive ? VerdictKind::inconclusive
+                                     : VerdictKind::pass;
+  if (members.empty()) group.notes.push_back(finding(FindingCode::no_processes));
+  return group;
 }
 
 }  // namespace soak::analysis

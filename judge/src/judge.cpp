@@ -46,10 +46,9 @@ void write_output(const fs::path& path, const std::string& text, const char* wha
 }
 
 report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict& verdict) {
-  report::ReportInput in;
+  report::ReportInput in(verdict);
   in.header = log.header;
   in.log_path = log.path.string();
-  in.verdict = &verdict;
   in.log_warnings = log.warnings;
   for (const auto& [name, series] : log.series) in.series.push_back({name, series.t, series.value});
   for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
@@ -138,6 +137,7 @@ Interim interim(const fs::path& log_path, const analysis::Targets& targets) {
   const analysis::Verdict verdict = analysis::analyze(input_from_log(log), targets);
   Interim result;
   result.verdict = verdict.verdict;
+  result.analysis = verdict;
   for (const auto& m : verdict.metrics) {
     if (!m.analysis) continue;
     const auto& a = *m.analysis;

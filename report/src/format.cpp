@@ -1,15 +1,30 @@
 #include "soak/report/format.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+
+#include "soak/report/words.hpp"
 
 namespace soak::report {
 
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string_view sv(s), suf(suffix);
-  return sv.size() >= suf.size() && sv.substr(sv.size() - suf.size()) == suf;
+using analysis::CheckStatus;
+using analysis::Verdict;
+
+struct UnitSymbols {
+  ByteSystem system;
+  double base;
+  std::array<const char*, 5> symbols;
+};
+
+constexpr UnitSymbols kDecimal{ByteSystem::decimal, 1000.0, {"B", "kB", "MB", "GB", "TB"}};
+constexpr UnitSymbols kBinary{ByteSystem::binary, 1024.0, {"B", "KiB", "MiB", "GiB", "TiB"}};
+
+const UnitSymbols& symbols_of(ByteSystem system) {
+  return system == ByteSystem::binary ? kBinary : kDecimal;
 }
 
 const char* verdict_color(analysis::VerdictKind kind) {
@@ -21,30 +36,268 @@ const char* verdict_color(analysis::VerdictKind kind) {
   return "";
 }
 
-}  // namespace
-
-std::string format_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = bytes;
-  int unit = 0;
-  while (std::fabs(value) >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char buf[48];
-  if (unit == 0) {
-    std::snprintf(buf, sizeof buf, "%.0f B", value);
-  } else {
-    std::snprintf(buf, sizeof buf, std::fabs(value) < 10 ? "%.2f %s" : "%.1f %s", value,
-                  units[unit]);
-  }
-  return buf;
+nlohmann::json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
-std::string format_metric_value(const std::string& metric, double value) {
-  if (ends_with(metric, "_bytes")) return format_bytes(value);
+nlohmann::ordered_json metric_json(const analysis::MetricResult& m) {
+  nlohmann::ordered_json e;
+  if (m.analysis) {
+    const auto& a = *m.analysis;
+    e["classification"] = analysis::to_string(a.classification);
+    e["growth_per_min"] = a.growth_per_s * 60;
+    e["growth_ci95"] = {a.ci_low_per_s * 60, a.ci_high_per_s * 60};
+    e["trend_p_value"] = a.trend_p_value;
+    e["autocorrelation_correction"] = a.autocorrelation_correction;
+    e["warmup_end_s"] = optional_number(a.warmup_end_s);
+    e["onset_s"] = optional_number(a.onset_s);
+    e["judged_from_s"] = a.judged_from_s;
+    e["judged_to_s"] = a.judged_to_s;
+    e["sawtooth_floor"] = a.sawtooth_floor;
+    e["reason"] = describe_reason(a.reason);
+    e["reason_code"] = analysis::to_string(a.reason.code);
+    e["trend_line"] = {{a.trend_t0, a.trend_y0}, {a.trend_t1, a.trend_y1}};
+    if (m.time_to_limit_s) {
+      e["time_to_limit_s"] = *m.time_to_limit_s;
+      e["limit"] = analysis::to_string(m.limit);
+    }
+  } else {
+    e["kind"] = "counter";
+  }
+  e["first"] = m.first;
+  e["last"] = m.last;
+  e["max"] = m.max;
+  e["min"] = m.min;
+  e["points"] = m.points;
+  return e;
+}
+
+nlohmann::ordered_json check_json(const analysis::Check& c, const Units& units) {
+  const CheckWords words = describe_check(c, units);
+  nlohmann::ordered_json e;
+  e["name"] = c.name;
+  e["status"] = analysis::to_string(c.status);
+  e["measured"] = words.measured;
+  e["limit"] = words.limit;
+  if (c.tier != analysis::Tier::none) e["tier"] = analysis::to_string(c.tier);
+  e["detail"] = words.detail;
+  e["code"] = analysis::to_string(c.code);
+  if (!c.metric.empty()) e["metric"] = c.metric;
+  if (c.measured) e["measured_value"] = *c.measured;
+  if (c.measured_low && c.measured_high) e["measured_ci95"] = {*c.measured_low, *c.measured_high};
+  if (c.target) e["target_value"] = *c.target;
+  if (c.acceptable) e["acceptable_value"] = *c.acceptable;
+  return e;
+}
+
+/// metrics, checks, regions, warnings and notes of one verdict.
+void add_body(const Verdict& verdict, nlohmann::ordered_json& j) {
+  const Units units = units_of(verdict);
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  for (const auto& m : verdict.metrics) metrics[m.name] = metric_json(m);
+  j["metrics"] = std::move(metrics);
+  nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+  for (const auto& c : verdict.checks) checks.push_back(check_json(c, units));
+  j["checks"] = std::move(checks);
+  nlohmann::ordered_json regions = nlohmann::ordered_json::array();
+  for (const auto& r : verdict.regions_grown) {
+    regions.push_back({{"region", r.name},
+                       {"first_bytes", r.first_bytes},
+                       {"last_bytes", r.last_bytes},
+                       {"growth_bytes", r.growth_bytes()}});
+  }
+  j["regions_grown"] = std::move(regions);
+  j["warnings"] = nlohmann::ordered_json::array();
+  for (const auto& w : verdict.warnings)
+    j["warnings"].push_back(describe_finding(w, verdict, units));
+  j["notes"] = nlohmann::ordered_json::array();
+  for (const auto& n : verdict.notes) j["notes"].push_back(describe_finding(n, verdict, units));
+}
+
+nlohmann::ordered_json process_json(const analysis::ProcessVerdict& p) {
+  nlohmann::ordered_json e;
+  e["pid"] =
+      p.identity.pid ? nlohmann::ordered_json(*p.identity.pid) : nlohmann::ordered_json(nullptr);
+  e["name"] = p.identity.name;
+  e["cmdline"] = p.identity.cmdline;
+  if (!p.identity.labels.empty()) e["labels"] = p.identity.labels;
+  e["verdict"] = analysis::to_string(p.verdict.verdict);
+  e["duration_s"] = p.verdict.duration_s;
+  e["samples"] = p.verdict.samples;
+  add_body(p.verdict, e);
+  return e;
+}
+
+// ---- Text ---------------------------------------------------------------------------------
+
+struct Colors {
+  const char* verdict;
+  const char* off;
+  const char* red;
+};
+
+Colors colors_for(const Verdict& verdict, const TextOptions& options) {
+  if (!options.color) return {"", "", ""};
+  return {verdict_color(verdict.verdict), "\x1b[0m", "\x1b[31m"};
+}
+
+std::string growth_text(const Verdict& verdict, const analysis::MetricResult& m,
+                        const Units& units) {
+  const auto& a = *m.analysis;
+  if (a.classification == analysis::Classification::insufficient) return {};
+  return format_growth(verdict, m.name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                       a.ci_high_per_s * 60, units);
+}
+
+/// "  fail rss_growth: RSS grows ... (limit ...)"; `who` names the process in a group.
+std::string check_line(const analysis::Check& c, const Units& units, const Colors& colors,
+                       const std::string& who) {
+  const CheckWords words = describe_check(c, units);
+  return std::string("  ") + (c.status == CheckStatus::fail ? colors.red : colors.verdict) +
+         analysis::to_string(c.status) + " " + escape_terminal(c.name) + colors.off + who + ": " +
+         escape_terminal(words.detail) + " (limit " + escape_terminal(words.limit) + ")\n";
+}
+
+std::string process_text(const Verdict& verdict, const TextOptions& options) {
+  const Units units = units_of(verdict);
+  const Colors colors = colors_for(verdict, options);
+  std::string out;
+  char line[512];
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis) continue;
+    std::snprintf(line, sizeof line, "  %-20s %-12s %-40s last %s\n",
+                  escape_terminal(m.name).c_str(), analysis::to_string(m.analysis->classification),
+                  growth_text(verdict, m, units).c_str(),
+                  format_metric_value(m.name, m.last, units.levels).c_str());
+    out += line;
+  }
+  for (const auto& c : verdict.checks) {
+    if (c.status != CheckStatus::pass) out += check_line(c, units, colors, "");
+  }
+  if (!verdict.regions_grown.empty()) {
+    out += "  grew most:";
+    for (std::size_t i = 0; i < verdict.regions_grown.size() && i < 3; ++i) {
+      const auto& r = verdict.regions_grown[i];
+      out += (i ? ", " : " ") + escape_terminal(r.name) + " +" +
+             format_metric_value("region_bytes", r.growth_bytes(), units.levels);
+    }
+    out += "\n";
+  }
+  for (const auto& w : verdict.warnings) {
+    out += "  warning: " + escape_terminal(describe_finding(w, verdict, units)) + "\n";
+  }
+  for (const auto& note : verdict.notes) {
+    out += "  note: " + escape_terminal(describe_finding(note, verdict, units)) + "\n";
+  }
+  return out;
+}
+
+/// "name [pid 12] {job=api}", escaped for a terminal.
+std::string identity_text(const analysis::ProcessIdentity& id) {
+  std::string text = escape_terminal(id.name.empty() ? "?" : id.name);
+  if (id.pid) text += " [pid " + std::to_string(*id.pid) + "]";
+  if (!id.labels.empty()) {
+    std::string labels;
+    for (const auto& [key, value] : id.labels) {
+      labels += (labels.empty() ? "" : ",") + escape_terminal(key) + "=" + escape_terminal(value);
+    }
+    text += " {" + labels + "}";
+  }
+  return text;
+}
+
+double judged_growth_per_min(const Verdict& v) {
+  const auto* m = v.find(v.judged_metric);
+  return m != nullptr ? m->growth_per_min() : -INFINITY;
+}
+
+std::string group_text(const Verdict& group, const TextOptions& options) {
+  std::vector<const analysis::ProcessVerdict*> order;
+  for (const auto& p : group.processes) order.push_back(&p);
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return judged_growth_per_min(a->verdict) > judged_growth_per_min(b->verdict);
+  });
+  std::string out;
+  char line[768];
+  for (const auto* p : order) {
+    const Verdict& v = p->verdict;
+    const Units units = units_of(v);
+    const auto* m = v.find(v.judged_metric);
+    const bool classified = m != nullptr && m->analysis;
+    std::snprintf(line, sizeof line, "  %-12s %-12s %-40s %s\n", analysis::to_string(v.verdict),
+                  classified ? analysis::to_string(m->analysis->classification) : "-",
+                  classified ? growth_text(v, *m, units).c_str() : "",
+                  identity_text(p->identity).c_str());
+    out += line;
+  }
+  for (const auto* p : order) {
+    const Units units = units_of(p->verdict);
+    const Colors colors = colors_for(p->verdict, options);
+    for (const auto& c : p->verdict.checks) {
+      if (c.status != CheckStatus::pass) {
+        out += check_line(c, units, colors, " (" + identity_text(p->identity) + ")");
+      }
+    }
+  }
+  const Units units = units_of(group);
+  for (const auto& note : group.notes)
+    out += "  note: " + describe_finding(note, group, units) + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string format_bytes(double bytes, const ByteFormat& format) {
+  const UnitSymbols& units = symbols_of(format.system);
+  int power = 0;
+  if (format.power) {
+    power = std::clamp(*format.power, 0, 4);
+  } else {
+    for (double a = std::fabs(bytes); a >= units.base && power < 4; a /= units.base) ++power;
+  }
+  const double value = bytes / std::pow(units.base, power);
+  char buf[64];
+  if (format.shortest) {
+    std::snprintf(buf, sizeof buf, "%g", value);
+  } else if (power == 0) {
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+  } else {
+    std::snprintf(buf, sizeof buf, std::fabs(value) < 10 ? "%.2f" : "%.1f", value);
+  }
+  return std::string(buf) + " " + units.symbols[static_cast<std::size_t>(power)] +
+         std::string(format.per);
+}
+
+std::string format_bytes(double bytes) {
+  return format_bytes(bytes, ByteFormat{});
+}
+
+std::optional<ByteFormat> byte_format_of(std::string_view written) {
+  const auto first = written.find_first_not_of("0123456789.+-eE \t");
+  if (first == std::string_view::npos) return std::nullopt;
+  std::string_view unit = written.substr(first);
+  unit = unit.substr(0, unit.find_first_of("/ \t"));
+  for (const UnitSymbols* system : {&kDecimal, &kBinary}) {
+    for (std::size_t p = 0; p < system->symbols.size(); ++p) {
+      if (unit == system->symbols[p] || (p == 1 && system == &kDecimal && unit == "KB")) {
+        ByteFormat f;
+        f.system = system->system;
+        f.power = static_cast<int>(p);
+        return f;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string format_metric_value(const std::string& metric, double value, ByteSystem system) {
+  if (metric.ends_with("_bytes")) {
+    ByteFormat f;
+    f.system = system;
+    return format_bytes(value, f);
+  }
   char buf[48];
-  if (ends_with(metric, "_s")) {
+  if (metric.ends_with("_s")) {
     std::snprintf(buf, sizeof buf, "%.2f s", value);
   } else if (value == std::floor(value) && std::fabs(value) < 1e15) {
     std::snprintf(buf, sizeof buf, "%.0f", value);
@@ -54,117 +307,38 @@ std::string format_metric_value(const std::string& metric, double value) {
   return buf;
 }
 
-namespace {
-
-nlohmann::json optional_number(const std::optional<double>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+std::string format_metric_value(const std::string& metric, double value) {
+  return format_metric_value(metric, value, ByteSystem::binary);
 }
 
-}  // namespace
-
-nlohmann::ordered_json verdict_to_json(const analysis::Verdict& verdict) {
+nlohmann::ordered_json verdict_to_json(const Verdict& verdict) {
   nlohmann::ordered_json j;
   j["verdict"] = analysis::to_string(verdict.verdict);
   j["duration_s"] = verdict.duration_s;
   j["samples"] = verdict.samples;
-  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
-  for (const auto& m : verdict.metrics) {
-    nlohmann::ordered_json e;
-    if (m.analysis) {
-      const auto& a = *m.analysis;
-      e["classification"] = analysis::to_string(a.classification);
-      e["growth_per_min"] = a.growth_per_s * 60;
-      e["growth_ci95"] = {a.ci_low_per_s * 60, a.ci_high_per_s * 60};
-      e["trend_p_value"] = a.trend_p_value;
-      e["autocorrelation_correction"] = a.autocorrelation_correction;
-      e["warmup_end_s"] = optional_number(a.warmup_end_s);
-      e["onset_s"] = optional_number(a.onset_s);
-      e["judged_from_s"] = a.judged_from_s;
-      e["judged_to_s"] = a.judged_to_s;
-      e["sawtooth_floor"] = a.sawtooth_floor;
-      e["reason"] = a.reason;
-      e["trend_line"] = {{a.trend_t0, a.trend_y0}, {a.trend_t1, a.trend_y1}};
-      if (m.time_to_limit_s) {
-        e["time_to_limit_s"] = *m.time_to_limit_s;
-        e["limit"] = m.limit_name;
-      }
-    } else {
-      e["kind"] = "counter";
-    }
-    e["first"] = m.first;
-    e["last"] = m.last;
-    e["max"] = m.max;
-    e["min"] = m.min;
-    e["points"] = m.points;
-    metrics[m.name] = std::move(e);
+  add_body(verdict, j);
+  if (!verdict.processes.empty()) {
+    nlohmann::ordered_json processes = nlohmann::ordered_json::array();
+    for (const auto& p : verdict.processes) processes.push_back(process_json(p));
+    j["processes"] = std::move(processes);
   }
-  j["metrics"] = std::move(metrics);
-  nlohmann::ordered_json checks = nlohmann::ordered_json::array();
-  for (const auto& c : verdict.checks) {
-    nlohmann::ordered_json e;
-    e["name"] = c.name;
-    e["status"] = analysis::to_string(c.status);
-    e["measured"] = c.measured;
-    e["limit"] = c.limit;
-    if (!c.tier.empty()) e["tier"] = c.tier;
-    e["detail"] = c.detail;
-    checks.push_back(std::move(e));
-  }
-  j["checks"] = std::move(checks);
-  nlohmann::ordered_json regions = nlohmann::ordered_json::array();
-  for (const auto& r : verdict.regions_grown) {
-    regions.push_back({{"region", r.name}, {"first_bytes", r.first_bytes}, {"last_bytes", r.last_bytes},
-                       {"growth_bytes", r.growth_bytes()}});
-  }
-  j["regions_grown"] = std::move(regions);
-  j["warnings"] = verdict.warnings;
-  j["notes"] = verdict.notes;
   j["soak_version"] = SOAK_VERSION;
   return j;
 }
 
-std::string verdict_to_text(const analysis::Verdict& verdict, const TextOptions& options) {
-  std::string out;
-  const char* on = options.color ? verdict_color(verdict.verdict) : "";
-  const char* off = options.color ? "\x1b[0m" : "";
-  const char* red = options.color ? "\x1b[31m" : "";
+std::string verdict_to_text(const Verdict& verdict, const TextOptions& options) {
+  const Colors colors = colors_for(verdict, options);
   char line[320];
-  std::snprintf(line, sizeof line, "verdict: %s%s%s  (%zu samples over %.1f s)\n", on,
-                analysis::to_string(verdict.verdict), off, verdict.samples, verdict.duration_s);
-  out += line;
-  for (const auto& m : verdict.metrics) {
-    if (!m.analysis) continue;
-    const auto& a = *m.analysis;
-    std::string growth;
-    if (a.classification != analysis::Classification::insufficient) {
-      growth = format_metric_value(m.name, a.growth_per_s * 60) + "/min [" +
-               format_metric_value(m.name, a.ci_low_per_s * 60) + ", " +
-               format_metric_value(m.name, a.ci_high_per_s * 60) + "]";
-    }
-    std::snprintf(line, sizeof line, "  %-20s %-12s %-40s last %s\n", m.name.c_str(),
-                  analysis::to_string(a.classification), growth.c_str(),
-                  format_metric_value(m.name, m.last).c_str());
-    out += line;
+  if (!verdict.processes.empty()) {
+    std::snprintf(line, sizeof line, "verdict: %s%s%s  (%zu processes, %zu samples)\n",
+                  colors.verdict, analysis::to_string(verdict.verdict), colors.off,
+                  verdict.processes.size(), verdict.samples);
+    return line + group_text(verdict, options);
   }
-  for (const auto& c : verdict.checks) {
-    if (c.status == analysis::CheckStatus::pass) continue;
-    std::snprintf(line, sizeof line, "  %s%s %s%s: %s (limit %s)\n",
-                  c.status == analysis::CheckStatus::fail ? red : on,
-                  analysis::to_string(c.status), c.name.c_str(), off, c.detail.c_str(),
-                  c.limit.c_str());
-    out += line;
-  }
-  if (!verdict.regions_grown.empty()) {
-    out += "  grew most:";
-    for (std::size_t i = 0; i < verdict.regions_grown.size() && i < 3; ++i) {
-      const auto& r = verdict.regions_grown[i];
-      out += (i ? ", " : " ") + r.name + " +" + format_bytes(r.growth_bytes());
-    }
-    out += "\n";
-  }
-  for (const auto& w : verdict.warnings) out += "  warning: " + w + "\n";
-  for (const auto& note : verdict.notes) out += "  note: " + note + "\n";
-  return out;
+  std::snprintf(line, sizeof line, "verdict: %s%s%s  (%zu samples over %.1f s)\n", colors.verdict,
+                analysis::to_string(verdict.verdict), colors.off, verdict.samples,
+                verdict.duration_s);
+  return line + process_text(verdict, options);
 }
 
 }  // namespace soak::report

@@ -7,6 +7,7 @@
 
 #include "soak/report/format.hpp"
 #include "soak/report/svg.hpp"
+#include "soak/report/words.hpp"
 
 namespace soak::report {
 
@@ -76,13 +77,14 @@ double run_end(const ReportInput& in) {
 }
 
 /// Adds the analysis of `metric` (trend, band, warm-up, onset, floor) to a chart.
-void add_analysis_overlays(Chart& chart, const analysis::MetricResult& m, const std::string& color) {
+void add_analysis_overlays(Chart& chart, const analysis::Verdict& v,
+                           const analysis::MetricResult& m, const std::string& color) {
   if (!m.analysis) return;
   const analysis::SeriesAnalysis& a = *m.analysis;
   if (a.classification == Classification::insufficient) return;
   TrendOverlay trend;
-  trend.label = m.name + " trend " + format_metric_value(m.name, a.growth_per_s * 60) + "/min (" +
-                analysis::to_string(a.classification) + ")";
+  trend.label = m.name + " trend " + format_rate(v, m.name, a.growth_per_s * 60, units_of(v)) +
+                " (" + analysis::to_string(a.classification) + ")";
   trend.t0 = a.trend_t0;
   trend.y0 = a.trend_y0;
   trend.t1 = a.trend_t1;
@@ -107,8 +109,8 @@ std::string memory_chart(const ReportInput& in, double t_end) {
     }
   }
   if (chart.lines.empty()) return {};
-  if (const analysis::MetricResult* rss = in.verdict->find("rss_bytes")) {
-    add_analysis_overlays(chart, *rss, "#cf222e");
+  if (const analysis::MetricResult* rss = in.verdict.find("rss_bytes")) {
+    add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
       const auto& a = *rss->analysis;
       chart.lines.push_back({"rss floor (cycle minima)", a.floor_t, a.floor_y, "#1a7f37", false, true});
@@ -116,9 +118,11 @@ std::string memory_chart(const ReportInput& in, double t_end) {
   }
   // The max-RSS target that applies to this run's length (the 1 h one means nothing at 20 h).
   const std::string applicable = t_end <= 3600 ? "max_rss_1h" : "max_rss_24h";
-  for (const auto& c : in.verdict->checks) {
-    if (c.name == applicable && c.target_value) {
-      chart.references.push_back({*c.target_value, "max RSS target " + c.target, "#9a6700"});
+  const Units units = units_of(in.verdict);
+  for (const auto& c : in.verdict.checks) {
+    if (c.name == applicable && c.target) {
+      chart.references.push_back(
+          {*c.target, "max RSS target " + describe_check(c, units).target, "#9a6700"});
     }
   }
   for (const auto& e : in.events) {
@@ -141,9 +145,9 @@ std::string group_chart(const ReportInput& in, double t_end, const std::string& 
   for (const auto& name : names) {
     if (const ReportSeries* s = find_series(in, name)) {
       chart.lines.push_back({name, s->t, s->v, color_for(color++), false, false});
-      if (const analysis::MetricResult* m = in.verdict->find(name);
+      if (const analysis::MetricResult* m = in.verdict.find(name);
           m && m->analysis && m->analysis->classification == Classification::leak) {
-        add_analysis_overlays(chart, *m, color_for(color - 1));
+        add_analysis_overlays(chart, in.verdict, *m, color_for(color - 1));
       }
     }
   }
@@ -153,12 +157,15 @@ std::string group_chart(const ReportInput& in, double t_end, const std::string& 
 std::string checks_table(const analysis::Verdict& v) {
   std::string s = "<table id=\"checks\"><thead><tr><th>check</th><th>measured</th><th>target</th>"
                   "<th>acceptable</th><th>status</th><th>why</th></tr></thead><tbody>";
+  const Units units = units_of(v);
   for (const auto& c : v.checks) {
-    s += "<tr><td><code>" + escape_html(c.name) + "</code></td><td>" + escape_html(c.measured) +
-         "</td><td>" + escape_html(c.target.empty() ? c.limit : c.target) + "</td><td>" +
-         escape_html(c.acceptable) + "</td><td class=\"status " + status_class(c.status) + "\">" +
-         analysis::to_string(c.status) + (c.tier.empty() ? "" : " (" + escape_html(c.tier) + ")") +
-         "</td><td>" + escape_html(c.detail) + "</td></tr>";
+    const CheckWords w = describe_check(c, units);
+    const std::string tier = analysis::to_string(c.tier);
+    s += "<tr><td><code>" + escape_html(c.name) + "</code></td><td>" + escape_html(w.measured) +
+         "</td><td>" + escape_html(w.target.empty() ? w.limit : w.target) + "</td><td>" +
+         escape_html(w.acceptable) + "</td><td class=\"status " + status_class(c.status) + "\">" +
+         analysis::to_string(c.status) + (tier.empty() ? "" : " (" + tier + ")") + "</td><td>" +
+         escape_html(w.detail) + "</td></tr>";
   }
   return s + "</tbody></table>";
 }
@@ -167,28 +174,31 @@ std::string metrics_table(const analysis::Verdict& v) {
   std::string s = "<table id=\"metrics\"><thead><tr><th>metric</th><th>class</th><th>growth / min"
                   " [95% interval]</th><th>first</th><th>last</th><th>max</th><th>notes</th></tr>"
                   "</thead><tbody>";
+  const Units units = units_of(v);
+  const auto value = [&units](const std::string& name, double x) {
+    return escape_html(format_metric_value(name, x, units.levels));
+  };
   for (const auto& m : v.metrics) {
     std::string cls = "counter", growth, notes;
     if (m.analysis) {
       const auto& a = *m.analysis;
       cls = analysis::to_string(a.classification);
       if (a.classification != Classification::insufficient) {
-        growth = format_metric_value(m.name, a.growth_per_s * 60) + " [" +
-                 format_metric_value(m.name, a.ci_low_per_s * 60) + ", " +
-                 format_metric_value(m.name, a.ci_high_per_s * 60) + "]";
+        growth = format_growth(v, m.name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                               a.ci_high_per_s * 60, units);
       }
-      notes = a.reason;
+      notes = describe_reason(a.reason);
       if (a.warmup_end_s) notes += "; warm-up until " + fixed(*a.warmup_end_s, 0) + " s";
       if (a.onset_s) notes += "; onset at " + fixed(*a.onset_s, 0) + " s";
       if (m.time_to_limit_s) {
-        notes += "; reaches " + m.limit_name + " in " + fixed(*m.time_to_limit_s / 3600, 1) + " h";
+        notes += std::string("; reaches ") + analysis::to_string(m.limit) + " in " +
+                 fixed(*m.time_to_limit_s / 3600, 1) + " h";
       }
     }
     s += "<tr><td><code>" + escape_html(m.name) + "</code></td><td>" + cls + "</td><td>" +
-         escape_html(growth) + "</td><td>" + escape_html(format_metric_value(m.name, m.first)) +
-         "</td><td>" + escape_html(format_metric_value(m.name, m.last)) + "</td><td>" +
-         escape_html(format_metric_value(m.name, m.max)) + "</td><td>" + escape_html(notes) +
-         "</td></tr>";
+         escape_html(growth) + "</td><td>" + value(m.name, m.first) + "</td><td>" +
+         value(m.name, m.last) + "</td><td>" + value(m.name, m.max) + "</td><td>" +
+         escape_html(notes) + "</td></tr>";
   }
   return s + "</tbody></table>";
 }
@@ -214,11 +224,13 @@ std::string facts_table(const ReportInput& in) {
       {"command line", cmdline},
       {"mode", get(h, "mode")},
       {"started", get(h, "started_at")},
-      {"duration", fixed(in.verdict->duration_s, 1) + " s"},
+      {"duration", fixed(in.verdict.duration_s, 1) + " s"},
       {"interval", get(h, "interval_s") + " s"},
-      {"samples", std::to_string(in.verdict->samples)},
+      {"samples", std::to_string(in.verdict.samples)},
       {"host", "Linux " + get(host, "kernel") + ", " +
-                   format_bytes(host.value("mem_total_bytes", 0.0)) + " memory"},
+                   format_metric_value("mem_total_bytes", host.value("mem_total_bytes", 0.0),
+                                       units_of(in.verdict).levels) +
+                   " memory"},
       {"soak version", get(h, "soak_version").empty() ? SOAK_VERSION : get(h, "soak_version")},
       {"log", in.log_path},
   };
@@ -245,108 +257,125 @@ std::string events_table(const ReportInput& in) {
   return s + "</tbody></table>";
 }
 
-}  // namespace
-
-std::string verdict_sentence(const analysis::Verdict& verdict) {
-  std::string sentence;
-  for (const CheckStatus wanted : {CheckStatus::fail, CheckStatus::inconclusive}) {
-    for (const auto& c : verdict.checks) {
-      if (c.status != wanted) continue;
-      if (!sentence.empty()) sentence += ". ";
-      sentence += c.detail;
-    }
-    if (!sentence.empty()) return sentence + ".";
-  }
-  if (verdict.verdict == analysis::VerdictKind::pass) {
-    if (const auto* rss = verdict.find("rss_bytes"); rss && rss->analysis) {
-      return std::string("RSS is ") + analysis::to_string(rss->analysis->classification) + " (" +
-             rss->analysis->reason + "); every check is within its target.";
-    }
-    return "Every check is within its target.";
-  }
-  return verdict.notes.empty() ? std::string() : verdict.notes.front() + ".";
-}
-
-std::string render_html(const ReportInput& in) {
-  const analysis::Verdict& v = *in.verdict;
-  const double t_end = std::max(1.0, run_end(in));
+std::string page_top(const ReportInput& in) {
+  const analysis::Verdict& v = in.verdict;
   const std::string verdict = analysis::to_string(v.verdict);
-  std::string target_name = in.header.contains("target") ? in.header["target"].value("name", "") : "";
-
-  std::string s;
-  s.reserve(256 * 1024);
-  s += "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-       "<title>soak " + escape_html(verdict) + ": " + escape_html(target_name) + "</title><style>" +
-       kCss + "</style></head><body><main>";
+  const std::string target_name =
+      in.header.contains("target") ? in.header["target"].value("name", "") : "";
+  std::string s =
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>soak " +
+      escape_html(verdict) + ": " + escape_html(target_name) + "</title><style>" + kCss +
+      "</style></head><body><main>";
   s += "<h1>soak report: " + escape_html(target_name) + "</h1>";
   s += "<p class=\"verdict " + verdict + "\" id=\"verdict\">" + verdict + "</p>";
   s += "<p class=\"sentence\" id=\"verdict-sentence\">" + escape_html(verdict_sentence(v)) + "</p>";
-  if (!v.warnings.empty() || !in.log_warnings.empty()) {
-    s += "<ul class=\"warnings\">";
-    for (const auto& w : v.warnings) s += "<li>" + escape_html(w) + "</li>";
-    for (const auto& w : in.log_warnings) s += "<li>log: " + escape_html(w) + "</li>";
-    s += "</ul>";
-  }
+  if (v.warnings.empty() && in.log_warnings.empty()) return s;
+  const Units units = units_of(v);
+  s += "<ul class=\"warnings\">";
+  for (const auto& w : v.warnings)
+    s += "<li>" + escape_html(describe_finding(w, v, units)) + "</li>";
+  for (const auto& w : in.log_warnings) s += "<li>log: " + escape_html(w) + "</li>";
+  return s + "</ul>";
+}
 
-  s += "<h2>Memory</h2><div class=\"card\">" + memory_chart(in, t_end) + "</div>";
-  if (!v.regions_grown.empty()) {
-    s += "<h2>Where it grows</h2><table id=\"regions\"><thead><tr><th>region</th><th>first</th>"
-         "<th>last</th><th>growth</th></tr></thead><tbody>";
-    for (const auto& r : v.regions_grown) {
-      s += "<tr><td><code>" + escape_html(r.name) + "</code></td><td>" + format_bytes(r.first_bytes) +
-           "</td><td>" + format_bytes(r.last_bytes) + "</td><td>+" + format_bytes(r.growth_bytes()) + "</td></tr>";
-    }
-    s += "</tbody></table>";
+std::string regions_section(const analysis::Verdict& v) {
+  if (v.regions_grown.empty()) return {};
+  const ByteSystem system = units_of(v).levels;
+  const auto bytes = [system](double x) { return format_metric_value("region_bytes", x, system); };
+  std::string s =
+      "<h2>Where it grows</h2><table id=\"regions\"><thead><tr><th>region</th>"
+      "<th>first</th><th>last</th><th>growth</th></tr></thead><tbody>";
+  for (const auto& r : v.regions_grown) {
+    s += "<tr><td><code>" + escape_html(r.name) + "</code></td><td>" + bytes(r.first_bytes) +
+         "</td><td>" + bytes(r.last_bytes) + "</td><td>+" + bytes(r.growth_bytes()) + "</td></tr>";
   }
-  const std::string counts = group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
-                                         {"threads", "fds", "children", "handles"}, Unit::count);
-  if (!counts.empty()) s += "<h2>Threads, descriptors, children</h2><div class=\"card\">" + counts + "</div>";
-  // The target's heap figures and the load, on the same time axis as memory.
+  return s + "</tbody></table>";
+}
+
+/// Series named "<prefix>.<name>" grouped by prefix (the smaps regions have their own table).
+std::map<std::string, std::vector<std::string>> series_groups(const ReportInput& in) {
   std::map<std::string, std::vector<std::string>> groups;
   for (const auto& series : in.series) {
     const auto dot = series.name.find('.');
-    if (dot == std::string::npos) continue;
-    if (series.name.rfind("region.", 0) == 0) continue;  // in the "Where it grows" table
+    if (dot == std::string::npos || series.name.starts_with("region.")) continue;
     groups[series.name.substr(0, dot)].push_back(series.name);
   }
-  if (groups.count("load")) {
-    // The load driver's figures, in charts of one unit each, on the memory chart's time axis.
-    std::vector<std::string> rates = {"load.sent_rps", "load.rps"}, errors = {"load.level", "load.errors"};
-    for (const auto& n : groups["load"]) {
-      if (n.rfind("load.errors.", 0) == 0) errors.push_back(n);
-    }
-    const std::vector<std::pair<std::string, std::vector<std::string>>> load_charts = {
-        {"Requests per second (sent, answered)", rates},
-        {"Load level and errors per interval", errors},
-        {"Latency (ms, from the intended send time)", {"load.p50_ms", "load.p95_ms", "load.p99_ms"}},
-        {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}},
-        {"Job duration (s, mean per interval)", {"load.job_s"}}};
-    s += "<h2>Load</h2>";
-    int index = 0;
-    for (const auto& [title, names] : load_charts) {
-      const std::string chart = group_chart(in, t_end, "chart-load-" + std::to_string(index++), title, names, Unit::plain);
-      if (!chart.empty()) s += "<div class=\"card\">" + chart + "</div>";
-    }
-    groups.erase("load");
+  return groups;
+}
+
+/// The load driver's figures, in charts of one unit each, on the memory chart's time axis.
+std::string load_section(const ReportInput& in, double t_end,
+                         const std::vector<std::string>& names) {
+  std::vector<std::string> rates = {"load.sent_rps", "load.rps"},
+                           errors = {"load.level", "load.errors"};
+  for (const auto& n : names) {
+    if (n.starts_with("load.errors.")) errors.push_back(n);
   }
-  for (const auto& [prefix, names] : groups) {
-    std::vector<std::string> bytes, other;
-    for (const auto& n : names) {
-      (n.size() > 6 && n.compare(n.size() - 6, 6, "_bytes") == 0 ? bytes : other).push_back(n);
-    }
-    const std::string title = prefix == "heap" ? "Target heap" : prefix == "load" ? "Load" : prefix;
-    if (!bytes.empty()) {
-      s += "<h2>" + escape_html(title) + "</h2><div class=\"card\">" +
-           group_chart(in, t_end, "chart-" + prefix + "-bytes", title, bytes, Unit::bytes) + "</div>";
-    }
-    if (!other.empty()) {
-      s += "<h2>" + escape_html(title) + "</h2><div class=\"card\">" +
-           group_chart(in, t_end, "chart-" + prefix, title, other, Unit::plain) + "</div>";
-    }
+  const std::vector<std::pair<std::string, std::vector<std::string>>> load_charts = {
+      {"Requests per second (sent, answered)", rates},
+      {"Load level and errors per interval", errors},
+      {"Latency (ms, from the intended send time)", {"load.p50_ms", "load.p95_ms", "load.p99_ms"}},
+      {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}},
+      {"Job duration (s, mean per interval)", {"load.job_s"}}};
+  std::string s = "<h2>Load</h2>";
+  int index = 0;
+  for (const auto& [title, chart_names] : load_charts) {
+    const std::string chart = group_chart(in, t_end, "chart-load-" + std::to_string(index++), title,
+                                          chart_names, Unit::plain);
+    if (!chart.empty()) s += "<div class=\"card\">" + chart + "</div>";
   }
-  s += "<h2>Checks</h2>" + checks_table(v);
-  s += "<h2>Metrics</h2>" + metrics_table(v);
+  return s;
+}
+
+/// The target's own figures (heap.* and other prefixes): bytes and other units apart.
+std::string prefix_section(const ReportInput& in, double t_end, const std::string& prefix,
+                           const std::vector<std::string>& names) {
+  std::vector<std::string> bytes, other;
+  for (const auto& n : names) (n.ends_with("_bytes") ? bytes : other).push_back(n);
+  const std::string title = prefix == "heap" ? "Target heap" : prefix;
+  std::string s;
+  if (!bytes.empty()) {
+    s += "<h2>" + escape_html(title) + "</h2><div class=\"card\">" +
+         group_chart(in, t_end, "chart-" + prefix + "-bytes", title, bytes, Unit::bytes) + "</div>";
+  }
+  if (!other.empty()) {
+    s += "<h2>" + escape_html(title) + "</h2><div class=\"card\">" +
+         group_chart(in, t_end, "chart-" + prefix, title, other, Unit::plain) + "</div>";
+  }
+  return s;
+}
+
+std::string charts(const ReportInput& in, double t_end) {
+  std::string s = "<h2>Memory</h2><div class=\"card\">" + memory_chart(in, t_end) + "</div>";
+  s += regions_section(in.verdict);
+  const std::string counts =
+      group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
+                  {"threads", "fds", "children", "handles"}, Unit::count);
+  if (!counts.empty()) {
+    s += "<h2>Threads, descriptors, children</h2><div class=\"card\">" + counts + "</div>";
+  }
+  // The target's heap figures and the load, on the same time axis as memory.
+  auto groups = series_groups(in);
+  if (const auto load = groups.find("load"); load != groups.end()) {
+    s += load_section(in, t_end, load->second);
+    groups.erase(load);
+  }
+  for (const auto& [prefix, names] : groups) s += prefix_section(in, t_end, prefix, names);
+  return s;
+}
+
+}  // namespace
+
+std::string render_html(const ReportInput& in) {
+  const double t_end = std::max(1.0, run_end(in));
+  std::string s;
+  s.reserve(256 * 1024);
+  s += page_top(in);
+  s += charts(in, t_end);
+  s += "<h2>Checks</h2>" + checks_table(in.verdict);
+  s += "<h2>Metrics</h2>" + metrics_table(in.verdict);
   s += "<h2>Run</h2>" + facts_table(in);
   s += "<h2>Events</h2>" + events_table(in);
   s += "<p class=\"muted\">Generated by soak " SOAK_VERSION ". Growth: Theil-Sen with Sen's 95% "
@@ -355,49 +384,120 @@ std::string render_html(const ReportInput& in) {
   return s;
 }
 
-std::string escape_xml(std::string_view text) { return escape_html(text); }
+std::string escape_xml(std::string_view text) {
+  // XML 1.0 cannot carry control characters other than tab, newline and carriage return, even
+  // as character references: they are written out as \xNN text.
+  std::string safe;
+  safe.reserve(text.size());
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if ((byte < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || byte == 0x7f) {
+      safe += escape_terminal(std::string_view(&ch, 1));
+    } else {
+      safe += ch;
+    }
+  }
+  return escape_html(safe);
+}
+
+namespace {
+
+struct Counts {
+  std::size_t tests = 0, failures = 0, skipped = 0;
+};
+
+Counts count_checks(const analysis::Verdict& v) {
+  Counts n;
+  n.tests = v.checks.size();
+  for (const auto& c : v.checks) {
+    n.failures += c.status == CheckStatus::fail;
+    n.skipped += c.status == CheckStatus::inconclusive;
+  }
+  return n;
+}
+
+std::string counts_attributes(const Counts& n, double duration_s) {
+  return "tests=\"" + std::to_string(n.tests) + "\" failures=\"" + std::to_string(n.failures) +
+         "\" errors=\"0\" skipped=\"" + std::to_string(n.skipped) + "\" time=\"" +
+         fixed(duration_s, 3) + "\"";
+}
+
+std::string property(const std::string& name, const std::string& value) {
+  return "      <property name=\"" + escape_xml(name) + "\" value=\"" + escape_xml(value) +
+         "\"/>\n";
+}
+
+std::string testcases(const analysis::Verdict& v, const std::string& classname) {
+  const Units units = units_of(v);
+  std::string s;
+  for (const auto& c : v.checks) {
+    const CheckWords w = describe_check(c, units);
+    s += "    <testcase classname=\"" + escape_xml(classname) + "\" name=\"" + escape_xml(c.name) +
+         "\" time=\"0\">";
+    const std::string message = "measured " + w.measured + ", limit " + w.limit;
+    const std::string tier = analysis::to_string(c.tier);
+    if (c.status == CheckStatus::fail) {
+      s += "\n      <failure message=\"" + escape_xml(message) + "\" type=\"" +
+           escape_xml(tier.empty() ? "fail" : tier) + "\">" + escape_xml(w.detail) +
+           "</failure>\n    ";
+    } else if (c.status == CheckStatus::inconclusive) {
+      s += "\n      <skipped message=\"" + escape_xml("inconclusive: " + w.detail) + "\"/>\n    ";
+    }
+    s += "</testcase>\n";
+  }
+  return s;
+}
+
+/// One testsuite: `properties` already rendered, `timestamp` empty when unknown.
+std::string testsuite(const analysis::Verdict& v, const std::string& name,
+                      const std::string& timestamp, const std::string& properties) {
+  std::string s = "  <testsuite name=\"" + escape_xml(name) + "\" " +
+                  counts_attributes(count_checks(v), v.duration_s);
+  if (!timestamp.empty()) s += " timestamp=\"" + escape_xml(timestamp) + "\"";
+  s += ">\n    <properties>\n" + property("verdict", analysis::to_string(v.verdict)) +
+       property("samples", std::to_string(v.samples)) + properties + "    </properties>\n";
+  return s + testcases(v, name) + "  </testsuite>\n";
+}
+
+std::string process_properties(const analysis::ProcessIdentity& id) {
+  std::string s = property("process", id.name);
+  if (id.pid) s += property("pid", std::to_string(*id.pid));
+  std::string cmdline;
+  for (const auto& arg : id.cmdline) cmdline += (cmdline.empty() ? "" : " ") + arg;
+  if (!cmdline.empty()) s += property("cmdline", cmdline);
+  for (const auto& [key, value] : id.labels) s += property("label." + key, value);
+  return s;
+}
+
+}  // namespace
 
 std::string render_junit(const analysis::Verdict& v, const nlohmann::json& header) {
   std::string name = "soak";
   if (header.contains("target") && header["target"].contains("name")) {
     name += "." + header["target"]["name"].get<std::string>();
   }
-  int failures = 0, skipped = 0;
-  for (const auto& c : v.checks) {
-    failures += c.status == CheckStatus::fail;
-    skipped += c.status == CheckStatus::inconclusive;
-  }
-  const std::string tests = std::to_string(v.checks.size());
-  std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  s += "<testsuites name=\"soak\" tests=\"" + tests + "\" failures=\"" + std::to_string(failures) +
-       "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" + fixed(v.duration_s, 3) +
-       "\">\n";
-  s += "  <testsuite name=\"" + escape_xml(name) + "\" tests=\"" + tests + "\" failures=\"" +
-       std::to_string(failures) + "\" errors=\"0\" skipped=\"" + std::to_string(skipped) +
-       "\" time=\"" + fixed(v.duration_s, 3) + "\"";
+  std::string timestamp;
   if (header.contains("started_at") && header["started_at"].is_string()) {
-    std::string ts = header["started_at"].get<std::string>();
-    if (!ts.empty() && ts.back() == 'Z') ts.pop_back();
-    s += " timestamp=\"" + escape_xml(ts) + "\"";
+    timestamp = header["started_at"].get<std::string>();
+    if (!timestamp.empty() && timestamp.back() == 'Z') timestamp.pop_back();
   }
-  s += ">\n    <properties>\n      <property name=\"verdict\" value=\"" +
-       std::string(analysis::to_string(v.verdict)) + "\"/>\n      <property name=\"samples\" value=\"" +
-       std::to_string(v.samples) + "\"/>\n    </properties>\n";
-  for (const auto& c : v.checks) {
-    s += "    <testcase classname=\"" + escape_xml(name) + "\" name=\"" + escape_xml(c.name) +
-         "\" time=\"0\">";
-    const std::string message = "measured " + c.measured + ", limit " + c.limit;
-    if (c.status == CheckStatus::fail) {
-      s += "\n      <failure message=\"" + escape_xml(message) + "\" type=\"" +
-           escape_xml(c.tier.empty() ? "fail" : c.tier) + "\">" + escape_xml(c.detail) +
-           "</failure>\n    ";
-    } else if (c.status == CheckStatus::inconclusive) {
-      s += "\n      <skipped message=\"" + escape_xml("inconclusive: " + c.detail) + "\"/>\n    ";
-    }
-    s += "</testcase>\n";
+  Counts total = count_checks(v);
+  for (const auto& p : v.processes) {
+    const Counts n = count_checks(p.verdict);
+    total.tests += n.tests;
+    total.failures += n.failures;
+    total.skipped += n.skipped;
   }
-  s += "  </testsuite>\n</testsuites>\n";
-  return s;
+  std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<testsuites name=\"soak\" " + counts_attributes(total, v.duration_s) + ">\n";
+  if (v.processes.empty()) return s + testsuite(v, name, timestamp, "") + "</testsuites>\n";
+  for (const auto& p : v.processes) {
+    std::string suite =
+        "soak." + (p.identity.name.empty() ? std::string("process") : p.identity.name);
+    if (p.identity.pid) suite += "." + std::to_string(*p.identity.pid);
+    s += testsuite(p.verdict, suite, timestamp, process_properties(p.identity));
+  }
+  return s + "</testsuites>\n";
 }
 
 }  // namespace soak::report

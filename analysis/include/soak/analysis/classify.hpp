@@ -12,16 +12,55 @@
 //     Sen's interval widened by the same correction.
 //  6. Plateau: a leak keeps rising at the end; growth that levelled off is not a leak.
 //  7. Integer series (threads, fds, children): a staircase of new highs is a leak at any rate.
+//
+// Units: t in seconds, values in the metric's own unit (bytes for *_bytes, a count for
+// threads/fds); rates are that unit per second. Thread-safety: pure functions of their
+// arguments, safe to call concurrently. Failure modes: none thrown; too little data is the
+// `insufficient` classification with a reason. Preconditions (asserted): t and y have the same
+// length and t ascends.
 
+#include <cstddef>
 #include <optional>
 #include <span>
-#include <string>
 #include <vector>
 
 namespace soak::analysis {
 
 enum class Classification { steady, warmup, plateau, sawtooth, leak, decreasing, insufficient };
+/// The SPEC.md name ("steady", "leak", ...).
 const char* to_string(Classification c);
+
+/// Why a series got its classification.
+enum class ReasonCode {
+  constant,                 ///< every point equal
+  too_few_points,           ///< fewer than min_points (points, required_points)
+  too_short,                ///< spans under min_span_s (span_s, required_span_s)
+  too_few_gap_free_points,  ///< the longest stretch without gaps is too short (points)
+  too_few_after_warmup,     ///< the warm-up and onset left too little to judge
+  new_highs,                ///< integer staircase (new_highs, last_new_high_s)
+  sustained_growth,         ///< significant growth still rising at the end
+  floor_rising,             ///< a sawtooth whose floor keeps rising
+  levelled_off,             ///< grew, then levelled off
+  falls_steadily,           ///< significant decrease
+  returns_to_floor,         ///< a sawtooth on a flat floor (drops)
+  warmup_then_steady,       ///< rose during warm-up, steady after
+  one_off_step,             ///< a single step, flat after
+  no_trend,                 ///< no significant trend
+};
+/// A stable identifier ("too_few_points", ...), for JSON and tests.
+const char* to_string(ReasonCode code);
+
+/// The reason and the figures its sentence needs; fields unused by the code stay 0.
+struct ClassifyReason {
+  ReasonCode code = ReasonCode::too_few_points;
+  std::size_t points = 0;           ///< too_few_points, too_few_gap_free_points
+  std::size_t required_points = 0;  ///< too_few_points, too_few_gap_free_points
+  double span_s = 0;                ///< too_short: seconds of data
+  double required_span_s = 0;       ///< too_short
+  std::size_t new_highs = 0;        ///< new_highs
+  double last_new_high_s = 0;       ///< new_highs: when the last one was set (run seconds)
+  std::size_t drops = 0;            ///< returns_to_floor: collection drops seen
+};
 
 struct ClassifyOptions {
   bool integer_valued = false;       ///< threads, fds, children: counts, not sizes
@@ -37,7 +76,7 @@ struct ClassifyOptions {
 struct SeriesAnalysis {
   Classification classification = Classification::insufficient;
   double growth_per_s = 0;  ///< metric units per second over the judged window
-  double ci_low_per_s = 0;
+  double ci_low_per_s = 0;  ///< Sen's 95 % interval, widened for autocorrelation
   double ci_high_per_s = 0;
   double trend_p_value = 1;
   double autocorrelation_correction = 1;  ///< Hamed-Rao n/n*
@@ -51,42 +90,15 @@ struct SeriesAnalysis {
   double level_start = 0;       ///< robust level just after the warm-up
   double level_end = 0;         ///< robust level at the end
   std::size_t points = 0;
-  std::string reason;           ///< one sentence: why this classification
+  ClassifyReason reason;  ///< why this classification (worded by soak::report)
   /// The conditioned line for plots: judged window's trend as two points (t, value).
   double trend_t0 = 0, trend_y0 = 0, trend_t1 = 0, trend_y1 = 0;
   std::vector<double> floor_t, floor_y;  ///< sawtooth floor points when used
 };
 
-/// Classifies one series. t in seconds, ascending; y in the metric's unit.
+/// Classifies one series. t in seconds, ascending; y in the metric's unit. O(n log n) in the
+/// raw points plus O(b^2) in the bins (b <= max_bins).
 SeriesAnalysis classify_series(std::span<const double> t, std::span<const double> y,
                                const ClassifyOptions& options);
-
-// Building blocks, exposed for tests.
-
-struct Binned {
-  std::vector<double> t, y;
-};
-/// Equal-time bins, per-bin median of y at the bin's median time; empty bins are skipped.
-Binned bin_median(std::span<const double> t, std::span<const double> y, std::size_t max_bins);
-
-struct Sawtooth {
-  bool detected = false;
-  std::size_t drops = 0;
-  std::vector<double> floor_t, floor_y;  ///< each cycle's minimum
-};
-Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y);
-
-struct TwoPhase {
-  std::size_t index = 0;  ///< first point of the second phase
-  double slope_before = 0, slope_after = 0;
-  double sse_ratio = 1;   ///< two-phase SSE / one-line SSE
-};
-/// Best split into two independent least-squares lines, each side keeping >= min_fraction.
-TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y,
-                        double min_fraction = 0.1);
-
-/// Index ranges [begin, end) of runs without a gap longer than `gap_factor` x the median step.
-std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t,
-                                                               double gap_factor = 10);
 
 }  // namespace soak::analysis

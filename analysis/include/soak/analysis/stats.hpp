@@ -1,6 +1,11 @@
 #pragma once
-// Estimators and tests on (t, y) series. Pure functions; O(n^2) ones are meant for the
-// conditioned series (a few hundred bins), the exact Theil-Sen in theil_sen.hpp for raw data.
+// Estimators and tests on (t, y) series: the ones classify_series() decides with.
+// Units: t in seconds, y in the metric's unit; slopes are y-units per second.
+// Thread-safety: pure functions, safe to call concurrently. Failure modes: none thrown;
+// degenerate input (too few points, zero variance) returns the neutral value documented per
+// function. The O(n^2) ones are meant for the conditioned series (a few hundred bins), the
+// exact Theil-Sen in theil_sen.hpp for raw data. Reference estimators used only by tests
+// (OLS, Kendall's tau) are in detail/reference.hpp.
 
 #include <span>
 #include <utility>
@@ -12,27 +17,9 @@ double normal_cdf(double z);
 /// Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p);
 
-double median(std::vector<double> values);  ///< by value: it reorders
+double median(std::vector<double> values);  ///< by value: it reorders; NaN when empty
 /// Median absolute deviation scaled to a normal sigma (x 1.4826).
 double mad_sigma(std::span<const double> values);
-
-/// Ordinary least squares, as scipy.stats.linregress reports it.
-struct LinearFit {
-  double slope = 0;
-  double intercept = 0;
-  double r_value = 0;
-  double p_value = 1;  ///< two-sided, t distribution with n - 2 degrees of freedom
-  double stderr_slope = 0;
-};
-LinearFit linregress(std::span<const double> x, std::span<const double> y);
-
-/// Kendall's tau-b with its asymptotic two-sided p-value (scipy.stats.kendalltau's
-/// method="asymptotic"). O(n^2).
-struct KendallTau {
-  double tau = 0;
-  double p_value = 1;
-};
-KendallTau kendall_tau(std::span<const double> x, std::span<const double> y);
 
 /// Mann-Kendall trend test with Hamed and Rao's (1998) variance correction for serial
 /// correlation: the variance of S is inflated by n/n*, estimated from the significant

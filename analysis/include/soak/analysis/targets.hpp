@@ -1,6 +1,11 @@
 #pragma once
 // The targets a run is checked against: the documented profile (SPEC.md, from the seeds'
 // memory-usage and benchmark tables) and a JSON file that overrides parts of it.
+//
+// Units: every value in base units (bytes, bytes per minute, fractions, seconds); the text a
+// targets file wrote is kept beside it so reports can quote it and print in its unit.
+// Thread-safety: plain values and pure functions. Failure modes: parse_quantity and
+// parse_targets throw TargetsError naming the field; nothing else throws.
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,7 +24,7 @@ class TargetsError : public std::invalid_argument {
 struct Tiered {
   double target = 0;
   std::optional<double> acceptable;
-  std::string target_text;      ///< as the targets file wrote it; empty for defaults
+  std::string target_text;  ///< as the targets file wrote it ("5 MiB/min"); empty for defaults
   std::string acceptable_text;
 };
 
@@ -37,10 +42,22 @@ struct Targets {
   std::optional<double> return_to_baseline_fraction;
 };
 
-enum class Quantity { bytes, bytes_per_min, fraction, seconds };
+/// What a number measures. Targets are written in the first four; checks (verdict.hpp) also
+/// measure counts, rates in a series' own unit and load levels.
+enum class Quantity {
+  bytes,
+  bytes_per_min,
+  fraction,  ///< 0.2 is 20 %
+  seconds,
+  count,          ///< threads, fds, jobs: a plain number
+  count_per_min,  ///< a count's growth
+  value_per_min,  ///< growth of a series that is neither bytes nor a count, in its own unit
+  level,          ///< a load level (the scenario's own scale)
+};
 
 /// Parses "5 MiB/min", "500 MB", "1.5 GB", "20%", "5m": the unit is required and strict
-/// (MB = 10^6 bytes, MiB = 2^20 bytes; rates per s, min or h). Throws TargetsError.
+/// (MB = 10^6 bytes, MiB = 2^20 bytes; rates per s, min or h). Throws TargetsError. Only the
+/// four kinds a targets file writes (bytes, bytes_per_min, fraction, seconds) are parsed.
 double parse_quantity(const std::string& text, Quantity kind, const std::string& field);
 
 /// Applies a targets document over the defaults. Unknown keys, wrong types and bad units are
@@ -48,9 +65,5 @@ double parse_quantity(const std::string& text, Quantity kind, const std::string&
 /// string for the target alone, or {"target": ..., "acceptable": ...}), memory_growth,
 /// fail_on_any_leak, warmup, job_growth, return_to_baseline.
 Targets parse_targets(const nlohmann::json& document, Targets base = {});
-
-/// "5 MiB/min" style text for a limit.
-std::string describe_bytes(double bytes);
-std::string describe_rate(double bytes_per_min);
 
 }  // namespace soak::analysis

@@ -7,6 +7,12 @@
 // enumerated as the inversions between the orders of z at lo and at hi, and selected exactly.
 // Expected cost at n = 86,400 (24 h at 1 Hz): a few merge sorts and ~10^6 slopes.
 // Deterministic: the sampling uses a fixed seed.
+//
+// Units: t in seconds (any unit, strictly increasing), y in the metric's unit; slopes are
+// y-units per t-unit. Thread-safety: pure functions with their own buffers, safe to call
+// concurrently. Failure modes: none thrown beyond std::bad_alloc; preconditions (n >= 2, t
+// strictly increasing, k in range) are asserted. The reference that forms every slope is
+// detail::theil_sen_slope_naive (detail/reference.hpp).
 
 #include <cstdint>
 #include <span>
@@ -26,8 +32,5 @@ double kth_pairwise_slope(std::span<const double> t, std::span<const double> y, 
 /// The Theil-Sen slope: median of pairwise slopes (mean of the two middle ones when their
 /// number is even), exact. n >= 2.
 double theil_sen_slope(std::span<const double> t, std::span<const double> y);
-
-/// The same by forming and sorting every slope: O(n^2) memory; a reference for tests.
-double theil_sen_slope_naive(std::span<const double> t, std::span<const double> y);
 
 }  // namespace soak::analysis

@@ -67,6 +67,7 @@ Judgement judge_log(const std::filesystem::path& run, const JudgeOptions& option
 /// The analysis so far of a log still being written, for the live view and the exporter.
 struct Interim {
   analysis::VerdictKind verdict = analysis::VerdictKind::inconclusive;
+  analysis::Verdict analysis;  ///< the whole analysis so far, for wording it
   std::vector<std::string> failing_checks;
   /// Per classified metric: name, classification, growth per minute with its interval.
   struct Growth {

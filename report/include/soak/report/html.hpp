@@ -1,6 +1,11 @@
 #pragma once
 // The run's report: one self-contained HTML page (inline CSS and SVG; no scripts, fonts or
 // network), and JUnit XML for CI systems. Renders what the analysis decided; recomputes nothing.
+//
+// Units: as format.hpp (each number in the unit its target was written in); times in seconds.
+// Thread-safety: pure functions of their arguments. Failure modes: none thrown beyond
+// std::bad_alloc; everything from the target or the log (names, command lines, labels, event
+// details) is escaped for HTML/XML.
 
 #include <nlohmann/json.hpp>
 #include <span>
@@ -23,25 +28,24 @@ struct ReportEvent {
 };
 
 struct ReportInput {
+  explicit ReportInput(const analysis::Verdict& judged) : verdict(judged) {}
+  const analysis::Verdict& verdict;  ///< must outlive the ReportInput
   nlohmann::json header;  ///< the samples log's header (target, host, start, interval)
   std::vector<ReportSeries> series;
   std::vector<ReportEvent> events;
   std::vector<std::string> log_warnings;
   std::string log_path;
-  const analysis::Verdict* verdict = nullptr;
 };
-
-/// The verdict in words for the top of the page and the terminal: the failing (else
-/// inconclusive) checks' sentences, or why it passed.
-std::string verdict_sentence(const analysis::Verdict& verdict);
 
 std::string render_html(const ReportInput& input);
 
-/// JUnit XML: one testsuite for the run, one testcase per check; failures carry the measured
-/// value and the limit, inconclusive checks are skipped with the reason.
+/// JUnit XML: one testsuite for the run (for a group, one per process, named by it and with its
+/// identity as properties), one testcase per check; failures carry the measured value and the
+/// limit, inconclusive checks are skipped with the reason.
 std::string render_junit(const analysis::Verdict& verdict, const nlohmann::json& header);
 
-/// Escapes text for XML attributes and content.
+/// Escapes text for XML attributes and content; control characters XML cannot carry become
+/// \xNN text.
 std::string escape_xml(std::string_view text);
 
 }  // namespace soak::report
