@@ -180,7 +180,7 @@ class Exchange {
  public:
   Exchange(const HttpUrl& url, const HttpHeaders& headers, std::chrono::nanoseconds timeout,
            std::size_t max_body_bytes)
-      : timeout_(timeout) {
+      : timeout_(timeout), max_body_bytes_(max_body_bytes) {
     request_.method(http::verb::get);
     request_.target(url.target);
     request_.version(11);
@@ -235,6 +235,19 @@ class Exchange {
       return finish(failed(HttpFailure::unreachable,
                            "the connection broke while sending (" + ec.message() + ")"));
     }
+    // The header first, then the body: Beast 1.74 loses a body_limit error raised by the header
+    // when body bytes follow it in the same read, so the length is checked here as well.
+    http::async_read_header(stream_, buffer_, parser_, [this](beast::error_code hec, std::size_t) {
+      on_header(hec);
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    if (const auto length = parser_.content_length(); length && *length > max_body_bytes_) {
+      return on_read(http::error::body_limit);
+    }
+    if (parser_.is_done()) return on_read(ec);
     http::async_read(stream_, buffer_, parser_, [this](beast::error_code rec, std::size_t) {
       on_read(rec);
     });
@@ -261,6 +274,7 @@ class Exchange {
   }
 
   std::chrono::nanoseconds timeout_;
+  std::size_t max_body_bytes_;
   asio::io_context context_{1};
   beast::tcp_stream stream_{context_};
   http::request<http::empty_body> request_;

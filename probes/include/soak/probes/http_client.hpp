@@ -79,7 +79,8 @@ inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 
 /// GET `url` with `headers` added to the request (Host, User-Agent and Connection: close are
 /// set here). Blocks the calling thread for at most about `timeout` (see Bounds above). Never
-/// throws for anything the network or the server does; only std::bad_alloc can escape.
+/// throws for anything the network or the server does; only std::bad_alloc can escape, and
+/// std::length_error for a header value of 64 KiB or more (a caller's bug).
 HttpResult http_get(const HttpUrl& url, const HttpHeaders& headers,
                     std::chrono::nanoseconds timeout, std::size_t max_body_bytes);
 
