@@ -69,7 +69,8 @@ ExitCode fleet_command(const FleetOptions& options) {
     s.labels = std::move(r.labels);
     const auto name = s.labels.find("__name__");
     s.name = name != s.labels.end() ? name->second : "value";
-    if (const auto metric = s.labels.find("metric"); metric != s.labels.end()) s.name = metric->second;
+    if (const auto metric = s.labels.find("metric"); metric != s.labels.end())
+      s.name = metric->second;
     for (const auto& [t, v] : r.points) {
       s.t.push_back(t - start);
       s.v.push_back(v);

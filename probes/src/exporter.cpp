@@ -95,7 +95,8 @@ namespace {
 /// One connection: read a request (bounded in size and time), answer, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ExporterServer& server) : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, ExporterServer& server)
+      : stream_(std::move(socket)), server_(server) {
     ++server_.connections;
   }
   ~Session() { --server_.connections; }
@@ -139,10 +140,11 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.content_length(length);
     }
     stream_.expires_after(kWriteTimeout);
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec || !self->response_.keep_alive()) return self->close();
-      self->read();
-    });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec || !self->response_.keep_alive()) return self->close();
+                        self->read();
+                      });
   }
 
   void close() {

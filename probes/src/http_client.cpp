@@ -60,7 +60,8 @@ void parse_authority(std::string_view url, std::string_view authority, HttpUrl& 
     if (!rest.empty()) port_text = rest.substr(1);
   } else {
     const auto colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       throw url_error(url, "an IPv6 address must be written in brackets, as [::1]");
     }
     out.host = std::string(authority.substr(0, colon));
@@ -103,13 +104,20 @@ HttpUrl parse_http_url(std::string_view url) {
 
 const char* to_string(HttpFailure failure) {
   switch (failure) {
-    case HttpFailure::none: return "none";
-    case HttpFailure::unresolved: return "unresolved";
-    case HttpFailure::refused: return "refused";
-    case HttpFailure::unreachable: return "unreachable";
-    case HttpFailure::timeout: return "timeout";
-    case HttpFailure::too_large: return "too_large";
-    case HttpFailure::bad_response: return "bad_response";
+    case HttpFailure::none:
+      return "none";
+    case HttpFailure::unresolved:
+      return "unresolved";
+    case HttpFailure::refused:
+      return "refused";
+    case HttpFailure::unreachable:
+      return "unreachable";
+    case HttpFailure::timeout:
+      return "timeout";
+    case HttpFailure::too_large:
+      return "too_large";
+    case HttpFailure::bad_response:
+      return "bad_response";
   }
   return "unknown";
 }
@@ -159,17 +167,17 @@ std::vector<tcp::endpoint> resolve(const HttpUrl& url, Clock::time_point deadlin
       state->done_cv.notify_all();
     }).detach();
   } catch (const std::system_error& e) {
-    failure = failed(HttpFailure::unresolved, "cannot start resolving " + url.host + " (" +
-                                                  e.what() + ")");
+    failure = failed(HttpFailure::unresolved,
+                     "cannot start resolving " + url.host + " (" + e.what() + ")");
     return {};
   }
   std::unique_lock lock(state->mutex);
   if (!state->done_cv.wait_until(lock, deadline, [&] { return state->done; })) {
-    failure = failed(HttpFailure::timeout,
-                     url.host + " did not resolve within " + seconds_text(timeout));
+    failure =
+        failed(HttpFailure::timeout, url.host + " did not resolve within " + seconds_text(timeout));
   } else if (state->error || state->endpoints.empty()) {
-    failure = failed(HttpFailure::unresolved, url.host + " does not resolve (" +
-                                                  state->error.message() + ")");
+    failure = failed(HttpFailure::unresolved,
+                     url.host + " does not resolve (" + state->error.message() + ")");
   }
   return state->endpoints;
 }
@@ -194,9 +202,8 @@ class Exchange {
 
   HttpResult run(const std::vector<tcp::endpoint>& endpoints, Clock::time_point deadline) {
     stream_.expires_at(deadline);
-    stream_.async_connect(endpoints, [this](beast::error_code ec, const tcp::endpoint&) {
-      on_connect(ec);
-    });
+    stream_.async_connect(endpoints,
+                          [this](beast::error_code ec, const tcp::endpoint&) { on_connect(ec); });
     context_.run_until(deadline + kCompletionGrace);
     if (!finished_) {
       return failed(HttpFailure::timeout, "no answer within " + seconds_text(timeout_));
@@ -215,21 +222,22 @@ class Exchange {
 
   void on_connect(beast::error_code ec) {
     if (ec == beast::error::timeout) {
-      return finish(failed(HttpFailure::timeout, "connect timed out after " + seconds_text(timeout_)));
+      return finish(
+          failed(HttpFailure::timeout, "connect timed out after " + seconds_text(timeout_)));
     }
     if (ec == asio::error::connection_refused) {
       return finish(failed(HttpFailure::refused, "connection refused"));
     }
-    if (ec) return finish(failed(HttpFailure::unreachable, "cannot connect (" + ec.message() + ")"));
-    http::async_write(stream_, request_, [this](beast::error_code wec, std::size_t) {
-      on_write(wec);
-    });
+    if (ec)
+      return finish(failed(HttpFailure::unreachable, "cannot connect (" + ec.message() + ")"));
+    http::async_write(stream_, request_,
+                      [this](beast::error_code wec, std::size_t) { on_write(wec); });
   }
 
   void on_write(beast::error_code ec) {
     if (ec == beast::error::timeout) {
-      return finish(failed(HttpFailure::timeout, "the request could not be sent within " +
-                                                     seconds_text(timeout_)));
+      return finish(failed(HttpFailure::timeout,
+                           "the request could not be sent within " + seconds_text(timeout_)));
     }
     if (ec) {
       return finish(failed(HttpFailure::unreachable,
@@ -237,9 +245,8 @@ class Exchange {
     }
     // The header first, then the body: Beast 1.74 loses a body_limit error raised by the header
     // when body bytes follow it in the same read, so the length is checked here as well.
-    http::async_read_header(stream_, buffer_, parser_, [this](beast::error_code hec, std::size_t) {
-      on_header(hec);
-    });
+    http::async_read_header(stream_, buffer_, parser_,
+                            [this](beast::error_code hec, std::size_t) { on_header(hec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -248,9 +255,8 @@ class Exchange {
       return on_read(http::error::body_limit);
     }
     if (parser_.is_done()) return on_read(ec);
-    http::async_read(stream_, buffer_, parser_, [this](beast::error_code rec, std::size_t) {
-      on_read(rec);
-    });
+    http::async_read(stream_, buffer_, parser_,
+                     [this](beast::error_code rec, std::size_t) { on_read(rec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -258,15 +264,16 @@ class Exchange {
       return finish(failed(HttpFailure::timeout, "no answer within " + seconds_text(timeout_)));
     }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
-      return finish(failed(HttpFailure::too_large, "the answer is over the size bound (" +
-                                                       ec.message() + ")"));
+      return finish(failed(HttpFailure::too_large,
+                           "the answer is over the size bound (" + ec.message() + ")"));
     }
     if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
         ec == asio::error::eof || ec == asio::error::connection_reset) {
       return finish(failed(HttpFailure::bad_response,
                            "the server closed the connection before a complete answer"));
     }
-    if (ec) return finish(failed(HttpFailure::bad_response, "not an HTTP answer (" + ec.message() + ")"));
+    if (ec)
+      return finish(failed(HttpFailure::bad_response, "not an HTTP answer (" + ec.message() + ")"));
     HttpResult ok;
     ok.status = parser_.get().result_int();
     ok.body = std::move(parser_.get().body());

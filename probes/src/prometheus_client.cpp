@@ -63,8 +63,7 @@ RangeSeries series_of(const nlohmann::json& entry) {
 
 }  // namespace
 
-PrometheusError::PrometheusError(PrometheusFailure reason, std::string detail,
-                                 unsigned http_status)
+PrometheusError::PrometheusError(PrometheusFailure reason, std::string detail, unsigned http_status)
     : std::runtime_error(sentence(reason, detail, http_status)),
       reason_(reason),
       detail_(std::move(detail)),
@@ -100,16 +99,16 @@ std::vector<RangeSeries> query_range(const std::string& base_url, const std::str
   std::snprintf(times, sizeof times, "&start=%.3f&end=%.3f&step=%gs", start_unix_s, end_unix_s,
                 step_s);
   url.target = prefix + "/api/v1/query_range?query=" + percent_encode(query) + times;
-  const HttpResult answer = http_get(url, {{"Accept", "application/json"}}, timeout,
-                                     kMaxQueryRangeBytes);
+  const HttpResult answer =
+      http_get(url, {{"Accept", "application/json"}}, timeout, kMaxQueryRangeBytes);
   if (!answer.ok()) throw PrometheusError(PrometheusFailure::unreachable, answer.message, 0);
   const auto doc = nlohmann::json::parse(answer.body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     throw PrometheusError(PrometheusFailure::not_prometheus, "", answer.status);
   }
   if (string_field(doc, "status", "") != "success") {
-    throw PrometheusError(PrometheusFailure::refused,
-                          string_field(doc, "error", "unknown error"), answer.status);
+    throw PrometheusError(PrometheusFailure::refused, string_field(doc, "error", "unknown error"),
+                          answer.status);
   }
   const auto data = doc.find("data");
   if (data == doc.end() || !data->is_object()) {

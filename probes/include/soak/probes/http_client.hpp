@@ -38,9 +38,9 @@ class UrlError : public std::invalid_argument {
 
 /// An http:// URL taken apart. Values only; copy freely.
 struct HttpUrl {
-  std::string host;        ///< a name or an IP literal, IPv6 without its brackets ("::1")
+  std::string host;         ///< a name or an IP literal, IPv6 without its brackets ("::1")
   std::uint16_t port = 80;  ///< 1..65535
-  std::string target;      ///< path and query as sent: starts with '/', no fragment
+  std::string target;       ///< path and query as sent: starts with '/', no fragment
   /// host[:port] as the Host header wants it: IPv6 in brackets, the port left out when 80.
   std::string authority() const;
 };

@@ -2,7 +2,8 @@
 // Probes: the target's own figures over HTTP, sampled beside RSS.
 //
 //   --probe 'json http://127.0.0.1:8080/api/perf /heap/in_use_bytes as in_use, /jobs/running'
-//   --probe 'prom http://127.0.0.1:8080/metrics go_memstats_heap_inuse_bytes, jvm_memory_used_bytes{area="heap"} as jvm_heap'
+//   --probe 'prom http://127.0.0.1:8080/metrics go_memstats_heap_inuse_bytes,
+//            jvm_memory_used_bytes{area="heap"} as jvm_heap'
 //   --probe 'prom http://127.0.0.1:8080/metrics preset=go auth=METRICS_TOKEN timeout=2s every=5s'
 //
 // Values land in the log as heap.<name>. Each probe fetches on its own thread, off the
@@ -26,11 +27,11 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <memory>
 #include <vector>
 
 #include "soak/probes/http_client.hpp"

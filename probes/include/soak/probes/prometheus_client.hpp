@@ -28,7 +28,7 @@ inline constexpr std::size_t kMaxQueryRangeBytes = std::size_t{256} << 20;
 
 /// One series of a query_range answer.
 struct RangeSeries {
-  std::map<std::string, std::string> labels;       ///< its labels, __name__ included when present
+  std::map<std::string, std::string> labels;      ///< its labels, __name__ included when present
   std::vector<std::pair<double, double>> points;  ///< (unix time in s, value); NaN and ±Inf left
                                                   ///< out as gaps; in the server's order (by time)
 };
