@@ -403,7 +403,7 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
   CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
 }
 
-TEST_CASE("a real Prometheus scrapes soak's exporter; soak analyze --prometheus finds the leak") {
+TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometheus finds the leak") {
   const fs::path prometheus = "/usr/bin/prometheus";
   REQUIRE(fs::exists(prometheus));  // Debian's prometheus package, installed by scripts/setup.sh
   auto target = start_leaky({"--leak-mib-per-min", "120"});

@@ -172,10 +172,10 @@ void ExporterServer::accept() {
       });
       return;
     }
+    accept();  // first, so that a session that fails to start cannot end the accept loop
     if (connections < kMaxConnections) {
       std::make_shared<Session>(std::move(socket), *this)->read();
     }  // else the socket closes here: the client sees the connection end and may retry
-    accept();
   });
 }
 
