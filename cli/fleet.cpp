@@ -1,16 +1,16 @@
 // soak analyze --prometheus URL --query PROMQL: judge every series a Prometheus server has for
 // a query over a window, with the same classification as a single run.
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/verdict.hpp"
+#include "soak/probes/prometheus_client.hpp"
 #include "soak/report/format.hpp"
 #include "soak/report/words.hpp"
 
@@ -18,18 +18,21 @@ namespace soak::cli {
 
 namespace {
 
+/// One query_range exchange, whole: Prometheus answers big windows in seconds.
+constexpr auto kQueryTimeout = std::chrono::seconds(60);
+
 struct FleetSeries {
-  nlohmann::json labels;
+  std::map<std::string, std::string> labels;
   std::string name;
   std::vector<double> t, v;
   analysis::SeriesAnalysis analysis;
 };
 
-std::string describe_labels(const nlohmann::json& labels) {
+std::string describe_labels(const std::map<std::string, std::string>& labels) {
   std::string out;
-  for (const auto& [k, v] : labels.items()) {
+  for (const auto& [k, v] : labels) {
     if (k == "__name__") continue;
-    out += (out.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    out += (out.empty() ? "" : ",") + k + "=" + v;
   }
   return out.empty() ? "{}" : "{" + out + "}";
 }
@@ -40,43 +43,38 @@ ExitCode fleet_command(const FleetOptions& options) {
   const std::string& url = options.prometheus_url;
   if (url.rfind("http://", 0) != 0) throw UsageError("--prometheus: expected an http:// URL, got '" + url + "'");
   const std::string rest = url.substr(7);
-  const auto slash = rest.find('/');
-  const std::string base = "http://" + rest.substr(0, slash);
-  const std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+  const std::string base = "http://" + rest.substr(0, rest.find('/'));
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const double start = now - options.since_s;
-  char times[160];
-  std::snprintf(times, sizeof times, "&start=%.3f&end=%.3f&step=%gs", start, now, options.step_s);
-  httplib::Client client(base);
-  client.set_connection_timeout(std::chrono::seconds(5));
-  client.set_read_timeout(std::chrono::seconds(60));
-  const std::string path = (prefix.empty() || prefix == "/" ? "" : prefix) + "/api/v1/query_range?query=" +
-                           httplib::detail::encode_query_param(options.query) + times;
-  const auto res = client.Get(path.c_str());
-  if (!res) {
-    throw RuntimeError("cannot reach the Prometheus server at " + base + " (" + httplib::to_string(res.error()) +
-                       "); check --prometheus");
-  }
-  const auto doc = nlohmann::json::parse(res->body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw RuntimeError(base + " did not answer with Prometheus JSON (HTTP " + std::to_string(res->status) + ")");
-  }
-  if (doc.value("status", "") != "success") {
-    throw UsageError("Prometheus refused the query: " + doc.value("error", std::string("unknown error")) +
-                     "; check --query");
+  std::vector<probes::RangeSeries> answer;
+  try {
+    answer = probes::query_range(url, options.query, start, now, options.step_s, kQueryTimeout);
+  } catch (const probes::UrlError& e) {
+    throw UsageError(std::string("--prometheus: ") + e.what());
+  } catch (const probes::PrometheusError& e) {
+    switch (e.reason()) {
+      case probes::PrometheusFailure::unreachable:
+        throw RuntimeError("cannot reach the Prometheus server at " + base + " (" + e.detail() +
+                           "); check --prometheus");
+      case probes::PrometheusFailure::not_prometheus:
+        throw RuntimeError(base + " did not answer with Prometheus JSON (HTTP " +
+                           std::to_string(e.http_status()) + ")");
+      case probes::PrometheusFailure::refused:
+        throw UsageError("Prometheus refused the query: " + e.detail() + "; check --query");
+    }
+    throw;
   }
   std::vector<FleetSeries> series;
-  for (const auto& r : doc["data"].value("result", nlohmann::json::array())) {
+  for (auto& r : answer) {
     FleetSeries s;
-    s.labels = r.value("metric", nlohmann::json::object());
-    s.name = s.labels.value("__name__", std::string("value"));
-    if (s.labels.contains("metric") && s.labels["metric"].is_string()) s.name = s.labels["metric"].get<std::string>();
-    for (const auto& point : r.value("values", nlohmann::json::array())) {
-      if (!point.is_array() || point.size() != 2 || !point[1].is_string()) continue;
-      const double value = std::strtod(point[1].get<std::string>().c_str(), nullptr);
-      if (!std::isfinite(value)) continue;  // NaN/Inf samples are gaps
-      s.t.push_back(point[0].get<double>() - start);
-      s.v.push_back(value);
+    s.labels = std::move(r.labels);
+    const auto name = s.labels.find("__name__");
+    s.name = name != s.labels.end() ? name->second : "value";
+    if (const auto metric = s.labels.find("metric"); metric != s.labels.end())
+      s.name = metric->second;
+    for (const auto& [t, v] : r.points) {
+      s.t.push_back(t - start);
+      s.v.push_back(v);
     }
     analysis::ClassifyOptions copts;
     copts.integer_valued = analysis::metric_kind(s.name) == analysis::MetricKind::integer_gauge;

@@ -267,7 +267,7 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
   CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
 }
 
-TEST_CASE("a real Prometheus scrapes soak's exporter; soak analyze --prometheus finds the leak") {
+TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometheus finds the leak") {
   const fs::path prometheus = "/usr/bin/prometheus";
   REQUIRE(fs::exists(prometheus));  // Debian's prometheus package, installed by scripts/setup.sh
   auto target = start_leaky({"--leak-mib-per-min", "120"});
@@ -313,4 +313,285 @@ TEST_CASE("a real Prometheus scrapes soak's exporter; soak analyze --prometheus 
   const SoakResult bad = run_soak({"analyze", "--prometheus", base, "--query", "rate(", "--since", "1m"});
   CHECK(bad.exit_code == 3);
   CHECK_THAT(bad.err, Catch::Contains("Prometheus refused the query"));
+}
+
+// ---- soak's own HTTP client, the Prometheus query_range client and the exporter's server,
+// against real sockets on the loopback.
+
+#include <httplib.h>
+
+#include "soak/probes/exporter.hpp"
+#include "soak/probes/http_client.hpp"
+#include "soak/probes/prometheus_client.hpp"
+
+namespace {
+
+/// A cpp-httplib server on HOST port 0, serving on a thread of its own until destroyed.
+/// port is 0 when HOST cannot be listened on (no IPv6 on this machine, say).
+struct TestServer {
+  httplib::Server server;
+  int port = 0;
+  std::thread thread;
+  explicit TestServer(const std::function<void(httplib::Server&)>& routes,
+                      const std::string& host = "127.0.0.1") {
+    routes(server);
+    port = server.bind_to_any_port(host);  // listening from here: connections queue
+    if (port <= 0) {
+      port = 0;
+      return;
+    }
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~TestServer() {
+    server.stop();
+    if (thread.joinable()) thread.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+};
+
+/// A port on 127.0.0.1 with nothing listening: bound, then closed again.
+int closed_port() {
+  SilentServer borrowed;
+  return borrowed.port;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("http URLs parse into host, port and target, and anything else is a UrlError naming it") {
+  const HttpUrl plain = parse_http_url("http://127.0.0.1:8080/api/perf?x=1#top");
+  CHECK(plain.host == "127.0.0.1");
+  CHECK(plain.port == 8080);
+  CHECK(plain.target == "/api/perf?x=1");
+  CHECK(plain.authority() == "127.0.0.1:8080");
+  const HttpUrl v6 = parse_http_url("http://[::1]:9090");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 9090);
+  CHECK(v6.target == "/");
+  CHECK(v6.authority() == "[::1]:9090");
+  const HttpUrl named = parse_http_url("http://localhost?q=1");
+  CHECK(named.host == "localhost");
+  CHECK(named.port == 80);
+  CHECK(named.target == "/?q=1");
+  CHECK(named.authority() == "localhost");
+  CHECK_THROWS_WITH(parse_http_url("https://127.0.0.1/"), Catch::Contains("https:// is not supported"));
+  CHECK_THROWS_WITH(parse_http_url("ftp://127.0.0.1/"), Catch::Contains("expected an http:// URL"));
+  CHECK_THROWS_WITH(parse_http_url("http://::1:80/"), Catch::Contains("in brackets"));
+  CHECK_THROWS_WITH(parse_http_url("http://[::1/"), Catch::Contains("no ']'"));
+  CHECK_THROWS_WITH(parse_http_url("http://[nothost]:80/"), Catch::Contains("not an IPv6 address"));
+  CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1:0/"), Catch::Contains("from 1 to 65535"));
+  CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1:99999/"), Catch::Contains("from 1 to 65535"));
+  CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1:/"), Catch::Contains("from 1 to 65535"));
+  CHECK_THROWS_WITH(parse_http_url("http:///path"), Catch::Contains("no host"));
+  CHECK_THROWS_WITH(parse_http_url("http://user:pw@127.0.0.1/"), Catch::Contains("credentials"));
+  CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1/a b"), Catch::Contains("percent-encoded"));
+  CHECK_THROWS_AS(parse_probe_spec("json http://127.0.0.1:99999/x /a"), ProbeSpecError);
+}
+
+TEST_CASE("a server that never answers, or answers a byte at a time, times out within the bound") {
+  using namespace std::chrono_literals;
+  SilentServer silent;  // the kernel accepts; nothing is ever sent
+  const auto timeout = 400ms;
+  auto start = std::chrono::steady_clock::now();
+  const HttpResult quiet = http_get(
+      parse_http_url("http://127.0.0.1:" + std::to_string(silent.port) + "/"), {}, timeout, 1 << 20);
+  double took = seconds_since(start);
+  CHECK(quiet.failure == HttpFailure::timeout);
+  CHECK_THAT(quiet.message, Catch::Contains("0.4 s"));
+  CHECK(took >= 0.35);
+  CHECK(took < 1.4);  // the bound plus a second for a loaded machine
+  // An answer that keeps coming, slowly: each read succeeds, the whole exchange may not.
+  std::atomic<bool> stopping{false};
+  TestServer drip([&](httplib::Server& s) {
+    s.Get("/drip", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/plain", [&](std::size_t, httplib::DataSink& sink) {
+        if (stopping) return false;
+        std::this_thread::sleep_for(20ms);
+        return sink.write("x", 1);
+      });
+    });
+  });
+  REQUIRE(drip.port > 0);
+  start = std::chrono::steady_clock::now();
+  const HttpResult slow = http_get(parse_http_url(drip.url("/drip")), {}, timeout, 1 << 20);
+  took = seconds_since(start);
+  stopping = true;
+  CHECK(slow.failure == HttpFailure::timeout);
+  CHECK(took < 1.4);
+}
+
+TEST_CASE("an answer over the size bound is refused, one within it is read whole") {
+  const std::string big(2 << 20, 'b');
+  TestServer server([&](httplib::Server& s) {
+    s.Get("/big", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(big, "text/plain");
+    });
+    s.Get("/chunked", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/plain", [&](std::size_t offset, httplib::DataSink& sink) {
+        if (offset >= big.size()) {
+          sink.done();
+          return true;
+        }
+        return sink.write(big.data() + offset, 64 * 1024);
+      });
+    });
+    s.Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 404;
+      res.set_content(req.get_header_value("X-Probe") + " " + req.get_header_value("Host"),
+                      "text/plain");
+    });
+  });
+  REQUIRE(server.port > 0);
+  using namespace std::chrono_literals;
+  const HttpResult over = http_get(parse_http_url(server.url("/big")), {}, 5s, 1 << 20);
+  CHECK(over.failure == HttpFailure::too_large);
+  const HttpResult over_chunked = http_get(parse_http_url(server.url("/chunked")), {}, 5s, 1 << 20);
+  CHECK(over_chunked.failure == HttpFailure::too_large);
+  const HttpResult within = http_get(parse_http_url(server.url("/big")), {}, 5s, 4 << 20);
+  REQUIRE(within.ok());
+  CHECK(within.status == 200);
+  CHECK(within.body == big);
+  // Headers are sent; any status is an answer, not a failure; a host name resolves.
+  const HttpResult echo = http_get(
+      parse_http_url("http://localhost:" + std::to_string(server.port) + "/echo"),
+      {{"X-Probe", "yes"}}, 5s, 1 << 20);
+  REQUIRE(echo.ok());
+  CHECK(echo.status == 404);
+  CHECK(echo.body == "yes localhost:" + std::to_string(server.port));
+}
+
+TEST_CASE("a connection refused is reported as refused, at once") {
+  using namespace std::chrono_literals;
+  const auto start = std::chrono::steady_clock::now();
+  const HttpResult r = http_get(
+      parse_http_url("http://127.0.0.1:" + std::to_string(closed_port()) + "/"), {}, 5s, 1 << 20);
+  CHECK(r.failure == HttpFailure::refused);
+  CHECK(r.message == "connection refused");
+  CHECK(seconds_since(start) < 1.0);
+  CHECK(std::string(to_string(r.failure)) == "refused");
+}
+
+TEST_CASE("an IPv6 [::1] URL is fetched when this machine has IPv6") {
+  TestServer server(
+      [](httplib::Server& s) {
+        s.Get("/v6", [](const httplib::Request&, httplib::Response& res) {
+          res.set_content("{\"a\": 1}", "application/json");
+        });
+      },
+      "::1");
+  if (server.port == 0) {
+    SOAK_SKIP("cannot listen on [::1] here (no IPv6 loopback)");
+  }
+  using namespace std::chrono_literals;
+  const HttpResult r = http_get(
+      parse_http_url("http://[::1]:" + std::to_string(server.port) + "/v6"), {}, 5s, 1 << 20);
+  REQUIRE(r.ok());
+  CHECK(r.status == 200);
+  CHECK(r.body == "{\"a\": 1}");
+}
+
+TEST_CASE("query_range encodes the query, reads each series with NaN gaps, and names each failure") {
+  std::string seen_query, seen_step, seen_path;
+  TestServer server([&](httplib::Server& s) {
+    s.Get("/prom/api/v1/query_range", [&](const httplib::Request& req, httplib::Response& res) {
+      seen_path = req.path;
+      seen_query = req.get_param_value("query");
+      seen_step = req.get_param_value("step");
+      if (seen_query == "rate(") {
+        res.status = 400;
+        res.set_content(R"({"status":"error","errorType":"bad_data","error":"parse error: unclosed"})",
+                        "application/json");
+        return;
+      }
+      res.set_content(R"({"status":"success","data":{"resultType":"matrix","result":[
+          {"metric":{"__name__":"rss","job":"a b"},
+           "values":[[1700000000,"1"],[1700000001,"NaN"],[1700000002,"+Inf"],[1700000003,"2.5"]]},
+          {"metric":{},"values":[]}]}})",
+                      "application/json");
+    });
+    s.Get("/html/api/v1/query_range", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("<html>login</html>", "text/html");
+    });
+  });
+  REQUIRE(server.port > 0);
+  using namespace std::chrono_literals;
+  const std::string query = "sum(rate(x{job=\"a b\"}[5m])) + 1 / 2 & ü%";
+  const auto series = query_range(server.url("/prom/"), query, 1700000000, 1700000060, 1, 5s);
+  CHECK(seen_path == "/prom/api/v1/query_range");
+  CHECK(seen_query == query);
+  CHECK(seen_step == "1s");
+  REQUIRE(series.size() == 2);
+  CHECK(series[0].labels == std::map<std::string, std::string>{{"__name__", "rss"}, {"job", "a b"}});
+  REQUIRE(series[0].points.size() == 2);
+  CHECK(series[0].points[0] == std::pair<double, double>(1700000000, 1));
+  CHECK(series[0].points[1] == std::pair<double, double>(1700000003, 2.5));
+  CHECK(series[1].labels.empty());
+  CHECK(series[1].points.empty());
+  CHECK(percent_encode("a-Z_0.~ /+") == "a-Z_0.~%20%2F%2B");
+
+  const auto reason_of = [](const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const PrometheusError& e) {
+      return std::pair(e.reason(), std::string(e.what()));
+    }
+    FAIL("no PrometheusError");
+    return std::pair(PrometheusFailure::unreachable, std::string());
+  };
+  const auto refused = reason_of([&] { query_range(server.url("/prom"), "rate(", 0, 60, 1, 5s); });
+  CHECK(refused.first == PrometheusFailure::refused);
+  CHECK_THAT(refused.second, Catch::Contains("parse error: unclosed"));
+  const auto html = reason_of([&] { query_range(server.url("/html"), "up", 0, 60, 1, 5s); });
+  CHECK(html.first == PrometheusFailure::not_prometheus);
+  CHECK_THAT(html.second, Catch::Contains("HTTP 200"));
+  const auto away = reason_of([&] {
+    query_range("http://127.0.0.1:" + std::to_string(closed_port()), "up", 0, 60, 1, 5s);
+  });
+  CHECK(away.first == PrometheusFailure::unreachable);
+  CHECK_THAT(away.second, Catch::Contains("connection refused"));
+  CHECK_THROWS_AS(query_range("https://127.0.0.1:9090", "up", 0, 60, 1, 5s), UrlError);
+}
+
+TEST_CASE("the exporter serves /metrics over HTTP, 404 elsewhere, and refuses oversized requests") {
+  Exporter exporter("127.0.0.1:0");
+  exporter.set_target("leaky", 42);
+  exporter.set_sample({{"rss_bytes", 1.5e6}}, 3);
+  using namespace std::chrono_literals;
+  const HttpUrl url = parse_http_url(exporter.url());
+  CHECK(url.target == "/metrics");
+  const HttpResult scrape = http_get(url, {}, 5s, 1 << 20);
+  REQUIRE(scrape.ok());
+  CHECK(scrape.status == 200);
+  // The text of render(), up to soak's own RSS and CPU (which move between two calls).
+  const auto run_part = [](const std::string& text) {
+    return text.substr(0, text.find("# HELP soak_process"));
+  };
+  CHECK(run_part(scrape.body) == run_part(exporter.render()));
+  const PromDocument doc = parse_prometheus_text(scrape.body);
+  CHECK(doc.skipped_lines == 0);
+  CHECK(*select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\",pid=\"42\"}")) == 1.5e6);
+  CHECK(*select_sum(doc, *parse_selector("soak_samples_total")) == 3);
+  HttpUrl with_query = url;
+  with_query.target = "/metrics?x=1";
+  CHECK(http_get(with_query, {}, 5s, 1 << 20).status == 200);
+  HttpUrl elsewhere = url;
+  elsewhere.target = "/other";
+  const HttpResult missing = http_get(elsewhere, {}, 5s, 1 << 20);
+  REQUIRE(missing.ok());
+  CHECK(missing.status == 404);
+  // Headers far over any scrape's: the server closes the connection instead of answering.
+  const HttpResult oversized = http_get(url, {{"X-Padding", std::string(20 * 1024, 'p')}}, 5s, 1 << 20);
+  CHECK_FALSE(oversized.ok());
+  // And it still serves afterwards.
+  CHECK(http_get(url, {}, 5s, 1 << 20).status == 200);
+  // Bad or busy addresses are typed errors.
+  CHECK_THROWS_AS(Exporter("127.0.0.1:99999"), ExporterError);
+  CHECK_THROWS_AS(Exporter("[::1"), ExporterError);
+  SilentServer taken;
+  CHECK_THROWS_WITH(Exporter(std::to_string(taken.port)), Catch::Contains("cannot listen there"));
 }

@@ -1,14 +1,25 @@
 #include "soak/probes/exporter.hpp"
 
-#include <httplib.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 namespace soak::probes {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -33,7 +44,158 @@ std::string number(double v) {
 
 }  // namespace
 
-Exporter::Exporter(const std::string& listen) : server_(std::make_unique<httplib::Server>()) {
+namespace {
+
+/// A scrape request is a few hundred bytes of headers and no body; anything larger is not one.
+constexpr std::uint32_t kMaxRequestBytes = 16 * 1024;
+/// How long a connection may take to send its next request (and so how long an idle keep-alive
+/// connection stays open): scrapers send one at once; 30 s keeps a stalled client from holding
+/// a connection, while a 15 s scrape interval still reuses its connection.
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+/// How long writing one answer may take: the text is a few KiB.
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+/// Open connections served at once; more are closed at accept. A dashboard and a Prometheus
+/// server or two need a handful; this bounds what a runaway client can hold.
+constexpr std::size_t kMaxConnections = 64;
+/// After an accept fails (out of descriptors), wait this long before the next one.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+}  // namespace
+
+/// The Beast server: one io_context, run by the exporter's thread; every handler runs there.
+class ExporterServer {
+ public:
+  explicit ExporterServer(std::function<std::string()> render) : render_(std::move(render)) {}
+  /// Binds and listens; false when the address cannot be used.
+  bool listen(const tcp::endpoint& endpoint) {
+    beast::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    return !ec;
+  }
+  int port() const { return acceptor_.local_endpoint().port(); }
+  asio::io_context& context() { return context_; }
+  void accept();
+  std::string render() const { return render_(); }
+  std::size_t connections = 0;  ///< open sessions; touched on the io thread only
+
+ private:
+  std::function<std::string()> render_;
+  // Destroyed first (declared last): pending handlers, and the sessions they hold, go while
+  // `connections` and `render_` are still alive.
+  asio::io_context context_{1};
+  tcp::acceptor acceptor_{context_};
+  asio::steady_timer retry_{context_};
+};
+
+namespace {
+
+/// One connection: read a request (bounded in size and time), answer, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ExporterServer& server)
+      : stream_(std::move(socket)), server_(server) {
+    ++server_.connections;
+  }
+  ~Session() { --server_.connections; }
+
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxRequestBytes);
+    parser_->body_limit(0);
+    stream_.expires_after(kRequestTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->close();
+                       self->respond(self->parser_->get());
+                     });
+  }
+
+ private:
+  void respond(const http::request<http::empty_body>& request) {
+    const std::string_view target(request.target().data(), request.target().size());
+    const bool head = request.method() == http::verb::head;
+    response_ = {};
+    response_.version(request.version());
+    response_.keep_alive(request.keep_alive());
+    response_.set(http::field::server, "soak");
+    if (target.substr(0, target.find('?')) != "/metrics") {
+      response_.result(http::status::not_found);
+      response_.set(http::field::content_type, "text/plain; charset=utf-8");
+      response_.body() = "not found: the metrics are at /metrics\n";
+    } else if (request.method() != http::verb::get && !head) {
+      response_.result(http::status::method_not_allowed);
+      response_.set(http::field::allow, "GET, HEAD");
+    } else {
+      response_.result(http::status::ok);
+      response_.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      response_.body() = server_.render();
+    }
+    response_.prepare_payload();
+    if (head) {
+      const auto length = response_.body().size();
+      response_.body().clear();
+      response_.content_length(length);
+    }
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec || !self->response_.keep_alive()) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  ExporterServer& server_;
+  beast::flat_buffer buffer_{kMaxRequestBytes};
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  http::response<http::string_body> response_;
+};
+
+}  // namespace
+
+void ExporterServer::accept() {
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      retry_.expires_after(kAcceptRetry);
+      retry_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) accept();
+      });
+      return;
+    }
+    accept();  // first, so that a session that fails to start cannot end the accept loop
+    if (connections < kMaxConnections) {
+      std::make_shared<Session>(std::move(socket), *this)->read();
+    }  // else the socket closes here: the client sees the connection end and may retry
+  });
+}
+
+namespace {
+
+/// The address to listen on: an IP literal as it is, a name (localhost) resolved here.
+std::optional<tcp::endpoint> listen_endpoint(const std::string& host, std::uint16_t port) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (!ec) return tcp::endpoint(address, port);
+  asio::io_context context;
+  tcp::resolver resolver(context);
+  const auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || results.empty()) return std::nullopt;
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Exporter::Exporter(const std::string& listen) {
   std::string host = "127.0.0.1", port_text = listen;
   if (!listen.empty() && listen.front() == '[') {
     const auto close = listen.find(']');
@@ -52,19 +214,31 @@ Exporter::Exporter(const std::string& listen) : server_(std::make_unique<httplib
     throw ExporterError("--metrics-listen '" + listen + "': expected PORT, :PORT or HOST:PORT");
   }
   host_ = host;
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  port_ = port == 0 ? server_->bind_to_any_port(host_) : (server_->bind_to_port(host_, static_cast<int>(port)) ? static_cast<int>(port) : -1);
-  if (port_ <= 0) {
+  server_ = std::make_unique<ExporterServer>([this] { return render(); });
+  const auto endpoint = listen_endpoint(host_, static_cast<std::uint16_t>(port));
+  if (!endpoint || !server_->listen(*endpoint)) {
     throw ExporterError("--metrics-listen '" + listen + "': cannot listen there (in use, or not an " +
                         "address of this machine); choose another port");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  port_ = server_->port();
+  server_->accept();
+  thread_ = std::thread([this] { serve(); });
+}
+
+void Exporter::serve() {
+  for (;;) {
+    try {
+      server_->context().run();
+      return;  // stopped
+    } catch (const std::exception& e) {
+      // A handler threw (out of memory while rendering): drop that connection, keep serving.
+      std::fprintf(stderr, "soak: metrics exporter: %s\n", e.what());
+    }
+  }
 }
 
 Exporter::~Exporter() {
-  server_->stop();
+  server_->context().stop();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -1,12 +1,11 @@
 #include "soak/probes/http_probe.hpp"
 
-#include <httplib.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "soak/probes/http_client.hpp"
 #include "soak/probes/prometheus.hpp"
 #include "soak/sampler/duration.hpp"
 
@@ -15,7 +14,7 @@ namespace soak::probes {
 namespace {
 
 std::string metric_name(const std::string& name) {
-  return name.rfind("heap.", 0) == 0 ? name : "heap." + name;
+  return name.starts_with("heap.") ? name : "heap." + name;
 }
 
 std::string default_name(ProbeKind kind, const std::string& selector) {
@@ -95,17 +94,22 @@ ProbeSpec parse_probe_spec(const std::string& text) {
   else if (tokens[0] == "prom" || tokens[0] == "prometheus") spec.kind = ProbeKind::prometheus;
   else throw fail("unknown kind '" + tokens[0] + "' (json or prom)");
   spec.url = tokens[1];
-  if (spec.url.rfind("http://", 0) != 0) throw fail("the URL must start with http://");
+  if (!spec.url.starts_with("http://")) throw fail("the URL must start with http://");
+  try {
+    parse_http_url(spec.url);
+  } catch (const UrlError& e) {
+    throw ProbeSpecError("--probe '" + text + "': " + e.what());
+  }
   for (std::size_t i = 2; i < tokens.size(); ++i) {
     const std::string& t = tokens[i];
     if (t == ",") continue;
-    if (t.rfind("auth=", 0) == 0) {
+    if (t.starts_with("auth=")) {
       spec.auth_env = t.substr(5);
-    } else if (t.rfind("timeout=", 0) == 0) {
+    } else if (t.starts_with("timeout=")) {
       spec.timeout_s = seconds_of("timeout", t.substr(8), text);
-    } else if (t.rfind("every=", 0) == 0) {
+    } else if (t.starts_with("every=")) {
       spec.every_s = seconds_of("every", t.substr(6), text);
-    } else if (t.rfind("preset=", 0) == 0) {
+    } else if (t.starts_with("preset=")) {
       const auto fields = preset_fields(t.substr(7));
       if (fields.empty()) throw fail("unknown preset '" + t.substr(7) + "' (go, node, jvm, dotnet, python, process)");
       spec.fields.insert(spec.fields.end(), fields.begin(), fields.end());
@@ -126,7 +130,7 @@ ProbeSpec parse_probe_spec(const std::string& text) {
 }
 
 HttpProbe::HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval)
-    : spec_(std::move(spec)) {
+    : spec_(std::move(spec)), url_(parse_http_url(spec_.url)) {
   const double every = std::max({spec_.every_s.value_or(0.0),
                                  std::chrono::duration<double>(sampling_interval).count(), 1.0});
   every_ = std::chrono::nanoseconds(static_cast<std::int64_t>(every * 1e9));
@@ -153,41 +157,37 @@ void HttpProbe::contribute(sampler::TickSink& sink) {
   for (const auto& [kind, detail] : events) sink.event(kind, detail);
 }
 
-bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& error, std::string& kind) {
-  const std::string rest = spec_.url.substr(7);
-  const auto slash = rest.find('/');
-  const std::string host_port = rest.substr(0, slash);
-  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-  httplib::Client client("http://" + host_port);
-  const auto timeout = std::chrono::duration<double>(spec_.timeout_s);
-  client.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  client.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  httplib::Headers headers;
+bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& error,
+                           std::string& kind) {
+  HttpHeaders headers;
   if (spec_.auth_env) {
-    if (const char* secret = std::getenv(spec_.auth_env->c_str())) headers.emplace("Authorization", secret);
-  }
-  const auto res = client.Get(path.c_str(), headers);
-  if (!res) {
-    kind = res.error() == httplib::Error::Read || res.error() == httplib::Error::ConnectionTimeout
-               ? "probe_timeout"
-               : "probe_error";
-    switch (res.error()) {
-      case httplib::Error::Connection: error = "cannot connect (refused or unreachable)"; break;
-      case httplib::Error::ConnectionTimeout: error = "connect timed out"; break;
-      case httplib::Error::Read: error = "no answer within the timeout"; break;
-      default: error = httplib::to_string(res.error());
+    if (const char* secret = std::getenv(spec_.auth_env->c_str())) {
+      headers.emplace_back("Authorization", secret);
     }
+  }
+  const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(spec_.timeout_s));
+  const HttpResult res = http_get(url_, headers, timeout, kMaxProbeAnswerBytes);
+  if (!res.ok()) {
+    kind = res.failure == HttpFailure::timeout     ? "probe_timeout"
+           : res.failure == HttpFailure::too_large ? "probe_bad_payload"
+                                                   : "probe_error";
+    error = res.message;
     return false;
   }
-  if (res->status >= 300) {
+  if (res.status >= 300) {
     kind = "probe_error";
-    error = "HTTP " + std::to_string(res->status);
+    error = "HTTP " + std::to_string(res.status);
     return false;
   }
+  return read_values(res.body, values, error, kind);
+}
+
+bool HttpProbe::read_values(const std::string& body, std::map<std::string, double>& values,
+                            std::string& error, std::string& kind) const {
   std::size_t found = 0;
   if (spec_.kind == ProbeKind::json) {
-    const auto doc = nlohmann::json::parse(res->body, nullptr, false);
+    const auto doc = nlohmann::json::parse(body, nullptr, false);
     if (doc.is_discarded()) {
       kind = "probe_bad_payload";
       error = "the answer is not JSON";
@@ -201,7 +201,7 @@ bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& e
       }
     }
   } else {
-    const PromDocument doc = parse_prometheus_text(res->body);
+    const PromDocument doc = parse_prometheus_text(body);
     for (const auto& f : spec_.fields) {
       if (const auto sel = parse_selector(f.selector)) {
         if (const auto v = select_sum(doc, *sel); v && std::isfinite(*v)) {

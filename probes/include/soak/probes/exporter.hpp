@@ -1,8 +1,17 @@
 #pragma once
 // --metrics-listen: the live run in the Prometheus text format, so Grafana (or a Prometheus
 // server) can watch an overnight soak: the target's latest sample (soak_target_value{metric}),
-// the growth estimate and verdict so far, and soak's own RSS and CPU. Served by cpp-httplib on
-// its own thread; updates are copied in under a mutex.
+// the growth estimate and verdict so far, and soak's own RSS and CPU.
+//
+// Served by a Boost.Beast HTTP/1.1 server on a thread of its own: GET or HEAD /metrics (any
+// query string) answers the text of render(); other paths get 404, other methods 405. Each
+// connection is bounded: a request over 16 KiB of headers, or with a body, closes it; so does a
+// client that takes over 30 s to send its next request or to read an answer; at most 64
+// connections are open at once (the reasons for each bound are beside them in exporter.cpp).
+//
+// Thread-safety: the set_* calls and render() may be called from any thread while the server
+// runs; updates are copied in under a mutex and every scrape sees one consistent state.
+// Failure modes: the constructor throws ExporterError; a failing connection only ends itself.
 
 #include <cstdint>
 #include <map>
@@ -13,41 +22,47 @@
 #include <thread>
 #include <vector>
 
-namespace httplib {
-class Server;
-}
-
 namespace soak::probes {
 
+class ExporterServer;  // the Beast server, in exporter.cpp
+
+/// --metrics-listen cannot be used: a malformed address, or one this machine cannot listen on.
 class ExporterError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+/// One metric's growth so far, as soak_growth_per_minute exports it.
 struct GrowthFigures {
-  std::string metric;
-  std::string classification;
-  double per_min = 0, low_per_min = 0, high_per_min = 0;
+  std::string metric;          ///< the log's metric name (rss_bytes, heap.in_use, ...)
+  std::string classification;  ///< leak, stable, ... (analysis::to_string)
+  double per_min = 0, low_per_min = 0, high_per_min = 0;  ///< metric unit per minute, 95 % CI
 };
 
 class Exporter {
  public:
-  /// "9464", ":9464", "127.0.0.1:9464", "[::1]:0" (no host means 127.0.0.1; port 0 picks one).
-  /// Throws ExporterError when the address is malformed or cannot be bound.
+  /// "9464", ":9464", "127.0.0.1:9464", "localhost:9464", "[::1]:0" (no host means
+  /// 127.0.0.1; port 0 picks a free one). Listens before returning, so a scrape can follow at
+  /// once. Throws ExporterError when the address is malformed or cannot be bound (in use).
+  /// The destructor stops the server and joins its thread; open connections are closed.
   explicit Exporter(const std::string& listen);
   ~Exporter();
   Exporter(const Exporter&) = delete;
   Exporter& operator=(const Exporter&) = delete;
 
-  std::string url() const;  ///< http://host:port/metrics
+  std::string url() const;  ///< http://host:port/metrics, the port the one actually bound
   void set_target(const std::string& name, int pid);
+  /// The latest sample (metric name, value in the metric's unit) and the samples written so far.
   void set_sample(const std::vector<std::pair<std::string, double>>& metrics, std::uint64_t samples);
+  /// The verdict so far ("pass", "fail", "inconclusive") and each metric's growth.
   void set_analysis(const std::string& verdict, const std::vector<GrowthFigures>& growth);
   /// The exposition text as a scrape would return it (tests, and the server's handler).
   std::string render() const;
 
  private:
-  std::unique_ptr<httplib::Server> server_;
+  void serve();  ///< the server thread's body
+
+  std::unique_ptr<ExporterServer> server_;
   std::string host_;
   int port_ = 0;
   std::thread thread_;

@@ -2,7 +2,8 @@
 // Probes: the target's own figures over HTTP, sampled beside RSS.
 //
 //   --probe 'json http://127.0.0.1:8080/api/perf /heap/in_use_bytes as in_use, /jobs/running'
-//   --probe 'prom http://127.0.0.1:8080/metrics go_memstats_heap_inuse_bytes, jvm_memory_used_bytes{area="heap"} as jvm_heap'
+//   --probe 'prom http://127.0.0.1:8080/metrics go_memstats_heap_inuse_bytes,
+//            jvm_memory_used_bytes{area="heap"} as jvm_heap'
 //   --probe 'prom http://127.0.0.1:8080/metrics preset=go auth=METRICS_TOKEN timeout=2s every=5s'
 //
 // Values land in the log as heap.<name>. Each probe fetches on its own thread, off the
@@ -10,17 +11,30 @@
 // (a value is logged once, on the tick after it was fetched), with exponential backoff.
 // auth=VAR sends the environment variable VAR as the Authorization header; its value never
 // appears in the log, the report or an error.
+//
+// Fetches go through soak's own client (http_client.hpp): timeout= bounds the whole exchange,
+// and an answer over kMaxProbeAnswerBytes is refused. Failures become events, never exceptions:
+//   probe_timeout      no complete answer within timeout= (connect, send and read together)
+//   probe_error        refused, unreachable, unresolved, not HTTP, or an HTTP status >= 300
+//   probe_bad_payload  not JSON / no metrics, none of the fields in it, or over the size bound
+//   probe_recovered    the first answer after failures
+// The first failure and each doubling of the back-off give one event, not every attempt.
+//
+// Thread-safety: parse_probe_spec and preset_fields are pure. An HttpProbe fetches on its own
+// thread; contribute() and stop() may be called from the sampling thread meanwhile.
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <memory>
 #include <vector>
 
+#include "soak/probes/http_client.hpp"
 #include "soak/sampler/periodic.hpp"
 #include "soak/sampler/source.hpp"
 
@@ -44,12 +58,18 @@ struct ProbeSpec {
   std::string url;
   std::vector<ProbeField> fields;
   std::optional<std::string> auth_env;
-  double timeout_s = 2;
-  std::optional<double> every_s;
+  double timeout_s = 2;           ///< bound on one whole fetch, seconds
+  std::optional<double> every_s;  ///< fetch interval, seconds (at least the sampling interval)
   std::string text;  ///< the spec as given, for messages (holds no secret: only a variable name)
 };
 
-/// Parses "KIND URL ITEM[, ITEM]... [preset=NAME] [auth=VAR] [timeout=D] [every=D]".
+/// The largest answer a probe reads: a big service's /metrics is a few MiB; past this bound
+/// the endpoint is not one to poll every second.
+inline constexpr std::size_t kMaxProbeAnswerBytes = std::size_t{16} << 20;
+
+/// Parses "KIND URL ITEM[, ITEM]... [preset=NAME] [auth=VAR] [timeout=D] [every=D]" (durations
+/// as "500ms", "2s"; URL as parse_http_url accepts it). Throws ProbeSpecError naming the part
+/// that is wrong, or when auth=VAR names a variable that is not set.
 ProbeSpec parse_probe_spec(const std::string& text);
 
 /// Metric names the usual runtimes export: go, node, jvm, dotnet, python, process.
@@ -57,18 +77,26 @@ std::vector<ProbeField> preset_fields(const std::string& name);
 
 class HttpProbe : public sampler::Source {
  public:
-  /// Starts fetching at once, every max(spec.every, sampling_interval, 1 s).
+  /// Starts fetching at once, every max(spec.every, sampling_interval, 1 s), backing off
+  /// (doubling, up to 60 s) while fetches fail. Throws UrlError when spec.url is not a URL
+  /// parse_http_url accepts (parse_probe_spec has checked that already).
   HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval);
   ~HttpProbe() override;
   std::string_view name() const override { return spec_.url; }
+  /// Hands the values fetched since the last call (each once) and the events to `sink`.
   void contribute(sampler::TickSink& sink) override;
+  /// Stops fetching; waits for a fetch in flight (at most its timeout). Idempotent.
   void stop() override;
 
  private:
   std::chrono::nanoseconds step();  ///< one fetch; returns the wait before the next
   bool fetch_once(std::map<std::string, double>& values, std::string& error, std::string& kind);
+  /// The fields of one answer's body into `values`; false (with error and kind) when none.
+  bool read_values(const std::string& body, std::map<std::string, double>& values,
+                   std::string& error, std::string& kind) const;
 
   ProbeSpec spec_;
+  HttpUrl url_;  ///< spec_.url, parsed once
   std::chrono::nanoseconds every_;
   int failures_ = 0;  ///< consecutive; used by the fetch thread only
   std::mutex mutex_;
