@@ -36,7 +36,11 @@ struct FleetOptions {
   std::string query;
   double since_s = 3600;
   double step_s = 15;
+  std::optional<double> end_unix_s;      ///< the window's end; now when not given
+  std::optional<std::string> as_metric;  ///< judge every series as this metric (rss_bytes)
   std::string format = "text";
+  judge::JudgeOptions judge;
+  std::optional<std::filesystem::path> junit_file;
 };
 /// soak analyze --prometheus URL --query PROMQL: every series of the query, judged.
 ExitCode fleet_command(const FleetOptions& options);

@@ -31,7 +31,7 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 struct Flags {
   std::vector<std::string> probes;
   std::string metrics_listen, targets, warmup, duration, interval = "1s", out, junit;
-  std::string format = "text", prometheus, query, since = "1h", step = "15s";
+  std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
   bool quiet = false;
 };
@@ -107,7 +107,19 @@ soak::cli::FleetOptions to_fleet(const Flags& flags) {
       std::chrono::duration<double>(parse_flag_duration("--since", flags.since)).count();
   fleet.step_s = std::chrono::duration<double>(parse_flag_duration("--step", flags.step)).count();
   if (fleet.step_s <= 0) throw UsageError("--step: must be greater than zero");
+  if (!flags.end.empty()) {
+    char* rest = nullptr;
+    const double end = std::strtod(flags.end.c_str(), &rest);
+    if (rest == flags.end.c_str() || *rest != '\0' || !(end > 0)) {
+      throw UsageError("--end: expected a Unix time in seconds (e.g. 1764633600), got '" +
+                       flags.end + "'");
+    }
+    fleet.end_unix_s = end;
+  }
+  if (!flags.as_metric.empty()) fleet.as_metric = flags.as_metric;
   fleet.format = flags.format;
+  fleet.judge = to_judge(flags);
+  if (!flags.junit.empty()) fleet.junit_file = flags.junit;
   return fleet;
 }
 
@@ -152,6 +164,12 @@ void define_commands(Parsed& p) {
       ->capture_default_str();
   p.analyze->add_option("--step", p.flags.step, "resolution to read at (with --prometheus)")
       ->capture_default_str();
+  p.analyze->add_option("--end", p.flags.end,
+                        "end of the window as a Unix time in seconds (with --prometheus; "
+                        "default now)");
+  p.analyze->add_option("--as", p.flags.as_metric,
+                        "judge every series as this metric, e.g. rss_bytes for process memory "
+                        "(with --prometheus; default: its metric label, else its name)");
   p.analyze->add_option("--format", p.flags.format, "text or json (json goes to stdout)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

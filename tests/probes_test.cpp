@@ -303,10 +303,14 @@ TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometh
   CHECK(r.exit_code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   CHECK(doc["verdict"] == "fail");
-  REQUIRE(doc["series"].size() == 1);
-  CHECK(doc["series"][0]["classification"] == "leak");
-  CHECK(doc["series"][0]["labels"]["metric"] == "rss_bytes");
-  CHECK(doc["series"][0]["growth_per_min"].get<double>() / 1048576 == Approx(120).epsilon(0.15));
+  REQUIRE(doc["processes"].size() == 1);
+  const auto& member = doc["processes"][0];
+  CHECK(member["labels"]["metric"] == "rss_bytes");
+  CHECK(member["verdict"] == "fail");
+  CHECK(member["metrics"]["rss_bytes"]["classification"] == "leak");
+  CHECK(member["metrics"]["rss_bytes"]["growth_per_min"].get<double>() / 1048576 ==
+        Approx(120).epsilon(0.15));
+  CHECK(doc["source"]["query"] == "soak_target_value{metric=\"rss_bytes\"}");
   soak.signal(SIGINT);
   CHECK(soak.wait_for(30s).has_value());
   // A query Prometheus refuses is a usage error naming it.

@@ -125,6 +125,53 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
   return judgement;
 }
 
+std::string metric_of(const LabelledSeries& series, const std::optional<std::string>& as_metric) {
+  if (as_metric) return *as_metric;
+  for (const char* label : {"metric", "__name__"}) {
+    if (const auto it = series.labels.find(label); it != series.labels.end() && !it->second.empty()) {
+      return it->second;
+    }
+  }
+  return "value";
+}
+
+namespace {
+
+analysis::ProcessInput input_from_series(const LabelledSeries& series, const std::string& metric) {
+  analysis::ProcessInput member;
+  member.identity.name = metric;
+  member.identity.labels = series.labels;
+  member.input.series.push_back(analysis::SeriesView{metric, series.t, series.value});
+  member.input.samples = series.t.size();
+  member.input.duration_s = series.t.empty() ? 0.0 : series.t.back() - series.t.front();
+  if (metric != metric::rss_bytes) member.input.judged_series = metric;
+  return member;
+}
+
+}  // namespace
+
+Judgement judge_series(const std::vector<LabelledSeries>& series,
+                       const std::optional<std::string>& as_metric, const SeriesSource& source,
+                       const JudgeOptions& options, const Outputs& outputs) {
+  const analysis::Targets targets = load_targets(options);
+  std::vector<analysis::ProcessInput> members;
+  members.reserve(series.size());
+  for (const auto& s : series) members.push_back(input_from_series(s, metric_of(s, as_metric)));
+  Judgement judgement;
+  judgement.verdict = analysis::analyze_group(members, targets);
+  judgement.document = report::verdict_to_json(judgement.verdict);
+  if (outputs.verdict_json) {
+    write_output(*outputs.verdict_json, judgement.document.dump(2) + "\n", "verdict", judgement);
+  }
+  if (outputs.junit) {
+    const nlohmann::json header = {{"target", {{"name", source.name}}},
+                                   {"started_at", source.started_at}};
+    write_output(*outputs.junit, report::render_junit(judgement.verdict, header), "junit",
+                 judgement);
+  }
+  return judgement;
+}
+
 const Interim::Growth* Interim::find(std::string_view name) const {
   for (const auto& g : growth) {
     if (g.metric == name) return &g;

@@ -8,10 +8,9 @@ namespace soak::log {
 
 namespace {
 
-std::string utc_now(const char* format) {
-  const std::time_t now = std::time(nullptr);
+std::string utc_at(std::time_t when, const char* format) {
   std::tm tm{};
-  ::gmtime_r(&now, &tm);
+  ::gmtime_r(&when, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, format, &tm);
   return buf;
@@ -26,8 +25,11 @@ std::optional<double> number_at(const nlohmann::json& header, const char* object
 
 }  // namespace
 
-std::string utc_now_iso() { return utc_now("%Y-%m-%dT%H:%M:%SZ"); }
-std::string utc_now_compact() { return utc_now("%Y%m%dT%H%M%SZ"); }
+constexpr const char* kIso = "%Y-%m-%dT%H:%M:%SZ";
+
+std::string utc_now_iso() { return utc_at(std::time(nullptr), kIso); }
+std::string utc_now_compact() { return utc_at(std::time(nullptr), "%Y%m%dT%H%M%SZ"); }
+std::string utc_iso(double unix_s) { return utc_at(static_cast<std::time_t>(unix_s), kIso); }
 
 nlohmann::ordered_json make_header(const HeaderFields& f) {
   nlohmann::ordered_json header = {

@@ -1,7 +1,5 @@
 #include "soak/probes/exporter.hpp"
 
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,10 +7,10 @@
 #include <boost/beast/http.hpp>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <optional>
-#include <sstream>
+
+#include "soak/sampler/process.hpp"
 
 namespace soak::probes {
 
@@ -291,26 +289,11 @@ std::string Exporter::render() const {
     s += "soak_verdict_so_far{" + target + ",verdict=\"" + v + "\"} " + (verdict_ == v ? "1" : "0") + "\n";
   }
   // soak's own footprint: an overnight run must keep it flat.
-  std::ifstream statm("/proc/self/statm");
-  long size = 0, resident = 0;
-  statm >> size >> resident;
-  std::ifstream stat("/proc/self/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  double cpu = 0;
-  if (const auto close = text.rfind(')'); close != std::string::npos) {
-    std::istringstream fields(text.substr(close + 2));
-    std::string f;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-      if (i == 14) utime = std::stod(f);
-      if (i == 15) stime = std::stod(f);
-    }
-    cpu = (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
+  const sampler::SelfUsage self = sampler::read_self_usage();
   s += "# HELP soak_process_resident_bytes soak's own RSS.\n# TYPE soak_process_resident_bytes gauge\n";
-  s += "soak_process_resident_bytes " + number(static_cast<double>(resident * ::sysconf(_SC_PAGESIZE))) + "\n";
+  s += "soak_process_resident_bytes " + number(static_cast<double>(self.resident_bytes)) + "\n";
   s += "# HELP soak_process_cpu_seconds_total soak's own CPU time.\n# TYPE soak_process_cpu_seconds_total counter\n";
-  s += "soak_process_cpu_seconds_total " + number(cpu) + "\n";
+  s += "soak_process_cpu_seconds_total " + number(self.cpu_s) + "\n";
   return s;
 }
 

@@ -64,6 +64,33 @@ struct Judgement {
 Judgement judge_log(const std::filesystem::path& run, const JudgeOptions& options,
                     const Outputs& outputs);
 
+/// A series recorded elsewhere (a Prometheus query, later an imported file): labels and points,
+/// t in seconds since the window's start, ascending.
+struct LabelledSeries {
+  std::map<std::string, std::string> labels;
+  std::vector<double> t;
+  std::vector<double> value;
+};
+
+/// What a group of labelled series came from, for the JUnit suite names and timestamps.
+struct SeriesSource {
+  std::string name;        ///< e.g. the Prometheus URL
+  std::string started_at;  ///< UTC ISO 8601 of the window's start
+};
+
+/// The metric a labelled series is judged as: `as_metric` when given; else its `metric` label
+/// (the name soak's own exporter gives each figure); else its `__name__`; else "value". A series
+/// named rss_bytes is process memory and gets every RSS check; any other is judged by its growth
+/// in its own unit (analysis::RunInput::judged_series).
+std::string metric_of(const LabelledSeries& series, const std::optional<std::string>& as_metric);
+
+/// Judges every series on its own, as the members of a group (analysis::analyze_group), against
+/// the same targets and into the same outputs as a log. The verdict.json document has
+/// `processes`, one per series with its labels.
+Judgement judge_series(const std::vector<LabelledSeries>& series,
+                       const std::optional<std::string>& as_metric, const SeriesSource& source,
+                       const JudgeOptions& options, const Outputs& outputs);
+
 /// The analysis so far of a log still being written, for the live view and the exporter.
 struct Interim {
   analysis::VerdictKind verdict = analysis::VerdictKind::inconclusive;

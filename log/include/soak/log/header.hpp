@@ -59,6 +59,8 @@ void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& scenario)
 /// The current UTC time as ISO 8601 ("2026-11-22T23:00:00Z") and compact ("20261122T230000Z").
 std::string utc_now_iso();
 std::string utc_now_compact();
+/// A Unix time (seconds) as UTC ISO 8601.
+std::string utc_iso(double unix_s);
 
 // Reading a header (of any version) back.
 std::optional<double> host_memory_bytes(const nlohmann::json& header);
