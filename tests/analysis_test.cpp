@@ -245,7 +245,7 @@ TEST_CASE("targets parse strictly, with the field named in every error") {
                     Catch::Contains("rss_growth.target"));
 }
 
-TEST_CASE("a fast leak fails the growth check; a slow one warns, or fails when asked") {
+TEST_CASE("a fast leak fails the growth check, a slow one warns, or fails when asked") {
   std::vector<double> t, fast, slow;
   for (int i = 0; i <= 1800; ++i) {
     t.push_back(i * 2.0);
@@ -330,7 +330,7 @@ TEST_CASE("recorded trace: the leaky example (2 MiB/min, an fd every 50 s) is a 
   CHECK(v.verdict == VerdictKind::fail);
 }
 
-TEST_CASE("recorded trace: a cache that fills to its cap is a plateau; an idle process is steady") {
+TEST_CASE("recorded trace: a cache that fills to its cap is a plateau, an idle process is steady") {
   // soak-example-leaky --hold-mib 10 --leak-mib-per-min 10 --leak-cap-mib 12 for 4 minutes,
   // and --hold-mib 20 --threads 2 for 2 minutes, both captured with `soak attach` at 1 s.
   const Verdict plateau = analyze_trace("trace_plateau.ndjson");
@@ -424,7 +424,7 @@ TEST_CASE("a judged series is checked in its own unit, RSS-level checks only for
   CHECK(v.notes.front().metric == "absent_bytes");
 }
 
-TEST_CASE("a group judges each member as analyze() does; any failure fails the group") {
+TEST_CASE("a group judges each member as analyze() does, and any failure fails the group") {
   const Ramp leaking(200e6, 8e6), flat(200e6, 0);
   RunInput leak_in;
   leak_in.samples = leaking.t.size();

@@ -76,7 +76,7 @@ TEST_CASE("a run directory that already holds a run is refused, so nothing is ov
   CHECK_THROWS_AS(create_run_dir(dir.path() / "file", "server"), RunDirError);
 }
 
-TEST_CASE("samples and events with a process key go to that process; the others to the run") {
+TEST_CASE("samples and events with a process key go to that process, the others to the run") {
   TempDir dir;
   const fs::path path = dir.path() / "samples.ndjson";
   {
