@@ -23,8 +23,8 @@
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
-#include "soak/report/html.hpp"
 #include "soak/log/log.hpp"
+#include "soak/report/html.hpp"
 
 namespace {
 
@@ -37,10 +37,13 @@ double seconds_since(Clock::time_point start) {
 
 /// A day of a service that leaks 0.5 MB/min under a 40 MB allocator sawtooth.
 void write_day_log(const fs::path& path, int samples) {
-  nlohmann::ordered_json header = {{"type", "header"}, {"format", "soak-samples"}, {"version", 1},
-                                   {"interval_s", 1.0},
-                                   {"target", {{"pid", 1}, {"name", "bench"}, {"cmdline", {"bench"}}}},
-                                   {"host", {{"mem_total_bytes", 25e9}, {"page_size", 4096}}}};
+  nlohmann::ordered_json header = {
+      {"type", "header"},
+      {"format", "soak-samples"},
+      {"version", 1},
+      {"interval_s", 1.0},
+      {"target", {{"pid", 1}, {"name", "bench"}, {"cmdline", {"bench"}}}},
+      {"host", {{"mem_total_bytes", 25e9}, {"page_size", 4096}}}};
   soak::log::SampleWriter writer(path, header);
   std::mt19937_64 rng(42);
   std::normal_distribution<double> gauss(0, 1);
@@ -97,7 +100,8 @@ double detection_delay_min(double sigmas_per_hour, std::uint64_t seed) {
   }
   for (double after = 5 * 60; after <= horizon; after += after < 3 * 3600 ? 5 * 60 : 30 * 60) {
     const auto n = static_cast<std::size_t>((onset + after) / step) + 1;
-    const auto a = soak::analysis::classify_series(std::span(t).first(n), std::span(y).first(n), {});
+    const auto a =
+        soak::analysis::classify_series(std::span(t).first(n), std::span(y).first(n), {});
     if (a.classification == soak::analysis::Classification::leak) return after / 60;
   }
   return NAN;
@@ -108,7 +112,8 @@ double detection_delay_min(double sigmas_per_hour, std::uint64_t seed) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const int samples = quick ? 21600 : 86400;
-  const fs::path dir = fs::temp_directory_path() / ("soak-analysis-bench-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("soak-analysis-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const fs::path log_path = dir / "samples.ndjson";
   write_day_log(log_path, samples);
@@ -156,8 +161,10 @@ int main(int argc, char** argv) {
   std::printf("  exact Theil-Sen, n = %d:   %8.3f s   slope %.2f B/s (leak 8333 B/s)\n",
               static_cast<int>(series.size()), ts_s, ts);
   if (std::isfinite(scipy_total)) {
-    std::printf("  python3 + scipy (RSS only):   %8.3f s   (parse + linregress + kendalltau; "
-                "%.3f s of it in scipy)\n", scipy_total, scipy_compute);
+    std::printf(
+        "  python3 + scipy (RSS only):   %8.3f s   (parse + linregress + kendalltau; "
+        "%.3f s of it in scipy)\n",
+        scipy_total, scipy_compute);
     std::printf("  ratio scipy / soak:           %8.1fx\n", scipy_total / soak_s);
   }
   if (rss && rss->analysis) {
@@ -183,13 +190,15 @@ int main(int argc, char** argv) {
       render_times.push_back(seconds_since(start));
     }
     std::sort(render_times.begin(), render_times.end());
-    std::printf("\nreport of the %s log: rendered in %.3f s (goal < 1 s: %s), %.2f MiB "
-                "(goal < 2 MB: %s)\n",
-                quick ? "6 h" : "24 h", render_times[1], render_times[1] < 1 ? "met" : "NOT MET",
-                static_cast<double>(html.size()) / 1048576.0, html.size() < 2000000 ? "met" : "NOT MET");
+    std::printf(
+        "\nreport of the %s log: rendered in %.3f s (goal < 1 s: %s), %.2f MiB "
+        "(goal < 2 MB: %s)\n",
+        quick ? "6 h" : "24 h", render_times[1], render_times[1] < 1 ? "met" : "NOT MET",
+        static_cast<double>(html.size()) / 1048576.0, html.size() < 2000000 ? "met" : "NOT MET");
   }
 
-  std::printf("\ndetection delay after onset (white noise sigma, sampled every 10 s, 1 h flat before)\n");
+  std::printf(
+      "\ndetection delay after onset (white noise sigma, sampled every 10 s, 1 h flat before)\n");
   for (double k : {1.0, 3.0, 10.0}) {
     std::vector<double> delays;
     for (std::uint64_t seed = 1; seed <= (quick ? 3u : 9u); ++seed) {

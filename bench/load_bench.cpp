@@ -121,8 +121,9 @@ int main(int argc, char** argv) {
       << "events { worker_connections 1024; }\n"
       << "http { access_log off; keepalive_requests 100000000; keepalive_timeout 60s;\n"
       << "  server { listen 127.0.0.1:" << port << "; location / { return 200 \"ok\\n\"; } } }\n";
-  const pid_t nginx = spawn({"/usr/sbin/nginx", "-p", dir.string(), "-c", (dir / "nginx.conf").string()},
-                            (dir / "nginx.out").string());
+  const pid_t nginx =
+      spawn({"/usr/sbin/nginx", "-p", dir.string(), "-c", (dir / "nginx.conf").string()},
+            (dir / "nginx.out").string());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   const int connections = 8;
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
   const std::string wrk_out = slurp(dir / "wrk.out");
   const auto at = wrk_out.find("Requests/sec:");
   const double wrk_rps = at == std::string::npos ? 0 : std::atof(wrk_out.c_str() + at + 13);
-  const double soak_rps = drive(scenario("closed", connections, connections, seconds), port, seconds);
+  const double soak_rps =
+      drive(scenario("closed", connections, connections, seconds), port, seconds);
 
   // 2. The asked 1,000/s, open model.
   const double asked = 1000;
@@ -148,25 +150,29 @@ int main(int argc, char** argv) {
   double rss_start = 0;
   bool measured_start = false;
   const auto start = Clock::now();
-  drive(scenario("closed", connections, connections, 3600), port, 3600, [&](soak::scenarios::LoadDriver& d) {
-    if (!measured_start && d.total_completed() >= 10000) {
-      rss_start = self_rss_mib();
-      measured_start = true;
-    }
-    return d.total_completed() < total;
-  });
+  drive(scenario("closed", connections, connections, 3600), port, 3600,
+        [&](soak::scenarios::LoadDriver& d) {
+          if (!measured_start && d.total_completed() >= 10000) {
+            rss_start = self_rss_mib();
+            measured_start = true;
+          }
+          return d.total_completed() < total;
+        });
   const double rss_end = self_rss_mib();
   const double drive_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   std::printf("load against nginx on 127.0.0.1, %d connections\n", connections);
   std::printf("  peak requests/s: soak %.0f, wrk %.0f: %.2fx wrk (goal >= 0.7x: %s)\n", soak_rps,
-              wrk_rps, wrk_rps > 0 ? soak_rps / wrk_rps : 0, wrk_rps > 0 && soak_rps >= 0.7 * wrk_rps ? "met" : "NOT MET");
+              wrk_rps, wrk_rps > 0 ? soak_rps / wrk_rps : 0,
+              wrk_rps > 0 && soak_rps >= 0.7 * wrk_rps ? "met" : "NOT MET");
   std::printf("  asked %.0f/s, achieved %.1f/s: %+.2f%% (goal within 1%%: %s)\n", asked, achieved,
-              (achieved - asked) / asked * 100, std::fabs(achieved - asked) <= asked * 0.01 ? "met" : "NOT MET");
-  std::printf("  driver RSS %.2f MiB after 10,000 requests, %.2f MiB after %llu (%+.2f MiB, "
-              "goal within 2 MiB: %s), %.1f s\n",
-              rss_start, rss_end, static_cast<unsigned long long>(total), rss_end - rss_start,
-              std::fabs(rss_end - rss_start) <= 2 ? "met" : "NOT MET", drive_s);
+              (achieved - asked) / asked * 100,
+              std::fabs(achieved - asked) <= asked * 0.01 ? "met" : "NOT MET");
+  std::printf(
+      "  driver RSS %.2f MiB after 10,000 requests, %.2f MiB after %llu (%+.2f MiB, "
+      "goal within 2 MiB: %s), %.1f s\n",
+      rss_start, rss_end, static_cast<unsigned long long>(total), rss_end - rss_start,
+      std::fabs(rss_end - rss_start) <= 2 ? "met" : "NOT MET", drive_s);
   ::kill(nginx, SIGTERM);
   ::waitpid(nginx, &status, 0);
   fs::remove_all(dir);

@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "soak/sampler/process.hpp"
 #include "soak/log/log.hpp"
+#include "soak/sampler/process.hpp"
 #include "soak/sampler/sampler.hpp"
 
 extern char** environ;
@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
   const fs::path work = fs::temp_directory_path() / ("soak-bench-" + std::to_string(getpid()));
   fs::create_directories(work);
   const std::string ready_file = (work / "target.out").string();
-  const pid_t target = spawn({argv[1], "--threads", "63", "--open-fds", "1000"}, ready_file.c_str());
+  const pid_t target =
+      spawn({argv[1], "--threads", "63", "--open-fds", "1000"}, ready_file.c_str());
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (slurp(ready_file).find("ready") == std::string::npos && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -155,9 +156,9 @@ int main(int argc, char** argv) {
                            "  best.append((time.perf_counter()-t)/n*1e9)\n"
                            "best.sort(); print(best[2])\n";
   const std::string psutil_out = (work / "psutil.out").string();
-  const pid_t py = spawn({"/usr/bin/python3", script, std::to_string(target),
-                          std::to_string(quick ? 200 : 2000)},
-                         psutil_out.c_str());
+  const pid_t py = spawn(
+      {"/usr/bin/python3", script, std::to_string(target), std::to_string(quick ? 200 : 2000)},
+      psutil_out.c_str());
   const double psutil_ns = wait_exit(py) == 0 ? std::atof(slurp(psutil_out).c_str()) : 0.0;
 
   const int ps_runs = quick ? 10 : 50;
@@ -176,9 +177,10 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %10.1f us   %5.2fx floor\n", "soak, default 1s interval (amortized)",
               soak_default / 1000, soak_default / floor);
   if (psutil_ns > 0) {
-    std::printf("  %-44s %10.1f us   %5.2fx floor, %.1fx soak (every tick), %.1fx soak (amortized)\n",
-                "python3-psutil (oneshot, num_fds)", psutil_ns / 1000, psutil_ns / floor,
-                psutil_ns / soak_fast, psutil_ns / soak_default);
+    std::printf(
+        "  %-44s %10.1f us   %5.2fx floor, %.1fx soak (every tick), %.1fx soak (amortized)\n",
+        "python3-psutil (oneshot, num_fds)", psutil_ns / 1000, psutil_ns / floor,
+        psutil_ns / soak_fast, psutil_ns / soak_default);
   } else {
     std::printf("  python3-psutil: not available (apt-get install python3-psutil)\n");
   }
@@ -191,7 +193,8 @@ int main(int argc, char** argv) {
   // Own RSS while writing: the real Sampler and SampleWriter, 100,000 samples.
   {
     boost::asio::io_context io;
-    nlohmann::ordered_json header = {{"type", "header"}, {"format", "soak-samples"}, {"version", 1}};
+    nlohmann::ordered_json header = {
+        {"type", "header"}, {"format", "soak-samples"}, {"version", 1}};
     soak::log::SampleWriter writer(work / "samples.ndjson", header);
     soak::sampler::OpenResult again = soak::sampler::ProcessReader::open(target);
     soak::sampler::Sampler sampler(io.get_executor(), std::move(again.reader), writer, {});
@@ -202,13 +205,13 @@ int main(int argc, char** argv) {
       if (i == 1000) rss_at_1000 = self_rss_bytes();
     }
     const long rss_end = self_rss_bytes();
-    std::printf("\nsoak's own RSS: %.2f MiB after 1,000 samples, %.2f MiB after %d (%+.3f MiB); "
-                "goal within 1 MiB: %s; log %.1f MiB\n",
-                static_cast<double>(rss_at_1000) / 1048576.0,
-                static_cast<double>(rss_end) / 1048576.0, total,
-                static_cast<double>(rss_end - rss_at_1000) / 1048576.0,
-                std::labs(rss_end - rss_at_1000) <= 1048576 ? "met" : "NOT MET",
-                static_cast<double>(writer.bytes_written()) / 1048576.0);
+    std::printf(
+        "\nsoak's own RSS: %.2f MiB after 1,000 samples, %.2f MiB after %d (%+.3f MiB); "
+        "goal within 1 MiB: %s; log %.1f MiB\n",
+        static_cast<double>(rss_at_1000) / 1048576.0, static_cast<double>(rss_end) / 1048576.0,
+        total, static_cast<double>(rss_end - rss_at_1000) / 1048576.0,
+        std::labs(rss_end - rss_at_1000) <= 1048576 ? "met" : "NOT MET",
+        static_cast<double>(writer.bytes_written()) / 1048576.0);
   }
 
   ::kill(target, SIGKILL);

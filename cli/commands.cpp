@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool use_color() { return ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr; }
+bool use_color() {
+  return ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+}
 
 /// Prints a judgement: the warnings on stderr, then text or JSON on stdout.
 void print(const judge::Judgement& judgement, const std::string& format,
@@ -55,8 +57,9 @@ ExitCode finish_run(const scenarios::SessionResult& run) {
                        " failed (disk full?); the log is valid up to the last sample written");
   }
   if (run.reason == sampler::EndReason::target_unreadable) {
-    throw RuntimeError("the target became unreadable during the run (see the target_unreadable "
-                       "event in the log); the data gathered until then was analyzed");
+    throw RuntimeError(
+        "the target became unreadable during the run (see the target_unreadable "
+        "event in the log); the data gathered until then was analyzed");
   }
   return exit_code_for(judgement.verdict.verdict);
 }
@@ -65,9 +68,12 @@ ExitCode finish_run(const scenarios::SessionResult& run) {
 
 ExitCode exit_code_for(analysis::VerdictKind kind) {
   switch (kind) {
-    case analysis::VerdictKind::pass: return ExitCode::pass;
-    case analysis::VerdictKind::fail: return ExitCode::fail;
-    case analysis::VerdictKind::inconclusive: return ExitCode::inconclusive;
+    case analysis::VerdictKind::pass:
+      return ExitCode::pass;
+    case analysis::VerdictKind::fail:
+      return ExitCode::fail;
+    case analysis::VerdictKind::inconclusive:
+      return ExitCode::inconclusive;
   }
   return ExitCode::inconclusive;
 }

@@ -60,9 +60,10 @@ std::string LiveView::render_block(const sampler::SamplerStatus& s) const {
   block += line;
   {
     std::lock_guard lock(analysis_mutex_);
-    block += "  growth    " +
-             (analysis_line_.empty() ? std::string("(first estimate after a minute)") : analysis_line_) +
-             "\n";
+    block +=
+        "  growth    " +
+        (analysis_line_.empty() ? std::string("(first estimate after a minute)") : analysis_line_) +
+        "\n";
   }
   std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped\n",
                 static_cast<unsigned long long>(s.samples),
@@ -124,7 +125,9 @@ void LiveView::begin(const std::string& title, std::optional<double> planned_s) 
   planned_s_ = planned_s;
 }
 
-void LiveView::note(const std::string& line) { std::fprintf(out_, "soak: %s\n", line.c_str()); }
+void LiveView::note(const std::string& line) {
+  std::fprintf(out_, "soak: %s\n", line.c_str());
+}
 
 void LiveView::on_interim(const judge::Interim& interim) {
   std::string line;

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "soak/scenarios/session.hpp"

@@ -140,21 +140,23 @@ void define_commands(Parsed& p) {
   p.app.set_version_flag("--version", std::string("soak ") + SOAK_VERSION);
   p.app.require_subcommand(1);
   p.attach = p.app.add_subcommand(
-      "attach", "sample a running process (and its children) until --duration elapses, the "
-                "target exits, or Ctrl-C; then analyze and report");
+      "attach",
+      "sample a running process (and its children) until --duration elapses, the "
+      "target exits, or Ctrl-C; then analyze and report");
   p.attach->add_option("PID", p.pid, "process id to attach to")->required();
   add_sampling_flags(*p.attach, p.flags);
 
   p.run = p.app.add_subcommand(
-      "run", "soak run [options] -- CMD [ARGS...]: launch CMD (no load), sample it and its "
-             "children until it exits or --duration elapses; its exit code is recorded");
+      "run",
+      "soak run [options] -- CMD [ARGS...]: launch CMD (no load), sample it and its "
+      "children until it exits or --duration elapses; its exit code is recorded");
   p.run->add_option("SCENARIO", p.path, "a scenario file (JSON)");
   add_sampling_flags(*p.run, p.flags);
   p.run->add_flag("--keep-running", p.flags.keep_running,
                   "leave the launched target running when the run ends");
 
-  p.analyze = p.app.add_subcommand(
-      "analyze", "(re)analyze a recorded run: a run directory or a samples log");
+  p.analyze = p.app.add_subcommand("analyze",
+                                   "(re)analyze a recorded run: a run directory or a samples log");
   p.analyze->add_option("RUN", p.path, "run directory or samples log (not with --prometheus)");
   p.analyze->add_option("--prometheus", p.flags.prometheus,
                         "judge the series of a Prometheus server instead of a run (with --query)");
@@ -210,8 +212,9 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
       return soak::cli::fleet_command(to_fleet(f));
     }
     if (p.path.empty()) {
-      throw UsageError("analyze needs RUN (a run directory or a samples log), or --prometheus "
-                       "URL --query PROMQL");
+      throw UsageError(
+          "analyze needs RUN (a run directory or a samples log), or --prometheus "
+          "URL --query PROMQL");
     }
     soak::cli::AnalyzeOptions options{f.format, to_judge(f), std::nullopt};
     if (!f.junit.empty()) options.junit_file = f.junit;
@@ -263,9 +266,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     return fail(ExitCode::usage_error, e.what());
   } catch (const StartError& e) {
-    return fail(e.kind() == StartError::Kind::bad_input ? ExitCode::usage_error
-                                                        : ExitCode::runtime_error,
-                e.what());
+    return fail(
+        e.kind() == StartError::Kind::bad_input ? ExitCode::usage_error : ExitCode::runtime_error,
+        e.what());
   } catch (const soak::scenarios::ScenarioError& e) {
     std::fprintf(stderr, "soak: %s is not a valid scenario (%zu problem%s):\n", e.file().c_str(),
                  e.errors().size(), e.errors().size() == 1 ? "" : "s");

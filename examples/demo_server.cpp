@@ -26,6 +26,7 @@
 // Prints "listening on 127.0.0.1:PORT" once it accepts connections.
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
@@ -41,7 +42,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <httplib.h>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -79,26 +79,47 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--job-child") { o.job_child = true; continue; }
-    if (flag == "--leave-children") { o.leave_children = o.job_child = true; continue; }
+    if (flag == "--job-child") {
+      o.job_child = true;
+      continue;
+    }
+    if (flag == "--leave-children") {
+      o.leave_children = o.job_child = true;
+      continue;
+    }
     if (i + 1 >= argc) usage("missing value for " + flag);
     const std::string value = argv[++i];
-    if (flag == "--host") { o.host = value; continue; }
+    if (flag == "--host") {
+      o.host = value;
+      continue;
+    }
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
     if (end == value.c_str() || *end != '\0' || v < 0) usage("bad value for " + flag);
-    if (flag == "--port") o.port = static_cast<int>(v);
-    else if (flag == "--leak-per-request-kib") o.leak_per_request_kib = v;
-    else if (flag == "--leak-per-job-kib") o.leak_per_job_kib = v;
-    else if (flag == "--fd-leak-per-job") o.fd_leak_per_job = static_cast<int>(v);
-    else if (flag == "--thread-leak-per-job") o.thread_leak_per_job = static_cast<int>(v);
-    else if (flag == "--cache-cap-mib") o.cache_cap_mib = v;
-    else if (flag == "--sawtooth-mib") o.sawtooth_mib = v;
-    else if (flag == "--sawtooth-period") o.sawtooth_period_s = v;
-    else if (flag == "--slow-ms") o.slow_ms = static_cast<int>(v);
-    else if (flag == "--fail-above-jobs") o.fail_above_jobs = static_cast<int>(v);
-    else if (flag == "--mmap-leak-per-job-kib") o.mmap_leak_per_job_kib = v;
-    else usage("unknown flag " + flag);
+    if (flag == "--port")
+      o.port = static_cast<int>(v);
+    else if (flag == "--leak-per-request-kib")
+      o.leak_per_request_kib = v;
+    else if (flag == "--leak-per-job-kib")
+      o.leak_per_job_kib = v;
+    else if (flag == "--fd-leak-per-job")
+      o.fd_leak_per_job = static_cast<int>(v);
+    else if (flag == "--thread-leak-per-job")
+      o.thread_leak_per_job = static_cast<int>(v);
+    else if (flag == "--cache-cap-mib")
+      o.cache_cap_mib = v;
+    else if (flag == "--sawtooth-mib")
+      o.sawtooth_mib = v;
+    else if (flag == "--sawtooth-period")
+      o.sawtooth_period_s = v;
+    else if (flag == "--slow-ms")
+      o.slow_ms = static_cast<int>(v);
+    else if (flag == "--fail-above-jobs")
+      o.fail_above_jobs = static_cast<int>(v);
+    else if (flag == "--mmap-leak-per-job-kib")
+      o.mmap_leak_per_job_kib = v;
+    else
+      usage("unknown flag " + flag);
   }
   return o;
 }
@@ -177,7 +198,8 @@ class Service {
     std::string s;
     s += "# HELP demo_requests_total Requests served.\n# TYPE demo_requests_total counter\n";
     s += "demo_requests_total " + std::to_string(requests_.load()) + "\n";
-    s += "# HELP demo_heap_in_use_bytes malloc'd bytes in use.\n# TYPE demo_heap_in_use_bytes gauge\n";
+    s += "# HELP demo_heap_in_use_bytes malloc'd bytes in use.\n# TYPE demo_heap_in_use_bytes "
+         "gauge\n";
     s += "demo_heap_in_use_bytes " + std::to_string(mi.uordblks + mi.hblkhd) + "\n";
     s += "# TYPE demo_jobs gauge\ndemo_jobs{state=\"running\"} " + std::to_string(running_) +
          "\ndemo_jobs{state=\"done\"} " + std::to_string(done_) + "\n";
@@ -191,7 +213,8 @@ class Service {
       const auto begin = std::chrono::steady_clock::now();
       for (;;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+        const double t =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
         const double phase = std::fmod(t, o_.sawtooth_period_s) / o_.sawtooth_period_s;
         const auto wanted = static_cast<std::size_t>(phase * o_.sawtooth_mib);
         if (wanted < blocks.size()) {
@@ -253,7 +276,8 @@ class Service {
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     const std::size_t length = (bytes + page - 1) / page * page;
     if (::ftruncate(map_fd_, static_cast<off_t>(map_offset_ + length)) != 0) return;
-    void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd_, static_cast<off_t>(map_offset_));
+    void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd_,
+                     static_cast<off_t>(map_offset_));
     if (p == MAP_FAILED) return;
     std::memset(p, 'M', length);  // resident
     map_offset_ += length;
@@ -301,7 +325,8 @@ int main(int argc, char** argv) {
   });
   server.Get("/api/items", [&](const httplib::Request&, httplib::Response& res) {
     service.on_request();
-    res.set_content("[{\"id\":1,\"name\":\"alpha\"},{\"id\":2,\"name\":\"beta\"}]", "application/json");
+    res.set_content("[{\"id\":1,\"name\":\"alpha\"},{\"id\":2,\"name\":\"beta\"}]",
+                    "application/json");
   });
   server.Post("/api/jobs", [&](const httplib::Request& req, httplib::Response& res) {
     service.on_request();
@@ -326,20 +351,21 @@ int main(int argc, char** argv) {
       res.set_content("{\"error\":\"no such job\"}", "application/json");
       return;
     }
-    res.set_content("{\"id\":\"" + std::string(req.matches[1]) + "\",\"status\":\"" + job->status +
-                        "\"}",
-                    "application/json");
+    res.set_content(
+        "{\"id\":\"" + std::string(req.matches[1]) + "\",\"status\":\"" + job->status + "\"}",
+        "application/json");
   });
-  server.Get(R"(/api/jobs/([\w-]+)/result)", [&](const httplib::Request& req, httplib::Response& res) {
-    service.on_request();
-    const auto job = service.job(req.matches[1]);
-    if (!job || job->status != "done") {
-      res.status = job ? 409 : 404;
-      res.set_content("{\"error\":\"not ready\"}", "application/json");
-      return;
-    }
-    res.set_content(job->result, "application/octet-stream");
-  });
+  server.Get(R"(/api/jobs/([\w-]+)/result)",
+             [&](const httplib::Request& req, httplib::Response& res) {
+               service.on_request();
+               const auto job = service.job(req.matches[1]);
+               if (!job || job->status != "done") {
+                 res.status = job ? 409 : 404;
+                 res.set_content("{\"error\":\"not ready\"}", "application/json");
+                 return;
+               }
+               res.set_content(job->result, "application/octet-stream");
+             });
   server.Post("/api/assets/upload", [&](const httplib::Request& req, httplib::Response& res) {
     service.on_request();
     res.set_content("{\"bytes\":" + std::to_string(req.body.size()) + "}", "application/json");
@@ -351,8 +377,9 @@ int main(int argc, char** argv) {
     res.set_content(service.metrics_text(), "text/plain; version=0.0.4");
   });
 
-  const int port = options.port == 0 ? server.bind_to_any_port(options.host)
-                                     : (server.bind_to_port(options.host, options.port) ? options.port : -1);
+  const int port = options.port == 0
+                       ? server.bind_to_any_port(options.host)
+                       : (server.bind_to_port(options.host, options.port) ? options.port : -1);
   if (port <= 0) {
     std::fprintf(stderr, "soak-example-server: cannot listen on %s:%d\n", options.host.c_str(),
                  options.port);

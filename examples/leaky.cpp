@@ -2,7 +2,8 @@
 // demo, the tests and the benchmarks. It grows its heap at a set rate and can leak file
 // descriptors, threads and child processes.
 //
-//   soak-example-leaky [--leak-mib-per-min R [--leak-cap-mib M]] [--fd-leak-per-s N] [--thread-leak-per-s N]
+//   soak-example-leaky [--leak-mib-per-min R [--leak-cap-mib M]] [--fd-leak-per-s N]
+//   [--thread-leak-per-s N]
 //                      [--child-leak-per-s N] [--children N] [--threads N] [--open-fds N]
 //                      [--hold-mib M] [--churn-mib M --churn-period SECONDS]
 //                      [--duration SECONDS] [--exit-code C]
@@ -19,11 +20,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -62,20 +63,34 @@ Options parse(int argc, char** argv) {
     char* end = nullptr;
     const double v = std::strtod(value, &end);
     if (end == value || *end != '\0' || v < 0) usage(("bad value for " + flag).c_str());
-    if (flag == "--leak-mib-per-min") o.leak_mib_per_min = v;
-    else if (flag == "--leak-cap-mib") o.leak_cap_mib = v;
-    else if (flag == "--fd-leak-per-s") o.fd_leak_per_s = v;
-    else if (flag == "--thread-leak-per-s") o.thread_leak_per_s = v;
-    else if (flag == "--child-leak-per-s") o.child_leak_per_s = v;
-    else if (flag == "--children") o.children = static_cast<int>(v);
-    else if (flag == "--threads") o.threads = static_cast<int>(v);
-    else if (flag == "--open-fds") o.open_fds = static_cast<int>(v);
-    else if (flag == "--hold-mib") o.hold_mib = v;
-    else if (flag == "--churn-mib") o.churn_mib = v;
-    else if (flag == "--churn-period") o.churn_period_s = v;
-    else if (flag == "--duration") o.duration_s = v;
-    else if (flag == "--exit-code") o.exit_code = static_cast<int>(v);
-    else usage(("unknown flag " + flag).c_str());
+    if (flag == "--leak-mib-per-min")
+      o.leak_mib_per_min = v;
+    else if (flag == "--leak-cap-mib")
+      o.leak_cap_mib = v;
+    else if (flag == "--fd-leak-per-s")
+      o.fd_leak_per_s = v;
+    else if (flag == "--thread-leak-per-s")
+      o.thread_leak_per_s = v;
+    else if (flag == "--child-leak-per-s")
+      o.child_leak_per_s = v;
+    else if (flag == "--children")
+      o.children = static_cast<int>(v);
+    else if (flag == "--threads")
+      o.threads = static_cast<int>(v);
+    else if (flag == "--open-fds")
+      o.open_fds = static_cast<int>(v);
+    else if (flag == "--hold-mib")
+      o.hold_mib = v;
+    else if (flag == "--churn-mib")
+      o.churn_mib = v;
+    else if (flag == "--churn-period")
+      o.churn_period_s = v;
+    else if (flag == "--duration")
+      o.duration_s = v;
+    else if (flag == "--exit-code")
+      o.exit_code = static_cast<int>(v);
+    else
+      usage(("unknown flag " + flag).c_str());
   }
   return o;
 }
@@ -157,7 +172,8 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_until(next);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (o.duration_s > 0 && elapsed >= o.duration_s) break;
-    const bool capped = o.leak_cap_mib > 0 && static_cast<double>(leaked_bytes) >= o.leak_cap_mib * 1024 * 1024;
+    const bool capped =
+        o.leak_cap_mib > 0 && static_cast<double>(leaked_bytes) >= o.leak_cap_mib * 1024 * 1024;
     if (!capped) owed_bytes += o.leak_mib_per_min * 1024.0 * 1024.0 / 60.0 * step_s;
     owed_fds += o.fd_leak_per_s * step_s;
     owed_threads += o.thread_leak_per_s * step_s;

@@ -169,7 +169,8 @@ TEST_CASE("the labelled corpus is classified with high precision and recall") {
         const double err = std::fabs(a.growth_per_s - s.true_slope_per_s) / s.true_slope_per_s;
         f.slope_errors.push_back(err);
         all_errors.push_back(err);
-        const bool in = a.ci_low_per_s <= s.true_slope_per_s && s.true_slope_per_s <= a.ci_high_per_s;
+        const bool in =
+            a.ci_low_per_s <= s.true_slope_per_s && s.true_slope_per_s <= a.ci_high_per_s;
         f.covered += in;
         covered += in;
       } else if (called) {
@@ -181,19 +182,21 @@ TEST_CASE("the labelled corpus is classified with high precision and recall") {
   const double recall = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
   const double f1 = 2 * precision * recall / (precision + recall);
   const double coverage = static_cast<double>(covered) / leaks;
-  std::printf("\ncorpus: %-24s %8s %10s %12s %9s\n", "family", "series", "leak calls",
-              "median err", "coverage");
+  std::printf("\ncorpus: %-24s %8s %10s %12s %9s\n", "family", "series", "leak calls", "median err",
+              "coverage");
   for (const auto& family : corpus_families()) {
     const Tally& f = tally[family];
     const bool leak_family = !f.slope_errors.empty();
-    std::printf("corpus: %-24s %8d %9.0f%% %11s %9s\n", family.c_str(), f.n,
-                100.0 * f.called_leak / f.n,
-                leak_family ? (std::to_string(100 * median(f.slope_errors)).substr(0, 4) + "%").c_str() : "-",
-                leak_family ? (std::to_string(100 * f.covered / f.n) + "%").c_str() : "-");
+    std::printf(
+        "corpus: %-24s %8d %9.0f%% %11s %9s\n", family.c_str(), f.n, 100.0 * f.called_leak / f.n,
+        leak_family ? (std::to_string(100 * median(f.slope_errors)).substr(0, 4) + "%").c_str()
+                    : "-",
+        leak_family ? (std::to_string(100 * f.covered / f.n) + "%").c_str() : "-");
   }
-  std::printf("corpus: precision %.3f recall %.3f F1 %.3f, median slope error %.1f%%, "
-              "interval coverage %.1f%%\n",
-              precision, recall, f1, 100 * median(all_errors), 100 * coverage);
+  std::printf(
+      "corpus: precision %.3f recall %.3f F1 %.3f, median slope error %.1f%%, "
+      "interval coverage %.1f%%\n",
+      precision, recall, f1, 100 * median(all_errors), 100 * coverage);
   CHECK(f1 >= 0.97);
   CHECK(precision >= 0.98);
   for (const auto& family : corpus_families()) {
@@ -211,7 +214,7 @@ TEST_CASE("integer series: a staircase of new fds is a leak, a pool that filled 
   std::vector<double> t, leak, pool;
   for (int i = 0; i <= 1800; ++i) {
     t.push_back(i * 2.0);
-    leak.push_back(10 + std::floor(i / 150.0));        // +1 fd every 5 minutes
+    leak.push_back(10 + std::floor(i / 150.0));                // +1 fd every 5 minutes
     pool.push_back(10 + std::min(8.0, std::floor(i / 20.0)));  // grows to 18 in 5 min, stays
   }
   ClassifyOptions options;
@@ -241,15 +244,16 @@ TEST_CASE("targets parse strictly, with the field named in every error") {
                     Catch::Contains("rss_growth: expected a rate"));
   CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"memory_growth": "0.2"})")),
                     Catch::Contains("memory_growth: expected a percentage"));
-  CHECK_THROWS_WITH(parse_targets(nlohmann::json::parse(R"({"rss_growth": {"target": "5 mb/min"}})")),
-                    Catch::Contains("rss_growth.target"));
+  CHECK_THROWS_WITH(
+      parse_targets(nlohmann::json::parse(R"({"rss_growth": {"target": "5 mb/min"}})")),
+      Catch::Contains("rss_growth.target"));
 }
 
 TEST_CASE("a fast leak fails the growth check, a slow one warns, or fails when asked") {
   std::vector<double> t, fast, slow;
   for (int i = 0; i <= 1800; ++i) {
     t.push_back(i * 2.0);
-    fast.push_back(200e6 + 8e6 / 60 * t.back() + 1e5 * std::sin(i));  // 8 MB/min
+    fast.push_back(200e6 + 8e6 / 60 * t.back() + 1e5 * std::sin(i));    // 8 MB/min
     slow.push_back(200e6 + 0.5e6 / 60 * t.back() + 1e5 * std::sin(i));  // 0.5 MB/min
   }
   RunInput in;

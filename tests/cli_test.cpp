@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "soak/sampler/process.hpp"
 #include "soak/log/log.hpp"
+#include "soak/sampler/process.hpp"
 #include "support.hpp"
 
 using namespace soak::test;
@@ -82,10 +82,11 @@ TEST_CASE("a run directory that already holds a run is never overwritten") {
   TempDir dir;
   const std::string out = (dir / "run").string();
   REQUIRE(run_soak({"attach", std::to_string(target->pid()), "-d", "300ms", "-i", "100ms", "-q",
-                    "--out", out}).exit_code == 2);
+                    "--out", out})
+              .exit_code == 2);
   const std::string before = read_file(dir / "run" / "samples.ndjson");
-  const SoakResult again = run_soak({"attach", std::to_string(target->pid()), "-d", "300ms",
-                                     "--out", out});
+  const SoakResult again =
+      run_soak({"attach", std::to_string(target->pid()), "-d", "300ms", "--out", out});
   CHECK(again.exit_code == 3);
   check_one_line_error(again, "already holds a run");
   CHECK(read_file(dir / "run" / "samples.ndjson") == before);
@@ -137,8 +138,8 @@ TEST_CASE("SIGINT ends the run cleanly: the log is complete and analyzed") {
   auto target = start_leaky({});
   TempDir dir;
   const fs::path out = dir / "run";
-  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval",
-              "50ms", "--out", out.string()});
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval", "50ms",
+              "--out", out.string()});
   REQUIRE(wait_until([&] { return lines_of(read_file(out / "samples.ndjson")).size() >= 6; }));
   soak.signal(SIGINT);
   const auto code = soak.wait_for(20s);
@@ -160,11 +161,12 @@ TEST_CASE("after kill -9 of soak, analyze reads what was recorded") {
   auto target = start_leaky({});
   TempDir dir;
   const fs::path out = dir / "run";
-  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval",
-              "10ms", "--out", out.string()});
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--interval", "10ms",
+              "--out", out.string()});
   auto samples_written = [&] {
     std::size_t n = 0;
-    for (const auto& line : lines_of(read_file(out / "samples.ndjson"))) n += line.find("\"sample\"") != std::string::npos;
+    for (const auto& line : lines_of(read_file(out / "samples.ndjson")))
+      n += line.find("\"sample\"") != std::string::npos;
     return n;
   };
   REQUIRE(wait_until([&] { return samples_written() >= 20; }));
@@ -200,8 +202,7 @@ TEST_CASE("run launches the command itself and records its exit code") {
   TempDir dir;
   const fs::path out = dir / "run";
   const SoakResult r = run_soak({"run", "--interval", "50ms", "--out", out.string(), "--",
-                                 leaky_binary().string(), "--duration", "0.8", "--exit-code",
-                                 "3"});
+                                 leaky_binary().string(), "--duration", "0.8", "--exit-code", "3"});
   INFO(r.err);
   CHECK(r.exit_code == 2);
   const auto log = read_run_log(out);
@@ -231,8 +232,7 @@ TEST_CASE("run stops its target at the end of the duration, children included") 
 
 TEST_CASE("run of a command that does not exist is a usage error") {
   TempDir dir;
-  const SoakResult r = run_soak({"run", "--out", (dir / "run").string(), "--",
-                                 "/no/such/program"});
+  const SoakResult r = run_soak({"run", "--out", (dir / "run").string(), "--", "/no/such/program"});
   CHECK(r.exit_code == 3);
   check_one_line_error(r, "cannot start '/no/such/program'");
 }
@@ -250,8 +250,8 @@ TEST_CASE("analyze gives the verdict's exit code: a recorded leak fails, healthy
   CHECK(verdict["metrics"]["rss_bytes"]["growth_ci95"].size() == 2);
 
   fs::copy_file(data_dir() / "trace_healthy_churn.ndjson", dir / "healthy.ndjson");
-  const SoakResult healthy = run_soak({"analyze", (dir / "healthy.ndjson").string(), "--format",
-                                       "json"});
+  const SoakResult healthy =
+      run_soak({"analyze", (dir / "healthy.ndjson").string(), "--format", "json"});
   CHECK(healthy.exit_code == 0);
   const auto doc = nlohmann::json::parse(healthy.out);
   CHECK(doc["verdict"] == "pass");
@@ -269,15 +269,14 @@ TEST_CASE("a targets file overrides the defaults, and a bad one is one clear lin
   // A copy: analyze writes verdict.json beside the log, and the source tree stays as it is.
   fs::copy_file(data_dir() / "trace_leaky.ndjson", dir / "leaky.ndjson");
   const std::string log = (dir / "leaky.ndjson").string();
-  const SoakResult strict = run_soak({"analyze", log, "--targets", (dir / "strict.json").string(),
-                                      "--format", "json"});
+  const SoakResult strict =
+      run_soak({"analyze", log, "--targets", (dir / "strict.json").string(), "--format", "json"});
   CHECK(strict.exit_code == 1);
   const auto doc = nlohmann::json::parse(strict.out);
   CHECK(doc["checks"][0]["name"] == "rss_growth");
   CHECK(doc["checks"][0]["status"] == "fail");
   CHECK(doc["checks"][0]["limit"] == "1 MiB/min (acceptable 10 MB/min)");  // as written
-  for (const auto& [file, message] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [file, message] : std::vector<std::pair<std::string, std::string>>{
            {"typo.json", "unknown key \"rss_growht\""},
            {"unit.json", "initial_rss: expected a size with a unit"},
            {"broken.json", "is not valid JSON"},

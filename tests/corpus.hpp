@@ -23,9 +23,10 @@ struct LabelledSeries {
 
 inline const std::vector<std::string>& corpus_families() {
   static const std::vector<std::string> families = {
-      "flat_noise",  "ar_wander",          "warmup_flat",   "cache_cap",
-      "flat_sawtooth", "one_off_step",     "decreasing",    "linear_leak",
-      "slow_leak_heavy_noise", "sawtooth_leak", "late_onset_leak", "staircase_leak"};
+      "flat_noise",    "ar_wander",       "warmup_flat",
+      "cache_cap",     "flat_sawtooth",   "one_off_step",
+      "decreasing",    "linear_leak",     "slow_leak_heavy_noise",
+      "sawtooth_leak", "late_onset_leak", "staircase_leak"};
   return families;
 }
 
@@ -42,12 +43,12 @@ inline LabelledSeries make_series(const std::string& family, std::uint64_t seed,
   const double base = between(100, 400) * MB;
   const double noise = between(0.5, 1.5) * MB;
   // Common ingredients, drawn for every family so seeds stay aligned.
-  const double rate = between(0.5, 5) * MB / 60;            // per second
-  const double period = between(180, 360);                  // sawtooth / staircase period
+  const double rate = between(0.5, 5) * MB / 60;  // per second
+  const double period = between(180, 360);        // sawtooth / staircase period
   const double amplitude = between(30, 60) * MB;
-  const double fraction = between(0.3, 0.6);                // onset, step, cap time
+  const double fraction = between(0.3, 0.6);  // onset, step, cap time
   const double phase0 = uni(rng);
-  const double tau = between(60, 240);                      // warm-up time constant
+  const double tau = between(60, 240);  // warm-up time constant
   double ar = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double t = static_cast<double>(i) * step_s;

@@ -22,7 +22,8 @@ std::vector<double> make_series(unsigned seed, double mib_per_min) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> noise(0, mib_per_min > 0 ? 1e6 : 8e6);
   std::vector<double> v;
-  for (int i = 0; i < kPoints; ++i) v.push_back(200e6 + mib_per_min * 1048576 * i / 60.0 + noise(rng));
+  for (int i = 0; i < kPoints; ++i)
+    v.push_back(200e6 + mib_per_min * 1048576 * i / 60.0 + noise(rng));
   return v;
 }
 
@@ -46,7 +47,8 @@ void write_log(const fs::path& path, const std::vector<double>& values) {
 std::multiset<std::string> junit_cases(const std::string& xml) {
   std::multiset<std::string> cases;
   const std::regex testcase(R"re(<testcase[^>]*name="([^"]*)"[^>]*?(/>|>([\s\S]*?)</testcase>))re");
-  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), testcase); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), testcase);
+       it != std::sregex_iterator(); ++it) {
     const std::string body = (*it)[3].str();
     const char* outcome = body.find("<failure") != std::string::npos   ? "failure"
                           : body.find("<skipped") != std::string::npos ? "skipped"
@@ -63,8 +65,8 @@ struct Prometheus {
   std::string url;
   Prometheus(const fs::path& dir, const std::string& openmetrics) {
     std::ofstream(dir / "in.om") << openmetrics << "# EOF\n";
-    Child promtool({"promtool", "tsdb", "create-blocks-from", "openmetrics", (dir / "in.om").string(),
-                    (dir / "tsdb").string()});
+    Child promtool({"promtool", "tsdb", "create-blocks-from", "openmetrics",
+                    (dir / "in.om").string(), (dir / "tsdb").string()});
     const auto code = promtool.wait_for(60s);
     INFO(promtool.err() << promtool.out());
     REQUIRE(code == 0);
@@ -74,22 +76,28 @@ struct Prometheus {
         "--storage.tsdb.path=" + (dir / "tsdb").string(), "--web.listen-address=127.0.0.1:0"});
     const std::regex listening(R"(msg="Listening on" address=127\.0\.0\.1:([0-9]+))");
     std::smatch m;
-    REQUIRE(wait_until([&] {
-      const std::string err = server->err();
-      return std::regex_search(err, m, listening);
-    }, 60s));
+    REQUIRE(wait_until(
+        [&] {
+          const std::string err = server->err();
+          return std::regex_search(err, m, listening);
+        },
+        60s));
     url = "http://127.0.0.1:" + m[1].str();
-    REQUIRE(wait_until([&] {
-      Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"});
-      curl.wait_for(5s);
-      return curl.out() == "200";
-    }, 60s));
+    REQUIRE(wait_until(
+        [&] {
+          Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"});
+          curl.wait_for(5s);
+          return curl.out() == "200";
+        },
+        60s));
   }
 };
 
 }  // namespace
 
-TEST_CASE("a series judged from a log and from Prometheus gets the same verdict, checks, JUnit and exit code") {
+TEST_CASE(
+    "a series judged from a log and from Prometheus gets the same verdict, checks, JUnit and exit "
+    "code") {
   REQUIRE(fs::exists("/usr/bin/prometheus"));  // Debian's prometheus, installed by scripts/setup.sh
   TempDir dir;
   std::ofstream(dir / "strict.json") << R"({"rss_growth": "1 MiB/min"})";
@@ -100,8 +108,8 @@ TEST_CASE("a series judged from a log and from Prometheus gets the same verdict,
     double mib_per_min;
     int expected_exit;  // judged from the log, against strict.json
   };
-  const std::vector<Case> cases = {{"flat", 20261201, 0, 2},   {"leak", 20261201, 4, 1},
-                                   {"flat7", 7, 0, 2},         {"leak99", 99, 4, 1}};
+  const std::vector<Case> cases = {
+      {"flat", 20261201, 0, 2}, {"leak", 20261201, 4, 1}, {"flat7", 7, 0, 2}, {"leak99", 99, 4, 1}};
   const long t0 = static_cast<long>(std::time(nullptr)) - 600;
   std::string openmetrics = "# TYPE soak_target_value gauge\n";
   for (const auto& c : cases) {
@@ -116,17 +124,19 @@ TEST_CASE("a series judged from a log and from Prometheus gets the same verdict,
 
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
-      const fs::path log_junit = dir / (c.name + "-log.xml"), prom_junit = dir / (c.name + "-prom.xml");
-      const SoakResult from_log = run_soak({"analyze", (dir / (c.name + ".ndjson")).string(), "--targets",
-                                            (dir / "strict.json").string(), "--junit", log_junit.string(),
-                                            "--format", "json"});
+      const fs::path log_junit = dir / (c.name + "-log.xml"),
+                     prom_junit = dir / (c.name + "-prom.xml");
+      const SoakResult from_log = run_soak({"analyze", (dir / (c.name + ".ndjson")).string(),
+                                            "--targets", (dir / "strict.json").string(), "--junit",
+                                            log_junit.string(), "--format", "json"});
       INFO(from_log.err);
       REQUIRE(from_log.exit_code == c.expected_exit);
-      const SoakResult from_prom = run_soak(
-          {"analyze", "--prometheus", prometheus.url, "--query",
-           "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"}", "--since",
-           std::to_string(kPoints - 1) + "s", "--end", std::to_string(t0 + kPoints - 1), "--step", "1s",
-           "--targets", (dir / "strict.json").string(), "--junit", prom_junit.string(), "--format", "json"});
+      const SoakResult from_prom =
+          run_soak({"analyze", "--prometheus", prometheus.url, "--query",
+                    "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"}", "--since",
+                    std::to_string(kPoints - 1) + "s", "--end", std::to_string(t0 + kPoints - 1),
+                    "--step", "1s", "--targets", (dir / "strict.json").string(), "--junit",
+                    prom_junit.string(), "--format", "json"});
       INFO(from_prom.err << from_prom.out);
       CHECK(from_prom.exit_code == from_log.exit_code);
       const auto a = nlohmann::json::parse(from_log.out);
@@ -136,8 +146,10 @@ TEST_CASE("a series judged from a log and from Prometheus gets the same verdict,
       const auto& member = b["processes"][0];
       CHECK(member["labels"]["series"] == c.name);
       CHECK(member["verdict"] == a["verdict"]);
-      CHECK(member["metrics"]["rss_bytes"]["classification"] == a["metrics"]["rss_bytes"]["classification"]);
-      CHECK(member["metrics"]["rss_bytes"]["growth_per_min"] == a["metrics"]["rss_bytes"]["growth_per_min"]);
+      CHECK(member["metrics"]["rss_bytes"]["classification"] ==
+            a["metrics"]["rss_bytes"]["classification"]);
+      CHECK(member["metrics"]["rss_bytes"]["growth_per_min"] ==
+            a["metrics"]["rss_bytes"]["growth_per_min"]);
       REQUIRE(member["checks"].size() == a["checks"].size());
       for (std::size_t i = 0; i < a["checks"].size(); ++i) {
         CHECK(member["checks"][i]["name"] == a["checks"][i]["name"]);

@@ -1,10 +1,11 @@
 // The run log library: header schema, run directory, process keys, version tolerance.
 
+#include "soak/log/log.hpp"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "soak/log/header.hpp"
-#include "soak/log/log.hpp"
 #include "soak/log/run_dir.hpp"
 #include "support.hpp"
 

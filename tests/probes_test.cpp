@@ -9,9 +9,9 @@
 #include <random>
 #include <thread>
 
+#include "soak/log/log.hpp"
 #include "soak/probes/http_probe.hpp"
 #include "soak/probes/prometheus.hpp"
-#include "soak/log/log.hpp"
 #include "support.hpp"
 
 using namespace soak::probes;
@@ -25,7 +25,8 @@ TEST_CASE("the exposition-format parser handles the corner cases") {
       "http_requests_total{method=\"post\",code=\"400\"}    3 1395066363000\n"
       "\n"
       "# Escaping in label values:\n"
-      "msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9\n"
+      "msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find "
+      "file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9\n"
       "metric_without_timestamp_and_labels 12.47\n"
       "something_weird{problem=\"division by zero\"} +Inf -3982045\n"
       "negative_inf -Inf\n"
@@ -79,7 +80,8 @@ TEST_CASE("the exposition-format parser handles the corner cases") {
 
 TEST_CASE("random and truncated inputs never crash the parser") {
   const std::string valid =
-      "# TYPE a counter\na_total{x=\"1\",y=\"\\\\\\\"\\n\"} 1.5e3 123\nb +Inf\nc{le=\"0.1\"} 4\n# EOF\n";
+      "# TYPE a counter\na_total{x=\"1\",y=\"\\\\\\\"\\n\"} 1.5e3 123\nb +Inf\nc{le=\"0.1\"} 4\n# "
+      "EOF\n";
   for (std::size_t cut = 0; cut <= valid.size(); ++cut) {
     const PromDocument doc = parse_prometheus_text(std::string_view(valid).substr(0, cut));
     CHECK(doc.samples.size() <= 3);
@@ -90,7 +92,8 @@ TEST_CASE("random and truncated inputs never crash the parser") {
     std::string text;
     const std::size_t length = rng() % 400;
     for (std::size_t i = 0; i < length; ++i) {
-      text.push_back(round % 2 ? static_cast<char>(rng() % 256) : alphabet[rng() % alphabet.size()]);
+      text.push_back(round % 2 ? static_cast<char>(rng() % 256)
+                               : alphabet[rng() % alphabet.size()]);
     }
     const PromDocument doc = parse_prometheus_text(text);
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
@@ -99,7 +102,8 @@ TEST_CASE("random and truncated inputs never crash the parser") {
 }
 
 TEST_CASE("probe specs parse, with presets, and bad ones say what to write") {
-  const ProbeSpec json = parse_probe_spec("json http://127.0.0.1:9/perf /heap/used as used, /jobs/running timeout=1s every=5s");
+  const ProbeSpec json = parse_probe_spec(
+      "json http://127.0.0.1:9/perf /heap/used as used, /jobs/running timeout=1s every=5s");
   CHECK(json.kind == ProbeKind::json);
   REQUIRE(json.fields.size() == 2);
   CHECK(json.fields[0].metric == "heap.used");
@@ -110,11 +114,15 @@ TEST_CASE("probe specs parse, with presets, and bad ones say what to write") {
   CHECK(prom.fields.size() == 4);
   CHECK(prom.fields[0].selector == "jvm_memory_used_bytes{area=\"heap\"}");
   CHECK(prom.fields[3].metric == "heap.go_goroutines");
-  CHECK_THROWS_WITH(parse_probe_spec("json http://127.0.0.1:9/x heap/used"), Catch::Contains("not a JSON pointer"));
-  CHECK_THROWS_WITH(parse_probe_spec("xml http://127.0.0.1:9/x /a"), Catch::Contains("unknown kind 'xml'"));
-  CHECK_THROWS_WITH(parse_probe_spec("prom http://127.0.0.1:9/x preset=cobol"), Catch::Contains("unknown preset"));
-  CHECK_THROWS_WITH(parse_probe_spec("prom http://127.0.0.1:9/x m auth=SOAK_TEST_UNSET_VAR"),
-                    Catch::Contains("SOAK_TEST_UNSET_VAR names an environment variable that is not set"));
+  CHECK_THROWS_WITH(parse_probe_spec("json http://127.0.0.1:9/x heap/used"),
+                    Catch::Contains("not a JSON pointer"));
+  CHECK_THROWS_WITH(parse_probe_spec("xml http://127.0.0.1:9/x /a"),
+                    Catch::Contains("unknown kind 'xml'"));
+  CHECK_THROWS_WITH(parse_probe_spec("prom http://127.0.0.1:9/x preset=cobol"),
+                    Catch::Contains("unknown preset"));
+  CHECK_THROWS_WITH(
+      parse_probe_spec("prom http://127.0.0.1:9/x m auth=SOAK_TEST_UNSET_VAR"),
+      Catch::Contains("SOAK_TEST_UNSET_VAR names an environment variable that is not set"));
 }
 
 namespace {
@@ -162,11 +170,12 @@ TEST_CASE("heap metrics from the server's JSON and /metrics land in the log, ver
     }
   });
   TempDir dir;
-  const SoakResult r = run_soak({"attach", std::to_string(server->pid()), "-d", "33s", "-i", "1s", "-q",
-                                 "--out", (dir / "run").string(),
-                                 "--probe", "json " + base + "/api/perf /heap/leaked_bytes as leaked_bytes",
-                                 "--probe", "prom " + base + "/metrics demo_heap_in_use_bytes as in_use_bytes"},
-                                120s);
+  const SoakResult r =
+      run_soak({"attach", std::to_string(server->pid()), "-d", "33s", "-i", "1s", "-q", "--out",
+                (dir / "run").string(), "--probe",
+                "json " + base + "/api/perf /heap/leaked_bytes as leaked_bytes", "--probe",
+                "prom " + base + "/metrics demo_heap_in_use_bytes as in_use_bytes"},
+               120s);
   done = true;
   traffic.join();
   INFO(r.err);
@@ -192,10 +201,10 @@ TEST_CASE("probes at a closed port, a silent server and garbage leave sampling o
   TempDir dir;
   setenv("SOAK_TEST_TOKEN", "Bearer s3cret-value", 1);
   const SoakResult r = run_soak(
-      {"attach", std::to_string(server->pid()), "-d", "6s", "-i", "200ms", "-q", "--out", (dir / "run").string(),
-       "--probe", "json http://127.0.0.1:1/perf /a",
-       "--probe", "json http://127.0.0.1:" + std::to_string(silent.port) + "/perf /a timeout=500ms",
-       "--probe", "json http://127.0.0.1:" + std::to_string(port) + "/metrics /a auth=SOAK_TEST_TOKEN"},
+      {"attach", std::to_string(server->pid()), "-d", "6s", "-i", "200ms", "-q", "--out",
+       (dir / "run").string(), "--probe", "json http://127.0.0.1:1/perf /a", "--probe",
+       "json http://127.0.0.1:" + std::to_string(silent.port) + "/perf /a timeout=500ms", "--probe",
+       "json http://127.0.0.1:" + std::to_string(port) + "/metrics /a auth=SOAK_TEST_TOKEN"},
       60s);
   INFO(r.err);
   REQUIRE(r.exit_code <= 2);
@@ -239,8 +248,8 @@ std::string exporter_url(const Child& soak) {
 TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus format") {
   auto target = start_leaky({"--leak-mib-per-min", "60"});
   TempDir dir;
-  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "4s", "-i", "200ms", "-q",
-              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "4s", "-i",
+              "200ms", "-q", "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
   const std::string url = exporter_url(soak);
   REQUIRE_FALSE(url.empty());
   std::string scraped;
@@ -261,19 +270,21 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
   CHECK(soak.wait_for(30s).has_value());
   // A port that is taken is a usage error before anything is sampled.
   SilentServer taken;
-  const SoakResult clash = run_soak({"attach", std::to_string(target->pid()), "-d", "1s",
-                                     "--metrics-listen", std::to_string(taken.port), "--out", (dir / "clash").string()});
+  const SoakResult clash =
+      run_soak({"attach", std::to_string(target->pid()), "-d", "1s", "--metrics-listen",
+                std::to_string(taken.port), "--out", (dir / "clash").string()});
   CHECK(clash.exit_code == 3);
   CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
 }
 
-TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometheus finds the leak") {
+TEST_CASE(
+    "a real Prometheus scrapes soak's exporter, and soak analyze --prometheus finds the leak") {
   const fs::path prometheus = "/usr/bin/prometheus";
   REQUIRE(fs::exists(prometheus));  // Debian's prometheus package, installed by scripts/setup.sh
   auto target = start_leaky({"--leak-mib-per-min", "120"});
   TempDir dir;
-  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "70s", "-i", "1s", "-q",
-              "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "-d", "70s", "-i",
+              "1s", "-q", "--metrics-listen", "127.0.0.1:0", "--out", (dir / "run").string()});
   const std::string url = exporter_url(soak);
   REQUIRE_FALSE(url.empty());
   const std::string exporter = url.substr(7, url.find("/metrics") - 7);  // host:port
@@ -282,23 +293,27 @@ TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometh
     SilentServer probe_port;  // borrow a free port number for Prometheus's web listener
     web_port = probe_port.port;
   }
-  std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                                           "scrape_configs:\n  - job_name: soak\n    static_configs:\n"
-                                           "      - targets: ['" << exporter << "']\n";
+  std::ofstream(dir / "prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+         "scrape_configs:\n  - job_name: soak\n    static_configs:\n"
+         "      - targets: ['"
+      << exporter << "']\n";
   Child server({prometheus.string(), "--config.file=" + (dir / "prometheus.yml").string(),
                 "--storage.tsdb.path=" + (dir / "tsdb").string(),
                 "--web.listen-address=127.0.0.1:" + std::to_string(web_port)});
   const std::string base = "http://127.0.0.1:" + std::to_string(web_port);
-  REQUIRE(wait_until([&] {
-    Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/-/ready"});
-    curl.wait_for(5s);
-    return curl.out() == "200";
-  }, 30s));
+  REQUIRE(wait_until(
+      [&] {
+        Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/-/ready"});
+        curl.wait_for(5s);
+        return curl.out() == "200";
+      },
+      30s));
   // 45 s of 1 s scrapes of a 120 MiB/min leak.
   std::this_thread::sleep_for(45s);
   const SoakResult r = run_soak({"analyze", "--prometheus", base, "--query",
-                                 "soak_target_value{metric=\"rss_bytes\"}", "--since", "2m", "--step", "1s",
-                                 "--format", "json"});
+                                 "soak_target_value{metric=\"rss_bytes\"}", "--since", "2m",
+                                 "--step", "1s", "--format", "json"});
   INFO(r.err << r.out);
   CHECK(r.exit_code == 1);
   const auto doc = nlohmann::json::parse(r.out);
@@ -314,7 +329,8 @@ TEST_CASE("a real Prometheus scrapes soak's exporter, and soak analyze --prometh
   soak.signal(SIGINT);
   CHECK(soak.wait_for(30s).has_value());
   // A query Prometheus refuses is a usage error naming it.
-  const SoakResult bad = run_soak({"analyze", "--prometheus", base, "--query", "rate(", "--since", "1m"});
+  const SoakResult bad =
+      run_soak({"analyze", "--prometheus", base, "--query", "rate(", "--since", "1m"});
   CHECK(bad.exit_code == 3);
   CHECK_THAT(bad.err, Catch::Contains("Prometheus refused the query"));
 }
@@ -383,7 +399,8 @@ TEST_CASE("http URLs parse into host, port and target, and anything else is a Ur
   CHECK(named.port == 80);
   CHECK(named.target == "/?q=1");
   CHECK(named.authority() == "localhost");
-  CHECK_THROWS_WITH(parse_http_url("https://127.0.0.1/"), Catch::Contains("https:// is not supported"));
+  CHECK_THROWS_WITH(parse_http_url("https://127.0.0.1/"),
+                    Catch::Contains("https:// is not supported"));
   CHECK_THROWS_WITH(parse_http_url("ftp://127.0.0.1/"), Catch::Contains("expected an http:// URL"));
   CHECK_THROWS_WITH(parse_http_url("http://::1:80/"), Catch::Contains("in brackets"));
   CHECK_THROWS_WITH(parse_http_url("http://[::1/"), Catch::Contains("no ']'"));
@@ -402,8 +419,9 @@ TEST_CASE("a server that never answers, or answers a byte at a time, times out w
   SilentServer silent;  // the kernel accepts; nothing is ever sent
   const auto timeout = 400ms;
   auto start = std::chrono::steady_clock::now();
-  const HttpResult quiet = http_get(
-      parse_http_url("http://127.0.0.1:" + std::to_string(silent.port) + "/"), {}, timeout, 1 << 20);
+  const HttpResult quiet =
+      http_get(parse_http_url("http://127.0.0.1:" + std::to_string(silent.port) + "/"), {}, timeout,
+               1 << 20);
   double took = seconds_since(start);
   CHECK(quiet.failure == HttpFailure::timeout);
   CHECK_THAT(quiet.message, Catch::Contains("0.4 s"));
@@ -436,13 +454,14 @@ TEST_CASE("an answer over the size bound is refused, one within it is read whole
       res.set_content(big, "text/plain");
     });
     s.Get("/chunked", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_chunked_content_provider("text/plain", [&](std::size_t offset, httplib::DataSink& sink) {
-        if (offset >= big.size()) {
-          sink.done();
-          return true;
-        }
-        return sink.write(big.data() + offset, 64 * 1024);
-      });
+      res.set_chunked_content_provider("text/plain",
+                                       [&](std::size_t offset, httplib::DataSink& sink) {
+                                         if (offset >= big.size()) {
+                                           sink.done();
+                                           return true;
+                                         }
+                                         return sink.write(big.data() + offset, 64 * 1024);
+                                       });
     });
     s.Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
       res.status = 404;
@@ -461,9 +480,9 @@ TEST_CASE("an answer over the size bound is refused, one within it is read whole
   CHECK(within.status == 200);
   CHECK(within.body == big);
   // Headers are sent; any status is an answer, not a failure; a host name resolves.
-  const HttpResult echo = http_get(
-      parse_http_url("http://localhost:" + std::to_string(server.port) + "/echo"),
-      {{"X-Probe", "yes"}}, 5s, 1 << 20);
+  const HttpResult echo =
+      http_get(parse_http_url("http://localhost:" + std::to_string(server.port) + "/echo"),
+               {{"X-Probe", "yes"}}, 5s, 1 << 20);
   REQUIRE(echo.ok());
   CHECK(echo.status == 404);
   CHECK(echo.body == "yes localhost:" + std::to_string(server.port));
@@ -499,7 +518,8 @@ TEST_CASE("an IPv6 [::1] URL is fetched when this machine has IPv6") {
   CHECK(r.body == "{\"a\": 1}");
 }
 
-TEST_CASE("query_range encodes the query, reads each series with NaN gaps, and names each failure") {
+TEST_CASE(
+    "query_range encodes the query, reads each series with NaN gaps, and names each failure") {
   std::string seen_query, seen_step, seen_path;
   TestServer server([&](httplib::Server& s) {
     s.Get("/prom/api/v1/query_range", [&](const httplib::Request& req, httplib::Response& res) {
@@ -508,8 +528,9 @@ TEST_CASE("query_range encodes the query, reads each series with NaN gaps, and n
       seen_step = req.get_param_value("step");
       if (seen_query == "rate(") {
         res.status = 400;
-        res.set_content(R"({"status":"error","errorType":"bad_data","error":"parse error: unclosed"})",
-                        "application/json");
+        res.set_content(
+            R"({"status":"error","errorType":"bad_data","error":"parse error: unclosed"})",
+            "application/json");
         return;
       }
       res.set_content(R"({"status":"success","data":{"resultType":"matrix","result":[
@@ -530,7 +551,8 @@ TEST_CASE("query_range encodes the query, reads each series with NaN gaps, and n
   CHECK(seen_query == query);
   CHECK(seen_step == "1s");
   REQUIRE(series.size() == 2);
-  CHECK(series[0].labels == std::map<std::string, std::string>{{"__name__", "rss"}, {"job", "a b"}});
+  CHECK(series[0].labels ==
+        std::map<std::string, std::string>{{"__name__", "rss"}, {"job", "a b"}});
   REQUIRE(series[0].points.size() == 2);
   CHECK(series[0].points[0] == std::pair<double, double>(1700000000, 1));
   CHECK(series[0].points[1] == std::pair<double, double>(1700000003, 2.5));
@@ -578,7 +600,8 @@ TEST_CASE("the exporter serves /metrics over HTTP, 404 elsewhere, and refuses ov
   CHECK(run_part(scrape.body) == run_part(exporter.render()));
   const PromDocument doc = parse_prometheus_text(scrape.body);
   CHECK(doc.skipped_lines == 0);
-  CHECK(*select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\",pid=\"42\"}")) == 1.5e6);
+  CHECK(*select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\",pid=\"42\"}")) ==
+        1.5e6);
   CHECK(*select_sum(doc, *parse_selector("soak_samples_total")) == 3);
   HttpUrl with_query = url;
   with_query.target = "/metrics?x=1";
@@ -589,7 +612,8 @@ TEST_CASE("the exporter serves /metrics over HTTP, 404 elsewhere, and refuses ov
   REQUIRE(missing.ok());
   CHECK(missing.status == 404);
   // Headers far over any scrape's: the server closes the connection instead of answering.
-  const HttpResult oversized = http_get(url, {{"X-Padding", std::string(20 * 1024, 'p')}}, 5s, 1 << 20);
+  const HttpResult oversized =
+      http_get(url, {{"X-Padding", std::string(20 * 1024, 'p')}}, 5s, 1 << 20);
   CHECK_FALSE(oversized.ok());
   // And it still serves afterwards.
   CHECK(http_get(url, {}, 5s, 1 << 20).status == 200);

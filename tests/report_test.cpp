@@ -18,14 +18,16 @@ namespace {
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
-  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
 /// `soak report` on a copy of a recorded log; returns the page.
 std::string report_of(const std::string& trace, const TempDir& dir) {
   fs::copy_file(data_dir() / trace, dir / trace, fs::copy_options::overwrite_existing);
-  const SoakResult r = run_soak({"report", (dir / trace).string(), "-o", (dir / "report.html").string()});
+  const SoakResult r =
+      run_soak({"report", (dir / trace).string(), "-o", (dir / "report.html").string()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("report.html"));
@@ -71,9 +73,14 @@ TEST_CASE("everything taken from the target is escaped") {
   TempDir dir;
   {
     nlohmann::ordered_json header = {
-        {"type", "header"}, {"format", "soak-samples"}, {"version", 1}, {"interval_s", 1.0},
-        {"target", {{"pid", 7}, {"name", "<script>alert(1)</script>"},
-                    {"cmdline", {"./srv", "--x=<img src=x onerror=alert(2)>", "\"quoted\" & more"}}}}};
+        {"type", "header"},
+        {"format", "soak-samples"},
+        {"version", 1},
+        {"interval_s", 1.0},
+        {"target",
+         {{"pid", 7},
+          {"name", "<script>alert(1)</script>"},
+          {"cmdline", {"./srv", "--x=<img src=x onerror=alert(2)>", "\"quoted\" & more"}}}}};
     soak::log::SampleWriter writer(dir / "samples.ndjson", header);
     for (int i = 0; i < 40; ++i) {
       writer.begin_sample(i);
@@ -98,8 +105,8 @@ TEST_CASE("everything taken from the target is escaped") {
 TEST_CASE("JUnit XML parses and holds one testcase per check, failures with value and limit") {
   TempDir dir;
   fs::copy_file(data_dir() / "trace_leaky.ndjson", dir / "leaky.ndjson");
-  const SoakResult r = run_soak({"analyze", (dir / "leaky.ndjson").string(), "--junit",
-                                 (dir / "junit.xml").string()});
+  const SoakResult r = run_soak(
+      {"analyze", (dir / "leaky.ndjson").string(), "--junit", (dir / "junit.xml").string()});
   CHECK(r.exit_code == 1);
   std::ofstream(dir / "parse.py")
       << "import sys, xml.etree.ElementTree as ET\n"
@@ -141,10 +148,17 @@ TEST_CASE("the report renders in a real headless Chromium: charts in the DOM, no
   TempDir dir;
   report_of("trace_leaky.ndjson", dir);
   const std::string url = "file://" + (dir / "report.html").string();
-  const std::vector<std::string> flags = {
-      chromium.string(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-      "--no-first-run", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--user-data-dir=" + (dir / "profile").string(), "--window-size=1100,1600"};
+  const std::vector<std::string> flags = {chromium.string(),
+                                          "--headless",
+                                          "--no-sandbox",
+                                          "--disable-gpu",
+                                          "--disable-quic",
+                                          "--no-first-run",
+                                          "--disable-background-networking",
+                                          "--disable-component-update",
+                                          "--disable-sync",
+                                          "--user-data-dir=" + (dir / "profile").string(),
+                                          "--window-size=1100,1600"};
   std::vector<std::string> dump = flags;
   dump.push_back("--dump-dom");
   dump.push_back(url);

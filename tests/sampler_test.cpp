@@ -1,6 +1,8 @@
 // Behaviour of soak::sampler against real processes: the example program, psutil as an
 // independent reference, real PID reuse, real files.
 
+#include "soak/sampler/sampler.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,11 +11,10 @@
 #include <cmath>
 #include <fstream>
 
+#include "soak/log/log.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/process.hpp"
-#include "soak/log/log.hpp"
-#include "soak/sampler/sampler.hpp"
 #include "support.hpp"
 
 using namespace soak::sampler;
@@ -30,13 +31,17 @@ std::unique_ptr<ProcessReader> open_reader(Pid pid) {
 }
 
 nlohmann::ordered_json test_header(pid_t pid) {
-  return {{"type", "header"}, {"format", "soak-samples"}, {"version", 1},
-          {"interval_s", 0.1}, {"target", {{"pid", pid}}}};
+  return {{"type", "header"},
+          {"format", "soak-samples"},
+          {"version", 1},
+          {"interval_s", 0.1},
+          {"target", {{"pid", pid}}}};
 }
 
 /// Samples `reader` with a real Sampler on an io_context until the run ends.
-EndReason run_sampler(std::unique_ptr<ProcessReader> reader, SampleWriter& writer, SamplerOptions options,
-                      Source* source = nullptr, std::function<ExitInfo()> exit_info = {}) {
+EndReason run_sampler(std::unique_ptr<ProcessReader> reader, SampleWriter& writer,
+                      SamplerOptions options, Source* source = nullptr,
+                      std::function<ExitInfo()> exit_info = {}) {
   boost::asio::io_context io;
   Sampler sampler(io.get_executor(), std::move(reader), writer, options);
   if (source) sampler.add_source(*source);
@@ -72,9 +77,10 @@ TEST_CASE("durations parse with units and reject junk with a clear message") {
 TEST_CASE("every metric matches psutil and ps for an idle process") {
   // Idle target: 8 parked threads, 50 extra fds, 3 children, 20 MiB held. Nothing changes
   // between soak's reading and the reference's, so tolerances only cover page-granular noise.
-  auto target = start_leaky({"--threads", "8", "--open-fds", "50", "--children", "3",
-                             "--hold-mib", "20"});
-  REQUIRE(wait_until([&] { return count_entries("/proc/" + std::to_string(target->pid()) + "/task") == 9; }));
+  auto target =
+      start_leaky({"--threads", "8", "--open-fds", "50", "--children", "3", "--hold-mib", "20"});
+  REQUIRE(wait_until(
+      [&] { return count_entries("/proc/" + std::to_string(target->pid()) + "/task") == 9; }));
   std::this_thread::sleep_for(200ms);  // let children finish their fork-time page faults
   auto reader = open_reader(target->pid());
   const ReadResult r = reader->read({true, true});
@@ -225,9 +231,8 @@ TEST_CASE("a reused PID is detected, never followed") {
     if (candidate->pid() == pid) second = std::move(candidate);
   }
   REQUIRE(second);
-  REQUIRE(wait_until([&] {
-    return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0;
-  }));
+  REQUIRE(wait_until(
+      [&] { return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") == 0; }));
   const ReadResult r = reader->read({});
   CHECK(r.status == ReadStatus::pid_reused);
 
@@ -317,7 +322,8 @@ TEST_CASE("a malformed line in the middle is skipped and counted") {
   TempDir dir;
   const std::string header = test_header(1).dump();
   std::ofstream(dir / "log.ndjson") << header << "\n"
-                                    << R"({"type":"sample","t":0,"rss_bytes":1})" << "\n"
+                                    << R"({"type":"sample","t":0,"rss_bytes":1})"
+                                    << "\n"
                                     << "garbage{\n"
                                     << R"({"type":"sample","t":1,"rss_bytes":2,"extra":{"x":1}})"
                                     << "\n";
@@ -331,7 +337,8 @@ TEST_CASE("a malformed line in the middle is skipped and counted") {
 TEST_CASE("files that are not soak logs are refused with the file named") {
   TempDir dir;
   std::ofstream(dir / "empty.ndjson") << "";
-  std::ofstream(dir / "other.json") << R"({"hello":"world"})" << "\n";
+  std::ofstream(dir / "other.json") << R"({"hello":"world"})"
+                                    << "\n";
   CHECK_THROWS_WITH(read_run_log(dir / "empty.ndjson"), Catch::Contains("empty.ndjson"));
   CHECK_THROWS_WITH(read_run_log(dir / "other.json"), Catch::Contains("not a soak samples log"));
   CHECK_THROWS_WITH(read_run_log(dir / "missing"), Catch::Contains("no samples log"));
@@ -359,8 +366,7 @@ TEST_CASE("a target the reader cannot read ends the run with an event that names
   };
   TempDir dir;
   SampleWriter writer(dir / "samples.ndjson", test_header(4242));
-  const EndReason reason =
-      run_sampler(std::make_unique<Unreadable>(), writer, SamplerOptions{});
+  const EndReason reason = run_sampler(std::make_unique<Unreadable>(), writer, SamplerOptions{});
   CHECK(reason == EndReason::target_unreadable);
   const RunLog log = read_run_log(dir / "samples.ndjson");
   REQUIRE_FALSE(log.events.empty());

@@ -22,9 +22,10 @@ nlohmann::json scenario_with(const std::vector<std::string>& flags, const nlohma
   std::vector<std::string> command = {server_binary().string(), "--port", "0"};
   command.insert(command.end(), flags.begin(), flags.end());
   return {{"name", "test"},
-          {"target", {{"command", command},
-                      {"port_from_output", "listening on [0-9.]+:([0-9]+)"},
-                      {"ready", {{"http", "/health"}, {"timeout", "10s"}}}}},
+          {"target",
+           {{"command", command},
+            {"port_from_output", "listening on [0-9.]+:([0-9]+)"},
+            {"ready", {{"http", "/health"}, {"timeout", "10s"}}}}},
           {"sampling", {{"interval", "500ms"}}},
           {"duration", duration},
           {"load", load}};
@@ -38,8 +39,8 @@ struct ScenarioRun {
 ScenarioRun run_scenario(const TempDir& dir, const nlohmann::json& scenario) {
   std::ofstream(dir / "scenario.json") << scenario.dump(2);
   ScenarioRun run;
-  run.result = run_soak({"run", (dir / "scenario.json").string(), "-q", "--out", (dir / "run").string()},
-                        120s);
+  run.result = run_soak(
+      {"run", (dir / "scenario.json").string(), "-q", "--out", (dir / "run").string()}, 120s);
   INFO(run.result.err);
   REQUIRE(run.result.exit_code >= 0);
   REQUIRE(run.result.exit_code <= 2);
@@ -47,7 +48,9 @@ ScenarioRun run_scenario(const TempDir& dir, const nlohmann::json& scenario) {
   return run;
 }
 
-double sum_of(const soak::log::Series& s) { return std::accumulate(s.value.begin(), s.value.end(), 0.0); }
+double sum_of(const soak::log::Series& s) {
+  return std::accumulate(s.value.begin(), s.value.end(), 0.0);
+}
 
 std::uint64_t number_in(const std::string& text, const std::string& before) {
   const auto pos = text.find(before);
@@ -75,20 +78,19 @@ TEST_CASE("an invalid scenario reports every error with its JSON path, exit 3") 
   const SoakResult r = run_soak({"run", (dir / "bad.json").string()});
   CHECK(r.exit_code == 3);
   INFO(r.err);
-  for (const char* expected : {
-           "$.target.command: expected a non-empty list of strings, got \"not-a-list\"",
-           "$.target.ready.timeout: expected a duration",
-           "$.duration: expected a duration",
-           "$.load.model: expected \"open\" (arrival rate) or \"closed\" (users), got \"sideways\"",
-           "$.load.shape.stages[2].rate: expected a number >= 0, got \"fast\"",
-           "$.load.requests[1].method: expected one of GET",
-           "$.load.requests[1].path: expected a path starting with /, got \"no-slash\"",
-           "$.load.requests[1].weight: expected a number >= 0, got -1",
-           "$.load.bogus: unknown field",
-           "$.unknown_top: unknown field"}) {
+  for (const char* expected :
+       {"$.target.command: expected a non-empty list of strings, got \"not-a-list\"",
+        "$.target.ready.timeout: expected a duration", "$.duration: expected a duration",
+        "$.load.model: expected \"open\" (arrival rate) or \"closed\" (users), got \"sideways\"",
+        "$.load.shape.stages[2].rate: expected a number >= 0, got \"fast\"",
+        "$.load.requests[1].method: expected one of GET",
+        "$.load.requests[1].path: expected a path starting with /, got \"no-slash\"",
+        "$.load.requests[1].weight: expected a number >= 0, got -1", "$.load.bogus: unknown field",
+        "$.unknown_top: unknown field"}) {
     CHECK_THAT(r.err, Catch::Contains(expected));
   }
-  CHECK_THAT(r.err, Catch::Contains("$.target: give exactly one of \"command\" (to launch) or \"pid\""));
+  CHECK_THAT(r.err,
+             Catch::Contains("$.target: give exactly one of \"command\" (to launch) or \"pid\""));
   CHECK_THAT(r.err, Catch::Contains("is not a valid scenario (12 problems)"));
   CHECK_FALSE(fs::exists(dir / "soak-runs"));
 }
@@ -219,7 +221,8 @@ TEST_CASE("presets and shapes expand to the seeds' stages") {
   const auto sc = parse_scenario(nlohmann::json::parse(R"({
       "target": {"pid": 1, "base_url": "http://127.0.0.1:8080"}, "duration": "10m",
       "load": {"shape": {"type": "ramp", "start": 1, "step": 1, "steps": 4, "hold": "30s"},
-               "requests": [{"path": "/"}]}})"), "x.json");
+               "requests": [{"path": "/"}]}})"),
+                                 "x.json");
   REQUIRE(sc.stages.size() == 4);
   CHECK(sc.level_at(0) == 1);
   CHECK(sc.level_at(95) == 4);
@@ -234,10 +237,13 @@ TEST_CASE("presets and shapes expand to the seeds' stages") {
 TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are recorded") {
   TempDir dir;
   // 200 requests/s for 10 s, one request in ten to a path that does not exist (404).
-  const auto run = run_scenario(dir, scenario_with({}, {
-      {"model", "open"}, {"connections", 8},
-      {"shape", {{"type", "constant"}, {"rate", 200}}},
-      {"requests", {{{"path", "/api/items"}, {"weight", 9}}, {{"path", "/missing"}, {"weight", 1}}}}}));
+  const auto run =
+      run_scenario(dir, scenario_with({}, {{"model", "open"},
+                                           {"connections", 8},
+                                           {"shape", {{"type", "constant"}, {"rate", 200}}},
+                                           {"requests",
+                                            {{{"path", "/api/items"}, {"weight", 9}},
+                                             {{"path", "/missing"}, {"weight", 1}}}}}));
   std::string summary;
   for (const auto& e : run.log.events) {
     if (e.kind == "load_summary") summary = e.detail;
@@ -252,7 +258,8 @@ TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are r
   REQUIRE(rps.size() >= 15);
   // Each full interval's completed rate, away from the first and last: within 2 % of 200/s.
   std::vector<double> middle(rps.value.begin() + 2, rps.value.end() - 2);
-  const double mean = std::accumulate(middle.begin(), middle.end(), 0.0) / static_cast<double>(middle.size());
+  const double mean =
+      std::accumulate(middle.begin(), middle.end(), 0.0) / static_cast<double>(middle.size());
   CHECK(mean == Approx(200).epsilon(0.02));
   // Latency quantiles are logged every interval; 404s are counted as http_4xx errors.
   CHECK(run.log.series.at("load.p95_ms").size() >= 15);
@@ -265,10 +272,12 @@ TEST_CASE("a slow target shows as latency measured from the intended send time")
   TempDir dir;
   // 40/s against a server that takes 100 ms per request, over only 2 connections: at most 20/s
   // can be served, so requests queue, and the open model counts the queueing in the latency.
-  const auto run = run_scenario(dir, scenario_with({"--slow-ms", "100"}, {
-      {"model", "open"}, {"connections", 2},
-      {"shape", {{"type", "constant"}, {"rate", 40}}},
-      {"requests", {{{"path", "/api/items"}}}}}, "6s"));
+  const auto run = run_scenario(dir, scenario_with({"--slow-ms", "100"},
+                                                   {{"model", "open"},
+                                                    {"connections", 2},
+                                                    {"shape", {{"type", "constant"}, {"rate", 40}}},
+                                                    {"requests", {{{"path", "/api/items"}}}}},
+                                                   "6s"));
   const auto& p95 = run.log.series.at("load.p95_ms");
   REQUIRE(p95.size() >= 6);
   CHECK(p95.value.back() > 1000);  // seconds of queueing by the end, not 100 ms
@@ -278,9 +287,11 @@ TEST_CASE("a slow target shows as latency measured from the intended send time")
 
 TEST_CASE("connection failures are recorded as errors, and the run goes on") {
   TempDir dir;
-  nlohmann::json scenario = scenario_with({}, {
-      {"model", "open"}, {"shape", {{"type", "constant"}, {"rate", 20}}},
-      {"requests", {{{"path", "/health"}}}}}, "4s");
+  nlohmann::json scenario = scenario_with({},
+                                          {{"model", "open"},
+                                           {"shape", {{"type", "constant"}, {"rate", 20}}},
+                                           {"requests", {{{"path", "/health"}}}}},
+                                          "4s");
   // Point the load at a closed port on 127.0.0.1 while the target itself is healthy.
   scenario["target"]["base_url"] = "http://127.0.0.1:1";
   scenario["target"].erase("port_from_output");
@@ -311,7 +322,8 @@ TEST_CASE("a job workflow completes: submit, poll until done, fetch, each job an
   for (const auto& e : run.log.events) {
     finished += e.kind == "job_finished";
     failed += e.kind == "job_failed";
-    if (e.kind == "job_finished") CHECK_THAT(e.detail, Catch::Matches("job job-\\d+ done in 0\\.\\d\\d s"));
+    if (e.kind == "job_finished")
+      CHECK_THAT(e.detail, Catch::Matches("job job-\\d+ done in 0\\.\\d\\d s"));
   }
   // Two users, 200 ms jobs polled every 50 ms, for 5 s: about 40 jobs.
   CHECK(finished >= 25);
@@ -327,7 +339,8 @@ TEST_CASE("a target that never becomes ready is a runtime error naming the URL")
   nlohmann::json scenario = scenario_with({}, {{"requests", {{{"path", "/"}}}}}, "5s");
   scenario["target"]["ready"] = {{"http", "/does-not-exist"}, {"timeout", "1s"}};
   std::ofstream(dir / "s.json") << scenario.dump();
-  const SoakResult r = run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "run").string()});
+  const SoakResult r =
+      run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "run").string()});
   CHECK(r.exit_code == 4);
   CHECK(lines_of(r.err).size() == 1);
   CHECK_THAT(r.err, Catch::Contains("/does-not-exist did not answer 2xx within 1 s"));
@@ -338,10 +351,13 @@ namespace {
 nlohmann::json job_load(int users, int job_ms) {
   return {{"model", "closed"},
           {"shape", {{"type", "constant"}, {"users", users}}},
-          {"jobs", {{"submit", {{"method", "POST"}, {"path", "/api/jobs"},
-                                {"body", "{\"duration_ms\": " + std::to_string(job_ms) + "}"}}},
-                    {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
-                    {"interval", "20ms"}}}};
+          {"jobs",
+           {{"submit",
+             {{"method", "POST"},
+              {"path", "/api/jobs"},
+              {"body", "{\"duration_ms\": " + std::to_string(job_ms) + "}"}}},
+            {"poll", {{"path", "/api/jobs/{id}"}, {"field", "/status"}}},
+            {"interval", "20ms"}}}};
 }
 
 nlohmann::json check_named(const TempDir& dir, const std::string& name) {
@@ -393,15 +409,20 @@ TEST_CASE("a stress ramp finds the configured breaking point and sees the recove
   TempDir dir;
   // The server refuses jobs while 3 run: with 4 concurrent job workers errors start.
   nlohmann::json load = job_load(1, 400);
-  load["shape"] = {{"stages", {{{"duration", "4s"}, {"users", 1}}, {{"duration", "4s"}, {"users", 2}},
-                               {{"duration", "4s"}, {"users", 3}}, {{"duration", "4s"}, {"users", 4}},
-                               {{"duration", "4s"}, {"users", 5}}, {{"duration", "5s"}, {"users", 1}}}}};
+  load["shape"] = {{"stages",
+                    {{{"duration", "4s"}, {"users", 1}},
+                     {{"duration", "4s"}, {"users", 2}},
+                     {{"duration", "4s"}, {"users", 3}},
+                     {{"duration", "4s"}, {"users", 4}},
+                     {{"duration", "4s"}, {"users", 5}},
+                     {{"duration", "5s"}, {"users", 1}}}}};
   auto scenario = scenario_with({"--fail-above-jobs", "3"}, load, "25s");
   scenario["limits"] = {{"error_rate", "5%"}};
   run_scenario(dir, scenario);
   const auto check = check_named(dir, "breaking_point");
   INFO(check.dump());
   CHECK_THAT(check["measured"].get<std::string>(), Catch::StartsWith("broke at level 4"));
-  CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("recovered after the load dropped"));
+  CHECK_THAT(check["detail"].get<std::string>(),
+             Catch::Contains("recovered after the load dropped"));
   CHECK(check["status"] == "pass");
 }

@@ -31,17 +31,25 @@ using namespace std::chrono_literals;
 /// Ends the running test as skipped, saying why: ctest reports it "Skipped" (the marker is
 /// the SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt), never "Passed". Catch2 v2 has no skip
 /// of its own; WARN is printed for passing tests too, which is what ctest matches.
-#define SOAK_SKIP(why)                      \
-  do {                                      \
+#define SOAK_SKIP(why)                    \
+  do {                                    \
     WARN("SOAK_TEST_SKIPPED: " << (why)); \
-    return;                                 \
+    return;                               \
   } while (false)
 
 /// Paths of the built programs, passed in by CMake.
-inline fs::path soak_binary() { return SOAK_BINARY; }
-inline fs::path leaky_binary() { return SOAK_EXAMPLE_LEAKY; }
-inline fs::path server_binary() { return SOAK_EXAMPLE_SERVER; }
-inline fs::path data_dir() { return SOAK_TEST_DATA; }
+inline fs::path soak_binary() {
+  return SOAK_BINARY;
+}
+inline fs::path leaky_binary() {
+  return SOAK_EXAMPLE_LEAKY;
+}
+inline fs::path server_binary() {
+  return SOAK_EXAMPLE_SERVER;
+}
+inline fs::path data_dir() {
+  return SOAK_TEST_DATA;
+}
 
 /// A fresh directory under /tmp, removed with everything in it at the end of the test.
 class TempDir {
@@ -210,9 +218,7 @@ inline nlohmann::json psutil_reading(pid_t pid) {
       "'fds':p.num_fds(),'cpu':c.user+c.system,'pss':f.pss,'uss':f.uss,'swap':f.swap,"
       "'children':len(kids),'children_rss':sum(k.memory_info().rss for k in kids)}))\n";
   TempDir dir;
-  {
-    std::ofstream(dir / "ref.py") << script;
-  }
+  { std::ofstream(dir / "ref.py") << script; }
   Child py({"/usr/bin/python3", (dir / "ref.py").string(), std::to_string(pid)});
   const auto code = py.wait_for(30s);
   if (!code || *code != 0) throw std::runtime_error("psutil reference failed: " + py.err());

@@ -16,13 +16,20 @@ using namespace thresholds;
 
 const char* to_string(Classification c) {
   switch (c) {
-    case Classification::steady: return "steady";
-    case Classification::warmup: return "warmup";
-    case Classification::plateau: return "plateau";
-    case Classification::sawtooth: return "sawtooth";
-    case Classification::leak: return "leak";
-    case Classification::decreasing: return "decreasing";
-    case Classification::insufficient: return "insufficient";
+    case Classification::steady:
+      return "steady";
+    case Classification::warmup:
+      return "warmup";
+    case Classification::plateau:
+      return "plateau";
+    case Classification::sawtooth:
+      return "sawtooth";
+    case Classification::leak:
+      return "leak";
+    case Classification::decreasing:
+      return "decreasing";
+    case Classification::insufficient:
+      return "insufficient";
   }
   return "insufficient";
 }
@@ -94,10 +101,14 @@ Binned bin_median(std::span<const double> t, std::span<const double> y, std::siz
   std::vector<double> values;
   std::size_t i = 0;
   while (i < n) {
-    const auto bin = std::min<std::size_t>(max_bins - 1, static_cast<std::size_t>((t[i] - t0) / width));
+    const auto bin =
+        std::min<std::size_t>(max_bins - 1, static_cast<std::size_t>((t[i] - t0) / width));
     std::size_t j = i;
-    while (j < n && std::min<std::size_t>(max_bins - 1, static_cast<std::size_t>((t[j] - t0) / width)) == bin) ++j;
-    values.assign(y.begin() + static_cast<std::ptrdiff_t>(i), y.begin() + static_cast<std::ptrdiff_t>(j));
+    while (j < n && std::min<std::size_t>(max_bins - 1,
+                                          static_cast<std::size_t>((t[j] - t0) / width)) == bin)
+      ++j;
+    values.assign(y.begin() + static_cast<std::ptrdiff_t>(i),
+                  y.begin() + static_cast<std::ptrdiff_t>(j));
     out.t.push_back(t[i + (j - i) / 2]);
     out.y.push_back(median(values));
     i = j;
@@ -153,8 +164,7 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
   return saw;
 }
 
-TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y,
-                        double min_fraction) {
+TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y, double min_fraction) {
   TwoPhase best;
   const std::size_t n = t.size();
   const std::size_t min_side = std::max<std::size_t>(
@@ -363,8 +373,8 @@ double fit_trend(const Window& judged, const Window& post_warmup, std::span<cons
   a.judged_to_s = judged.t.back();
   if (options.exact_raw_slope && !a.sawtooth_floor) {
     // The reported rate uses every raw point of the judged window (exact Theil-Sen).
-    const auto first = static_cast<std::size_t>(
-        std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
+    const auto first =
+        static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
     if (t.size() - first >= 2) a.growth_per_s = theil_sen_slope(t.subspan(first), y.subspan(first));
   }
   a.ci_low_per_s = std::min(ci_low, a.growth_per_s);

@@ -9,21 +9,20 @@
 
 namespace soak::analysis {
 
-double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::sqrt(2.0));
+}
 
 double normal_quantile(double p) {
   // Acklam's algorithm.
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                             -2.759285104469687e+02, 1.383577518672690e+02,
-                             -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                             -1.556989798598866e+02, 6.680131188771972e+01,
-                             -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                             -2.400758277161838e+00, -2.549732539343734e+00,
-                             4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                             2.445134137142996e+00, 3.754408661907416e+00};
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
   if (p <= 0) return -INFINITY;
   if (p >= 1) return INFINITY;
   const double low = 0.02425, high = 1 - low;
@@ -65,9 +64,8 @@ namespace {
 double incomplete_beta(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  const double front =
-      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
-               b * std::log1p(-x));
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
+                                a * std::log(x) + b * std::log1p(-x));
   if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
   double f = 1, c = 1, d = 0;
   for (int i = 0; i <= 400; ++i) {
@@ -101,7 +99,9 @@ double student_t_two_sided_p(double t, double dof) {
 
 namespace {
 
-int sign(double v) { return (v > 0) - (v < 0); }
+int sign(double v) {
+  return (v > 0) - (v < 0);
+}
 
 /// Sum over tie groups of f(group size).
 template <typename F>
@@ -223,8 +223,10 @@ std::pair<double, double> sen_interval(std::span<const double> t, std::span<cons
   if (slopes.empty()) return {NAN, NAN};
   const double big_n = static_cast<double>(slopes.size());
   const double c = normal_quantile(1 - (1 - confidence) / 2) * std::sqrt(std::max(0.0, var_s));
-  const auto lower_rank = static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2), 0.0, big_n - 1));
-  const auto upper_rank = static_cast<std::ptrdiff_t>(std::clamp(std::ceil((big_n + c) / 2), 0.0, big_n - 1));
+  const auto lower_rank =
+      static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2), 0.0, big_n - 1));
+  const auto upper_rank =
+      static_cast<std::ptrdiff_t>(std::clamp(std::ceil((big_n + c) / 2), 0.0, big_n - 1));
   std::nth_element(slopes.begin(), slopes.begin() + lower_rank, slopes.end());
   const double lower = slopes[static_cast<std::size_t>(lower_rank)];
   std::nth_element(slopes.begin(), slopes.begin() + upper_rank, slopes.end());

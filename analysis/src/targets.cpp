@@ -17,10 +17,16 @@ std::string trim(const std::string& s) {
 }
 
 const std::map<std::string, double>& byte_units() {
-  static const std::map<std::string, double> units = {
-      {"B", 1},       {"kB", 1e3},          {"KB", 1e3},           {"MB", 1e6},
-      {"GB", 1e9},    {"TB", 1e12},         {"KiB", 1024.0},       {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  static const std::map<std::string, double> units = {{"B", 1},
+                                                      {"kB", 1e3},
+                                                      {"KB", 1e3},
+                                                      {"MB", 1e6},
+                                                      {"GB", 1e9},
+                                                      {"TB", 1e12},
+                                                      {"KiB", 1024.0},
+                                                      {"MiB", 1048576.0},
+                                                      {"GiB", 1073741824.0},
+                                                      {"TiB", 1099511627776.0}};
   return units;
 }
 
@@ -34,10 +40,18 @@ double parse_quantity(const std::string& raw, Quantity kind, const std::string& 
   const std::string text = trim(raw);
   const char* expected = "";
   switch (kind) {
-    case Quantity::bytes: expected = "a size with a unit such as \"500 MB\" or \"1 GiB\""; break;
-    case Quantity::bytes_per_min: expected = "a rate such as \"5 MiB/min\" or \"300 MB/h\""; break;
-    case Quantity::fraction: expected = "a percentage such as \"20%\""; break;
-    case Quantity::seconds: expected = "a duration such as \"5m\" or \"90s\""; break;
+    case Quantity::bytes:
+      expected = "a size with a unit such as \"500 MB\" or \"1 GiB\"";
+      break;
+    case Quantity::bytes_per_min:
+      expected = "a rate such as \"5 MiB/min\" or \"300 MB/h\"";
+      break;
+    case Quantity::fraction:
+      expected = "a percentage such as \"20%\"";
+      break;
+    case Quantity::seconds:
+      expected = "a duration such as \"5m\" or \"90s\"";
+      break;
     case Quantity::count:
     case Quantity::count_per_min:
     case Quantity::value_per_min:
@@ -54,8 +68,8 @@ double parse_quantity(const std::string& raw, Quantity kind, const std::string& 
       if (unit != "%") fail(field, raw, expected);
       return value / 100.0;
     case Quantity::seconds: {
-      static const std::map<std::string, double> units = {
-          {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}};
+      static const std::map<std::string, double> units = {{"ms", 1e-3}, {"s", 1},    {"m", 60},
+                                                          {"min", 60},  {"h", 3600}, {"d", 86400}};
       const auto it = units.find(unit);
       if (it == units.end()) fail(field, raw, expected);
       return value * it->second;
@@ -139,23 +153,30 @@ Targets parse_targets(const nlohmann::json& document, Targets base) {
     } else if (key == "max_rss_24h") {
       base.max_rss_24h_bytes = parse_tiered(value, Quantity::bytes, key, base.max_rss_24h_bytes);
     } else if (key == "memory_growth") {
-      if (!value.is_string()) throw TargetsError("targets: memory_growth: expected a string like \"20%\"");
-      base.memory_growth_fraction = parse_quantity(value.get<std::string>(), Quantity::fraction, key);
+      if (!value.is_string())
+        throw TargetsError("targets: memory_growth: expected a string like \"20%\"");
+      base.memory_growth_fraction =
+          parse_quantity(value.get<std::string>(), Quantity::fraction, key);
     } else if (key == "job_growth" || key == "return_to_baseline") {
-      if (!value.is_string()) throw TargetsError("targets: " + key + ": expected a string like \"20%\"");
+      if (!value.is_string())
+        throw TargetsError("targets: " + key + ": expected a string like \"20%\"");
       const double f = parse_quantity(value.get<std::string>(), Quantity::fraction, key);
-      if (key == "job_growth") base.job_growth_fraction = f;
-      else base.return_to_baseline_fraction = f;
+      if (key == "job_growth")
+        base.job_growth_fraction = f;
+      else
+        base.return_to_baseline_fraction = f;
     } else if (key == "fail_on_any_leak") {
-      if (!value.is_boolean()) throw TargetsError("targets: fail_on_any_leak: expected true or false");
+      if (!value.is_boolean())
+        throw TargetsError("targets: fail_on_any_leak: expected true or false");
       base.fail_on_any_leak = value.get<bool>();
     } else if (key == "warmup") {
       if (!value.is_string()) throw TargetsError("targets: warmup: expected a string like \"5m\"");
       base.warmup_s = parse_quantity(value.get<std::string>(), Quantity::seconds, key);
     } else {
-      throw TargetsError("targets: unknown key \"" + key +
-                         "\" (known: rss_growth, initial_rss, max_rss_1h, max_rss_24h, "
-                         "memory_growth, fail_on_any_leak, warmup, job_growth, return_to_baseline)");
+      throw TargetsError(
+          "targets: unknown key \"" + key +
+          "\" (known: rss_growth, initial_rss, max_rss_1h, max_rss_24h, "
+          "memory_growth, fail_on_any_leak, warmup, job_growth, return_to_baseline)");
     }
   }
   return base;

@@ -154,8 +154,7 @@ std::uint64_t count_slopes_below(std::span<const double> t, std::span<const doub
   return count_with(t, y, s, false, ws);
 }
 
-std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y,
-                                   double s) {
+std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y, double s) {
   Workspace ws;
   return count_with(t, y, s, true, ws);
 }

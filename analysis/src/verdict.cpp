@@ -510,18 +510,24 @@ void decide(bool judged, Verdict& verdict) {
 
 const char* to_string(VerdictKind kind) {
   switch (kind) {
-    case VerdictKind::pass: return "pass";
-    case VerdictKind::fail: return "fail";
-    case VerdictKind::inconclusive: return "inconclusive";
+    case VerdictKind::pass:
+      return "pass";
+    case VerdictKind::fail:
+      return "fail";
+    case VerdictKind::inconclusive:
+      return "inconclusive";
   }
   return "inconclusive";
 }
 
 const char* to_string(CheckStatus s) {
   switch (s) {
-    case CheckStatus::pass: return "pass";
-    case CheckStatus::fail: return "fail";
-    case CheckStatus::inconclusive: return "inconclusive";
+    case CheckStatus::pass:
+      return "pass";
+    case CheckStatus::fail:
+      return "fail";
+    case CheckStatus::inconclusive:
+      return "inconclusive";
   }
   return "inconclusive";
 }

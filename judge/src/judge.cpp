@@ -17,7 +17,8 @@ namespace {
 
 nlohmann::json read_targets_file(const fs::path& file) {
   std::ifstream in(file);
-  if (!in) throw TargetsInputError("cannot read targets file " + file.string() + ": check the path");
+  if (!in)
+    throw TargetsInputError("cannot read targets file " + file.string() + ": check the path");
   nlohmann::json document = nlohmann::json::parse(in, nullptr, false);
   if (document.is_discarded()) {
     throw TargetsInputError("targets file " + file.string() + " is not valid JSON; fix its syntax");
@@ -128,7 +129,8 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
 std::string metric_of(const LabelledSeries& series, const std::optional<std::string>& as_metric) {
   if (as_metric) return *as_metric;
   for (const char* label : {"metric", "__name__"}) {
-    if (const auto it = series.labels.find(label); it != series.labels.end() && !it->second.empty()) {
+    if (const auto it = series.labels.find(label);
+        it != series.labels.end() && !it->second.empty()) {
       return it->second;
     }
   }
@@ -188,8 +190,8 @@ Interim interim(const fs::path& log_path, const analysis::Targets& targets) {
   for (const auto& m : verdict.metrics) {
     if (!m.analysis) continue;
     const auto& a = *m.analysis;
-    result.growth.push_back({m.name, a.classification, a.growth_per_s * 60, a.ci_low_per_s * 60,
-                             a.ci_high_per_s * 60});
+    result.growth.push_back(
+        {m.name, a.classification, a.growth_per_s * 60, a.ci_low_per_s * 60, a.ci_high_per_s * 60});
   }
   for (const auto& c : verdict.checks) {
     if (c.status == analysis::CheckStatus::fail) result.failing_checks.push_back(c.name);

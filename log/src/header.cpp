@@ -27,9 +27,15 @@ std::optional<double> number_at(const nlohmann::json& header, const char* object
 
 constexpr const char* kIso = "%Y-%m-%dT%H:%M:%SZ";
 
-std::string utc_now_iso() { return utc_at(std::time(nullptr), kIso); }
-std::string utc_now_compact() { return utc_at(std::time(nullptr), "%Y%m%dT%H%M%SZ"); }
-std::string utc_iso(double unix_s) { return utc_at(static_cast<std::time_t>(unix_s), kIso); }
+std::string utc_now_iso() {
+  return utc_at(std::time(nullptr), kIso);
+}
+std::string utc_now_compact() {
+  return utc_at(std::time(nullptr), "%Y%m%dT%H%M%SZ");
+}
+std::string utc_iso(double unix_s) {
+  return utc_at(static_cast<std::time_t>(unix_s), kIso);
+}
 
 nlohmann::ordered_json make_header(const HeaderFields& f) {
   nlohmann::ordered_json header = {

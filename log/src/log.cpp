@@ -1,5 +1,4 @@
 #include "soak/log/log.hpp"
-#include "soak/log/run_dir.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+
+#include "soak/log/run_dir.hpp"
 
 namespace soak::log {
 
@@ -28,7 +29,9 @@ void append_number(std::string& out, double value) {
   out.append(buf, r.ptr);
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 }  // namespace
 
@@ -36,11 +39,21 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char esc[8];
@@ -317,8 +330,9 @@ RunLog read_run_log(const std::filesystem::path& run) {
   struct stat st {};
   const std::size_t mapped_size =
       ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
-  void* mapping = mapped_size > 0 ? ::mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
-                                  : MAP_FAILED;
+  void* mapping = mapped_size > 0
+                      ? ::mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+                      : MAP_FAILED;
   std::string fallback;
   if (mapping == MAP_FAILED) {
     char chunk[1 << 16];
@@ -339,9 +353,9 @@ RunLog read_run_log(const std::filesystem::path& run) {
       if (address != MAP_FAILED) ::munmap(address, size);
     }
   } unmap{mapping, mapped_size};
-  const std::string_view content = mapping == MAP_FAILED
-                                       ? std::string_view(fallback)
-                                       : std::string_view(static_cast<const char*>(mapping), mapped_size);
+  const std::string_view content =
+      mapping == MAP_FAILED ? std::string_view(fallback)
+                            : std::string_view(static_cast<const char*>(mapping), mapped_size);
   std::string_view rest(content);
   std::size_t line_number = 0;
   std::size_t skipped = 0;
@@ -364,8 +378,8 @@ RunLog read_run_log(const std::filesystem::path& run) {
       }
       if (header.value("version", 0) > kLogVersionRead) {
         log.warnings.push_back("log format version " + std::to_string(header.value("version", 0)) +
-                               " is newer than this soak reads (" + std::to_string(kLogVersionRead) +
-                               "); unknown fields are ignored");
+                               " is newer than this soak reads (" +
+                               std::to_string(kLogVersionRead) + "); unknown fields are ignored");
       }
       log.header = std::move(header);
       continue;

@@ -24,10 +24,14 @@ namespace {
 std::string escape_label(const std::string& v) {
   std::string out;
   for (const char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -215,7 +219,8 @@ Exporter::Exporter(const std::string& listen) {
   server_ = std::make_unique<ExporterServer>([this] { return render(); });
   const auto endpoint = listen_endpoint(host_, static_cast<std::uint16_t>(port));
   if (!endpoint || !server_->listen(*endpoint)) {
-    throw ExporterError("--metrics-listen '" + listen + "': cannot listen there (in use, or not an " +
+    throw ExporterError("--metrics-listen '" + listen +
+                        "': cannot listen there (in use, or not an " +
                         "address of this machine); choose another port");
   }
   port_ = server_->port();
@@ -251,7 +256,8 @@ void Exporter::set_target(const std::string& name, int pid) {
   target_pid_ = pid;
 }
 
-void Exporter::set_sample(const std::vector<std::pair<std::string, double>>& metrics, std::uint64_t samples) {
+void Exporter::set_sample(const std::vector<std::pair<std::string, double>>& metrics,
+                          std::uint64_t samples) {
   std::lock_guard lock(mutex_);
   sample_ = metrics;
   samples_ = samples;
@@ -265,34 +271,42 @@ void Exporter::set_analysis(const std::string& verdict, const std::vector<Growth
 
 std::string Exporter::render() const {
   std::lock_guard lock(mutex_);
-  const std::string target = "target=\"" + escape_label(target_name_) + "\",pid=\"" + std::to_string(target_pid_) + "\"";
+  const std::string target =
+      "target=\"" + escape_label(target_name_) + "\",pid=\"" + std::to_string(target_pid_) + "\"";
   std::string s;
   s += "# HELP soak_up 1 while soak is sampling.\n# TYPE soak_up gauge\nsoak_up 1\n";
-  s += "# HELP soak_target_value The target's latest sample, by metric (units in the metric's name).\n";
+  s += "# HELP soak_target_value The target's latest sample, by metric (units in the metric's "
+       "name).\n";
   s += "# TYPE soak_target_value gauge\n";
   for (const auto& [name, value] : sample_) {
-    s += "soak_target_value{" + target + ",metric=\"" + escape_label(name) + "\"} " + number(value) + "\n";
+    s += "soak_target_value{" + target + ",metric=\"" + escape_label(name) + "\"} " +
+         number(value) + "\n";
   }
   s += "# HELP soak_samples_total Samples written so far.\n# TYPE soak_samples_total counter\n";
   s += "soak_samples_total{" + target + "} " + std::to_string(samples_) + "\n";
-  s += "# HELP soak_growth_per_minute Growth estimate so far (metric unit per minute) and its 95% interval.\n";
+  s += "# HELP soak_growth_per_minute Growth estimate so far (metric unit per minute) and its 95% "
+       "interval.\n";
   s += "# TYPE soak_growth_per_minute gauge\n";
   for (const auto& g : growth_) {
-    const std::string labels = target + ",metric=\"" + escape_label(g.metric) + "\",classification=\"" +
-                               escape_label(g.classification) + "\"";
+    const std::string labels = target + ",metric=\"" + escape_label(g.metric) +
+                               "\",classification=\"" + escape_label(g.classification) + "\"";
     s += "soak_growth_per_minute{" + labels + ",bound=\"estimate\"} " + number(g.per_min) + "\n";
     s += "soak_growth_per_minute{" + labels + ",bound=\"low\"} " + number(g.low_per_min) + "\n";
     s += "soak_growth_per_minute{" + labels + ",bound=\"high\"} " + number(g.high_per_min) + "\n";
   }
-  s += "# HELP soak_verdict_so_far 1 for the verdict the run would get now.\n# TYPE soak_verdict_so_far gauge\n";
+  s += "# HELP soak_verdict_so_far 1 for the verdict the run would get now.\n# TYPE "
+       "soak_verdict_so_far gauge\n";
   for (const char* v : {"pass", "fail", "inconclusive"}) {
-    s += "soak_verdict_so_far{" + target + ",verdict=\"" + v + "\"} " + (verdict_ == v ? "1" : "0") + "\n";
+    s += "soak_verdict_so_far{" + target + ",verdict=\"" + v + "\"} " +
+         (verdict_ == v ? "1" : "0") + "\n";
   }
   // soak's own footprint: an overnight run must keep it flat.
   const sampler::SelfUsage self = sampler::read_self_usage();
-  s += "# HELP soak_process_resident_bytes soak's own RSS.\n# TYPE soak_process_resident_bytes gauge\n";
+  s += "# HELP soak_process_resident_bytes soak's own RSS.\n# TYPE soak_process_resident_bytes "
+       "gauge\n";
   s += "soak_process_resident_bytes " + number(static_cast<double>(self.resident_bytes)) + "\n";
-  s += "# HELP soak_process_cpu_seconds_total soak's own CPU time.\n# TYPE soak_process_cpu_seconds_total counter\n";
+  s += "# HELP soak_process_cpu_seconds_total soak's own CPU time.\n# TYPE "
+       "soak_process_cpu_seconds_total counter\n";
   s += "soak_process_cpu_seconds_total " + number(self.cpu_s) + "\n";
   return s;
 }

@@ -90,9 +90,12 @@ ProbeSpec parse_probe_spec(const std::string& text) {
                           "'prom http://127.0.0.1:8080/metrics preset=go')");
   };
   if (tokens.size() < 2) throw fail("expected a kind, a URL and what to read");
-  if (tokens[0] == "json") spec.kind = ProbeKind::json;
-  else if (tokens[0] == "prom" || tokens[0] == "prometheus") spec.kind = ProbeKind::prometheus;
-  else throw fail("unknown kind '" + tokens[0] + "' (json or prom)");
+  if (tokens[0] == "json")
+    spec.kind = ProbeKind::json;
+  else if (tokens[0] == "prom" || tokens[0] == "prometheus")
+    spec.kind = ProbeKind::prometheus;
+  else
+    throw fail("unknown kind '" + tokens[0] + "' (json or prom)");
   spec.url = tokens[1];
   if (!spec.url.starts_with("http://")) throw fail("the URL must start with http://");
   try {
@@ -111,14 +114,18 @@ ProbeSpec parse_probe_spec(const std::string& text) {
       spec.every_s = seconds_of("every", t.substr(6), text);
     } else if (t.starts_with("preset=")) {
       const auto fields = preset_fields(t.substr(7));
-      if (fields.empty()) throw fail("unknown preset '" + t.substr(7) + "' (go, node, jvm, dotnet, python, process)");
+      if (fields.empty())
+        throw fail("unknown preset '" + t.substr(7) + "' (go, node, jvm, dotnet, python, process)");
       spec.fields.insert(spec.fields.end(), fields.begin(), fields.end());
     } else if (t == "as") {
-      if (spec.fields.empty() || i + 1 >= tokens.size() || tokens[i + 1] == ",") throw fail("'as' needs a name after a field");
+      if (spec.fields.empty() || i + 1 >= tokens.size() || tokens[i + 1] == ",")
+        throw fail("'as' needs a name after a field");
       spec.fields.back().metric = metric_name(tokens[++i]);
     } else {
-      if (spec.kind == ProbeKind::json && t.front() != '/') throw fail("'" + t + "' is not a JSON pointer (it must start with /)");
-      if (spec.kind == ProbeKind::prometheus && !parse_selector(t)) throw fail("'" + t + "' is not a metric selector");
+      if (spec.kind == ProbeKind::json && t.front() != '/')
+        throw fail("'" + t + "' is not a JSON pointer (it must start with /)");
+      if (spec.kind == ProbeKind::prometheus && !parse_selector(t))
+        throw fail("'" + t + "' is not a metric selector");
       spec.fields.push_back({t, metric_name(default_name(spec.kind, t))});
     }
   }
@@ -131,16 +138,21 @@ ProbeSpec parse_probe_spec(const std::string& text) {
 
 HttpProbe::HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval)
     : spec_(std::move(spec)), url_(parse_http_url(spec_.url)) {
-  const double every = std::max({spec_.every_s.value_or(0.0),
-                                 std::chrono::duration<double>(sampling_interval).count(), 1.0});
+  const double every = std::max(
+      {spec_.every_s.value_or(0.0), std::chrono::duration<double>(sampling_interval).count(), 1.0});
   every_ = std::chrono::nanoseconds(static_cast<std::int64_t>(every * 1e9));
   for (const auto& f : spec_.fields) names_.push_back(f.metric);
-  task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0), [this] { return step(); });
+  task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0),
+                                                  [this] { return step(); });
 }
 
-HttpProbe::~HttpProbe() { stop(); }
+HttpProbe::~HttpProbe() {
+  stop();
+}
 
-void HttpProbe::stop() { task_->stop(); }
+void HttpProbe::stop() {
+  task_->stop();
+}
 
 void HttpProbe::contribute(sampler::TickSink& sink) {
   std::map<std::string, double> values;
@@ -212,7 +224,8 @@ bool HttpProbe::read_values(const std::string& body, std::map<std::string, doubl
     }
     if (doc.samples.empty()) {
       kind = "probe_bad_payload";
-      error = "no metrics in the answer (" + std::to_string(doc.skipped_lines) + " unreadable lines)";
+      error =
+          "no metrics in the answer (" + std::to_string(doc.skipped_lines) + " unreadable lines)";
       return false;
     }
   }
@@ -233,12 +246,13 @@ std::chrono::nanoseconds HttpProbe::step() {
   std::lock_guard lock(mutex_);
   if (ok) {
     for (const auto& [k, v] : values) fresh_[k] = v;
-    if (previous_failures > 0) events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
+    if (previous_failures > 0)
+      events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
     return every_;
   }
   // Back-off: the interval doubles with each consecutive failure, up to a minute.
-  const auto backoff = std::min<std::chrono::nanoseconds>(std::chrono::seconds(60),
-                                                          every_ * (1 << (std::min(failures_, 7) - 1)));
+  const auto backoff = std::min<std::chrono::nanoseconds>(
+      std::chrono::seconds(60), every_ * (1 << (std::min(failures_, 7) - 1)));
   // One event per doubling of the back-off, not one per attempt.
   if ((failures_ & (failures_ - 1)) == 0) {
     char detail[64];

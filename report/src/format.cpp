@@ -29,9 +29,12 @@ const UnitSymbols& symbols_of(ByteSystem system) {
 
 const char* verdict_color(analysis::VerdictKind kind) {
   switch (kind) {
-    case analysis::VerdictKind::pass: return "\x1b[1;32m";
-    case analysis::VerdictKind::fail: return "\x1b[1;31m";
-    case analysis::VerdictKind::inconclusive: return "\x1b[1;33m";
+    case analysis::VerdictKind::pass:
+      return "\x1b[1;32m";
+    case analysis::VerdictKind::fail:
+      return "\x1b[1;31m";
+    case analysis::VerdictKind::inconclusive:
+      return "\x1b[1;33m";
   }
   return "";
 }

@@ -52,7 +52,9 @@ const char* color_for(std::size_t i) {
   return palette[i % 8];
 }
 
-std::string status_class(CheckStatus s) { return analysis::to_string(s); }
+std::string status_class(CheckStatus s) {
+  return analysis::to_string(s);
+}
 
 std::string fixed(double v, int digits) {
   char buf[48];
@@ -92,7 +94,8 @@ void add_analysis_overlays(Chart& chart, const analysis::Verdict& v,
   trend.band_slopes_per_s = std::make_pair(a.ci_low_per_s, a.ci_high_per_s);
   trend.color = color;
   chart.trends.push_back(trend);
-  if (a.warmup_end_s) chart.regions.push_back({0, *a.warmup_end_s, "warm-up (excluded from the fit)"});
+  if (a.warmup_end_s)
+    chart.regions.push_back({0, *a.warmup_end_s, "warm-up (excluded from the fit)"});
   if (a.onset_s) chart.markers.push_back({*a.onset_s, "leak onset", "#cf222e"});
 }
 
@@ -103,9 +106,11 @@ std::string memory_chart(const ReportInput& in, double t_end) {
   chart.unit = Unit::bytes;
   chart.t_end = t_end;
   std::size_t color = 0;
-  for (const char* name : {"rss_bytes", "pss_bytes", "uss_bytes", "anon_bytes", "children_rss_bytes"}) {
+  for (const char* name :
+       {"rss_bytes", "pss_bytes", "uss_bytes", "anon_bytes", "children_rss_bytes"}) {
     if (const ReportSeries* s = find_series(in, name)) {
-      chart.lines.push_back({name, s->t, s->v, color_for(color++), std::string(name) != "rss_bytes", false});
+      chart.lines.push_back(
+          {name, s->t, s->v, color_for(color++), std::string(name) != "rss_bytes", false});
     }
   }
   if (chart.lines.empty()) return {};
@@ -113,7 +118,8 @@ std::string memory_chart(const ReportInput& in, double t_end) {
     add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
       const auto& a = *rss->analysis;
-      chart.lines.push_back({"rss floor (cycle minima)", a.floor_t, a.floor_y, "#1a7f37", false, true});
+      chart.lines.push_back(
+          {"rss floor (cycle minima)", a.floor_t, a.floor_y, "#1a7f37", false, true});
     }
   }
   // The max-RSS target that applies to this run's length (the 1 h one means nothing at 20 h).
@@ -135,7 +141,8 @@ std::string memory_chart(const ReportInput& in, double t_end) {
 }
 
 std::string group_chart(const ReportInput& in, double t_end, const std::string& id,
-                        const std::string& title, const std::vector<std::string>& names, Unit unit) {
+                        const std::string& title, const std::vector<std::string>& names,
+                        Unit unit) {
   Chart chart;
   chart.id = id;
   chart.title = title;
@@ -155,8 +162,9 @@ std::string group_chart(const ReportInput& in, double t_end, const std::string& 
 }
 
 std::string checks_table(const analysis::Verdict& v) {
-  std::string s = "<table id=\"checks\"><thead><tr><th>check</th><th>measured</th><th>target</th>"
-                  "<th>acceptable</th><th>status</th><th>why</th></tr></thead><tbody>";
+  std::string s =
+      "<table id=\"checks\"><thead><tr><th>check</th><th>measured</th><th>target</th>"
+      "<th>acceptable</th><th>status</th><th>why</th></tr></thead><tbody>";
   const Units units = units_of(v);
   for (const auto& c : v.checks) {
     const CheckWords w = describe_check(c, units);
@@ -171,9 +179,10 @@ std::string checks_table(const analysis::Verdict& v) {
 }
 
 std::string metrics_table(const analysis::Verdict& v) {
-  std::string s = "<table id=\"metrics\"><thead><tr><th>metric</th><th>class</th><th>growth / min"
-                  " [95% interval]</th><th>first</th><th>last</th><th>max</th><th>notes</th></tr>"
-                  "</thead><tbody>";
+  std::string s =
+      "<table id=\"metrics\"><thead><tr><th>metric</th><th>class</th><th>growth / min"
+      " [95% interval]</th><th>first</th><th>last</th><th>max</th><th>notes</th></tr>"
+      "</thead><tbody>";
   const Units units = units_of(v);
   const auto value = [&units](const std::string& name, double x) {
     return escape_html(format_metric_value(name, x, units.levels));
@@ -211,7 +220,8 @@ std::string facts_table(const ReportInput& in) {
     return v.is_string() ? v.get<std::string>() : v.dump();
   };
   std::string cmdline;
-  if (h.contains("target") && h["target"].contains("cmdline") && h["target"]["cmdline"].is_array()) {
+  if (h.contains("target") && h["target"].contains("cmdline") &&
+      h["target"]["cmdline"].is_array()) {
     for (const auto& a : h["target"]["cmdline"]) {
       if (!cmdline.empty()) cmdline += ' ';
       cmdline += a.is_string() ? a.get<std::string>() : a.dump();
@@ -243,12 +253,13 @@ std::string facts_table(const ReportInput& in) {
 
 std::string events_table(const ReportInput& in) {
   constexpr std::size_t kMaxRows = 300;
-  std::string s = "<table id=\"events\"><thead><tr><th>t</th><th>event</th><th>detail</th></tr>"
-                  "</thead><tbody>";
+  std::string s =
+      "<table id=\"events\"><thead><tr><th>t</th><th>event</th><th>detail</th></tr>"
+      "</thead><tbody>";
   for (std::size_t i = 0; i < in.events.size() && i < kMaxRows; ++i) {
     const auto& e = in.events[i];
-    s += "<tr><td>" + fixed(e.t, 1) + " s</td><td><code>" + escape_html(e.kind) + "</code></td><td>" +
-         escape_html(e.detail) + "</td></tr>";
+    s += "<tr><td>" + fixed(e.t, 1) + " s</td><td><code>" + escape_html(e.kind) +
+         "</code></td><td>" + escape_html(e.detail) + "</td></tr>";
   }
   if (in.events.size() > kMaxRows) {
     s += "<tr><td></td><td colspan=\"2\" class=\"muted\">" +
@@ -378,7 +389,8 @@ std::string render_html(const ReportInput& in) {
   s += "<h2>Metrics</h2>" + metrics_table(in.verdict);
   s += "<h2>Run</h2>" + facts_table(in);
   s += "<h2>Events</h2>" + events_table(in);
-  s += "<p class=\"muted\">Generated by soak " SOAK_VERSION ". Growth: Theil-Sen with Sen's 95% "
+  s += "<p class=\"muted\">Generated by soak " SOAK_VERSION
+       ". Growth: Theil-Sen with Sen's 95% "
        "interval, Mann-Kendall trend test with Hamed-Rao autocorrelation correction.</p>";
   s += "</main></body></html>\n";
   return s;

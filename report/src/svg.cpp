@@ -14,11 +14,21 @@ std::string escape_html(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
           out += "\xEF\xBF\xBD";  // control characters shown as U+FFFD
@@ -68,7 +78,9 @@ double bytes_base(double max) {
   return base;
 }
 
-double time_base(double span_s) { return span_s <= 180 ? 1 : span_s <= 3 * 3600 ? 60 : 3600; }
+double time_base(double span_s) {
+  return span_s <= 180 ? 1 : span_s <= 3 * 3600 ? 60 : 3600;
+}
 
 std::string fmt(double v) {
   char buf[32];
@@ -86,9 +98,8 @@ std::string format_value(Unit unit, double v) {
 }  // namespace
 
 std::vector<std::pair<double, double>> reduce_for_drawing(std::span<const double> t,
-                                                          std::span<const double> v,
-                                                          double t_begin, double t_end,
-                                                          int columns) {
+                                                          std::span<const double> v, double t_begin,
+                                                          double t_end, int columns) {
   std::vector<std::pair<double, double>> out;
   const std::size_t n = t.size();
   if (n <= static_cast<std::size_t>(columns) * 4 || t_end <= t_begin) {

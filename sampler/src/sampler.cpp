@@ -13,22 +13,25 @@ using Clock = std::chrono::steady_clock;
 
 const char* to_string(EndReason reason) {
   switch (reason) {
-    case EndReason::duration_elapsed: return "duration elapsed";
-    case EndReason::target_exited: return "target exited";
-    case EndReason::pid_reused: return "target pid reused";
-    case EndReason::target_unreadable: return "target unreadable";
-    case EndReason::stopped: return "stopped";
-    case EndReason::write_failed: return "log write failed";
+    case EndReason::duration_elapsed:
+      return "duration elapsed";
+    case EndReason::target_exited:
+      return "target exited";
+    case EndReason::pid_reused:
+      return "target pid reused";
+    case EndReason::target_unreadable:
+      return "target unreadable";
+    case EndReason::stopped:
+      return "stopped";
+    case EndReason::write_failed:
+      return "log write failed";
   }
   return "unknown";
 }
 
 Sampler::Sampler(boost::asio::any_io_executor executor, std::unique_ptr<ProcessReader> reader,
                  log::SampleWriter& writer, SamplerOptions options)
-    : timer_(std::move(executor)),
-      reader_(std::move(reader)),
-      writer_(writer),
-      options_(options) {
+    : timer_(std::move(executor)), reader_(std::move(reader)), writer_(writer), options_(options) {
   assert(reader_ != nullptr);
 }
 
@@ -77,7 +80,8 @@ void Sampler::schedule_next() {
   }
   if (options_.duration) {
     const auto end = start_ + *options_.duration;
-    if (deadline_ > end && status_.elapsed_s < std::chrono::duration<double>(*options_.duration).count()) {
+    if (deadline_ > end &&
+        status_.elapsed_s < std::chrono::duration<double>(*options_.duration).count()) {
       deadline_ = end;  // the last sample is taken at the end of the planned duration
     }
   }
@@ -102,7 +106,9 @@ void Sampler::on_timer(const boost::system::error_code& ec) {
   schedule_next();
 }
 
-void Sampler::metric(std::string_view name, double value) { emit(name, value); }
+void Sampler::metric(std::string_view name, double value) {
+  emit(name, value);
+}
 
 void Sampler::emit(std::string_view name, double value) {
   writer_.metric(name, value);
@@ -120,8 +126,8 @@ bool Sampler::take_sample() {
   // still has start and end values for PSS, USS and descendants.
   const bool last_tick = options_.duration && read_time - start_ >= *options_.duration;
   last_tick_ = last_tick;
-  const bool detail_tick = status_.samples == 0 || last_tick ||
-                           read_time - last_detail_ >= options_.detail_period;
+  const bool detail_tick =
+      status_.samples == 0 || last_tick || read_time - last_detail_ >= options_.detail_period;
   const ReadResult result = reader_->read(ReadDetail{detail_tick, detail_tick});
   current_t_ = seconds_since_start(read_time);
   const double t = current_t_;
@@ -176,7 +182,8 @@ bool Sampler::take_sample() {
   for (Source* source : sources_) source->contribute(*this);
   bool written = writer_.end_sample();
   if (tap_fn_) tap_fn_(tap_);
-  for (const auto& [kind, text] : pending_events_) written = writer_.event(t, kind, text) && written;
+  for (const auto& [kind, text] : pending_events_)
+    written = writer_.event(t, kind, text) && written;
   pending_events_.clear();
 
   if (late_unreported_ + skipped_unreported_ > 0 &&
@@ -212,7 +219,8 @@ void Sampler::report_late(double t) {
                 static_cast<unsigned long long>(late_unreported_), worst_late_s_ * 1000.0,
                 static_cast<unsigned long long>(skipped_unreported_));
   writer_.event(t, "late_tick", detail,
-                {{"late", late_unreported_}, {"skipped", skipped_unreported_},
+                {{"late", late_unreported_},
+                 {"skipped", skipped_unreported_},
                  {"worst_late_s", worst_late_s_}});
   late_unreported_ = 0;
   skipped_unreported_ = 0;

@@ -46,7 +46,8 @@ LatencyHistogram::LatencyHistogram() : buckets_(kBuckets, 0) {}
 
 void LatencyHistogram::add(double seconds) {
   const double v = std::max(seconds, kMinLatency);
-  const auto b = std::min<std::size_t>(kBuckets - 1, static_cast<std::size_t>(std::log(v / kMinLatency) / kLogGrowth));
+  const auto b = std::min<std::size_t>(
+      kBuckets - 1, static_cast<std::size_t>(std::log(v / kMinLatency) / kLogGrowth));
   ++buckets_[b];
   ++count_;
 }
@@ -114,21 +115,23 @@ struct LoadDriver::Connection : std::enable_shared_from_this<Connection> {
 
   void write() {
     stream.expires_after(timeout);
-    http::async_write(stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->finish(ec == beast::error::timeout ? "timeout" : "io");
-      self->parser.emplace();
-      self->parser->body_limit(kMaxResponseBodyBytes);
-      http::async_read(self->stream, self->buffer, *self->parser,
-                       [self](beast::error_code rec, std::size_t) {
-                         if (rec) return self->finish(rec == beast::error::timeout ? "timeout" : "io");
-                         Result r;
-                         auto& res = self->parser->get();
-                         r.status = res.result_int();
-                         r.body = std::move(res.body());
-                         if (!res.keep_alive()) self->close();
-                         self->complete(std::move(r));
-                       });
-    });
+    http::async_write(
+        stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->finish(ec == beast::error::timeout ? "timeout" : "io");
+          self->parser.emplace();
+          self->parser->body_limit(kMaxResponseBodyBytes);
+          http::async_read(self->stream, self->buffer, *self->parser,
+                           [self](beast::error_code rec, std::size_t) {
+                             if (rec)
+                               return self->finish(rec == beast::error::timeout ? "timeout" : "io");
+                             Result r;
+                             auto& res = self->parser->get();
+                             r.status = res.result_int();
+                             r.body = std::move(res.body());
+                             if (!res.keep_alive()) self->close();
+                             self->complete(std::move(r));
+                           });
+        });
   }
 
   void finish(const char* error) {
@@ -168,8 +171,10 @@ http::request<http::string_body> build_request(const RequestSpec& spec, const st
   req.set(http::field::user_agent, "soak/" SOAK_VERSION);
   req.keep_alive(true);
   for (const auto& [k, v] : spec.headers) req.set(k, v);
-  if (!spec.body.empty() || spec.method == "POST" || spec.method == "PUT" || spec.method == "PATCH") {
-    if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
+  if (!spec.body.empty() || spec.method == "POST" || spec.method == "PUT" ||
+      spec.method == "PATCH") {
+    if (req.find(http::field::content_type) == req.end())
+      req.set(http::field::content_type, "application/json");
     req.body() = spec.body;
     req.prepare_payload();
   }
@@ -204,9 +209,8 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
   void start() {
     started_ = Clock::now();
     ++d_.jobs_started_;
-    request(d_.scenario_.jobs->submit, d_.scenario_.jobs->submit.path, [self = shared_from_this()](const Result& r) {
-      self->on_submitted(r);
-    });
+    request(d_.scenario_.jobs->submit, d_.scenario_.jobs->submit.path,
+            [self = shared_from_this()](const Result& r) { self->on_submitted(r); });
   }
   bool busy() const { return busy_; }
   void cancel() {
@@ -216,7 +220,8 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
   }
 
  private:
-  void request(const RequestSpec& spec, const std::string& path, std::function<void(const Result&)> next) {
+  void request(const RequestSpec& spec, const std::string& path,
+               std::function<void(const Result&)> next) {
     const auto intended = Clock::now();
     ++d_.in_flight_;
     ++d_.total_sent_;
@@ -231,7 +236,8 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
   }
 
   void on_submitted(const Result& r) {
-    if (!r.error.empty() || r.status >= 300) return finish(false, "submit failed (" + describe(r) + ")");
+    if (!r.error.empty() || r.status >= 300)
+      return finish(false, "submit failed (" + describe(r) + ")");
     const auto body = nlohmann::json::parse(r.body, nullptr, false);
     const nlohmann::json::json_pointer id_ptr(d_.scenario_.jobs->id_pointer);
     if (body.is_discarded() || !body.contains(id_ptr)) {
@@ -251,7 +257,8 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->alive_.expired()) return;  // cancelled, or the driver is gone
       const JobSpec& j = *self->d_.scenario_.jobs;
-      self->request(j.poll, substitute_id(j.poll.path, self->id_), [self](const Result& r) { self->on_polled(r); });
+      self->request(j.poll, substitute_id(j.poll.path, self->id_),
+                    [self](const Result& r) { self->on_polled(r); });
     });
   }
 
@@ -267,10 +274,11 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     }
     if (state == js.until) {
       if (js.then) {
-        return request(*js.then, substitute_id(js.then->path, id_), [self = shared_from_this()](const Result& res) {
-          const bool ok = res.error.empty() && res.status < 300;
-          self->finish(ok, ok ? "done" : "follow-up failed (" + describe(res) + ")");
-        });
+        return request(*js.then, substitute_id(js.then->path, id_),
+                       [self = shared_from_this()](const Result& res) {
+                         const bool ok = res.error.empty() && res.status < 300;
+                         self->finish(ok, ok ? "done" : "follow-up failed (" + describe(res) + ")");
+                       });
       }
       return finish(true, "done");
     }
@@ -339,11 +347,17 @@ LoadDriver::LoadDriver(asio::any_io_executor executor, const Scenario& scenario,
   for (const auto& r : scenario_.requests) cumulative_weights_.push_back(sum += r.weight);
 }
 
-LoadDriver::~LoadDriver() { stop(); }
+LoadDriver::~LoadDriver() {
+  stop();
+}
 
-double LoadDriver::elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+double LoadDriver::elapsed_s() const {
+  return std::chrono::duration<double>(Clock::now() - start_).count();
+}
 
-bool LoadDriver::finished() const { return running_ && elapsed_s() >= scenario_.total_duration(); }
+bool LoadDriver::finished() const {
+  return running_ && elapsed_s() >= scenario_.total_duration();
+}
 
 std::shared_ptr<LoadDriver::Connection> LoadDriver::new_connection() {
   return std::make_shared<Connection>(executor_, endpoint_, to_ns(scenario_.request_timeout_s));
@@ -353,7 +367,8 @@ const RequestSpec& LoadDriver::pick_request() {
   std::uniform_real_distribution<double> u(0, cumulative_weights_.back());
   const double x = u(rng_);
   const auto it = std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), x);
-  return scenario_.requests[std::min<std::size_t>(it - cumulative_weights_.begin(), scenario_.requests.size() - 1)];
+  return scenario_.requests[std::min<std::size_t>(it - cumulative_weights_.begin(),
+                                                  scenario_.requests.size() - 1)];
 }
 
 void LoadDriver::start() {
@@ -387,7 +402,8 @@ void LoadDriver::stop() {
   timer_.cancel();
   jobs_timer_.cancel();
   for (auto& c : idle_) c->close();
-  for (auto& c : users_) if (c) c->close();
+  for (auto& c : users_)
+    if (c) c->close();
   for (auto& j : jobs_) j->cancel();
   idle_.clear();
   queue_.clear();
@@ -402,8 +418,10 @@ void LoadDriver::record(const Result& r, Clock::time_point intended) {
   ++total_completed_;
   ++interval_.completed;
   histogram_.add(std::chrono::duration<double>(Clock::now() - intended).count());
-  if (r.status >= 500) ++interval_.errors["http_5xx"];
-  else if (r.status >= 400) ++interval_.errors["http_4xx"];
+  if (r.status >= 500)
+    ++interval_.errors["http_5xx"];
+  else if (r.status >= 400)
+    ++interval_.errors["http_4xx"];
 }
 
 void LoadDriver::open_tick() {
@@ -470,7 +488,8 @@ void LoadDriver::send_on(std::shared_ptr<Connection> c, Pending p) {
 void LoadDriver::closed_tick() {
   if (!running_) return;
   const double t = elapsed_s();
-  const auto wanted = t >= scenario_.total_duration() ? 0u : static_cast<std::size_t>(scenario_.level_at(t));
+  const auto wanted =
+      t >= scenario_.total_duration() ? 0u : static_cast<std::size_t>(scenario_.level_at(t));
   if (scenario_.jobs && scenario_.requests.empty()) {
     std::size_t busy = 0;
     for (const auto& j : jobs_) busy += j->busy();
@@ -505,16 +524,17 @@ void LoadDriver::user_loop(std::size_t u) {
   ++interval_.sent;
   ++in_flight_;
   std::weak_ptr<bool> alive = alive_;
-  users_[u]->send(build_request(spec, host_header_, spec.path), [this, u, intended, alive](Result r) {
-    if (alive.expired()) return;
-    record(r, intended);
-    if (!running_) return;
-    if (scenario_.think_time_s <= 0) return user_loop(u);
-    auto timer = std::make_shared<asio::steady_timer>(executor_, to_ns(scenario_.think_time_s));
-    timer->async_wait([this, u, timer, alive](const boost::system::error_code& ec) {
-      if (!ec && !alive.expired()) user_loop(u);
-    });
-  });
+  users_[u]->send(
+      build_request(spec, host_header_, spec.path), [this, u, intended, alive](Result r) {
+        if (alive.expired()) return;
+        record(r, intended);
+        if (!running_) return;
+        if (scenario_.think_time_s <= 0) return user_loop(u);
+        auto timer = std::make_shared<asio::steady_timer>(executor_, to_ns(scenario_.think_time_s));
+        timer->async_wait([this, u, timer, alive](const boost::system::error_code& ec) {
+          if (!ec && !alive.expired()) user_loop(u);
+        });
+      });
 }
 
 void LoadDriver::start_job() {

@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 /// Load figures to a sensible precision (the log is read by people too).
-double rounded(double v, double digits = 1000) { return std::round(v * digits) / digits; }
+double rounded(double v, double digits = 1000) {
+  return std::round(v * digits) / digits;
+}
 }  // namespace
 
 void LoadSource::contribute(sampler::TickSink& sink) {
@@ -49,18 +51,22 @@ void LoadSource::contribute(sampler::TickSink& sink) {
     sink.metric(metric::load_jobs_done, static_cast<double>(f.jobs_done));
     sink.metric(metric::load_jobs_failed, static_cast<double>(f.jobs_failed));
   }
-  if (f.jobs_ended > 0) sink.metric(metric::load_job_s, rounded(f.job_seconds / static_cast<double>(f.jobs_ended)));
+  if (f.jobs_ended > 0)
+    sink.metric(metric::load_job_s, rounded(f.job_seconds / static_cast<double>(f.jobs_ended)));
 }
 
 namespace {
 
 /// A target soak waits for is still worth waiting for; pid 0 means there is none to watch.
-bool still_running(sampler::Pid pid) { return pid <= 0 || sampler::process_running(pid); }
+bool still_running(sampler::Pid pid) {
+  return pid <= 0 || sampler::process_running(pid);
+}
 
 }  // namespace
 
 std::string discover_base_url(const std::string& base_url, const std::string& pattern,
-                              const std::filesystem::path& output_file, sampler::Pid pid, double timeout_s) {
+                              const std::filesystem::path& output_file, sampler::Pid pid,
+                              double timeout_s) {
   if (base_url.find("${port}") == std::string::npos) return base_url;
   const std::regex re(pattern);
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
@@ -76,15 +82,18 @@ std::string discover_base_url(const std::string& base_url, const std::string& pa
       return url;
     }
     if (!still_running(pid)) {
-      throw TargetNotReady("the target exited before printing its port; see " + output_file.string());
+      throw TargetNotReady("the target exited before printing its port; see " +
+                           output_file.string());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   throw TargetNotReady("the target did not print a line matching port_from_output within " +
-                       std::to_string(static_cast<int>(timeout_s)) + " s; see " + output_file.string());
+                       std::to_string(static_cast<int>(timeout_s)) + " s; see " +
+                       output_file.string());
 }
 
-void wait_until_ready(const std::string& base_url, const std::string& path, sampler::Pid pid, double timeout_s) {
+void wait_until_ready(const std::string& base_url, const std::string& path, sampler::Pid pid,
+                      double timeout_s) {
   if (path.empty()) return;
   std::string host;
   const auto endpoint = parse_base_url(base_url, host);
@@ -121,7 +130,8 @@ void wait_until_ready(const std::string& base_url, const std::string& path, samp
     });
     io.run();
     if (ok) return;
-    if (!still_running(pid)) throw TargetNotReady("the target exited before " + base_url + path + " answered");
+    if (!still_running(pid))
+      throw TargetNotReady("the target exited before " + base_url + path + " answered");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw TargetNotReady(base_url + path + " did not answer 2xx within " +

@@ -303,8 +303,9 @@ std::vector<Stage> parse_shape(Checker& c, const nlohmann::json& j, const std::s
     c.fail(path, "an object (\"preset\", \"constant\", \"ramp\", \"spike\" or \"stages\")", &j);
     return {};
   }
-  c.only(j, path, {"preset", "level", "type", "rate", "users", "start", "step", "steps", "hold",
-                   "base", "peak", "at", "stages"});
+  c.only(j, path,
+         {"preset", "level", "type", "rate", "users", "start", "step", "steps", "hold", "base",
+          "peak", "at", "stages"});
   // "level", "rate" and "users" name the same thing; each given one is validated, the first wins.
   const auto level_given = c.number(j, path, "level", false, 0);
   const auto rate = c.number(j, path, "rate", false, 0);

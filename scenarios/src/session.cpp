@@ -39,8 +39,8 @@ std::optional<double> seconds(const std::optional<std::chrono::nanoseconds>& d) 
   return std::chrono::duration<double>(*d).count();
 }
 
-nlohmann::ordered_json make_header(const sampler::ProcessInfo& info,
-                                   const SessionOptions& options, const char* mode) {
+nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const SessionOptions& options,
+                                   const char* mode) {
   const sampler::HostInfo host = sampler::read_host_info();
   log::HeaderFields fields;
   fields.started_at = log::utc_now_iso();
@@ -56,12 +56,16 @@ nlohmann::ordered_json make_header(const sampler::ProcessInfo& info,
 
 const char* signal_name(int sig) {
   switch (sig) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
 #ifdef SIGHUP
-    case SIGHUP: return "SIGHUP";
+    case SIGHUP:
+      return "SIGHUP";
 #endif
-    default: return "signal";
+    default:
+      return "signal";
   }
 }
 
@@ -121,7 +125,9 @@ class Session {
  public:
   Session(std::unique_ptr<sampler::ProcessReader> reader, log::SampleWriter& writer,
           const SessionOptions& options, SessionView& view)
-      : options_(options), view_(view), writer_(writer),
+      : options_(options),
+        view_(view),
+        writer_(writer),
         sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
         signals_(io_, SIGINT, SIGTERM) {
 #ifdef SIGHUP  // a closed terminal ends the run cleanly too (POSIX)
@@ -129,8 +135,12 @@ class Session {
 #endif
   }
 
-  sampler::Sampler& sampler() { return sampler_; }
-  std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
+  sampler::Sampler& sampler() {
+    return sampler_;
+  }
+  std::chrono::steady_clock::time_point start_time() const {
+    return sampler_.start_time();
+  }
 
   sampler::EndReason run(const std::string& title, sampler::LaunchedProcess* launched,
                          const LoadHooks& load = {}) {
@@ -239,9 +249,10 @@ void record_early_exit(const fs::path& dir, const std::vector<std::string>& argv
 }  // namespace
 
 SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionView& view) {
-  auto reader = open_target(pid, StartError(StartError::Kind::bad_input,
-                                            "no process with PID " + std::to_string(pid) +
-                                                " (it may have exited); check the PID with `ps -e`"));
+  auto reader =
+      open_target(pid, StartError(StartError::Kind::bad_input,
+                                  "no process with PID " + std::to_string(pid) +
+                                      " (it may have exited); check the PID with `ps -e`"));
   const sampler::ProcessInfo info = reader->info();
   SessionResult result;
   result.judge = options.judge;
@@ -348,8 +359,8 @@ struct Load {
   LoadHooks hooks() {
     if (!active()) return {};
     return {[this](boost::asio::io_context& io, sampler::Sampler& s) {
-              driver = std::make_unique<LoadDriver>(io.get_executor(), scenario, endpoint,
-                                                    host_header);
+              driver =
+                  std::make_unique<LoadDriver>(io.get_executor(), scenario, endpoint, host_header);
               source = std::make_unique<LoadSource>(*driver);
               s.add_source(*source);
               driver->start();
@@ -378,29 +389,30 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
   std::optional<sampler::LaunchedProcess> launched;
   const sampler::Pid pid = start_target(scenario, options, result.dir, launched);
   const std::string base_url = make_ready(scenario, result.dir, pid, options);
-  auto reader = open_target(
-      pid, launched ? StartError(StartError::Kind::runtime,
-                                 "the target exited before sampling began; see " +
-                                     (result.dir / log::target_output_file).string())
-                    : StartError(StartError::Kind::bad_input,
-                                 "no process with PID " + std::to_string(pid) +
-                                     " (from the scenario's target.pid)"));
+  auto reader =
+      open_target(pid, launched ? StartError(StartError::Kind::runtime,
+                                             "the target exited before sampling began; see " +
+                                                 (result.dir / log::target_output_file).string())
+                                : StartError(StartError::Kind::bad_input,
+                                             "no process with PID " + std::to_string(pid) +
+                                                 " (from the scenario's target.pid)"));
 
   Load load{scenario, {}, {}, {}, {}};
   try {
     load.endpoint = parse_base_url(base_url, load.host_header);
   } catch (const std::invalid_argument& e) {  // a port the target printed that is no port
     throw StartError(StartError::Kind::runtime,
-                     std::string(e.what()) + " (from the target's output); check the scenario's "
-                                             "target.port_from_output");
+                     std::string(e.what()) +
+                         " (from the target's output); check the scenario's "
+                         "target.port_from_output");
   }
   nlohmann::ordered_json header = make_header(reader->info(), options, "scenario");
-  log::add_scenario(header, {scenario.name, fs::absolute(scenario.file).string(), base_url,
-                             scenario.model, scenario.limits.error_rate, scenario.limits.p95_s,
-                             scenario.targets});
+  log::add_scenario(header,
+                    {scenario.name, fs::absolute(scenario.file).string(), base_url, scenario.model,
+                     scenario.limits.error_rate, scenario.limits.p95_s, scenario.targets});
   log::SampleWriter writer(result.dir / log::samples_file, header);
-  view.note("scenario " + scenario.name + " against " + base_url + " (pid " +
-            std::to_string(pid) + "); writing " + result.dir.string());
+  view.note("scenario " + scenario.name + " against " + base_url + " (pid " + std::to_string(pid) +
+            "); writing " + result.dir.string());
   Session session(std::move(reader), writer, options, view);
   result.reason = session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
                               launched ? &*launched : nullptr, load.hooks());

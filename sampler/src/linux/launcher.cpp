@@ -59,8 +59,8 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
   for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv;
   for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -117,8 +117,8 @@ ExitInfo LaunchedProcess::record(int status) {
     info.detail = "exit code " + std::to_string(*info.exit_code);
   } else if (WIFSIGNALED(status)) {
     info.signal = WTERMSIG(status);
-    info.detail = "killed by signal " + std::to_string(*info.signal) + " (" +
-                  strsignal(*info.signal) + ")";
+    info.detail =
+        "killed by signal " + std::to_string(*info.signal) + " (" + strsignal(*info.signal) + ")";
   } else {
     info.detail = "ended with status " + std::to_string(status);
   }

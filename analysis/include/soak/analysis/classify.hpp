@@ -63,11 +63,11 @@ struct ClassifyReason {
 };
 
 struct ClassifyOptions {
-  bool integer_valued = false;       ///< threads, fds, children: counts, not sizes
-  std::optional<double> warmup_s;    ///< forced warm-up end (seconds from the start)
-  double alpha = 0.01;               ///< two-sided significance of the trend test
-  std::size_t max_bins = 480;        ///< conditioning resolution
-  bool exact_raw_slope = true;       ///< report the exact Theil-Sen of the raw judged points
+  bool integer_valued = false;     ///< threads, fds, children: counts, not sizes
+  std::optional<double> warmup_s;  ///< forced warm-up end (seconds from the start)
+  double alpha = 0.01;             ///< two-sided significance of the trend test
+  std::size_t max_bins = 480;      ///< conditioning resolution
+  bool exact_raw_slope = true;     ///< report the exact Theil-Sen of the raw judged points
   /// Below these a series is "insufficient": growth cannot be called sustained in seconds.
   std::size_t min_points = 12;
   double min_span_s = 30;
@@ -84,11 +84,11 @@ struct SeriesAnalysis {
   std::optional<double> onset_s;
   bool sawtooth_floor = false;  ///< the judged series was the sawtooth's floor
   std::size_t sawtooth_cycles = 0;
-  double judged_from_s = 0;     ///< start of the window the growth was measured on
+  double judged_from_s = 0;  ///< start of the window the growth was measured on
   double judged_to_s = 0;
-  double fitted_end = 0;        ///< trend line's value at judged_to_s
-  double level_start = 0;       ///< robust level just after the warm-up
-  double level_end = 0;         ///< robust level at the end
+  double fitted_end = 0;   ///< trend line's value at judged_to_s
+  double level_start = 0;  ///< robust level just after the warm-up
+  double level_end = 0;    ///< robust level at the end
   std::size_t points = 0;
   ClassifyReason reason;  ///< why this classification (worded by soak::report)
   /// The conditioned line for plots: judged window's trend as two points (t, value).

@@ -26,10 +26,10 @@ double mad_sigma(std::span<const double> values);
 /// autocorrelations of the ranks of the detrended series. O(n^2).
 struct MannKendall {
   double s = 0;
-  double var_s = 0;            ///< tie-corrected, before the autocorrelation correction
-  double correction = 1;       ///< n / n*, >= 1 for positively correlated data
+  double var_s = 0;       ///< tie-corrected, before the autocorrelation correction
+  double correction = 1;  ///< n / n*, >= 1 for positively correlated data
   double z = 0;
-  double p_value = 1;          ///< two-sided, with the corrected variance
+  double p_value = 1;  ///< two-sided, with the corrected variance
 };
 MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const double> y,
                                    double detrend_slope);

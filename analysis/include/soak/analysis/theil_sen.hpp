@@ -22,8 +22,7 @@ namespace soak::analysis {
 /// Number of pairs i < j with (y_j - y_i) / (t_j - t_i) < s. t strictly increasing.
 std::uint64_t count_slopes_below(std::span<const double> t, std::span<const double> y, double s);
 /// Number of pairs with slope <= s.
-std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y,
-                                   double s);
+std::uint64_t count_slopes_at_most(std::span<const double> t, std::span<const double> y, double s);
 
 /// The k-th smallest pairwise slope (0-based), exact. Requires t strictly increasing and
 /// k < n(n-1)/2.

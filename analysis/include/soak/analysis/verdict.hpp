@@ -40,7 +40,7 @@ struct RunInput {
   std::vector<SeriesView> series;
   std::size_t samples = 0;
   double duration_s = 0;
-  std::optional<double> mem_total_bytes;   ///< host memory, a limit for time-to-limit
+  std::optional<double> mem_total_bytes;     ///< host memory, a limit for time-to-limit
   std::optional<double> memory_limit_bytes;  ///< cgroup limit, when known
   /// When there is no `rss_bytes`: the one series the input is judged by (a Prometheus series
   /// judged on its own). It gets a growth check in its own unit: against the rss_growth tiers
@@ -71,7 +71,7 @@ struct MetricResult {
   MetricKind kind = MetricKind::gauge;
   std::size_t points = 0;
   double first = 0, last = 0, max = 0, min = 0;  ///< in the metric's unit
-  std::optional<SeriesAnalysis> analysis;  ///< absent for counters
+  std::optional<SeriesAnalysis> analysis;        ///< absent for counters
   double growth_per_min() const { return analysis ? analysis->growth_per_s * 60 : 0; }
   std::optional<double> time_to_limit_s;  ///< leaking *_bytes: seconds to the nearest limit
   /// Which limit time_to_limit_s is against.

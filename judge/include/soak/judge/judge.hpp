@@ -40,8 +40,7 @@ struct JudgeOptions {
 };
 
 /// The targets for a run whose log header is `header` (null when there is no log).
-analysis::Targets load_targets(const JudgeOptions& options,
-                               const nlohmann::json& header = nullptr);
+analysis::Targets load_targets(const JudgeOptions& options, const nlohmann::json& header = nullptr);
 
 /// The analysis input of a log. It refers into `log`'s series: `log` must outlive it.
 analysis::RunInput input_from_log(const log::RunLog& log);

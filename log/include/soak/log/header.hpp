@@ -45,7 +45,7 @@ struct ScenarioFacts {
   std::string name;
   std::string file;  ///< absolute path of the scenario file
   std::string base_url;
-  std::string model;  ///< open | closed
+  std::string model;                       ///< open | closed
   std::optional<double> error_rate_limit;  ///< fraction of requests (stress ramp)
   std::optional<double> p95_limit_s;
   nlohmann::json targets;  ///< the scenario's inline targets document, or null

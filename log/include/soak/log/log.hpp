@@ -80,7 +80,7 @@ struct LogEvent {
   double t = 0;
   std::string kind;
   std::string detail;
-  std::string process;  ///< the process key (version 2); empty for the run's one target
+  std::string process;    ///< the process key (version 2); empty for the run's one target
   nlohmann::json fields;  ///< the whole line, for kinds with extra fields
 };
 

@@ -10,13 +10,14 @@
 namespace soak::log::metric {
 
 // Read from the process on every tick.
-inline constexpr std::string_view rss_bytes = "rss_bytes";  ///< resident set (working set on Windows)
+inline constexpr std::string_view rss_bytes =
+    "rss_bytes";  ///< resident set (working set on Windows)
 inline constexpr std::string_view vms_bytes = "vms_bytes";
 inline constexpr std::string_view anon_bytes = "anon_bytes";
 inline constexpr std::string_view threads = "threads";
 inline constexpr std::string_view fds = "fds";
-inline constexpr std::string_view handles = "handles";  ///< Windows handle count
-inline constexpr std::string_view cpu_s = "cpu_s";      ///< cumulative user + system CPU
+inline constexpr std::string_view handles = "handles";            ///< Windows handle count
+inline constexpr std::string_view cpu_s = "cpu_s";                ///< cumulative user + system CPU
 inline constexpr std::string_view minor_faults = "minor_faults";  ///< cumulative
 inline constexpr std::string_view major_faults = "major_faults";  ///< cumulative
 // Read on detail ticks.

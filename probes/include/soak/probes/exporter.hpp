@@ -53,7 +53,8 @@ class Exporter {
   std::string url() const;  ///< http://host:port/metrics, the port the one actually bound
   void set_target(const std::string& name, int pid);
   /// The latest sample (metric name, value in the metric's unit) and the samples written so far.
-  void set_sample(const std::vector<std::pair<std::string, double>>& metrics, std::uint64_t samples);
+  void set_sample(const std::vector<std::pair<std::string, double>>& metrics,
+                  std::uint64_t samples);
   /// The verdict so far ("pass", "fail", "inconclusive") and each metric's growth.
   void set_analysis(const std::string& verdict, const std::vector<GrowthFigures>& growth);
   /// The exposition text as a scrape would return it (tests, and the server's handler).

@@ -30,7 +30,7 @@ struct ReportEvent {
 struct ReportInput {
   explicit ReportInput(const analysis::Verdict& judged) : verdict(judged) {}
   const analysis::Verdict& verdict;  ///< must outlive the ReportInput
-  nlohmann::json header;  ///< the samples log's header (target, host, start, interval)
+  nlohmann::json header;             ///< the samples log's header (target, host, start, interval)
   std::vector<ReportSeries> series;
   std::vector<ReportEvent> events;
   std::vector<std::string> log_warnings;

@@ -88,9 +88,8 @@ std::string render_chart(const Chart& chart, int width = 960, int height = 280);
 /// Reduces (t, v) to at most ~4 points per pixel column (first, min, max, last, in time
 /// order), for drawing. Exposed for tests: every column's extremes survive.
 std::vector<std::pair<double, double>> reduce_for_drawing(std::span<const double> t,
-                                                          std::span<const double> v,
-                                                          double t_begin, double t_end,
-                                                          int columns);
+                                                          std::span<const double> v, double t_begin,
+                                                          double t_end, int columns);
 
 /// "&lt;script&gt;": escapes & < > " ' for text and attribute values alike, and shows control
 /// characters other than tab and newline as U+FFFD. Text from the target is always escaped.

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "soak/sampler/process.hpp"
 #include "soak/log/log.hpp"
+#include "soak/sampler/process.hpp"
 #include "soak/sampler/source.hpp"
 
 namespace soak::sampler {

@@ -53,15 +53,16 @@ class LatencyHistogram {
 /// What the driver did during one sampling interval.
 struct LoadFigures {
   double interval_s = 0;  ///< since the previous take_interval() (or start())
-  double level = 0;  ///< the shape's level (rate or users) at the end of the interval
+  double level = 0;       ///< the shape's level (rate or users) at the end of the interval
   std::uint64_t sent = 0;
   std::uint64_t completed = 0;  ///< answered (any status)
-  std::map<std::string, std::uint64_t> errors;  ///< connect, timeout, io, http_4xx, http_5xx, overload
+  std::map<std::string, std::uint64_t>
+      errors;  ///< connect, timeout, io, http_4xx, http_5xx, overload
   double p50_s = NAN, p95_s = NAN, p99_s = NAN;  ///< NaN when nothing was answered
   std::uint64_t in_flight = 0;  ///< sent and not yet answered, at the end of the interval
   std::uint64_t jobs_started = 0, jobs_done = 0, jobs_failed = 0;  ///< cumulative
-  std::uint64_t jobs_ended = 0;    ///< jobs that finished (either way) in this interval
-  double job_seconds = 0;          ///< their summed durations
+  std::uint64_t jobs_ended = 0;  ///< jobs that finished (either way) in this interval
+  double job_seconds = 0;        ///< their summed durations
   std::uint64_t error_count() const;
 };
 

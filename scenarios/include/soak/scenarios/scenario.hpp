@@ -86,7 +86,7 @@ struct Scenario {
   std::optional<std::filesystem::path> working_directory;
   std::map<std::string, std::string> environment;
   std::optional<sampler::Pid> attach_pid;  ///< exactly one of command and attach_pid is set
-  std::string port_from_output;     ///< regex with one group; the port the target printed
+  std::string port_from_output;            ///< regex with one group; the port the target printed
   /// The target's URL; "${port}" in it is replaced by the port read with port_from_output.
   /// Always valid for split_base_url once ${port} is substituted.
   std::string base_url = "http://127.0.0.1:${port}";
@@ -94,7 +94,7 @@ struct Scenario {
   double ready_timeout_s = 15;  ///< for the port to be printed and for ready_path to answer
   // sampling
   double interval_s = 1;
-  double detail_interval_s = 10;  ///< PSS/USS and descendants are read this often
+  double detail_interval_s = 10;    ///< PSS/USS and descendants are read this often
   std::vector<std::string> probes;  ///< --probe specs; ${base_url} is the target's URL
   double duration_s = 60;
   // load

@@ -48,10 +48,10 @@ struct SessionOptions {
   std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
   std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< smaps snapshots
   std::optional<std::filesystem::path> out_dir;  ///< default ./soak-runs/<UTC>-<name>/
-  bool keep_running = false;           ///< leave a launched target running at the end
-  std::vector<std::string> probes;     ///< --probe specs, validated before anything starts
-  std::string metrics_listen;          ///< --metrics-listen address; empty: no exporter
-  judge::JudgeOptions judge;           ///< for the interim analysis (a scenario adds its targets)
+  bool keep_running = false;                     ///< leave a launched target running at the end
+  std::vector<std::string> probes;  ///< --probe specs, validated before anything starts
+  std::string metrics_listen;       ///< --metrics-listen address; empty: no exporter
+  judge::JudgeOptions judge;        ///< for the interim analysis (a scenario adds its targets)
 };
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
