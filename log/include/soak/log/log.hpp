@@ -2,6 +2,15 @@
 // samples.ndjson: the durable log that joins the live half (sampling) to the offline half
 // (analysis, report). Line 1 is a header object; then one JSON object per line, samples and
 // events in time order. Format and field names are pinned by SPEC.md.
+//
+// Units: `t` is seconds since the run started (monotonic clock, microsecond resolution);
+// metric units are in their names (metrics.hpp).
+// Thread-safety: a SampleWriter is used from one thread (the sampling executor); reading a log
+// (read_run_log) shares nothing and may run on any thread while the writer appends, seeing the
+// log up to its last whole line.
+// Failure modes: creating or reading a log that cannot be used at all throws LogError (a bad
+// start, exit 3); a write failing later is a value (end_sample() false, error_number()), so
+// the run ends cleanly with what was recorded; malformed and torn lines are warnings.
 
 #include <cstdint>
 #include <filesystem>

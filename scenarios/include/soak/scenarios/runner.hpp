@@ -1,7 +1,12 @@
 #pragma once
-// Pieces the runner of `soak run SCENARIO.json` puts together: the load figures as a sampler
-// Source (on the sampling clock), finding the port a target printed, and waiting until it is
-// ready to serve.
+// Pieces the run session of `soak run SCENARIO.json` puts together: the load figures as a
+// sampler Source (on the sampling clock), finding the port a target printed, and waiting until
+// it is ready to serve.
+//
+// Units: timeouts in seconds. Thread-safety: LoadSource is called on the sampling executor,
+// the driver's own; the readiness functions block the calling thread and share nothing.
+// Failure modes: a target that never becomes usable throws TargetNotReady (exit 4); the
+// waits are bounded by their timeouts and end early when the target exits.
 
 #include <filesystem>
 #include <memory>

@@ -1,7 +1,7 @@
 #pragma once
 // The run session: everything between "soak was asked to watch a process" and "the log is
 // closed". It opens or launches the target, creates the run directory and the log header, starts
-// the sampler with its companions (cgroup and smaps sources, HTTP probes, the load driver, the
+// the sampler with its companions (the cgroup and memory-region sources, HTTP probes, the load driver, the
 // live exporter, the interim analysis once a minute) on one io_context, ends them on the
 // duration, the target's exit or a signal (SIGINT, SIGTERM, SIGHUP), and stops a target it
 // launched. The verdict is reached afterwards, from the log alone (soak::judge).
@@ -46,7 +46,7 @@ struct SessionOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   bool interval_given = false;  ///< an explicit interval overrides a scenario's
   std::chrono::nanoseconds detail_interval = std::chrono::seconds(10);
-  std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< smaps snapshots
+  std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< memory-region snapshots
   std::optional<std::filesystem::path> out_dir;  ///< default ./soak-runs/<UTC>-<name>/
   bool keep_running = false;                     ///< leave a launched target running at the end
   std::vector<std::string> probes;  ///< --probe specs, validated before anything starts
