@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libboost-dev libboost-system-dev libeigen3-dev nlohmann-json3-dev
+  libboost-dev libboost-system-dev nlohmann-json3-dev
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev catch2 libcli11-dev
   clang-format clang-tidy
   python3 python3-psutil python3-scipy procps util-linux curl prometheus
