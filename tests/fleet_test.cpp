@@ -58,41 +58,6 @@ std::multiset<std::string> junit_cases(const std::string& xml) {
   return cases;
 }
 
-/// A real Prometheus serving a TSDB backfilled from OpenMetrics text; its port read back from
-/// its own log (it listens on port 0).
-struct Prometheus {
-  std::unique_ptr<Child> server;
-  std::string url;
-  Prometheus(const fs::path& dir, const std::string& openmetrics) {
-    std::ofstream(dir / "in.om") << openmetrics << "# EOF\n";
-    Child promtool({"promtool", "tsdb", "create-blocks-from", "openmetrics",
-                    (dir / "in.om").string(), (dir / "tsdb").string()});
-    const auto code = promtool.wait_for(60s);
-    INFO(promtool.err() << promtool.out());
-    REQUIRE(code == 0);
-    std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1m\n";
-    server = std::make_unique<Child>(std::vector<std::string>{
-        "/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
-        "--storage.tsdb.path=" + (dir / "tsdb").string(), "--web.listen-address=127.0.0.1:0"});
-    const std::regex listening(R"(msg="Listening on" address=127\.0\.0\.1:([0-9]+))");
-    std::smatch m;
-    REQUIRE(wait_until(
-        [&] {
-          const std::string err = server->err();
-          return std::regex_search(err, m, listening);
-        },
-        60s));
-    url = "http://127.0.0.1:" + m[1].str();
-    REQUIRE(wait_until(
-        [&] {
-          Child curl({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/-/ready"});
-          curl.wait_for(5s);
-          return curl.out() == "200";
-        },
-        60s));
-  }
-};
-
 }  // namespace
 
 TEST_CASE(
@@ -120,7 +85,7 @@ TEST_CASE(
                      number(values[i]) + " " + std::to_string(t0 + i) + "\n";
     }
   }
-  Prometheus prometheus(dir.path(), openmetrics);
+  const PrometheusServer prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", openmetrics);
 
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
@@ -132,7 +97,7 @@ TEST_CASE(
       INFO(from_log.err);
       REQUIRE(from_log.exit_code == c.expected_exit);
       const SoakResult from_prom =
-          run_soak({"analyze", "--prometheus", prometheus.url, "--query",
+          run_soak({"analyze", "--prometheus", prometheus.url(), "--query",
                     "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"}", "--since",
                     std::to_string(kPoints - 1) + "s", "--end", std::to_string(t0 + kPoints - 1),
                     "--step", "1s", "--targets", (dir / "strict.json").string(), "--junit",

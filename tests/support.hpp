@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -224,5 +227,61 @@ inline nlohmann::json psutil_reading(pid_t pid) {
   if (!code || *code != 0) throw std::runtime_error("psutil reference failed: " + py.err());
   return nlohmann::json::parse(py.out());
 }
+
+/// A real Prometheus server (Debian's prometheus package) on 127.0.0.1 port 0: its port is read
+/// back from its own log, so no port number is borrowed and raced for. `config` is the text of
+/// prometheus.yml; `backfill`, when given, is OpenMetrics text loaded into its TSDB first with
+/// promtool (exact points at exact times). Throws std::runtime_error when it does not come up.
+class PrometheusServer {
+ public:
+  PrometheusServer(const fs::path& dir, const std::string& config,
+                   const std::string& backfill = "") {
+    if (!backfill.empty()) {
+      std::ofstream(dir / "in.om") << backfill << "# EOF\n";
+      Child promtool({"promtool", "tsdb", "create-blocks-from", "openmetrics",
+                      (dir / "in.om").string(), (dir / "tsdb").string()});
+      if (promtool.wait_for(60s) != 0) {
+        throw std::runtime_error("promtool could not backfill: " + promtool.err());
+      }
+    }
+    std::ofstream(dir / "prometheus.yml") << config;
+    server_ = std::make_unique<Child>(std::vector<std::string>{
+        "/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+        "--storage.tsdb.path=" + (dir / "tsdb").string(), "--web.listen-address=127.0.0.1:0"});
+    const std::regex listening(R"(msg="Listening on" address=127\.0\.0\.1:([0-9]+))");
+    std::smatch m;
+    std::string err;
+    if (!wait_until([&] { return std::regex_search(err = server_->err(), m, listening); }, 60s)) {
+      throw std::runtime_error("prometheus did not start listening: " + server_->err());
+    }
+    url_ = "http://127.0.0.1:" + m[1].str();
+    if (!wait_until([&] { return get("/-/ready", true) == "200"; }, 60s)) {
+      throw std::runtime_error("prometheus did not get ready: " + server_->err());
+    }
+  }
+  const std::string& url() const { return url_; }
+  /// The value of an instant query's first series; NaN when there is none yet.
+  double instant(const std::string& promql) const {
+    Child curl({"curl", "-s", "-G", "--max-time", "10", "--data-urlencode", "query=" + promql,
+                url_ + "/api/v1/query"});
+    curl.wait_for(15s);
+    const auto doc = nlohmann::json::parse(curl.out(), nullptr, false);
+    if (doc.is_discarded() || !doc.contains("data") || doc["data"]["result"].empty()) return NAN;
+    return std::stod(doc["data"]["result"][0]["value"][1].get<std::string>());
+  }
+  /// GETs url() + `path` (with its query string); the body, or the status code alone.
+  std::string get(const std::string& path, bool status_only = false) const {
+    std::vector<std::string> argv = {"curl", "-s", "-g", "--max-time", "10"};
+    if (status_only) argv.insert(argv.end(), {"-o", "/dev/null", "-w", "%{http_code}"});
+    argv.push_back(url_ + path);
+    Child curl(argv);
+    curl.wait_for(15s);
+    return curl.out();
+  }
+
+ private:
+  std::unique_ptr<Child> server_;
+  std::string url_;
+};
 
 }  // namespace soak::test
