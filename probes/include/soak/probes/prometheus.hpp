@@ -3,6 +3,10 @@
 // lines are skipped and counted, never fatal. Handles label-value escapes (\\ \" \n), +Inf /
 // -Inf / NaN, timestamps, exemplars, histograms and summaries (their series are ordinary
 // samples: name_bucket{le=...}, name_sum, name_count, name{quantile=...}).
+//
+// Units: values as exposed (the metric's own unit); timestamps as written (ms in the text format, s
+// in OpenMetrics). Thread-safety: pure functions of their input; call from any thread. Failure
+// modes: nothing is thrown for bad input; malformed lines are counted in the result.
 
 #include <cstdint>
 #include <map>
