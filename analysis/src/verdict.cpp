@@ -7,15 +7,18 @@
 #include <string_view>
 
 #include "soak/analysis/stats.hpp"
+#include "soak/log/metrics.hpp"
 #include "thresholds.hpp"
 
 namespace soak::analysis {
+
+namespace metric = log::metric;
 
 using namespace thresholds;
 
 namespace {
 
-constexpr std::string_view kRegionPrefix = "region.";
+constexpr std::string_view kRegionPrefix = metric::region_prefix;
 
 Finding finding(FindingCode code, std::string metric = {}) {
   Finding f;
@@ -24,7 +27,7 @@ Finding finding(FindingCode code, std::string metric = {}) {
   return f;
 }
 
-const SeriesView* find_series(const RunInput& input, const std::string& name) {
+const SeriesView* find_series(const RunInput& input, std::string_view name) {
   const SeriesView* found = nullptr;
   for (const auto& s : input.series) {
     if (s.name == name) found = &s;
@@ -34,7 +37,7 @@ const SeriesView* find_series(const RunInput& input, const std::string& name) {
 
 /// The headline series get the exact Theil-Sen of every raw point.
 bool headline(const std::string& name) {
-  return name == "rss_bytes" || name.starts_with("heap.");
+  return name == metric::rss_bytes || name.starts_with(metric::heap_prefix);
 }
 
 Tier tier_of(double value, const Tiered& tier) {
@@ -61,7 +64,7 @@ Check tiered_check(std::string name, std::string metric, Quantity quantity, cons
 Check fraction_check(std::string name, double limit) {
   Check c;
   c.name = std::move(name);
-  c.metric = "rss_bytes";
+  c.metric = metric::rss_bytes;
   c.quantity = Quantity::fraction;
   c.target = limit;
   return c;
@@ -195,7 +198,7 @@ Check growth_check(std::string name, const MetricResult& metric, const Tiered& l
 
 /// A size against its tiers (initial_rss, max_rss_*).
 Check size_check(std::string name, double bytes, const Tiered& limit) {
-  Check c = tiered_check(std::move(name), "rss_bytes", Quantity::bytes, limit);
+  Check c = tiered_check(std::move(name), std::string(metric::rss_bytes), Quantity::bytes, limit);
   c.measured = bytes;
   c.tier = tier_of(bytes, limit);
   const bool within = bytes < limit.target;
@@ -238,7 +241,7 @@ void add_rss_checks(const RunInput& input, const Targets& targets, const MetricR
   const SeriesAnalysis& a = *rss.analysis;
   verdict.checks.push_back(growth_check("rss_growth", rss, targets.rss_growth_bytes_per_min));
   verdict.checks.push_back(size_check("initial_rss", rss.first, targets.initial_rss_bytes));
-  if (const SeriesView* view = find_series(input, "rss_bytes")) {
+  if (const SeriesView* view = find_series(input, metric::rss_bytes)) {
     verdict.checks.push_back(max_rss_check("max_rss_1h", *view, kMaxRss1hHorizonS, input.duration_s,
                                            targets.max_rss_1h_bytes));
     verdict.checks.push_back(max_rss_check("max_rss_24h", *view, kMaxRss24hHorizonS,
@@ -325,7 +328,7 @@ Check return_to_baseline_check(const SeriesView& rss, double limit_fraction) {
 
 void add_job_checks(const RunInput& input, const Targets& targets, Verdict& verdict) {
   if (input.job_end_times.empty()) return;
-  const SeriesView* rss = find_series(input, "rss_bytes");
+  const SeriesView* rss = find_series(input, metric::rss_bytes);
   if (rss == nullptr || rss->t.empty()) return;
   verdict.checks.push_back(job_growth_check(*rss, input, targets));
   if (targets.return_to_baseline_fraction) {
@@ -442,8 +445,8 @@ std::vector<RegionGrowth> regions_grown(const RunInput& input) {
 
 /// Counts: any sustained growth fails.
 void add_count_checks(Verdict& verdict) {
-  for (const char* name : {"threads", "fds", "children"}) {
-    const MetricResult* m = verdict.find(name);
+  for (const std::string_view name : {metric::threads, metric::fds, metric::children}) {
+    const MetricResult* m = verdict.find(std::string(name));
     if (m == nullptr || !m->analysis) continue;
     verdict.checks.push_back(no_growth_check(std::string(name) + "_growth", *m));
   }
@@ -620,11 +623,12 @@ const char* to_string(FindingCode code) {
 
 MetricKind metric_kind(const std::string& name) {
   // Load figures describe the traffic, not the target: plotted, not judged.
-  if (name == "cpu_s" || name.ends_with("_faults") || name.ends_with("_total") ||
-      name.starts_with("load.") || name.starts_with("region.")) {
+  if (name == metric::cpu_s || name.ends_with("_faults") || name.ends_with("_total") ||
+      name.starts_with(metric::load_prefix) || name.starts_with(metric::region_prefix)) {
     return MetricKind::counter;
   }
-  if (name == "threads" || name == "fds" || name == "children" || name == "handles") {
+  if (name == metric::threads || name == metric::fds || name == metric::children ||
+      name == metric::handles) {
     return MetricKind::integer_gauge;
   }
   return MetricKind::gauge;
@@ -650,9 +654,9 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
   verdict.samples = input.samples;
   verdict.metrics = classify_metrics(input, targets);
   bool judged = false;
-  const MetricResult* rss = verdict.find("rss_bytes");
+  const MetricResult* rss = verdict.find(std::string(metric::rss_bytes));
   if (rss != nullptr && rss->analysis) {
-    verdict.judged_metric = "rss_bytes";
+    verdict.judged_metric = metric::rss_bytes;
     add_rss_checks(input, targets, *rss, verdict);
     judged = true;
   } else if (rss == nullptr && input.judged_series) {

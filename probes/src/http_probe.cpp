@@ -5,16 +5,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "soak/log/metrics.hpp"
 #include "soak/probes/http_client.hpp"
 #include "soak/probes/prometheus.hpp"
 #include "soak/sampler/duration.hpp"
 
 namespace soak::probes {
 
+namespace metric = log::metric;
+
 namespace {
 
 std::string metric_name(const std::string& name) {
-  return name.starts_with("heap.") ? name : "heap." + name;
+  return name.starts_with(metric::heap_prefix) ? name : std::string(metric::heap_prefix) + name;
 }
 
 std::string default_name(ProbeKind kind, const std::string& selector) {

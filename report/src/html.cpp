@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <map>
 
+#include "soak/log/metrics.hpp"
 #include "soak/report/format.hpp"
 #include "soak/report/svg.hpp"
 #include "soak/report/words.hpp"
 
 namespace soak::report {
+
+namespace metric = log::metric;
 
 namespace {
 
@@ -62,7 +65,7 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
-const ReportSeries* find_series(const ReportInput& in, const std::string& name) {
+const ReportSeries* find_series(const ReportInput& in, std::string_view name) {
   for (const auto& s : in.series) {
     if (s.name == name && !s.t.empty()) return &s;
   }
@@ -106,15 +109,15 @@ std::string memory_chart(const ReportInput& in, double t_end) {
   chart.unit = Unit::bytes;
   chart.t_end = t_end;
   std::size_t color = 0;
-  for (const char* name :
-       {"rss_bytes", "pss_bytes", "uss_bytes", "anon_bytes", "children_rss_bytes"}) {
+  for (const std::string_view name : {metric::rss_bytes, metric::pss_bytes, metric::uss_bytes,
+                                      metric::anon_bytes, metric::children_rss_bytes}) {
     if (const ReportSeries* s = find_series(in, name)) {
       chart.lines.push_back(
-          {name, s->t, s->v, color_for(color++), std::string(name) != "rss_bytes", false});
+          {std::string(name), s->t, s->v, color_for(color++), name != metric::rss_bytes, false});
     }
   }
   if (chart.lines.empty()) return {};
-  if (const analysis::MetricResult* rss = in.verdict.find("rss_bytes")) {
+  if (const analysis::MetricResult* rss = in.verdict.find(std::string(metric::rss_bytes))) {
     add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
       const auto& a = *rss->analysis;
@@ -310,7 +313,7 @@ std::map<std::string, std::vector<std::string>> series_groups(const ReportInput&
   std::map<std::string, std::vector<std::string>> groups;
   for (const auto& series : in.series) {
     const auto dot = series.name.find('.');
-    if (dot == std::string::npos || series.name.starts_with("region.")) continue;
+    if (dot == std::string::npos || series.name.starts_with(metric::region_prefix)) continue;
     groups[series.name.substr(0, dot)].push_back(series.name);
   }
   return groups;
@@ -319,17 +322,22 @@ std::map<std::string, std::vector<std::string>> series_groups(const ReportInput&
 /// The load driver's figures, in charts of one unit each, on the memory chart's time axis.
 std::string load_section(const ReportInput& in, double t_end,
                          const std::vector<std::string>& names) {
-  std::vector<std::string> rates = {"load.sent_rps", "load.rps"},
-                           errors = {"load.level", "load.errors"};
+  auto named = [](std::initializer_list<std::string_view> list) {
+    return std::vector<std::string>(list.begin(), list.end());
+  };
+  std::vector<std::string> rates = named({metric::load_sent_rps, metric::load_rps}),
+                           errors = named({metric::load_level, metric::load_errors});
   for (const auto& n : names) {
-    if (n.starts_with("load.errors.")) errors.push_back(n);
+    if (n.starts_with(metric::load_errors_prefix)) errors.push_back(n);
   }
   const std::vector<std::pair<std::string, std::vector<std::string>>> load_charts = {
       {"Requests per second (sent, answered)", rates},
       {"Load level and errors per interval", errors},
-      {"Latency (ms, from the intended send time)", {"load.p50_ms", "load.p95_ms", "load.p99_ms"}},
-      {"Jobs and requests in flight", {"load.jobs_done", "load.jobs_failed", "load.in_flight"}},
-      {"Job duration (s, mean per interval)", {"load.job_s"}}};
+      {"Latency (ms, from the intended send time)",
+       named({metric::load_p50_ms, metric::load_p95_ms, metric::load_p99_ms})},
+      {"Jobs and requests in flight",
+       named({metric::load_jobs_done, metric::load_jobs_failed, metric::load_in_flight})},
+      {"Job duration (s, mean per interval)", named({metric::load_job_s})}};
   std::string s = "<h2>Load</h2>";
   int index = 0;
   for (const auto& [title, chart_names] : load_charts) {
@@ -363,7 +371,9 @@ std::string charts(const ReportInput& in, double t_end) {
   s += regions_section(in.verdict);
   const std::string counts =
       group_chart(in, t_end, "chart-counts", "Threads, descriptors, children",
-                  {"threads", "fds", "children", "handles"}, Unit::count);
+                  {std::string(metric::threads), std::string(metric::fds),
+                   std::string(metric::children), std::string(metric::handles)},
+                  Unit::count);
   if (!counts.empty()) {
     s += "<h2>Threads, descriptors, children</h2><div class=\"card\">" + counts + "</div>";
   }

@@ -7,7 +7,11 @@
 #include <cstring>
 #include <utility>
 
+#include "soak/log/metrics.hpp"
+
 namespace soak::sampler {
+
+namespace metric = log::metric;
 
 using Clock = std::chrono::steady_clock;
 
@@ -166,19 +170,20 @@ bool Sampler::take_sample() {
   if (detail_tick) last_detail_ = read_time;
   writer_.begin_sample(t);
   tap_.clear();
-  emit("rss_bytes", static_cast<double>(s.rss_bytes));
-  emit("vms_bytes", static_cast<double>(s.vms_bytes));
-  emit("anon_bytes", static_cast<double>(s.anon_bytes));
-  emit("threads", s.threads);
-  if (s.fds) emit("fds", *s.fds);
-  emit("cpu_s", s.cpu_s);
-  emit("minor_faults", static_cast<double>(s.minor_faults));
-  emit("major_faults", static_cast<double>(s.major_faults));
-  if (s.pss_bytes) emit("pss_bytes", static_cast<double>(*s.pss_bytes));
-  if (s.uss_bytes) emit("uss_bytes", static_cast<double>(*s.uss_bytes));
-  if (s.swap_bytes) emit("swap_bytes", static_cast<double>(*s.swap_bytes));
-  if (s.children) emit("children", *s.children);
-  if (s.children_rss_bytes) emit("children_rss_bytes", static_cast<double>(*s.children_rss_bytes));
+  emit(metric::rss_bytes, static_cast<double>(s.rss_bytes));
+  emit(metric::vms_bytes, static_cast<double>(s.vms_bytes));
+  emit(metric::anon_bytes, static_cast<double>(s.anon_bytes));
+  emit(metric::threads, s.threads);
+  if (s.fds) emit(metric::fds, *s.fds);
+  emit(metric::cpu_s, s.cpu_s);
+  emit(metric::minor_faults, static_cast<double>(s.minor_faults));
+  emit(metric::major_faults, static_cast<double>(s.major_faults));
+  if (s.pss_bytes) emit(metric::pss_bytes, static_cast<double>(*s.pss_bytes));
+  if (s.uss_bytes) emit(metric::uss_bytes, static_cast<double>(*s.uss_bytes));
+  if (s.swap_bytes) emit(metric::swap_bytes, static_cast<double>(*s.swap_bytes));
+  if (s.children) emit(metric::children, *s.children);
+  if (s.children_rss_bytes)
+    emit(metric::children_rss_bytes, static_cast<double>(*s.children_rss_bytes));
   for (Source* source : sources_) source->contribute(*this);
   bool written = writer_.end_sample();
   if (tap_fn_) tap_fn_(tap_);

@@ -4,8 +4,11 @@
 #include <cstdio>
 
 #include "procfs.hpp"
+#include "soak/log/metrics.hpp"
 
 namespace soak::sampler::detail {
+
+namespace metric = log::metric;
 
 namespace fs = std::filesystem;
 
@@ -131,16 +134,16 @@ void CgroupSource::contribute(TickSink& sink) {
     sink.event("cgroup", detail);
   }
   if (!current) return;  // the cgroup went away: a gap
-  sink.metric("cgroup.memory_bytes", *current);
-  if (limit) sink.metric("cgroup.limit_bytes", *limit);
+  sink.metric(metric::cgroup_memory_bytes, *current);
+  if (limit) sink.metric(metric::cgroup_limit_bytes, *limit);
   if ((calls_ - 1) % kCgroupStatEveryTicks != 0) return;
   int err = 0;
   if (!read_whole_file(stat_file_.c_str(), buffer_, err)) return;
   if (const auto anon = parse_cgroup_stat_field(buffer_, v2 ? "anon" : "total_rss")) {
-    sink.metric("cgroup.anon_bytes", *anon);
+    sink.metric(metric::cgroup_anon_bytes, *anon);
   }
   if (const auto file = parse_cgroup_stat_field(buffer_, v2 ? "file" : "total_cache")) {
-    sink.metric("cgroup.file_bytes", *file);
+    sink.metric(metric::cgroup_file_bytes, *file);
   }
 }
 

@@ -6,8 +6,11 @@
 #include <cstdint>
 
 #include "procfs.hpp"
+#include "soak/log/metrics.hpp"
 
 namespace soak::sampler::detail {
+
+namespace metric = log::metric;
 
 namespace {
 
@@ -139,7 +142,7 @@ bool SmapsSource::snapshot(std::map<std::string, double>& out) {
     regions.erase(files[i].second);
   }
   out.clear();
-  for (const auto& [name, bytes] : regions) out["region." + name] = bytes;
+  for (const auto& [name, bytes] : regions) out[std::string(metric::region_prefix) + name] = bytes;
   return true;
 }
 

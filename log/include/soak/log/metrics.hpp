@@ -47,7 +47,10 @@ inline constexpr std::string_view load_in_flight = "load.in_flight";
 inline constexpr std::string_view load_jobs_done = "load.jobs_done";
 inline constexpr std::string_view load_jobs_failed = "load.jobs_failed";
 inline constexpr std::string_view load_job_s = "load.job_s";  ///< mean duration of jobs ended
+inline constexpr std::string_view cgroup_memory_bytes = "cgroup.memory_bytes";
 inline constexpr std::string_view cgroup_limit_bytes = "cgroup.limit_bytes";
+inline constexpr std::string_view cgroup_anon_bytes = "cgroup.anon_bytes";
+inline constexpr std::string_view cgroup_file_bytes = "cgroup.file_bytes";
 
 }  // namespace soak::log::metric
 

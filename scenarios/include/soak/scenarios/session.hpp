@@ -1,9 +1,9 @@
 #pragma once
 // The run session: everything between "soak was asked to watch a process" and "the log is
 // closed". It opens or launches the target, creates the run directory and the log header, starts
-// the sampler with its companions (the cgroup and memory-region sources, HTTP probes, the load driver, the
-// live exporter, the interim analysis once a minute) on one io_context, ends them on the
-// duration, the target's exit or a signal (SIGINT, SIGTERM, SIGHUP), and stops a target it
+// the sampler with its companions (the cgroup and memory-region sources, HTTP probes, the load
+// driver, the live exporter, the interim analysis once a minute) on one io_context, ends them on
+// the duration, the target's exit or a signal (SIGINT, SIGTERM, SIGHUP), and stops a target it
 // launched. The verdict is reached afterwards, from the log alone (soak::judge).
 //
 // Thread-safety: one session at a time per process (it owns the signal handlers while it runs).
