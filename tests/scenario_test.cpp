@@ -316,7 +316,11 @@ TEST_CASE("a job workflow completes: submit, poll until done, fetch, each job an
          {"interval", "50ms"},
          {"then", {{"path", "/api/jobs/{id}/result"}}}}}},
       "5s");
-  scenario["sampling"]["detail_interval"] = "500ms";
+  // Each user's cycle is ~250 ms (a 200 ms job, polls every 50 ms), its child alive for 200 ms
+  // of it. Readings 130 ms apart fall at every phase of that cycle; at 500 ms they would lock
+  // onto one phase and could miss the children for the whole run.
+  scenario["sampling"]["interval"] = "130ms";
+  scenario["sampling"]["detail_interval"] = "130ms";
   const auto run = run_scenario(dir, scenario);
   std::size_t finished = 0, failed = 0;
   for (const auto& e : run.log.events) {
@@ -329,7 +333,7 @@ TEST_CASE("a job workflow completes: submit, poll until done, fetch, each job an
   CHECK(finished >= 25);
   CHECK(failed == 0);
   CHECK(run.log.series.at("load.jobs_done").value.back() >= 25);
-  // The job's child processes were seen by the sampler (read every detail interval, 500 ms).
+  // The job's child processes were seen by the sampler (read every detail interval).
   const auto& children = run.log.series.at("children").value;
   CHECK(*std::max_element(children.begin(), children.end()) >= 1);
 }
@@ -395,7 +399,11 @@ TEST_CASE("a per-job leak fails the per-iteration check, and a healthy server pa
 TEST_CASE("child processes left behind by jobs are caught") {
   TempDir dir;
   auto scenario = scenario_with({"--leave-children"}, job_load(2, 100), "32s");
-  scenario["sampling"]["detail_interval"] = "500ms";
+  // Each user's cycle is ~250 ms (a 200 ms job, polls every 50 ms), its child alive for 200 ms
+  // of it. Readings 130 ms apart fall at every phase of that cycle; at 500 ms they would lock
+  // onto one phase and could miss the children for the whole run.
+  scenario["sampling"]["interval"] = "130ms";
+  scenario["sampling"]["detail_interval"] = "130ms";
   const auto run = run_scenario(dir, scenario);
   const auto& children = run.log.series.at("children");
   CHECK(children.value.back() >= 100);  // two workers, ~8 jobs a second, each leaves one
