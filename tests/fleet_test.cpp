@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <set>
@@ -17,10 +18,10 @@ namespace {
 
 constexpr int kPoints = 181;  // 3 min at 1 s: the case the review found judged two ways
 
-/// RSS around 200 MB: flat with 8 MB of white noise, or growing `mib_per_min` with 1 MB noise.
-std::vector<double> make_series(unsigned seed, double mib_per_min) {
+/// RSS around 200 MB, growing `mib_per_min`, with white noise of `noise_bytes`.
+std::vector<double> make_series(unsigned seed, double mib_per_min, double noise_bytes) {
   std::mt19937 rng(seed);
-  std::normal_distribution<double> noise(0, mib_per_min > 0 ? 1e6 : 8e6);
+  std::normal_distribution<double> noise(0, noise_bytes);
   std::vector<double> v;
   for (int i = 0; i < kPoints; ++i)
     v.push_back(200e6 + mib_per_min * 1048576 * i / 60.0 + noise(rng));
@@ -71,19 +72,29 @@ TEST_CASE(
     std::string name;
     unsigned seed;
     double mib_per_min;
+    double noise_bytes;
     int expected_exit;  // judged from the log, against strict.json
   };
-  const std::vector<Case> cases = {
-      {"flat", 20261201, 0, 2}, {"leak", 20261201, 4, 1}, {"flat7", 7, 0, 2}, {"leak99", 99, 4, 1}};
+  // Noisy flat: the interval still reaches 1 MiB/min (inconclusive). Quiet flat: it does not
+  // (pass). A 4 MiB/min leak fails.
+  const std::vector<Case> cases = {{"flat", 20261201, 0, 8e6, 2}, {"quiet", 20261201, 0, 2e5, 0},
+                                   {"leak", 20261201, 4, 1e6, 1}, {"flat7", 7, 0, 8e6, 2},
+                                   {"quiet7", 7, 0, 2e5, 0},      {"leak99", 99, 4, 1e6, 1}};
   const long t0 = static_cast<long>(std::time(nullptr)) - 600;
   std::string openmetrics = "# TYPE soak_target_value gauge\n";
   for (const auto& c : cases) {
-    const auto values = make_series(c.seed, c.mib_per_min);
+    const auto values = make_series(c.seed, c.mib_per_min, c.noise_bytes);
     write_log(dir / (c.name + ".ndjson"), values);
     for (int i = 0; i < kPoints; ++i) {
       openmetrics += "soak_target_value{metric=\"rss_bytes\",series=\"" + c.name + "\"} " +
                      number(values[i]) + " " + std::to_string(t0 + i) + "\n";
     }
+  }
+  // A series that is not process memory, judged by its growth in its own unit.
+  const auto heap = make_series(20261201, 4, 1e6);
+  for (int i = 0; i < kPoints; ++i) {
+    openmetrics += "soak_target_value{metric=\"heap_bytes\",series=\"heap\"} " + number(heap[i]) +
+                   " " + std::to_string(t0 + i) + "\n";
   }
   const PrometheusServer prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", openmetrics);
 
@@ -129,4 +140,46 @@ TEST_CASE(
       CHECK(junit_cases(read_file(prom_junit)) == log_cases);
     }
   }
+  SECTION("a series that is not process memory gets its growth check only") {
+    const SoakResult r =
+        run_soak({"analyze", "--prometheus", prometheus.url(), "--query",
+                  "soak_target_value{series=\"heap\"}", "--since",
+                  std::to_string(kPoints - 1) + "s", "--end", std::to_string(t0 + kPoints - 1),
+                  "--step", "1s", "--targets", (dir / "strict.json").string(), "--format", "json"});
+    INFO(r.err << r.out);
+    CHECK(r.exit_code == 1);
+    const auto doc = nlohmann::json::parse(r.out);
+    REQUIRE(doc["processes"].size() == 1);
+    const auto& checks = doc["processes"][0]["checks"];
+    REQUIRE(checks.size() == 1);
+    CHECK(checks[0]["name"] == "heap_bytes_growth");
+    CHECK(checks[0]["status"] == "fail");
+  }
+}
+
+TEST_CASE("a log of several processes is judged process by process") {
+  TempDir dir;
+  const fs::path path = dir / "samples.ndjson";
+  std::ofstream out(path);
+  out << R"({"type":"header","format":"soak-samples","version":2,"interval_s":1,)"
+         R"("target":{"pid":1,"name":"group","cmdline":[]}})"
+      << "\n";
+  const auto growing = make_series(20261201, 6, 1e6), steady = make_series(7, 0, 2e5);
+  for (int i = 0; i < kPoints; ++i) {
+    out << R"({"type":"sample","t":)" << i << R"(,"proc":"worker","rss_bytes":)"
+        << number(growing[i]) << "}\n";
+    out << R"({"type":"sample","t":)" << i << R"(,"proc":"cache","rss_bytes":)" << number(steady[i])
+        << "}\n";
+  }
+  out.close();
+  const SoakResult r = run_soak({"analyze", path.string(), "--format", "json"});
+  INFO(r.err << r.out);
+  CHECK(r.exit_code == 1);
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["verdict"] == "fail");
+  REQUIRE(doc["processes"].size() == 2);
+  std::map<std::string, std::string> verdicts;
+  for (const auto& p : doc["processes"]) verdicts[p["name"]] = p["verdict"];
+  CHECK(verdicts["worker"] == "fail");
+  CHECK(verdicts["cache"] == "pass");
 }

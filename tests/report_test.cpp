@@ -284,7 +284,9 @@ TEST_CASE("a group renders one entry per process, everything from outside escape
 
   const std::string junit = soak::report::render_junit(group, nlohmann::json::object());
   CHECK(count_of(junit, "<testsuite ") == 2);
-  CHECK_THAT(junit, Catch::Contains("<testsuite name=\"soak.&lt;b&gt;calm&lt;/b&gt;.7\""));
+  // Suite names carry the labels too, so two series of one metric stay two suites.
+  CHECK_THAT(junit,
+             Catch::Contains("<testsuite name=\"soak.&lt;b&gt;calm&lt;/b&gt;.7{job=a\\x1b[31m}\""));
   CHECK_THAT(junit, Catch::Contains("<property name=\"pid\" value=\"8\"/>"));
   CHECK_THAT(junit, Catch::Contains("value=\"./leaky --x=&quot;&amp;&quot;\""));
   CHECK(junit.find("<b>") == std::string::npos);

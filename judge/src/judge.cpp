@@ -26,12 +26,6 @@ nlohmann::json read_targets_file(const fs::path& file) {
   return document;
 }
 
-std::optional<analysis::SeriesView> view_of(const log::RunLog& log, std::string_view name) {
-  const auto it = log.series.find(name);
-  if (it == log.series.end()) return std::nullopt;
-  return analysis::SeriesView{std::string(name), it->second.t, it->second.value};
-}
-
 /// Writes `text` to `path`; on failure a warning names what could not be written.
 void write_output(const fs::path& path, const std::string& text, const char* what,
                   Judgement& judgement) {
@@ -81,27 +75,71 @@ analysis::Targets load_targets(const JudgeOptions& options, const nlohmann::json
   return targets;
 }
 
-analysis::RunInput input_from_log(const log::RunLog& log) {
+namespace {
+
+using SeriesMap = std::map<std::string, log::Series, std::less<>>;
+
+std::optional<analysis::SeriesView> view_in(const SeriesMap& series, std::string_view name) {
+  const auto it = series.find(name);
+  if (it == series.end()) return std::nullopt;
+  return analysis::SeriesView{std::string(name), it->second.t, it->second.value};
+}
+
+/// The analysis input of one process of a log: its series, its samples and its events (those
+/// with its process key; the empty key is the run's one target).
+analysis::RunInput input_of(const log::RunLog& log, const SeriesMap& series, std::size_t samples,
+                            double first_t, double last_t, std::string_view process) {
   analysis::RunInput input;
   input.mem_total_bytes = log::host_memory_bytes(log.header);
-  input.samples = log.samples;
-  input.duration_s = log.samples > 0 ? log.last_t - log.first_t : 0.0;
+  input.samples = samples;
+  input.duration_s = samples > 0 ? last_t - first_t : 0.0;
   for (const auto& e : log.events) {
-    if (e.kind == log::event::job_finished) input.job_end_times.push_back(e.t);
+    if (e.process == process && e.kind == log::event::job_finished) {
+      input.job_end_times.push_back(e.t);
+    }
   }
-  if (const auto limit = view_of(log, metric::cgroup_limit_bytes); limit && !limit->value.empty()) {
+  if (const auto limit = view_in(series, metric::cgroup_limit_bytes);
+      limit && !limit->value.empty()) {
     input.memory_limit_bytes = limit->value.back();  // time-to-OOM against memory.max
   }
-  input.load_level = view_of(log, metric::load_level);
-  input.load_errors = view_of(log, metric::load_errors);
-  input.load_sent_rps = view_of(log, metric::load_sent_rps);
-  input.load_p95_ms = view_of(log, metric::load_p95_ms);
+  input.load_level = view_in(series, metric::load_level);
+  input.load_errors = view_in(series, metric::load_errors);
+  input.load_sent_rps = view_in(series, metric::load_sent_rps);
+  input.load_p95_ms = view_in(series, metric::load_p95_ms);
   input.ramp_error_rate_limit = log::scenario_error_rate_limit(log.header);
   input.ramp_p95_limit_s = log::scenario_p95_limit_s(log.header);
-  for (const auto& [name, series] : log.series) {
-    input.series.push_back(analysis::SeriesView{name, series.t, series.value});
+  for (const auto& [name, s] : series) {
+    input.series.push_back(analysis::SeriesView{name, s.t, s.value});
   }
   return input;
+}
+
+/// A log of several processes (version 2): the run's own target (when it has samples) and each
+/// keyed process, as the members of a group.
+analysis::Verdict judge_processes(const log::RunLog& log, const analysis::Targets& targets) {
+  std::vector<analysis::ProcessInput> members;
+  if (log.samples > 0) {
+    analysis::ProcessInput main;
+    const log::TargetFacts target = log::target_facts(log.header);
+    main.identity.pid = target.pid;
+    main.identity.name = target.name;
+    main.identity.cmdline = target.cmdline;
+    main.input = input_from_log(log);
+    members.push_back(std::move(main));
+  }
+  for (const auto& [key, p] : log.processes) {
+    analysis::ProcessInput member;
+    member.identity.name = key;
+    member.input = input_of(log, p.series, p.samples, p.first_t, p.last_t, key);
+    members.push_back(std::move(member));
+  }
+  return analysis::analyze_group(members, targets);
+}
+
+}  // namespace
+
+analysis::RunInput input_from_log(const log::RunLog& log) {
+  return input_of(log, log.series, log.samples, log.first_t, log.last_t, {});
 }
 
 Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outputs& outputs) {
@@ -109,7 +147,8 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
   const analysis::Targets targets = load_targets(options, log.header);
   Judgement judgement;
   for (const auto& w : log.warnings) judgement.warnings.push_back(log.path.string() + ": " + w);
-  judgement.verdict = analysis::analyze(input_from_log(log), targets);
+  judgement.verdict = log.processes.empty() ? analysis::analyze(input_from_log(log), targets)
+                                            : judge_processes(log, targets);
   judgement.document = report::verdict_to_json(judgement.verdict);
   for (const auto& w : log.warnings) judgement.document["warnings"].push_back("log: " + w);
   if (outputs.verdict_json) {

@@ -1,6 +1,7 @@
 #include "soak/log/header.hpp"
 
 #include <ctime>
+#include <type_traits>
 
 #include "soak/log/log.hpp"
 
@@ -72,6 +73,61 @@ void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& s) {
                         {"model", s.model},
                         {"limits", limits}};
   if (s.targets.is_object() && !s.targets.empty()) header["targets"] = s.targets;
+}
+
+namespace {
+
+const nlohmann::json& object_at(const nlohmann::json& header, const char* key) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  if (!header.is_object() || !header.contains(key) || !header[key].is_object()) return empty;
+  return header[key];
+}
+
+template <typename T>
+T value_at(const nlohmann::json& object, const char* key, T fallback) {
+  if (!object.is_object() || !object.contains(key)) return fallback;
+  const nlohmann::json& v = object[key];
+  if constexpr (std::is_same_v<T, std::string>) {
+    return v.is_string() ? v.get<std::string>() : fallback;
+  } else {
+    return v.is_number() ? v.get<T>() : fallback;
+  }
+}
+
+}  // namespace
+
+TargetFacts target_facts(const nlohmann::json& header) {
+  const nlohmann::json& t = object_at(header, "target");
+  TargetFacts facts;
+  facts.pid = value_at<std::int64_t>(t, "pid", 0);
+  facts.name = value_at<std::string>(t, "name", "");
+  if (t.contains("cmdline") && t["cmdline"].is_array()) {
+    for (const auto& arg : t["cmdline"]) {
+      if (arg.is_string()) facts.cmdline.push_back(arg.get<std::string>());
+    }
+  }
+  facts.start_ticks = value_at<std::uint64_t>(t, "start_ticks", 0);
+  facts.uid = value_at<std::uint32_t>(t, "uid", 0);
+  return facts;
+}
+
+HeaderFields read_header(const nlohmann::json& header) {
+  HeaderFields f;
+  f.started_at = value_at<std::string>(header, "started_at", "");
+  f.interval_s = value_at<double>(header, "interval_s", 0);
+  f.target = target_facts(header);
+  const nlohmann::json& h = object_at(header, "host");
+  f.host.kernel = value_at<std::string>(h, "kernel", "");
+  f.host.page_size = value_at<std::uint64_t>(h, "page_size", 0);
+  f.host.mem_total_bytes = value_at<std::uint64_t>(h, "mem_total_bytes", 0);
+  f.host.clock_ticks_per_s = value_at<long>(h, "clock_ticks_per_s", 0);
+  f.mode = value_at<std::string>(header, "mode", "");
+  if (header.is_object() && header.contains("planned_duration_s") &&
+      header["planned_duration_s"].is_number()) {
+    f.planned_duration_s = header["planned_duration_s"].get<double>();
+  }
+  f.soak_version = value_at<std::string>(header, "soak_version", "");
+  return f;
 }
 
 std::optional<double> host_memory_bytes(const nlohmann::json& header) {

@@ -236,15 +236,17 @@ std::string group_text(const Verdict& group, const TextOptions& options) {
   for (const auto* p : order) {
     const Units units = units_of(p->verdict);
     const Colors colors = colors_for(p->verdict, options);
+    const std::string who = " (" + identity_text(p->identity) + ")";
     for (const auto& c : p->verdict.checks) {
-      if (c.status != CheckStatus::pass) {
-        out += check_line(c, units, colors, " (" + identity_text(p->identity) + ")");
-      }
+      if (c.status != CheckStatus::pass) out += check_line(c, units, colors, who);
+    }
+    for (const auto& w : p->verdict.warnings) {
+      out += "  warning: " + escape_terminal(describe_finding(w, p->verdict, units)) + who + "\n";
     }
   }
   const Units units = units_of(group);
   for (const auto& note : group.notes)
-    out += "  note: " + describe_finding(note, group, units) + "\n";
+    out += "  note: " + escape_terminal(describe_finding(note, group, units)) + "\n";
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "soak/log/header.hpp"
 #include "soak/log/metrics.hpp"
 #include "soak/report/format.hpp"
 #include "soak/report/svg.hpp"
@@ -216,35 +217,28 @@ std::string metrics_table(const analysis::Verdict& v) {
 }
 
 std::string facts_table(const ReportInput& in) {
-  const nlohmann::json& h = in.header;
-  auto get = [](const nlohmann::json& j, const char* key) -> std::string {
-    if (!j.is_object() || !j.contains(key)) return "";
-    const auto& v = j[key];
-    return v.is_string() ? v.get<std::string>() : v.dump();
-  };
+  const log::HeaderFields h = log::read_header(in.header);
   std::string cmdline;
-  if (h.contains("target") && h["target"].contains("cmdline") &&
-      h["target"]["cmdline"].is_array()) {
-    for (const auto& a : h["target"]["cmdline"]) {
-      if (!cmdline.empty()) cmdline += ' ';
-      cmdline += a.is_string() ? a.get<std::string>() : a.dump();
-    }
-  }
-  const nlohmann::json target = h.value("target", nlohmann::json::object());
-  const nlohmann::json host = h.value("host", nlohmann::json::object());
+  for (const auto& arg : h.target.cmdline) cmdline += (cmdline.empty() ? "" : " ") + arg;
+  auto number = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", x);
+    return std::string(buf);
+  };
   std::vector<std::pair<std::string, std::string>> rows = {
-      {"target", get(target, "name") + " (pid " + get(target, "pid") + ")"},
+      {"target", h.target.name + " (pid " + std::to_string(h.target.pid) + ")"},
       {"command line", cmdline},
-      {"mode", get(h, "mode")},
-      {"started", get(h, "started_at")},
+      {"mode", h.mode},
+      {"started", h.started_at},
       {"duration", fixed(in.verdict.duration_s, 1) + " s"},
-      {"interval", get(h, "interval_s") + " s"},
+      {"interval", number(h.interval_s) + " s"},
       {"samples", std::to_string(in.verdict.samples)},
-      {"host", "Linux " + get(host, "kernel") + ", " +
-                   format_metric_value("mem_total_bytes", host.value("mem_total_bytes", 0.0),
-                                       units_of(in.verdict).levels) +
-                   " memory"},
-      {"soak version", get(h, "soak_version").empty() ? SOAK_VERSION : get(h, "soak_version")},
+      {"host",
+       "kernel " + h.host.kernel + ", " +
+           format_metric_value("mem_total_bytes", static_cast<double>(h.host.mem_total_bytes),
+                               units_of(in.verdict).levels) +
+           " memory"},
+      {"soak version", h.soak_version.empty() ? SOAK_VERSION : h.soak_version},
       {"log", in.log_path},
   };
   std::string s = "<table id=\"facts\"><tbody>";
@@ -274,8 +268,7 @@ std::string events_table(const ReportInput& in) {
 std::string page_top(const ReportInput& in) {
   const analysis::Verdict& v = in.verdict;
   const std::string verdict = analysis::to_string(v.verdict);
-  const std::string target_name =
-      in.header.contains("target") ? in.header["target"].value("name", "") : "";
+  const std::string target_name = log::target_facts(in.header).name;
   std::string s =
       "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -494,15 +487,11 @@ std::string process_properties(const analysis::ProcessIdentity& id) {
 }  // namespace
 
 std::string render_junit(const analysis::Verdict& v, const nlohmann::json& header) {
+  const log::HeaderFields facts = log::read_header(header);
   std::string name = "soak";
-  if (header.contains("target") && header["target"].contains("name")) {
-    name += "." + header["target"]["name"].get<std::string>();
-  }
-  std::string timestamp;
-  if (header.contains("started_at") && header["started_at"].is_string()) {
-    timestamp = header["started_at"].get<std::string>();
-    if (!timestamp.empty() && timestamp.back() == 'Z') timestamp.pop_back();
-  }
+  if (!facts.target.name.empty()) name += "." + facts.target.name;
+  std::string timestamp = facts.started_at;
+  if (!timestamp.empty() && timestamp.back() == 'Z') timestamp.pop_back();
   Counts total = count_checks(v);
   for (const auto& p : v.processes) {
     const Counts n = count_checks(p.verdict);
@@ -514,9 +503,15 @@ std::string render_junit(const analysis::Verdict& v, const nlohmann::json& heade
   s += "<testsuites name=\"soak\" " + counts_attributes(total, v.duration_s) + ">\n";
   if (v.processes.empty()) return s + testsuite(v, name, timestamp, "") + "</testsuites>\n";
   for (const auto& p : v.processes) {
+    // Unique per member: CI tools merge testsuites of one name (two series of one metric).
     std::string suite =
         "soak." + (p.identity.name.empty() ? std::string("process") : p.identity.name);
     if (p.identity.pid) suite += "." + std::to_string(*p.identity.pid);
+    std::string labels;
+    for (const auto& [key, value] : p.identity.labels) {
+      if (key != "__name__") labels += (labels.empty() ? "" : ",") + key + "=" + value;
+    }
+    if (!labels.empty()) suite += "{" + labels + "}";
     s += testsuite(p.verdict, suite, timestamp, process_properties(p.identity));
   }
   return s + "</testsuites>\n";

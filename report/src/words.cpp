@@ -1,5 +1,6 @@
 #include "soak/report/words.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -60,9 +61,14 @@ ByteFormat unit_of(const Check& c) {
 
 /// "7.34 MB/min [6.90, 7.80]": the interval's ends in the value's unit, without it.
 std::string with_interval(double value, double low, double high, ByteFormat unit) {
+  // One prefix for all three, from the widest of them: a zero estimate or a wide interval
+  // keeps its ends readable.
+  if (!unit.power) {
+    unit.power =
+        power_for(std::max({std::fabs(value), std::fabs(low), std::fabs(high)}), unit.system);
+  }
   const std::string main = format_bytes(value, unit);
   unit.per = "";
-  if (!unit.power) unit.power = power_for(value, unit.system);
   const auto number = [&unit](double x) {
     const std::string text = format_bytes(x, unit);
     return text.substr(0, text.find(' '));

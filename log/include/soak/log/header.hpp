@@ -62,7 +62,11 @@ std::string utc_now_compact();
 /// A Unix time (seconds) as UTC ISO 8601.
 std::string utc_iso(double unix_s);
 
-// Reading a header (of any version) back.
+// Reading a header (of any version) back; a field that is missing or mistyped reads as its
+// default (0, empty).
+/// All the header's fields the schema knows.
+HeaderFields read_header(const nlohmann::json& header);
+TargetFacts target_facts(const nlohmann::json& header);
 std::optional<double> host_memory_bytes(const nlohmann::json& header);
 /// The targets document the run was started with (a scenario's), when there is one.
 std::optional<nlohmann::json> targets_document(const nlohmann::json& header);
