@@ -275,6 +275,7 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
                 std::to_string(taken.port), "--out", (dir / "clash").string()});
   CHECK(clash.exit_code == 3);
   CHECK_THAT(clash.err, Catch::Contains("cannot listen there"));
+  CHECK_FALSE(fs::exists(dir / "clash" / "samples.ndjson"));  // refused before anything began
 }
 
 TEST_CASE(

@@ -123,11 +123,15 @@ struct LoadHooks {
 /// The sampler and its companions on one io_context, from the first tick to the end.
 class Session {
  public:
+  /// `exporter` (may be null) was bound before anything was written: a bad address is a bad
+  /// start, not a stub run directory.
   Session(std::unique_ptr<sampler::ProcessReader> reader, log::SampleWriter& writer,
-          const SessionOptions& options, SessionView& view)
+          const SessionOptions& options, SessionView& view,
+          std::unique_ptr<probes::Exporter> exporter)
       : options_(options),
         view_(view),
         writer_(writer),
+        exporter_(std::move(exporter)),
         sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
         signals_(io_, SIGINT, SIGTERM) {
 #ifdef SIGHUP  // a closed terminal ends the run cleanly too (POSIX)
@@ -180,8 +184,7 @@ class Session {
   }
 
   void start_exporter() {
-    if (options_.metrics_listen.empty()) return;
-    exporter_ = std::make_unique<probes::Exporter>(options_.metrics_listen);
+    if (!exporter_) return;
     const sampler::ProcessInfo& info = sampler_.reader().info();
     exporter_->set_target(info.name, info.identity.pid);
     view_.note("serving the run at " + exporter_->url());
@@ -209,14 +212,20 @@ class Session {
   const SessionOptions& options_;
   SessionView& view_;
   log::SampleWriter& writer_;
+  std::unique_ptr<probes::Exporter> exporter_;
   boost::asio::io_context io_;
   sampler::Sampler sampler_;
   boost::asio::signal_set signals_;
-  std::unique_ptr<probes::Exporter> exporter_;
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;
   std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
 };
+
+/// The live exporter, bound now when asked for (ExporterError on a bad or busy address).
+std::unique_ptr<probes::Exporter> bind_exporter(const SessionOptions& options) {
+  if (options.metrics_listen.empty()) return nullptr;
+  return std::make_unique<probes::Exporter>(options.metrics_listen);
+}
 
 /// Stops a launched target still running at the end (not with --keep-running) and logs it.
 void stop_if_running(sampler::LaunchedProcess& target, log::SampleWriter& writer, double t,
@@ -254,13 +263,14 @@ SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionVie
                                   "no process with PID " + std::to_string(pid) +
                                       " (it may have exited); check the PID with `ps -e`"));
   const sampler::ProcessInfo info = reader->info();
+  auto exporter = bind_exporter(options);
   SessionResult result;
   result.judge = options.judge;
   result.dir = log::create_run_dir(options.out_dir, info.name);
   log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "attach"));
   view.note("attached to " + std::to_string(pid) + " (" + info.name + "); writing " +
             result.dir.string());
-  Session session(std::move(reader), writer, options, view);
+  Session session(std::move(reader), writer, options, view, std::move(exporter));
   result.reason = session.run("attach " + std::to_string(pid) + " (" + info.name + ")", nullptr);
   return result;
 }
@@ -268,6 +278,7 @@ SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionVie
 SessionResult run_command(const std::vector<std::string>& argv, const SessionOptions& options,
                           SessionView& view) {
   const std::string name = fs::path(argv.front()).filename().string();
+  auto exporter = bind_exporter(options);
   SessionResult result;
   result.judge = options.judge;
   result.dir = log::create_run_dir(options.out_dir, name);
@@ -288,7 +299,7 @@ SessionResult run_command(const std::vector<std::string>& argv, const SessionOpt
   log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "run"));
   view.note("started " + name + " as pid " + std::to_string(target.pid()) + "; writing " +
             result.dir.string() + " (target output: " + launch.output_file->string() + ")");
-  Session session(std::move(opened.reader), writer, options, view);
+  Session session(std::move(opened.reader), writer, options, view, std::move(exporter));
   result.reason =
       session.run("run " + name + " (pid " + std::to_string(target.pid()) + ")", &target);
   stop_if_running(target, writer, session.seconds_since_start(), options.keep_running, result);
@@ -383,6 +394,7 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
                            SessionView& view) {
   SessionOptions options = scenario_options(scenario, given);
   judge::load_targets(options.judge);  // a bad targets block fails now, not after the run
+  auto exporter = bind_exporter(options);
   SessionResult result;
   result.judge = options.judge;
   result.dir = log::create_run_dir(options.out_dir, scenario.name);
@@ -413,7 +425,7 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
   log::SampleWriter writer(result.dir / log::samples_file, header);
   view.note("scenario " + scenario.name + " against " + base_url + " (pid " + std::to_string(pid) +
             "); writing " + result.dir.string());
-  Session session(std::move(reader), writer, options, view);
+  Session session(std::move(reader), writer, options, view, std::move(exporter));
   result.reason = session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
                               launched ? &*launched : nullptr, load.hooks());
   if (load.active()) {
