@@ -1,8 +1,5 @@
 #include "soak/scenarios/runner.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cmath>
 #include <fstream>
 #include <regex>
@@ -10,13 +7,12 @@
 #include <thread>
 
 #include "soak/log/metrics.hpp"
+#include "soak/probes/http_client.hpp"
 #include "soak/sampler/process.hpp"
 
 namespace soak::scenarios {
 
-namespace beast = boost::beast;
 namespace metric = log::metric;
-namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -57,6 +53,11 @@ void LoadSource::contribute(sampler::TickSink& sink) {
 
 namespace {
 
+/// One readiness request: a target that is up answers a health check at once.
+constexpr std::chrono::seconds kReadyAttempt{2};
+/// A health check's answer is small; anything longer is read no further.
+constexpr std::size_t kReadyAnswerBytes = 64 * 1024;
+
 /// A target soak waits for is still worth waiting for; pid 0 means there is none to watch.
 bool still_running(sampler::Pid pid) {
   return pid <= 0 || sampler::process_running(pid);
@@ -95,40 +96,18 @@ std::string discover_base_url(const std::string& base_url, const std::string& pa
 void wait_until_ready(const std::string& base_url, const std::string& path, sampler::Pid pid,
                       double timeout_s) {
   if (path.empty()) return;
-  std::string host;
-  const auto endpoint = parse_base_url(base_url, host);
+  probes::HttpUrl url;
+  try {
+    url = probes::parse_http_url(base_url + path);
+  } catch (const probes::UrlError& e) {
+    throw TargetNotReady(std::string(e.what()) + "; check the scenario's target.ready");
+  }
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   std::string last = "no answer";
   while (Clock::now() < deadline) {
-    boost::asio::io_context io;
-    beast::tcp_stream stream(io);
-    beast::flat_buffer buffer;
-    http::request<http::empty_body> req{http::verb::get, path, 11};
-    req.set(http::field::host, host);
-    http::response<http::string_body> res;
-    bool ok = false;
-    stream.expires_after(std::chrono::seconds(2));
-    stream.async_connect(endpoint, [&](beast::error_code ec) {
-      if (ec) {
-        last = ec.message();
-        return;
-      }
-      http::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
-        if (wec) {
-          last = wec.message();
-          return;
-        }
-        http::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) {
-          if (rec) {
-            last = rec.message();
-            return;
-          }
-          ok = res.result_int() >= 200 && res.result_int() < 300;
-          last = "HTTP " + std::to_string(res.result_int());
-        });
-      });
-    });
-    io.run();
+    const probes::HttpResult r = probes::http_get(url, {}, kReadyAttempt, kReadyAnswerBytes);
+    const bool ok = r.ok() && r.status >= 200 && r.status < 300;
+    last = r.ok() ? "HTTP " + std::to_string(r.status) : r.message;
     if (ok) return;
     if (!still_running(pid))
       throw TargetNotReady("the target exited before " + base_url + path + " answered");
