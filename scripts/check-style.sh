@@ -19,9 +19,22 @@ fi
 rm -f /tmp/soak-format.$$
 
 mapfile -t product < <(git ls-files '*.cpp' | grep -Ev '^(tests|bench|examples)/')
+if [ ! -f "$build/compile_commands.json" ]; then
+  echo "check-style: no $build/compile_commands.json; build first (make build)" >&2
+  exit 1
+fi
 config='{CheckOptions: [{key: readability-function-size.LineThreshold, value: 100}]}'
-long=$(clang-tidy -p "$build" --quiet -checks='-*,readability-function-size' -config="$config" \
-         "${product[@]}" 2>/dev/null | grep 'warning: function' || true)
+tidy_out=$(clang-tidy -p "$build" --quiet -checks='-*,readability-function-size' \
+             -config="$config" "${product[@]}" 2>/tmp/soak-tidy.$$)
+tidy_status=$?
+if [ $tidy_status -ne 0 ]; then
+  # A file clang-tidy cannot parse would hide its functions from the check.
+  tail -n 20 /tmp/soak-tidy.$$ >&2
+  echo "check-style: clang-tidy failed (exit $tidy_status); the function sizes were not checked" >&2
+  status=1
+fi
+rm -f /tmp/soak-tidy.$$
+long=$(grep 'warning: function' <<<"$tidy_out" || true)
 if [ -n "$long" ]; then
   echo "$long" >&2
   echo "check-style: the functions above are over 100 lines; split them by concern" >&2

@@ -237,6 +237,6 @@ TEST_CASE("the regions source logs region metrics of a real process on its last 
   for (const auto& [name, bytes] : sink.metrics) {
     INFO(name);
     CHECK(name.starts_with("region."));
-    CHECK(bytes >= 0);
+    CHECK(bytes > 0);  // a region is listed because something of it is resident
   }
 }
