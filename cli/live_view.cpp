@@ -129,21 +129,24 @@ void LiveView::note(const std::string& line) {
   std::fprintf(out_, "soak: %s\n", line.c_str());
 }
 
-void LiveView::on_interim(const judge::Interim& interim) {
+void LiveView::on_interim(const analysis::Verdict& so_far) {
   std::string line;
-  if (const judge::Interim::Growth* rss = interim.find(log::metric::rss_bytes)) {
-    if (rss->classification == analysis::Classification::insufficient) {
+  if (const analysis::MetricResult* rss = so_far.find(std::string(log::metric::rss_bytes));
+      rss != nullptr && rss->analysis) {
+    const analysis::SeriesAnalysis& a = *rss->analysis;
+    if (a.classification == analysis::Classification::insufficient) {
       line = "rss: not enough data yet";
     } else {
-      const analysis::Verdict& v = interim.analysis;
       line = "rss " +
-             report::format_growth(v, rss->metric, rss->per_min, rss->low_per_min,
-                                   rss->high_per_min, report::units_of(v)) +
-             " " + analysis::to_string(rss->classification);
+             report::format_growth(so_far, rss->name, a.growth_per_s * 60, a.ci_low_per_s * 60,
+                                   a.ci_high_per_s * 60, report::units_of(so_far)) +
+             " " + analysis::to_string(a.classification);
     }
   }
-  line += std::string("; verdict so far: ") + analysis::to_string(interim.verdict);
-  for (const auto& name : interim.failing_checks) line += " (" + name + ")";
+  line += std::string("; verdict so far: ") + analysis::to_string(so_far.verdict);
+  for (const auto& c : so_far.checks) {
+    if (c.status == analysis::CheckStatus::fail) line += " (" + c.name + ")";
+  }
   set_analysis(std::move(line));
 }
 

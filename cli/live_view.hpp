@@ -22,7 +22,7 @@ class LiveView : public scenarios::SessionView {
   void on_sample(const sampler::SamplerStatus& status) override { update(status); }
   /// The latest interim analysis as one line ("rss 2.0 MiB/min [1.9, 2.1] leak; so far: fail").
   /// Thread-safe: called from the analysis thread.
-  void on_interim(const judge::Interim& interim) override;
+  void on_interim(const analysis::Verdict& so_far) override;
   void on_interim_failed(const std::string& why) override;
   /// Leaves the last block on screen and moves below it.
   void end(const sampler::SamplerStatus& status) override;

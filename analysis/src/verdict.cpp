@@ -494,6 +494,14 @@ void add_slow_leaks(const Targets& targets, Verdict& verdict) {
   verdict.checks.push_back(c);
 }
 
+/// The one rule, for checks and for a group's members: a failure fails, else anything
+/// inconclusive makes it inconclusive, else it passes.
+VerdictKind combine(bool any_fail, bool any_inconclusive) {
+  return any_fail           ? VerdictKind::fail
+         : any_inconclusive ? VerdictKind::inconclusive
+                            : VerdictKind::pass;
+}
+
 /// Fail if any check fails, else inconclusive if any is (or nothing was judged), else pass.
 void decide(bool judged, Verdict& verdict) {
   bool any_fail = false, any_inconclusive = !judged;
@@ -501,9 +509,7 @@ void decide(bool judged, Verdict& verdict) {
     any_fail |= c.status == CheckStatus::fail;
     any_inconclusive |= c.status == CheckStatus::inconclusive;
   }
-  verdict.verdict = any_fail           ? VerdictKind::fail
-                    : any_inconclusive ? VerdictKind::inconclusive
-                                       : VerdictKind::pass;
+  verdict.verdict = combine(any_fail, any_inconclusive);
   if (verdict.verdict == VerdictKind::inconclusive) {
     verdict.notes.push_back(finding(FindingCode::not_enough_evidence));
   }
@@ -689,9 +695,7 @@ Verdict analyze_group(const std::vector<ProcessInput>& members, const Targets& t
     group.samples += p.verdict.samples;
     group.processes.push_back(std::move(p));
   }
-  group.verdict = any_fail           ? VerdictKind::fail
-                  : any_inconclusive ? VerdictKind::inconclusive
-                                     : VerdictKind::pass;
+  group.verdict = combine(any_fail, any_inconclusive);
   if (members.empty()) group.notes.push_back(finding(FindingCode::no_processes));
   return group;
 }

@@ -213,29 +213,9 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
   return judgement;
 }
 
-const Interim::Growth* Interim::find(std::string_view name) const {
-  for (const auto& g : growth) {
-    if (g.metric == name) return &g;
-  }
-  return nullptr;
-}
-
-Interim interim(const fs::path& log_path, const analysis::Targets& targets) {
+analysis::Verdict interim(const fs::path& log_path, const analysis::Targets& targets) {
   const log::RunLog log = log::read_run_log(log_path);
-  const analysis::Verdict verdict = analysis::analyze(input_from_log(log), targets);
-  Interim result;
-  result.verdict = verdict.verdict;
-  result.analysis = verdict;
-  for (const auto& m : verdict.metrics) {
-    if (!m.analysis) continue;
-    const auto& a = *m.analysis;
-    result.growth.push_back(
-        {m.name, a.classification, a.growth_per_s * 60, a.ci_low_per_s * 60, a.ci_high_per_s * 60});
-  }
-  for (const auto& c : verdict.checks) {
-    if (c.status == analysis::CheckStatus::fail) result.failing_checks.push_back(c.name);
-  }
-  return result;
+  return analysis::analyze(input_from_log(log), targets);
 }
 
 }  // namespace soak::judge

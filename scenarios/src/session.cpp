@@ -86,6 +86,20 @@ std::unique_ptr<sampler::ProcessReader> open_target(sampler::Pid pid, const Star
   return std::move(opened.reader);
 }
 
+/// The exporter's growth figures: each classified metric's growth per minute and interval.
+std::vector<probes::GrowthFigures> growth_of(const analysis::Verdict& verdict) {
+  std::vector<probes::GrowthFigures> growth;
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis || m.analysis->classification == analysis::Classification::insufficient) {
+      continue;
+    }
+    const analysis::SeriesAnalysis& a = *m.analysis;
+    growth.push_back({m.name, analysis::to_string(a.classification), a.growth_per_s * 60,
+                      a.ci_low_per_s * 60, a.ci_high_per_s * 60});
+  }
+  return growth;
+}
+
 /// Re-analyzes the log every minute, off the sampling thread, for the view and the exporter.
 std::unique_ptr<sampler::PeriodicTask> start_interim(const fs::path& log_path,
                                                      const SessionOptions& options,
@@ -95,17 +109,10 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const fs::path& log_path,
   return std::make_unique<sampler::PeriodicTask>(
       kInterimPeriod, [log_path, targets, &view, exporter] {
         try {
-          const judge::Interim interim = judge::interim(log_path, targets);
-          view.on_interim(interim);
-          if (exporter) {
-            std::vector<probes::GrowthFigures> growth;
-            for (const auto& g : interim.growth) {
-              if (g.classification == analysis::Classification::insufficient) continue;
-              growth.push_back({g.metric, analysis::to_string(g.classification), g.per_min,
-                                g.low_per_min, g.high_per_min});
-            }
-            exporter->set_analysis(analysis::to_string(interim.verdict), growth);
-          }
+          const analysis::Verdict so_far = judge::interim(log_path, targets);
+          view.on_interim(so_far);
+          if (exporter)
+            exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
         } catch (const std::exception& e) {
           view.on_interim_failed(e.what());
         }

@@ -91,19 +91,6 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
                        const JudgeOptions& options, const Outputs& outputs);
 
 /// The analysis so far of a log still being written, for the live view and the exporter.
-struct Interim {
-  analysis::VerdictKind verdict = analysis::VerdictKind::inconclusive;
-  analysis::Verdict analysis;  ///< the whole analysis so far, for wording it
-  std::vector<std::string> failing_checks;
-  /// Per classified metric: name, classification, growth per minute with its interval.
-  struct Growth {
-    std::string metric;
-    analysis::Classification classification = analysis::Classification::insufficient;
-    double per_min = 0, low_per_min = 0, high_per_min = 0;
-  };
-  std::vector<Growth> growth;
-  const Growth* find(std::string_view metric) const;
-};
-Interim interim(const std::filesystem::path& log_path, const analysis::Targets& targets);
+analysis::Verdict interim(const std::filesystem::path& log_path, const analysis::Targets& targets);
 
 }  // namespace soak::judge

@@ -64,7 +64,7 @@ class SessionView {
   /// One line for the person starting the run ("attached to 1234 (server); writing DIR").
   virtual void note(const std::string& line) = 0;
   virtual void on_sample(const sampler::SamplerStatus& status) = 0;
-  virtual void on_interim(const judge::Interim& interim) = 0;
+  virtual void on_interim(const analysis::Verdict& so_far) = 0;
   /// The interim analysis could not be made this minute (a torn log, ...); the run goes on.
   virtual void on_interim_failed(const std::string& why) = 0;
   virtual void end(const sampler::SamplerStatus& status) = 0;
