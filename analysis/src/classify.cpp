@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cmath>
 #include <numeric>
+#include <optional>
+#include <tuple>
 
 #include "soak/analysis/detail/classify.hpp"
 #include "soak/analysis/stats.hpp"
@@ -12,7 +14,7 @@
 
 namespace soak::analysis {
 
-using namespace thresholds;
+using thresholds::kClassify;
 
 const char* to_string(Classification c) {
   switch (c) {
@@ -26,6 +28,10 @@ const char* to_string(Classification c) {
       return "sawtooth";
     case Classification::leak:
       return "leak";
+    case Classification::slow_growth:
+      return "slow_growth";
+    case Classification::load_driven:
+      return "load_driven";
     case Classification::decreasing:
       return "decreasing";
     case Classification::insufficient:
@@ -64,155 +70,21 @@ const char* to_string(ReasonCode code) {
       return "one_off_step";
     case ReasonCode::no_trend:
       return "no_trend";
+    case ReasonCode::wander:
+      return "wander";
+    case ReasonCode::below_effect_floor:
+      return "below_effect_floor";
+    case ReasonCode::follows_load:
+      return "follows_load";
   }
   return "no_trend";
 }
 
-namespace detail {
-
-std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t,
-                                                               double gap_factor) {
-  std::vector<std::pair<std::size_t, std::size_t>> runs;
-  if (t.empty()) return runs;
-  std::vector<double> steps;
-  for (std::size_t i = 1; i < t.size(); ++i) steps.push_back(t[i] - t[i - 1]);
-  const double typical = steps.empty() ? 0.0 : median(steps);
-  std::size_t begin = 0;
-  for (std::size_t i = 1; i < t.size(); ++i) {
-    if (typical > 0 && t[i] - t[i - 1] > gap_factor * typical) {
-      runs.emplace_back(begin, i);
-      begin = i;
-    }
-  }
-  runs.emplace_back(begin, t.size());
-  return runs;
-}
-
-Binned bin_median(std::span<const double> t, std::span<const double> y, std::size_t max_bins) {
-  Binned out;
-  const std::size_t n = t.size();
-  if (n <= max_bins) {
-    out.t.assign(t.begin(), t.end());
-    out.y.assign(y.begin(), y.end());
-    return out;
-  }
-  const double t0 = t.front();
-  const double width = (t.back() - t0) / static_cast<double>(max_bins);
-  std::vector<double> values;
-  std::size_t i = 0;
-  while (i < n) {
-    const auto bin =
-        std::min<std::size_t>(max_bins - 1, static_cast<std::size_t>((t[i] - t0) / width));
-    std::size_t j = i;
-    while (j < n && std::min<std::size_t>(max_bins - 1,
-                                          static_cast<std::size_t>((t[j] - t0) / width)) == bin)
-      ++j;
-    values.assign(y.begin() + static_cast<std::ptrdiff_t>(i),
-                  y.begin() + static_cast<std::ptrdiff_t>(j));
-    out.t.push_back(t[i + (j - i) / 2]);
-    out.y.push_back(median(values));
-    i = j;
-  }
-  return out;
-}
-
-Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y) {
-  Sawtooth saw;
-  const std::size_t n = y.size();
-  if (n < kSawtoothMinPoints) return saw;
-  std::vector<double> diffs(n - 1);
-  for (std::size_t i = 1; i < n; ++i) diffs[i - 1] = y[i] - y[i - 1];
-  const double sigma_d = mad_sigma(diffs);
-  std::vector<double> sorted(y.begin(), y.end());
-  std::sort(sorted.begin(), sorted.end());
-  const double range =
-      sorted[n * kSawtoothRangeHighPercent / 100] - sorted[n * kSawtoothRangeLowPercent / 100];
-  if (range <= 0) return saw;
-  const double threshold =
-      std::max(kSawtoothDropNoiseSigmas * sigma_d, kSawtoothDropRangeFraction * range);
-  // A drop may span consecutive samples: sum each run of falls.
-  std::vector<std::size_t> drop_ends;
-  for (std::size_t i = 1; i < n;) {
-    if (y[i] >= y[i - 1]) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < n && y[j] < y[j - 1]) ++j;
-    if (y[i - 1] - y[j - 1] > threshold) drop_ends.push_back(j - 1);
-    i = j;
-  }
-  saw.drops = drop_ends.size();
-  if (drop_ends.size() < kSawtoothMinDrops) return saw;
-  std::vector<double> lengths;
-  for (std::size_t k = 1; k < drop_ends.size(); ++k) {
-    lengths.push_back(static_cast<double>(drop_ends[k] - drop_ends[k - 1]));
-  }
-  const double typical = median(lengths);
-  auto add_floor = [&](std::size_t begin, std::size_t end) {
-    const auto it = std::min_element(y.begin() + static_cast<std::ptrdiff_t>(begin),
-                                     y.begin() + static_cast<std::ptrdiff_t>(end));
-    const auto idx = static_cast<std::size_t>(it - y.begin());
-    saw.floor_t.push_back(t[idx]);
-    saw.floor_y.push_back(*it);
-  };
-  for (std::size_t k = 0; k + 1 < drop_ends.size(); ++k) add_floor(drop_ends[k], drop_ends[k + 1]);
-  if (static_cast<double>(n - drop_ends.back()) >= kSawtoothTailCycleFraction * typical) {
-    add_floor(drop_ends.back(), n);
-  }
-  saw.detected = true;
-  return saw;
-}
-
-TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y, double min_fraction) {
-  TwoPhase best;
-  const std::size_t n = t.size();
-  const std::size_t min_side = std::max<std::size_t>(
-      kTwoPhaseMinSidePoints, static_cast<std::size_t>(min_fraction * static_cast<double>(n)));
-  if (n < 2 * min_side) return best;
-  // Centred prefix sums: SSE of a line on [a, b) in O(1).
-  const double tm = std::accumulate(t.begin(), t.end(), 0.0) / static_cast<double>(n);
-  const double ym = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
-  std::vector<double> st(n + 1), sy(n + 1), stt(n + 1), sty(n + 1), syy(n + 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    const double a = t[i] - tm, b = y[i] - ym;
-    st[i + 1] = st[i] + a;
-    sy[i + 1] = sy[i] + b;
-    stt[i + 1] = stt[i] + a * a;
-    sty[i + 1] = sty[i] + a * b;
-    syy[i + 1] = syy[i] + b * b;
-  }
-  struct Fit {
-    double sse, slope;
-  };
-  auto fit = [&](std::size_t a, std::size_t b) {
-    const double m = static_cast<double>(b - a);
-    const double sxx = (stt[b] - stt[a]) - (st[b] - st[a]) * (st[b] - st[a]) / m;
-    const double sxy = (sty[b] - sty[a]) - (st[b] - st[a]) * (sy[b] - sy[a]) / m;
-    const double s_yy = (syy[b] - syy[a]) - (sy[b] - sy[a]) * (sy[b] - sy[a]) / m;
-    if (sxx <= 0) return Fit{std::max(0.0, s_yy), 0.0};
-    return Fit{std::max(0.0, s_yy - sxy * sxy / sxx), sxy / sxx};
-  };
-  const double total = fit(0, n).sse;
-  double best_sse = INFINITY;
-  for (std::size_t k = min_side; k + min_side <= n; ++k) {
-    const Fit left = fit(0, k), right = fit(k, n);
-    if (left.sse + right.sse < best_sse) {
-      best_sse = left.sse + right.sse;
-      best.index = k;
-      best.slope_before = left.slope;
-      best.slope_after = right.slope;
-    }
-  }
-  best.sse_ratio = total > 0 ? best_sse / total : 1.0;
-  return best;
-}
-
-}  // namespace detail
 
 namespace {
 
 using detail::Binned;
+using detail::Condition;
 using detail::Sawtooth;
 using detail::TwoPhase;
 
@@ -223,24 +95,17 @@ struct Window {
 
 Window from_time(std::span<const double> t, std::span<const double> y, double start) {
   Window w;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    if (t[i] >= start) {
-      w.t.push_back(t[i]);
-      w.y.push_back(y[i]);
-    }
-  }
+  const auto first =
+      static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), start) - t.begin());
+  w.t.assign(t.begin() + static_cast<std::ptrdiff_t>(first), t.end());
+  w.y.assign(y.begin() + static_cast<std::ptrdiff_t>(first), y.end());
   return w;
 }
 
-double slope_of(const Window& w) {
-  if (w.size() < 2) return 0;
-  return theil_sen_slope(w.t, w.y);
-}
-
-/// Robust level of the first or last `fraction` of a window.
+/// Robust level of the first or last `level_fraction` of a window.
 double level(const Window& w, bool at_end) {
   const std::size_t k = std::max<std::size_t>(
-      1, static_cast<std::size_t>(kLevelFraction * static_cast<double>(w.size())));
+      1, static_cast<std::size_t>(kClassify.level_fraction * static_cast<double>(w.size())));
   std::vector<double> v;
   if (at_end) {
     v.assign(w.y.end() - static_cast<std::ptrdiff_t>(k), w.y.end());
@@ -271,9 +136,7 @@ std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<
   SeriesAnalysis a;
   a.points = t.size();
   const double span_s = t.empty() ? 0.0 : t.back() - t.front();
-  // A count that never moved over the whole run needs fewer points to be called steady
-  // (descendants are read only every few seconds).
-  if (t.size() >= kConstantMinPoints && t.size() < options.min_points &&
+  if (t.size() >= kClassify.constant_min_points && t.size() < options.min_points &&
       span_s >= options.min_span_s && all_equal(y)) {
     return constant_result(a, t.front(), t.back(), y.front());
   }
@@ -291,18 +154,10 @@ std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<
   return std::nullopt;
 }
 
-/// The longest gap-free run: fits never span a gap.
-std::pair<std::size_t, std::size_t> longest_run(std::span<const double> t) {
-  const auto runs = detail::split_at_gaps(t, kGapFactor);
-  return *std::max_element(runs.begin(), runs.end(), [&](auto p, auto q) {
-    return t[p.second - 1] - t[p.first] < t[q.second - 1] - t[q.first];
-  });
-}
-
 /// The series the trend is judged on: the sawtooth's floor when there is one, else the bins.
 Window judged_series(const Binned& bins, const Sawtooth& saw, SeriesAnalysis& a) {
   Window judged;
-  if (saw.detected && saw.floor_t.size() >= kSawtoothMinFloorPoints) {
+  if (saw.detected && saw.floor_t.size() >= kClassify.sawtooth_min_floor_points) {
     judged.t = saw.floor_t;
     judged.y = saw.floor_y;
     a.sawtooth_floor = true;
@@ -317,21 +172,22 @@ Window judged_series(const Binned& bins, const Sawtooth& saw, SeriesAnalysis& a)
 }
 
 std::size_t min_judged_points(const SeriesAnalysis& a) {
-  return a.sawtooth_floor ? kMinJudgedFloorPoints : kMinJudgedPoints;
+  return a.sawtooth_floor ? kClassify.min_judged_floor_points : kClassify.min_judged_points;
 }
 
-/// Warm-up: forced, or a rise that flattens within the first 30 % of the run. Cuts it off
+/// Warm-up: forced, or a rise that flattens within the first half of the run. Cuts it off
 /// `judged` when enough is left after it.
 void cut_warmup(Window& judged, double t_begin, double span_s, const ClassifyOptions& options,
                 SeriesAnalysis& a) {
   if (options.warmup_s) {
     a.warmup_end_s = t_begin + *options.warmup_s;
   } else {
-    const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kWarmupMinFraction);
+    const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kClassify.warmup_min_fraction);
     if (tp.index > 0) {
       const double at = judged.t[tp.index];
-      if (tp.slope_before > 0 && tp.slope_after < kWarmupSlopeDropRatio * tp.slope_before &&
-          at - t_begin <= kWarmupMaxShareOfRun * span_s && tp.sse_ratio < kWarmupMaxSseRatio) {
+      if (tp.slope_before > 0 && tp.slope_after < kClassify.warmup_slope_drop_ratio * tp.slope_before &&
+          at - t_begin <= kClassify.warmup_max_share_of_run * span_s &&
+          tp.sse_ratio < kClassify.warmup_max_sse_ratio) {
         a.warmup_end_s = at;
       }
     }
@@ -347,38 +203,76 @@ void cut_warmup(Window& judged, double t_begin, double span_s, const ClassifyOpt
 
 /// Onset: flat, then sustained growth; the rate is measured from where it began.
 void cut_before_onset(Window& judged, SeriesAnalysis& a) {
-  const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kOnsetMinFraction);
+  const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kClassify.onset_min_fraction);
   const bool onset = tp.index > 0 && tp.slope_after > 0 &&
-                     std::fabs(tp.slope_before) < kOnsetFlatSlopeRatio * tp.slope_after &&
-                     tp.sse_ratio < kOnsetMaxSseRatio;
+                     std::fabs(tp.slope_before) < kClassify.onset_flat_slope_ratio * tp.slope_after &&
+                     tp.sse_ratio < kClassify.onset_max_sse_ratio;
   if (!onset) return;
   Window after = from_time(judged.t, judged.y, judged.t[tp.index]);
-  if (after.size() >= kMinJudgedPoints) {
+  if (after.size() >= kClassify.min_judged_points) {
     a.onset_s = judged.t[tp.index];
     judged = std::move(after);
   }
 }
 
+/// A trend test and Sen's interval on `w` with slope `slope`: Mann-Kendall with Hamed-Rao's
+/// correction, or the least-squares t test when too few points to rank.
+struct TrendTest {
+  double p_value = 1, correction = 1, low = 0, high = 0;
+};
+TrendTest trend_test(const Window& w, double slope) {
+  TrendTest out;
+  const MannKendall mk = mann_kendall_hamed_rao(w.t, w.y, slope);
+  out.correction = mk.correction;
+  out.p_value =
+      w.size() < kClassify.min_rank_test_points ? detail::ols_slope_p_value(w.t, w.y) : mk.p_value;
+  std::tie(out.low, out.high) = sen_interval(w.t, w.y, mk.var_s * mk.correction);
+  return out;
+}
+
+/// What the trend stage found beyond the SeriesAnalysis fields.
+struct Trend {
+  double slope = 0;          ///< the judged window's own slope (the one the tests use)
+  bool wanders = false;   ///< the noise spreads like a random walk at the batches' scale
+  double drift_t = 0;     ///< the drift test of the batch medians (when it wanders)
+};
+
+/// The raw points (or the floor) of the judged window: what the batch tests run on.
+Window batch_source(const Window& judged, std::span<const double> t, std::span<const double> y,
+                    const SeriesAnalysis& a) {
+  if (a.sawtooth_floor) return judged;
+  return from_time(t, y, a.judged_from_s);
+}
+
 /// The trend of the judged window: slope, test, interval, levels and the line for plots.
-/// Returns the judged window's own slope (the one the tests use).
-double fit_trend(const Window& judged, const Window& post_warmup, std::span<const double> t,
-                 std::span<const double> y, const ClassifyOptions& options, SeriesAnalysis& a) {
-  const double slope = slope_of(judged);
-  const MannKendall mk = mann_kendall_hamed_rao(judged.t, judged.y, slope);
-  const auto [ci_low, ci_high] = sen_interval(judged.t, judged.y, mk.var_s * mk.correction);
-  a.trend_p_value = mk.p_value;
-  a.autocorrelation_correction = mk.correction;
-  a.growth_per_s = slope;
+Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const double> t,
+                std::span<const double> y, const ClassifyOptions& options, SeriesAnalysis& a) {
+  Trend trend;
+  trend.slope = detail::robust_slope(judged.t, judged.y);
+  const TrendTest test = trend_test(judged, trend.slope);
+  a.trend_p_value = test.p_value;
+  a.autocorrelation_correction = test.correction;
+  a.growth_per_s = trend.slope;
   a.judged_from_s = judged.t.front();
   a.judged_to_s = judged.t.back();
-  if (options.exact_raw_slope && !a.sawtooth_floor) {
-    // The reported rate uses every raw point of the judged window (exact Theil-Sen).
-    const auto first =
-        static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), a.judged_from_s) - t.begin());
-    if (t.size() - first >= 2) a.growth_per_s = theil_sen_slope(t.subspan(first), y.subspan(first));
+  const Window raw = batch_source(judged, t, y, a);
+  if (options.exact_raw_slope && !a.sawtooth_floor && raw.size() >= 2) {
+    a.growth_per_s = detail::robust_slope(raw.t, raw.y);  // every raw point of the window
   }
-  a.ci_low_per_s = std::min(ci_low, a.growth_per_s);
-  a.ci_high_per_s = std::max(ci_high, a.growth_per_s);
+  double low = test.low, high = test.high;
+  const Binned batches = detail::batch_medians(raw.t, raw.y, kClassify.batches);
+  if (const detail::BatchFit fit = detail::batch_interval(batches); fit.valid) {
+    low = std::min(low, fit.low);
+    high = std::max(high, fit.high);
+    // At a batch's lag and at a third of it: one ratio alone scatters too much to tell.
+    const std::size_t lag = std::max<std::size_t>(3, judged.size() / kClassify.batches);
+    const double ratio = std::max(detail::variance_ratio(judged.t, judged.y, trend.slope, lag),
+                                  detail::variance_ratio(judged.t, judged.y, trend.slope, lag / 3));
+    trend.wanders = ratio >= kClassify.wander_min_variance_ratio;
+    trend.drift_t = detail::drift_t(batches);
+  }
+  a.ci_low_per_s = std::min(low, a.growth_per_s);
+  a.ci_high_per_s = std::max(high, a.growth_per_s);
   a.level_start = level(post_warmup, false);
   a.level_end = level(judged, true);
   std::vector<double> intercepts(judged.size());
@@ -391,36 +285,93 @@ double fit_trend(const Window& judged, const Window& post_warmup, std::span<cons
   a.trend_y0 = b + a.growth_per_s * a.trend_t0;
   a.trend_y1 = b + a.growth_per_s * a.trend_t1;
   a.fitted_end = a.trend_y1;
-  return slope;
+  return trend;
 }
 
-/// Still rising at the end: the last 40 % trends up on its own, the growth stands out of the
-/// noise around the trend, and the last quarter sets a new high.
-bool still_rising(const Window& judged, double slope) {
+/// The end of the judged window: its own slope and test.
+struct Recent {
+  bool rising = false;
+  double slope = 0, low = 0, high = 0, from_s = 0;
+  bool tested = false;  ///< low/high are an interval of its own
+};
+
+Recent recent_part(const Window& judged, double slope) {
+  Recent r;
   const double jspan = judged.t.back() - judged.t.front();
-  const Window recent =
-      from_time(judged.t, judged.y, judged.t.front() + kRecentWindowStart * jspan);
-  bool recent_rising = false;
-  if (recent.size() >= kRecentMinTestPoints) {
-    const double rs = slope_of(recent);
-    const MannKendall rmk = mann_kendall_hamed_rao(recent.t, recent.y, rs);
-    recent_rising = rmk.p_value < kRecentAlpha && rs > 0 && rs >= kRecentMinSlopeRatio * slope;
-  } else if (recent.size() >= kRecentMinSlopePoints) {
+  r.from_s = judged.t.front() + kClassify.recent_window_start * jspan;
+  const Window recent = from_time(judged.t, judged.y, r.from_s);
+  if (recent.size() < kClassify.recent_min_slope_points) return r;
+  r.slope = detail::robust_slope(recent.t, recent.y);
+  const bool keeps_rate = r.slope > 0 && r.slope >= kClassify.recent_min_slope_ratio * slope;
+  if (recent.size() >= kClassify.recent_min_test_points) {
+    const TrendTest test = trend_test(recent, r.slope);
+    r.tested = true;
+    r.low = test.low;
+    r.high = test.high;
+    r.rising = keeps_rate && test.p_value < kClassify.recent_alpha;
+  } else {
     // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.
-    const double rs = slope_of(recent);
-    recent_rising = rs > 0 && rs >= kRecentMinSlopeRatio * slope;
+    r.rising = keeps_rate;
   }
+  return r;
+}
+
+/// The last window's median tops every earlier window's: a new high that no single spike or
+/// start-up peak can fake or block.
+bool sets_robust_high(const Window& judged) {
+  const std::size_t windows =
+      judged.size() >= 2 * kClassify.high_windows ? kClassify.high_windows : 2;
+  const double t0 = judged.t.front(), span = judged.t.back() - t0;
+  std::vector<std::vector<double>> parts(windows);
+  for (std::size_t i = 0; i < judged.size(); ++i) {
+    const auto k = std::min(windows - 1, static_cast<std::size_t>((judged.t[i] - t0) / span *
+                                                                   static_cast<double>(windows)));
+    parts[k].push_back(judged.y[i]);
+  }
+  if (parts.back().empty()) return false;
+  const double last = median(parts.back());
+  for (std::size_t k = 0; k + 1 < windows; ++k) {
+    if (!parts[k].empty() && median(parts[k]) >= last) return false;
+  }
+  return true;
+}
+
+/// Still rising at the end: the end trends up on its own, the growth stands out of the noise
+/// around the trend, and the robust level sets a new high.
+bool still_rising(const Window& judged, double slope, const Recent& recent) {
   std::vector<double> residuals(judged.size());
   for (std::size_t i = 0; i < judged.size(); ++i) residuals[i] = judged.y[i] - slope * judged.t[i];
   const double noise = mad_sigma(residuals);
-  if (slope * jspan < kMinGrowthNoiseSigmas * noise) recent_rising = false;
-  double max_before = -INFINITY, max_late = -INFINITY;
-  for (std::size_t i = 0; i < judged.size(); ++i) {
-    const bool late = judged.t[i] >= judged.t.front() + kNewHighWindowStart * jspan;
-    double& target = late ? max_late : max_before;
-    target = std::max(target, judged.y[i]);
+  const double jspan = judged.t.back() - judged.t.front();
+  if (slope * jspan < kClassify.min_growth_noise_sigmas * noise) return false;
+  return recent.rising && sets_robust_high(judged);
+}
+
+/// A leak that slowed: the rate that holds now is reported, with its own interval.
+void report_late_rate(const Recent& recent, SeriesAnalysis& a) {
+  a.late_growth_per_s = recent.slope;
+  if (!recent.tested || recent.slope <= 0) return;
+  if (recent.slope < kClassify.slowing_report_ratio * a.growth_per_s &&
+      recent.high < a.growth_per_s) {
+    a.growth_per_s = recent.slope;
+    a.ci_low_per_s = std::min(recent.low, recent.slope);
+    a.ci_high_per_s = std::max(recent.high, recent.slope);
+    a.judged_from_s = recent.from_s;
   }
-  return recent_rising && max_late > max_before;
+}
+
+/// The effect-size floor and the smallest rate this series could have called a leak. The floor
+/// is an amount over the judged window (bytes series) and a share of the level per day.
+void set_detectable(const ClassifyOptions& options, SeriesAnalysis& a) {
+  const double span = std::max(1.0, a.trend_t1 - a.trend_t0);
+  const double level_now = std::max(std::fabs(a.level_end), std::fabs(a.level_start));
+  a.effect_floor_per_s = level_now * kClassify.leak_min_share_per_day / 86400;
+  if (options.bytes) {
+    a.effect_floor_per_s = std::max(a.effect_floor_per_s, kClassify.leak_min_growth_bytes / span);
+  }
+  const double z = normal_quantile(1 - options.alpha / 2) + kClassify.detect_power_z;
+  const double se = (a.ci_high_per_s - a.ci_low_per_s) / (2 * normal_quantile(0.975));
+  a.detectable_growth_per_s = std::max(a.effect_floor_per_s, z * se);
 }
 
 /// An integer series' staircase: at least three new highs, spread out, the last one late.
@@ -438,10 +389,11 @@ bool is_staircase(std::span<const double> t, std::span<const double> y, bool ris
     }
   }
   const double wspan = t.back() - t[first];
-  const bool staircase = highs.size() >= kStaircaseMinHighs &&
-                         highs.back() >= t[first] + kStaircaseLastHighShare * wspan &&
-                         highs.back() - highs.front() >= kStaircaseMinSpreadShare * wspan;
-  if (!(staircase && a.growth_per_s >= 0 && (rising || a.trend_p_value < kStaircaseAlpha))) {
+  const bool staircase = highs.size() >= kClassify.staircase_min_highs &&
+                         highs.back() >= t[first] + kClassify.staircase_last_high_share * wspan &&
+                         highs.back() - highs.front() >= kClassify.staircase_min_spread_share * wspan;
+  if (!(staircase && a.growth_per_s >= 0 &&
+        (rising || a.trend_p_value < kClassify.staircase_alpha))) {
     return false;
   }
   a.classification = Classification::leak;
@@ -452,57 +404,113 @@ bool is_staircase(std::span<const double> t, std::span<const double> y, bool ris
   return true;
 }
 
+void set(SeriesAnalysis& a, Classification c, ReasonCode code) {
+  a.classification = c;
+  a.reason.code = code;
+}
+
 /// No leak: what kind of not-leak it is.
-void decide_not_leak(bool rising, bool falling, const Binned& bins, const Sawtooth& saw,
-                     SeriesAnalysis& a) {
-  auto set = [&a](Classification c, ReasonCode code) {
-    a.classification = c;
-    a.reason.code = code;
-  };
+void decide_not_leak(bool rising, bool falling, const Window& judged, const Binned& bins,
+                     const Sawtooth& saw, SeriesAnalysis& a) {
   if (rising) {
-    set(Classification::plateau, ReasonCode::levelled_off);
+    set(a, Classification::plateau, ReasonCode::levelled_off);
+    // Growth checks start where it levelled: the rise before was its warm-up.
+    const TwoPhase tp =
+        detail::best_two_phase(judged.t, judged.y, kClassify.two_phase_default_min_fraction);
+    if (tp.index > 0) {
+      a.level_start = level(from_time(judged.t, judged.y, judged.t[tp.index]), false);
+    }
   } else if (falling) {
-    set(Classification::decreasing, ReasonCode::falls_steadily);
+    set(a, Classification::decreasing, ReasonCode::falls_steadily);
   } else if (a.sawtooth_floor) {
-    set(Classification::sawtooth, ReasonCode::returns_to_floor);
+    set(a, Classification::sawtooth, ReasonCode::returns_to_floor);
     a.reason.drops = saw.drops;
   } else if (a.warmup_end_s) {
-    set(Classification::warmup, ReasonCode::warmup_then_steady);
+    set(a, Classification::warmup, ReasonCode::warmup_then_steady);
   } else {
-    const TwoPhase step = detail::best_two_phase(bins.t, bins.y, kTwoPhaseDefaultMinFraction);
+    const TwoPhase step =
+        detail::best_two_phase(bins.t, bins.y, kClassify.two_phase_default_min_fraction);
     const double jump = step.index > 0 ? bins.y[step.index] - bins.y[step.index - 1] : 0.0;
-    if (step.sse_ratio < kStepMaxSseRatio && jump > 0) {
-      set(Classification::plateau, ReasonCode::one_off_step);
+    if (step.sse_ratio < kClassify.step_max_sse_ratio && jump > 0) {
+      set(a, Classification::plateau, ReasonCode::one_off_step);
     } else {
-      set(Classification::steady, ReasonCode::no_trend);
+      set(a, Classification::steady, ReasonCode::no_trend);
     }
+  }
+}
+
+/// The offered load at each of `t` (the last load sample at or before it); empty when no load
+/// was recorded or it did not vary.
+std::vector<double> load_at(std::span<const double> t, const ClassifyOptions& options) {
+  std::vector<double> out;
+  if (options.load_t.empty() || options.load_t.size() != options.load_value.size()) return out;
+  for (const double at : t) {
+    auto it = std::upper_bound(options.load_t.begin(), options.load_t.end(), at);
+    if (it != options.load_t.begin()) --it;
+    out.push_back(options.load_value[static_cast<std::size_t>(it - options.load_t.begin())]);
+  }
+  std::vector<double> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  const double lo = sorted[sorted.size() * 5 / 100], hi = sorted[sorted.size() * 95 / 100];
+  const double mid = median(sorted);
+  if (mid <= 0 || (hi - lo) / mid < kClassify.load_min_variation) out.clear();
+  return out;
+}
+
+/// Growth that the offered load explains: memory regressed on the load leaves no trend, or
+/// one under `load_explained_ratio` of the growth.
+bool explained_by_load(const Window& judged, double slope, const ClassifyOptions& options) {
+  const std::vector<double> load = load_at(judged.t, options);
+  if (load.size() < kClassify.min_judged_points) return false;
+  const double n = static_cast<double>(load.size());
+  const double lm = std::accumulate(load.begin(), load.end(), 0.0) / n;
+  const double ym = std::accumulate(judged.y.begin(), judged.y.end(), 0.0) / n;
+  double sll = 0, sly = 0;
+  for (std::size_t i = 0; i < load.size(); ++i) {
+    sll += (load[i] - lm) * (load[i] - lm);
+    sly += (load[i] - lm) * (judged.y[i] - ym);
+  }
+  if (sll <= 0 || sly <= 0) return false;
+  Window residual = judged;
+  for (std::size_t i = 0; i < load.size(); ++i) residual.y[i] -= sly / sll * (load[i] - lm);
+  const double left = detail::robust_slope(residual.t, residual.y);
+  const TrendTest test = trend_test(residual, left);
+  return left < kClassify.load_explained_ratio * slope || test.p_value >= options.alpha;
+}
+
+/// Rising, and still at the end: a leak, slow growth under the floor, or load-driven growth.
+void decide_growth(const Window& judged, const Trend& trend, const ClassifyOptions& options,
+                   SeriesAnalysis& a) {
+  if (explained_by_load(judged, trend.slope, options)) {
+    set(a, Classification::load_driven, ReasonCode::follows_load);
+  } else if (std::max(a.growth_per_s, trend.slope) < a.effect_floor_per_s) {
+    // A leak that slowed is judged by what it added over the window, not by its late rate.
+    set(a, Classification::slow_growth, ReasonCode::below_effect_floor);
+  } else {
+    set(a, Classification::leak,
+        a.sawtooth_floor ? ReasonCode::floor_rising : ReasonCode::sustained_growth);
   }
 }
 
 }  // namespace
 
-SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const double> y_all,
+SeriesAnalysis classify_series(std::span<const double> t, std::span<const double> y,
                                const ClassifyOptions& options) {
-  assert(t_all.size() == y_all.size());
-  if (auto early = judge_amount(t_all, y_all, options)) return *std::move(early);
+  assert(t.size() == y.size());
+  if (auto early = judge_amount(t, y, options)) return *std::move(early);
   SeriesAnalysis a;
-  a.points = t_all.size();
-  const auto [run_begin, run_end] = longest_run(t_all);
-  const auto t = t_all.subspan(run_begin, run_end - run_begin);
-  const auto y = y_all.subspan(run_begin, run_end - run_begin);
-  if (t.size() < options.min_points) {
-    a.reason = {.code = ReasonCode::too_few_gap_free_points,
-                .points = t.size(),
-                .required_points = options.min_points};
-    return a;
-  }
+  a.points = t.size();
+  const Condition cond = detail::condition(t, y);
+  a.gaps = cond.gaps;
+  a.judged_share = cond.judged_share;
+  a.resolution = cond.resolution;
   const double t_begin = t.front(), span_s = t.back() - t_begin;
   a.judged_from_s = t_begin;
   a.judged_to_s = t.back();
   if (all_equal(y)) return constant_result(a, t_begin, t.back(), y.front());
 
   const Binned bins = detail::bin_median(t, y, options.max_bins);
-  const Sawtooth saw = detail::detect_sawtooth(t, y);
+  const Sawtooth saw = detail::detect_sawtooth(t, y, cond);
   Window judged = judged_series(bins, saw, a);
   cut_warmup(judged, t_begin, span_s, options, a);
   const Window post_warmup = judged;
@@ -511,18 +519,26 @@ SeriesAnalysis classify_series(std::span<const double> t_all, std::span<const do
     a.reason.code = ReasonCode::too_few_after_warmup;
     return a;
   }
-  const double slope = fit_trend(judged, post_warmup, t, y, options, a);
+  const Trend trend = fit_trend(judged, post_warmup, t, y, options, a);
+  // Wandering noise: a trend counts only when it beats a driftless walk's.
+  const bool beats_wander = !trend.wanders || std::fabs(trend.drift_t) >= kClassify.wander_min_drift_t;
   const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
-  const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0;
-  const bool rising_at_end = still_rising(judged, slope);
+  const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0 && beats_wander;
+  const Recent recent = recent_part(judged, trend.slope);
+  const bool rising_at_end = still_rising(judged, trend.slope, recent);
+  if (rising && rising_at_end) report_late_rate(recent, a);
+  set_detectable(options, a);
   if (options.integer_valued) {
     if (is_staircase(t, y, rising, a)) return a;
   } else if (rising && rising_at_end) {
-    a.classification = Classification::leak;
-    a.reason.code = a.sawtooth_floor ? ReasonCode::floor_rising : ReasonCode::sustained_growth;
+    if (beats_wander) {
+      decide_growth(judged, trend, options, a);
+      return a;
+    }
+    set(a, Classification::steady, ReasonCode::wander);
     return a;
   }
-  decide_not_leak(rising, falling, bins, saw, a);
+  decide_not_leak(rising, falling, judged, bins, saw, a);
   return a;
 }
 

@@ -8,107 +8,142 @@
 
 namespace soak::analysis::thresholds {
 
-// ---- Conditioning -------------------------------------------------------------------------
+/// Every threshold the classifier (classify.cpp, classify_stages.cpp) decides with. One struct,
+/// so a reader sees them together; each value says why it is what it is.
+struct ClassifyThresholds {
+  // ---- Conditioning ----
+  /// A step this many times the median sampling step AND at least gap_min_s long is a gap (a
+  /// suspended sampler, a paused recording). Both: a fast poller's scheduling hiccup of ten
+  /// steps is no gap, nor is one 10 s step of a 10 s sampler.
+  double gap_factor = 10;
+  double gap_min_s = 30;
+  /// Under this share of the run's span covered by gap-free sampling the judged share is
+  /// reported as small (a warning): most of the run was not seen.
+  double min_judged_share = 0.5;
+  /// A series that never moved is steady from this many points on, even under min_points:
+  /// counts of descendants are read only every few seconds.
+  std::size_t constant_min_points = 3;
 
-/// A step this many times the median sampling step is a gap (a suspended or stalled sampler):
-/// fits never span it.
-inline constexpr double kGapFactor = 10;
+  // ---- Sawtooth (collection cycles) ----
+  /// Fewer points cannot show four cycles with a few points each.
+  std::size_t sawtooth_min_points = 30;
+  /// A collection drop stands this far out of the sample-to-sample noise (in sigmas of the
+  /// differences): white noise almost never falls 6 sigma in one step.
+  double sawtooth_drop_noise_sigmas = 6;
+  /// ...and is this fraction of the series' 5-95 % range (a leak under the sawtooth widens the
+  /// range, hence only 10 %)...
+  double sawtooth_drop_range_fraction = 0.1;
+  /// ...and is at least this many quanta of the series' resolution: a whole-MiB series of a
+  /// quiet process steps by one quantum all the time.
+  double sawtooth_drop_min_quanta = 4;
+  /// A drop lasts: the median of this many points before it and after it differ by the
+  /// threshold too (an outlier comes back at once; a collection's floor holds for a while).
+  std::size_t sawtooth_level_points = 3;
+  /// The range is taken between these percentiles so one outlier does not set it.
+  std::size_t sawtooth_range_low_percent = 5;
+  std::size_t sawtooth_range_high_percent = 95;
+  /// Four drops are three full cycles: fewer could be chance.
+  std::size_t sawtooth_min_drops = 4;
+  /// The last, unfinished cycle contributes its minimum once it is half a typical cycle long.
+  double sawtooth_tail_cycle_fraction = 0.5;
+  /// A floor of five cycle minima is enough to judge a trend on (with a test whose power suits
+  /// five points: see min_rank_test_points).
+  std::size_t sawtooth_min_floor_points = 5;
 
-/// A series that never moved is steady from this many points on, even under min_points: counts
-/// of descendants are read only every few seconds, and three equal readings over the minimum
-/// span show no growth.
-inline constexpr std::size_t kConstantMinPoints = 3;
+  // ---- Two-phase fits (warm-up, onset, step) ----
+  /// Each side of a two-phase split keeps at least three points: a line through two is exact.
+  std::size_t two_phase_min_side_points = 3;
+  double two_phase_default_min_fraction = 0.1;
 
-// ---- Sawtooth (collection cycles) ---------------------------------------------------------
+  // ---- Warm-up ----
+  /// A warm-up may be as short as 5 % of the run.
+  double warmup_min_fraction = 0.05;
+  /// After the warm-up the slope falls to under a quarter of the slope during it.
+  double warmup_slope_drop_ratio = 0.25;
+  /// A warm-up ends within the first 30 % of the run; a later change is not start-up (a rise
+  /// that levels off later is a plateau, whose growth checks start where it levelled).
+  double warmup_max_share_of_run = 0.3;
+  /// Two lines explain the series clearly better than one: under half the one-line SSE.
+  double warmup_max_sse_ratio = 0.5;
 
-/// Fewer points cannot show four cycles with a few points each.
-inline constexpr std::size_t kSawtoothMinPoints = 30;
-/// A collection drop stands this far out of the sample-to-sample noise (in MAD sigmas of the
-/// differences): white noise almost never falls 6 sigma in one step.
-inline constexpr double kSawtoothDropNoiseSigmas = 6;
-/// ...and is this fraction of the series' 5-95 % range; a leak under the sawtooth widens the
-/// range, hence only 10 %.
-inline constexpr double kSawtoothDropRangeFraction = 0.1;
-/// The range is taken between these percentiles so one outlier does not set it.
-inline constexpr std::size_t kSawtoothRangeLowPercent = 5;
-inline constexpr std::size_t kSawtoothRangeHighPercent = 95;
-/// Four drops are three full cycles: fewer could be chance.
-inline constexpr std::size_t kSawtoothMinDrops = 4;
-/// The last, unfinished cycle contributes its minimum once it is half a typical cycle long
-/// (a shorter tail has not reached its floor yet).
-inline constexpr double kSawtoothTailCycleFraction = 0.5;
-/// A floor of five cycle minima is enough to judge a trend on.
-inline constexpr std::size_t kSawtoothMinFloorPoints = 5;
+  // ---- Onset (flat, then growth) ----
+  double onset_min_fraction = 0.15;
+  double onset_flat_slope_ratio = 0.25;
+  double onset_max_sse_ratio = 0.5;
 
-// ---- Two-phase fits (warm-up, onset, step) ------------------------------------------------
+  // ---- Trend ----
+  /// Points needed to judge a trend on binned data.
+  std::size_t min_judged_points = 8;
+  /// A sawtooth's floor has one point per cycle: five cycles can show a trend.
+  std::size_t min_judged_floor_points = 5;
+  /// Mann-Kendall on fewer points cannot reach p < 0.01 whatever the data (n = 5: p >= 0.028):
+  /// below this the trend is tested by the least-squares slope's t statistic instead.
+  std::size_t min_rank_test_points = 10;
+  /// The robust level at either end of a window is the median of this share of its points.
+  double level_fraction = 0.1;
+  /// Pairs tied at a slope of zero above this share make Theil-Sen's median a tie (a coarse
+  /// staircase): the slope is then the resistant line through the thirds' medians.
+  double max_tied_slope_share = 0.25;
+  /// Batches for the wander test and the batch interval: 16 batch medians, 15 differences.
+  std::size_t batches = 16;
+  /// The batch tests run when every batch holds at least this many points on average.
+  std::size_t min_points_per_batch = 2;
+  /// Student's t at 97.5 % with batches - 2 = 14 degrees of freedom: the batch interval.
+  double batch_t_quantile = 2.145;
+  /// The noise wanders (a random walk, or correlated over more than a batch) when its spread at
+  /// two batches' lag is this many times its spread at one (as variances): white noise gives 1,
+  /// a walk 2; 1.4 is past the sampling scatter of the ratio for white noise.
+  double wander_min_variance_ratio = 1.4;
+  /// Wandering noise: growth must beat a driftless walk. The drift of the batch medians'
+  /// differences needs t >= 3 (about 0.5 % one-sided at 14 degrees of freedom), not the trend
+  /// test's p: a walk's trend test is significant half the time.
+  double wander_min_drift_t = 3;
 
-/// Each side of a two-phase split keeps at least three points: a line through two is exact.
-inline constexpr std::size_t kTwoPhaseMinSidePoints = 3;
-/// The default share of points each side keeps.
-inline constexpr double kTwoPhaseDefaultMinFraction = 0.1;
+  // ---- Still rising at the end ----
+  /// "The end" is the last 40 % of the judged window: long enough for a test of its own.
+  double recent_window_start = 0.6;
+  std::size_t recent_min_test_points = 6;
+  std::size_t recent_min_slope_points = 2;
+  /// The recent test's significance: looser than alpha, it only confirms a trend found already.
+  double recent_alpha = 0.05;
+  /// A leak that slows is still a leak: the recent slope needs only a tenth of the overall one
+  /// (a rate that fell to a ninth stays a leak; a plateau's recent slope is no trend at all).
+  double recent_min_slope_ratio = 0.1;
+  /// Practical significance: the growth over the window stands out of the residual noise by
+  /// 3 sigmas.
+  double min_growth_noise_sigmas = 3;
+  /// Robust highs: the judged window in this many equal-time windows; the last one's median
+  /// must top every earlier one's (a spike or a start-up peak moves no median).
+  std::size_t high_windows = 4;
+  /// The late rate is reported instead of the whole window's when it is under this share of it
+  /// and its interval excludes the overall rate: the rate that holds now.
+  double slowing_report_ratio = 0.5;
 
-// ---- Warm-up ------------------------------------------------------------------------------
+  // ---- Effect size ----
+  /// A leak adds up to at least this much over the judged window (bytes series)...
+  double leak_min_growth_bytes = 1048576;
+  /// ...and grows by at least this share of its level per day (any unit): 0.5 %/day is
+  /// 15 %/month.
+  double leak_min_share_per_day = 0.005;
+  /// detectable = (z_{1-alpha/2} + z_power) x the slope's standard error; 80 % power.
+  double detect_power_z = 0.8416;
 
-/// A warm-up may be as short as 5 % of the run.
-inline constexpr double kWarmupMinFraction = 0.05;
-/// After the warm-up the slope falls to under a quarter of the slope during it.
-inline constexpr double kWarmupSlopeDropRatio = 0.25;
-/// A warm-up ends within the first 30 % of the run; a later change is not start-up.
-inline constexpr double kWarmupMaxShareOfRun = 0.3;
-/// Two lines explain the series clearly better than one: under half the one-line SSE.
-inline constexpr double kWarmupMaxSseRatio = 0.5;
+  // ---- Integer series (staircases) ----
+  std::size_t staircase_min_highs = 3;
+  double staircase_last_high_share = 0.7;
+  double staircase_min_spread_share = 0.2;
+  double staircase_alpha = 0.05;
 
-// ---- Onset (flat, then growth) ------------------------------------------------------------
+  // ---- One-off step ----
+  double step_max_sse_ratio = 0.3;
 
-/// The flat part and the growing part each hold at least 15 % of the points.
-inline constexpr double kOnsetMinFraction = 0.15;
-/// "Flat" before the onset: slope under a quarter of the slope after it.
-inline constexpr double kOnsetFlatSlopeRatio = 0.25;
-/// As for the warm-up: two lines halve the squared error.
-inline constexpr double kOnsetMaxSseRatio = 0.5;
-
-// ---- Judged window ------------------------------------------------------------------------
-
-/// Points needed to judge a trend on binned data (a Mann-Kendall test on fewer has no power).
-inline constexpr std::size_t kMinJudgedPoints = 8;
-/// A sawtooth's floor has one point per cycle: five cycles can show a trend.
-inline constexpr std::size_t kMinJudgedFloorPoints = 5;
-/// The robust level at either end of a window is the median of this share of its points.
-inline constexpr double kLevelFraction = 0.1;
-
-// ---- Still rising at the end --------------------------------------------------------------
-
-/// "The end" is the last 40 % of the judged window: long enough for a test of its own.
-inline constexpr double kRecentWindowStart = 0.6;
-/// With this many points the recent part gets its own Mann-Kendall test.
-inline constexpr std::size_t kRecentMinTestPoints = 6;
-/// Fewer than this cannot give a slope.
-inline constexpr std::size_t kRecentMinSlopePoints = 2;
-/// The recent test's significance: looser than alpha, it only confirms a trend found already.
-inline constexpr double kRecentAlpha = 0.05;
-/// The recent slope keeps at least 30 % of the overall one (a leak does not level off).
-inline constexpr double kRecentMinSlopeRatio = 0.3;
-/// Practical significance: the growth over the window stands out of the residual noise by
-/// 3 MAD sigmas, or a slow wander of strongly correlated noise passes for a trend.
-inline constexpr double kMinGrowthNoiseSigmas = 3;
-/// "A new high late in the run": the maximum of the last 25 % beats everything before it.
-inline constexpr double kNewHighWindowStart = 0.75;
-
-// ---- Integer series (staircases) ----------------------------------------------------------
-
-/// Three new highs are a staircase; two could be a pool that grew twice.
-inline constexpr std::size_t kStaircaseMinHighs = 3;
-/// The last new high falls in the last 30 % of the window: the staircase is still climbing.
-inline constexpr double kStaircaseLastHighShare = 0.7;
-/// The highs spread over at least 20 % of the window, not one burst.
-inline constexpr double kStaircaseMinSpreadShare = 0.2;
-/// A staircase needs the trend test at this level when the main test missed it.
-inline constexpr double kStaircaseAlpha = 0.05;
-
-// ---- One-off step ------------------------------------------------------------------------
-
-/// A step explains the series when two flat lines leave under 30 % of one line's SSE.
-inline constexpr double kStepMaxSseRatio = 0.3;
+  // ---- Load ----
+  /// The offered load varies when its robust range is at least this share of its median.
+  double load_min_variation = 0.5;
+  /// Growth the load explains: what is left after the load is under this share of it.
+  double load_explained_ratio = 0.5;
+};
+inline constexpr ClassifyThresholds kClassify{};
 
 // ---- Verdict ------------------------------------------------------------------------------
 

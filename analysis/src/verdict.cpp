@@ -121,6 +121,11 @@ MetricResult classify_metric(const SeriesView& series, const RunInput& input,
   // The headline metrics get the exact Theil-Sen of every raw point; the others the Theil-Sen
   // of their per-bin medians, which is within their interval and costs a fraction.
   options.exact_raw_slope = headline(m.name);
+  options.bytes = m.name.ends_with("_bytes");
+  if (options.bytes && input.load_sent_rps) {
+    options.load_t = input.load_sent_rps->t;
+    options.load_value = input.load_sent_rps->value;
+  }
   m.analysis = classify_series(series.t, series.value, options);
   set_time_to_limit(input, targets, m);
   return m;
@@ -166,6 +171,7 @@ Check growth_check(std::string name, const MetricResult& metric, const Tiered& l
   c.measured = per_min;
   c.measured_low = low;
   c.measured_high = high;
+  c.figures.detectable_per_min = a.detectable_growth_per_s * 60;
   if (a.classification != Classification::leak) {
     // A plateau or a decrease has stopped growing whatever its interval says.
     const bool stopped = a.classification == Classification::plateau ||
@@ -173,6 +179,10 @@ Check growth_check(std::string name, const MetricResult& metric, const Tiered& l
     if (!stopped && high >= limit.target) {
       c.status = CheckStatus::inconclusive;
       c.code = CheckCode::interval_reaches_target;
+    } else if (!stopped && a.detectable_growth_per_s * 60 >= limit.target) {
+      // No growth seen, but this run could not have seen growth at the target's rate.
+      c.status = CheckStatus::inconclusive;
+      c.code = CheckCode::cannot_detect_target;
     } else {
       c.status = CheckStatus::pass;
       c.code = stopped ? CheckCode::stopped_growing : CheckCode::no_trend;
@@ -228,7 +238,7 @@ std::optional<Check> memory_growth_check(const SeriesAnalysis& a, double limit_f
   c.measured = fraction;
   c.figures.from = from;
   c.figures.to = to;
-  c.figures.after_warmup = a.warmup_end_s.has_value();
+  c.figures.after_warmup = a.warmup_end_s.has_value() || plateau;
   const bool within = fraction < limit_fraction;
   c.status = within ? CheckStatus::pass : CheckStatus::fail;
   c.code = within ? CheckCode::within_target : CheckCode::over_target;
@@ -482,6 +492,15 @@ void add_slow_leaks(const Targets& targets, Verdict& verdict) {
                                 .low_per_min = a.ci_low_per_s * 60,
                                 .high_per_min = a.ci_high_per_s * 60});
   }
+  for (const auto& m : verdict.metrics) {
+    if (!m.analysis || m.analysis->classification != Classification::slow_growth) continue;
+    const SeriesAnalysis& a = *m.analysis;
+    verdict.notes.push_back({.code = FindingCode::slow_growth,
+                             .metric = m.name,
+                             .growth_per_min = a.growth_per_s * 60,
+                             .low_per_min = a.ci_low_per_s * 60,
+                             .high_per_min = a.ci_high_per_s * 60});
+  }
   if (!targets.fail_on_any_leak) return;
   Check c;
   c.name = "no_leak";
@@ -585,6 +604,8 @@ const char* to_string(CheckCode code) {
       return "grows_under_target";
     case CheckCode::straddles_target:
       return "straddles_target";
+    case CheckCode::cannot_detect_target:
+      return "cannot_detect_target";
     case CheckCode::within_target:
       return "within_target";
     case CheckCode::over_target:
@@ -615,6 +636,8 @@ const char* to_string(FindingCode code) {
   switch (code) {
     case FindingCode::slow_leak:
       return "slow_leak";
+    case FindingCode::slow_growth:
+      return "slow_growth";
     case FindingCode::no_rss_series:
       return "no_rss_series";
     case FindingCode::judged_series_missing:

@@ -60,6 +60,11 @@ nlohmann::ordered_json metric_json(const analysis::MetricResult& m) {
     e["reason"] = describe_reason(a.reason);
     e["reason_code"] = analysis::to_string(a.reason.code);
     e["trend_line"] = {{a.trend_t0, a.trend_y0}, {a.trend_t1, a.trend_y1}};
+    e["late_growth_per_min"] = a.late_growth_per_s * 60;
+    e["detectable_growth_per_min"] = a.detectable_growth_per_s * 60;
+    e["effect_floor_per_min"] = a.effect_floor_per_s * 60;
+    e["judged_share"] = a.judged_share;
+    e["gaps"] = a.gaps;
     if (m.time_to_limit_s) {
       e["time_to_limit_s"] = *m.time_to_limit_s;
       e["limit"] = analysis::to_string(m.limit);

@@ -108,10 +108,19 @@ CheckWords growth_words(const Check& c) {
   const char* classification =
       c.figures.classification ? analysis::to_string(*c.figures.classification) : "";
   if (c.code == CheckCode::no_trend || c.code == CheckCode::stopped_growing ||
-      c.code == CheckCode::interval_reaches_target) {
+      c.code == CheckCode::interval_reaches_target || c.code == CheckCode::cannot_detect_target) {
     w.detail = subject_of(c) + " is " + classification + ": " + reason;
+    const std::string detectable =
+        c.figures.detectable_per_min
+            ? format_bytes(*c.figures.detectable_per_min, unit_of(c))
+            : std::string();
     if (c.code == CheckCode::interval_reaches_target) {
       w.detail += "; the interval still reaches the target " + w.target + " (run longer to decide)";
+    } else if (c.code == CheckCode::cannot_detect_target) {
+      w.detail += "; this run could detect only growth above " + detectable +
+                  ", more than the target " + w.target + " (run longer to decide)";
+    } else if (c.code == CheckCode::no_trend && !detectable.empty()) {
+      w.detail += "; no growth above " + detectable + ", the smallest this run could detect";
     }
     return w;
   }
@@ -294,6 +303,12 @@ std::string describe_reason(const analysis::ClassifyReason& r) {
       return "a one-off step, flat after";
     case ReasonCode::no_trend:
       return "no significant trend";
+    case ReasonCode::wander:
+      return "it wanders, but no more than noise without a trend would";
+    case ReasonCode::below_effect_floor:
+      return "grows steadily, but under the rate a leak must reach to matter";
+    case ReasonCode::follows_load:
+      return "grows with the offered load, not with time";
   }
   return {};
 }
@@ -323,6 +338,10 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
                              const Units& units) {
   using analysis::FindingCode;
   switch (f.code) {
+    case FindingCode::slow_growth:
+      return f.metric + " grows steadily but under the effect-size floor (not a leak): " +
+             format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,
+                           units);
     case FindingCode::slow_leak:
       return f.metric + " is classified as a leak: " +
              format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,

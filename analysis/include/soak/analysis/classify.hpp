@@ -1,17 +1,24 @@
 #pragma once
 // From one metric's raw series to its classification and growth rate.
 //
-// The steps, each guarding against a known way detectors fail (see ../shared/research):
-//  1. Conditioning: split at gaps, never fit across them; bin to at most a few hundred
-//     per-bin medians so the O(n^2) tests stay cheap and white noise is tamed.
-//  2. Sawtooth: repeated large drops (GC, arena trims) -> judge the floor (each cycle's
-//     minimum), since memory that returns to the same floor is not leaking.
-//  3. Warm-up: a two-phase linear fit; a rise that then flattens early is cut off.
-//  4. Onset: a flat stretch followed by growth -> the rate is measured from the onset.
-//  5. Trend: Mann-Kendall with Hamed-Rao's autocorrelation correction, Theil-Sen slope with
-//     Sen's interval widened by the same correction.
-//  6. Plateau: a leak keeps rising at the end; growth that levelled off is not a leak.
-//  7. Integer series (threads, fds, children): a staircase of new highs is a leak at any rate.
+// The stages (analysis/src/classify_stages.cpp), each guarding against a known way detectors
+// fail (see ../shared/research and issue 11's mechanisms):
+//  1. condition: the series' resolution (a quantized series' quantum), its gaps (absolute and
+//     relative together), the judged share; equal-time bins of per-bin medians, so irregular and
+//     event-timed sampling weigh by time, not by count. Fits span gaps: a target that was not
+//     restarted keeps its level across a pause of the recording.
+//  2. sawtooth: repeated large drops (GC, arena trims) -> judge the floor (each cycle's minimum).
+//  3. warm-up: a two-phase linear fit; a rise that then flattens in the first half is cut off.
+//  4. onset: a flat stretch followed by growth -> the rate is measured from the onset.
+//  5. trend: Mann-Kendall with Hamed-Rao's correction (a t test on the least-squares slope when
+//     too few points for ranks), a tie-robust Theil-Sen slope, Sen's interval widened by the
+//     correction and joined with a batch-median interval, and a test against a driftless wander.
+//  6. still rising: the end trends up on its own (at any clearly positive rate) and its robust
+//     level (window medians) tops every earlier one.
+//  7. decide: leak, or slow_growth under the effect-size floor, or what kind of not-leak; the
+//     smallest growth this series could have shown (detectable_growth_per_s).
+//  8. load: growth that the offered load explains is load_driven.
+// Integer series (threads, fds, children): a staircase of new highs is a leak at any rate.
 //
 // Units: t in seconds, values in the metric's own unit (bytes for *_bytes, a count for
 // threads/fds); rates are that unit per second. Thread-safety: pure functions of their
@@ -26,7 +33,17 @@
 
 namespace soak::analysis {
 
-enum class Classification { steady, warmup, plateau, sawtooth, leak, decreasing, insufficient };
+enum class Classification {
+  steady,
+  warmup,
+  plateau,
+  sawtooth,
+  leak,
+  slow_growth,  ///< sustained, significant growth under the effect-size floor: not a leak
+  load_driven,  ///< growth the recorded load explains
+  decreasing,
+  insufficient
+};
 /// The SPEC.md name ("steady", "leak", ...).
 const char* to_string(Classification c);
 
@@ -46,6 +63,9 @@ enum class ReasonCode {
   warmup_then_steady,       ///< rose during warm-up, steady after
   one_off_step,             ///< a single step, flat after
   no_trend,                 ///< no significant trend
+  wander,                   ///< a trend no larger than a driftless wander would draw
+  below_effect_floor,       ///< significant growth under the effect-size floor (slow_growth)
+  follows_load,             ///< the growth follows the offered load (load_driven)
 };
 /// A stable identifier ("too_few_points", ...), for JSON and tests.
 const char* to_string(ReasonCode code);
@@ -71,6 +91,11 @@ struct ClassifyOptions {
   /// Below these a series is "insufficient": growth cannot be called sustained in seconds.
   std::size_t min_points = 12;
   double min_span_s = 30;
+  /// The unit is bytes: the effect-size floor then includes an absolute amount.
+  bool bytes = false;
+  /// The offered load over the run (requests per second), when one was recorded: growth that
+  /// follows it is load_driven. Empty: no load known.
+  std::span<const double> load_t, load_value;
 };
 
 struct SeriesAnalysis {
@@ -91,6 +116,15 @@ struct SeriesAnalysis {
   double level_end = 0;    ///< robust level at the end
   std::size_t points = 0;
   ClassifyReason reason;  ///< why this classification (worded by soak::report)
+  /// The rate over the last part of the judged window (recent_window_start onwards).
+  double late_growth_per_s = 0;
+  /// The smallest rate this series could have called a leak: the effect-size floor or the
+  /// statistical limit ((z_{1-alpha/2} + z_{80 %}) x the slope's standard error), the larger.
+  double detectable_growth_per_s = 0;
+  double effect_floor_per_s = 0;  ///< the effect-size floor a leak must reach
+  double judged_share = 1;        ///< share of the span covered by gap-free sampling
+  std::size_t gaps = 0;           ///< pauses of the sampling longer than a gap
+  double resolution = 0;          ///< the smallest step between distinct values
   /// The conditioned line for plots: judged window's trend as two points (t, value).
   double trend_t0 = 0, trend_y0 = 0, trend_t1 = 0, trend_y1 = 0;
   std::vector<double> floor_t, floor_y;  ///< sawtooth floor points when used

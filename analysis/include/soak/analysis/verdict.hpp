@@ -99,6 +99,7 @@ enum class CheckCode {
   grows_over_target,        ///< a leak whose whole interval is at or above the target: fail
   grows_under_target,       ///< a leak whose whole interval is below the target: pass
   straddles_target,         ///< a leak whose interval straddles the target: inconclusive
+  cannot_detect_target,     ///< not a leak, but the run could not see growth at the target
   // Sizes and fractions (initial_rss, max_rss_*, memory_growth, job_growth, return_to_baseline).
   within_target,
   over_target,
@@ -125,6 +126,8 @@ struct CheckFigures {
   std::optional<ClassifyReason> reason;          ///< growth and count checks: the series' reason
   std::optional<double> warmup_end_s;            ///< growth checks
   std::optional<double> onset_s;                 ///< growth checks
+  /// Growth checks: the smallest rate this run could have called a leak, per minute.
+  std::optional<double> detectable_per_min;
   /// The levels a fraction or a count was measured between, in the series' unit (bytes for
   /// memory_growth, job_growth, return_to_baseline; the count for count checks).
   std::optional<double> from, to;
@@ -161,6 +164,7 @@ struct Check {
 /// Things worth saying that are not checks.
 enum class FindingCode {
   slow_leak,              ///< warning: a metric classified as a leak but under the targets
+  slow_growth,            ///< note: sustained growth under the effect-size floor (its rate)
   no_rss_series,          ///< note: no rss_bytes and no judged series: nothing to judge by
   judged_series_missing,  ///< note: the judged series is absent or cannot be classified
   not_enough_evidence,    ///< note: inconclusive without a failure

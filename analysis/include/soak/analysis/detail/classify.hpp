@@ -2,7 +2,7 @@
 // The stages classify_series() is built from, exposed for tests (soak::analysis::detail is not
 // a stable API). Pure functions; t in seconds, y in the metric's unit; safe to call
 // concurrently. Nothing is thrown: too few points give the empty or neutral result (no bins to
-// merge, no sawtooth, no split at index 0).
+// merge, no sawtooth, no split at index 0, a p-value of 1).
 
 #include <cstddef>
 #include <span>
@@ -17,12 +17,24 @@ struct Binned {
 /// Equal-time bins, per-bin median of y at the bin's median time; empty bins are skipped.
 Binned bin_median(std::span<const double> t, std::span<const double> y, std::size_t max_bins);
 
+/// What the series is made of before anything is judged.
+struct Condition {
+  double resolution = 0;   ///< the smallest step between distinct values (0: none)
+  double step_sigma = 0;   ///< sample-to-sample noise, never under a quantum's share
+  std::size_t gaps = 0;    ///< steps longer than a gap
+  double gap_s = 0;        ///< their total length
+  double judged_share = 1; ///< 1 - gap_s / span
+};
+Condition condition(std::span<const double> t, std::span<const double> y);
+
 struct Sawtooth {
   bool detected = false;
   std::size_t drops = 0;
   std::vector<double> floor_t, floor_y;  ///< each cycle's minimum
 };
-Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y);
+/// Repeated drops standing out of the noise (`step_sigma`) and of the quantum.
+Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y,
+                         const Condition& condition);
 
 struct TwoPhase {
   std::size_t index = 0;  ///< first point of the second phase; 0 when there was no split
@@ -32,8 +44,37 @@ struct TwoPhase {
 /// Best split into two independent least-squares lines, each side keeping >= min_fraction.
 TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y, double min_fraction);
 
-/// Index ranges [begin, end) of runs without a gap longer than `gap_factor` x the median step.
-std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t,
-                                                               double gap_factor);
+/// Indices [begin, end) of runs without a gap (see ClassifyThresholds::gap_factor, gap_min_s).
+std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t);
+
+/// Theil-Sen's slope, robust to ties: when the median falls in a mass of pairs tied at zero
+/// (a coarse staircase), the resistant line through the first and last thirds' medians.
+double robust_slope(std::span<const double> t, std::span<const double> y);
+
+/// The least-squares slope's two-sided p-value (Student's t, n - 2 degrees of freedom): the
+/// trend test for too few points to rank.
+double ols_slope_p_value(std::span<const double> t, std::span<const double> y);
+
+/// Batch medians: the series in `batches` equal-time batches, each batch's median time and value.
+Binned batch_medians(std::span<const double> t, std::span<const double> y, std::size_t batches);
+
+/// The least-squares slope of the batch medians and its 95 % interval (Student's t): an
+/// interval that holds when the noise is correlated over less than a batch.
+struct BatchFit {
+  bool valid = false;
+  double slope = 0, low = 0, high = 0;
+};
+BatchFit batch_interval(const Binned& batches);
+
+/// How the detrended series (y - slope t) spreads with the lag: the robust variance of
+/// differences at 2 x `lag` over that at `lag`. About 1 for white or short-memory noise, about 2
+/// for a random walk (its spread grows with the lag), between for noise correlated over about
+/// `lag` steps. 0 when there are too few points.
+double variance_ratio(std::span<const double> t, std::span<const double> y, double slope,
+                      std::size_t lag);
+
+/// The drift of first differences: Student's t of the mean difference of consecutive batch
+/// medians (a driftless random walk has mean 0). 0 when there are too few batches.
+double drift_t(const Binned& batches);
 
 }  // namespace soak::analysis::detail
