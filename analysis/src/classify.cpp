@@ -235,6 +235,7 @@ struct Trend {
   double slope = 0;          ///< the judged window's own slope (the one the tests use)
   bool wanders = false;   ///< the noise spreads like a random walk at the batches' scale
   double drift_t = 0;     ///< the drift test of the batch medians (when it wanders)
+  double falls_z = 0;     ///< the rise against the scale of the falls (steps that keep coming)
 };
 
 /// The raw points (or the floor) of the judged window: what the batch tests run on.
@@ -268,8 +269,11 @@ Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const
     const std::size_t lag = std::max<std::size_t>(3, judged.size() / kClassify.batches);
     const double ratio = std::max(detail::variance_ratio(judged.t, judged.y, trend.slope, lag),
                                   detail::variance_ratio(judged.t, judged.y, trend.slope, lag / 3));
-    trend.wanders = ratio >= kClassify.wander_min_variance_ratio;
+    trend.wanders = ratio >= kClassify.wander_min_variance_ratio ||
+                    detail::batch_autocorrelation(batches, trend.slope) >=
+                        kClassify.wander_min_batch_autocorrelation;
     trend.drift_t = detail::drift_t(batches);
+    trend.falls_z = detail::falls_z(batches);
   }
   a.ci_low_per_s = std::min(low, a.growth_per_s);
   a.ci_high_per_s = std::max(high, a.growth_per_s);
@@ -521,7 +525,9 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
   }
   const Trend trend = fit_trend(judged, post_warmup, t, y, options, a);
   // Wandering noise: a trend counts only when it beats a driftless walk's.
-  const bool beats_wander = !trend.wanders || std::fabs(trend.drift_t) >= kClassify.wander_min_drift_t;
+  const bool beats_wander = !trend.wanders ||
+                            std::fabs(trend.drift_t) >= kClassify.wander_min_drift_t ||
+                            trend.falls_z >= kClassify.wander_min_falls_z;
   const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
   const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0 && beats_wander;
   const Recent recent = recent_part(judged, trend.slope);

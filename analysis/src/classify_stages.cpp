@@ -349,4 +349,37 @@ double drift_t(const Binned& batches) {
   return mean / (sd * std::sqrt(kWalkBatchInflation / nd));
 }
 
+double falls_z(const Binned& batches) {
+  const std::size_t m = batches.y.size();
+  if (m + 2 < kClassify.batches) return 0;
+  double net = 0, fall_squares = 0;
+  std::size_t falls = 0;
+  for (std::size_t k = 1; k < m; ++k) {
+    const double d = batches.y[k] - batches.y[k - 1];
+    net += d;
+    if (d < 0) {
+      fall_squares += d * d;
+      ++falls;
+    }
+  }
+  if (net <= 0) return 0;
+  // No fall at all: the scale of the smallest rise stands in, so a flat run of equal medians
+  // with one rise is not infinitely significant.
+  const double scale = falls > 0 ? std::sqrt(fall_squares / static_cast<double>(falls)) : 0.0;
+  if (scale == 0) return INFINITY;
+  return net / (scale * std::sqrt(static_cast<double>(m - 1)));
+}
+
+double batch_autocorrelation(const Binned& batches, double slope) {
+  const std::size_t m = batches.y.size();
+  if (m < 4) return 0;
+  std::vector<double> r(m);
+  for (std::size_t k = 0; k < m; ++k) r[k] = batches.y[k] - slope * batches.t[k];
+  const double mean = std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(m);
+  double c0 = 0, c1 = 0;
+  for (std::size_t k = 0; k < m; ++k) c0 += (r[k] - mean) * (r[k] - mean);
+  for (std::size_t k = 1; k < m; ++k) c1 += (r[k] - mean) * (r[k - 1] - mean);
+  return c0 > 0 ? c1 / c0 : 0.0;
+}
+
 }  // namespace soak::analysis::detail

@@ -77,4 +77,13 @@ double variance_ratio(std::span<const double> t, std::span<const double> y, doub
 /// medians (a driftless random walk has mean 0). 0 when there are too few batches.
 double drift_t(const Binned& batches);
 
+/// The net rise of the batch medians against the step scale of their falls alone: a walk falls
+/// as often and as far as it rises; a managed heap that grows in steps rarely falls. 0 when not
+/// rising or too few batches.
+double falls_z(const Binned& batches);
+
+/// The lag-1 autocorrelation of the batch medians around `slope`: near 0 when the batches are
+/// independent (noise correlated over less than a batch), near 1 for a walk.
+double batch_autocorrelation(const Binned& batches, double slope);
+
 }  // namespace soak::analysis::detail
