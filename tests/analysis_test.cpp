@@ -468,3 +468,113 @@ TEST_CASE("a group judges each member as analyze() does, and any failure fails t
   CHECK(none.verdict == VerdictKind::inconclusive);
   CHECK(none.notes.front().code == FindingCode::no_processes);
 }
+
+namespace {
+
+/// One hour at 1 s: `memory(t, load)` under a load that `load(t)` gives, with 0.3 MB of noise.
+struct LoadRun {
+  std::vector<double> t, rss, rps;
+  RunInput input() const {
+    RunInput in;
+    in.samples = t.size();
+    in.duration_s = t.back();
+    in.series = {{"rss_bytes", t, rss}};
+    in.load_sent_rps = SeriesView{"load.sent_rps", t, rps};
+    return in;
+  }
+};
+
+template <typename Load, typename Memory>
+LoadRun load_run(Load load, Memory memory, std::uint64_t seed) {
+  LoadRun run;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0, 0.3e6);
+  for (int i = 0; i <= 3600; ++i) {
+    const double t = i;
+    run.t.push_back(t);
+    run.rps.push_back(load(t));
+    run.rss.push_back(memory(t, load(t)) + noise(rng));
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("growth that follows the offered load is load_driven; a leak that outgrows it is not") {
+  // A stress ramp: 10, 20, ... 60 requests per second in ten-minute steps, each in-flight
+  // request holding 1 MB of buffers. Memory rises for the whole hour, in step with the load.
+  const auto ramp = [](double t) { return 10.0 * (1 + std::floor(t / 600)); };
+  const auto buffers = [](double, double rps) { return 150e6 + 1e6 * rps; };
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {  // 3: held out
+    const LoadRun driven = load_run(ramp, buffers, seed);
+    const Verdict v = analyze(driven.input());
+    const SeriesAnalysis& a = *v.find("rss_bytes")->analysis;
+    CHECK(to_string(a.classification) == std::string("load_driven"));
+    CHECK(a.reason.code == ReasonCode::follows_load);
+    // Without the load figures the same series is a leak: the load is what explains it.
+    RunInput blind = driven.input();
+    blind.load_sent_rps.reset();
+    CHECK(analyze(blind).find("rss_bytes")->analysis->classification == Classification::leak);
+  }
+  // The load goes up and back down, and memory keeps 2 MB/min on top of it: a leak.
+  const auto up_down = [](double t) { return t < 1800 ? 10 + t / 60 : 70 - t / 60; };
+  const auto leaking = [](double t, double rps) { return 150e6 + 1e6 * rps + 2e6 / 60 * t; };
+  const Verdict v = analyze(load_run(up_down, leaking, 4).input());
+  CHECK(v.find("rss_bytes")->analysis->classification == Classification::leak);
+  // Under a constant load, a leak is a leak whatever the load series says.
+  const auto constant = [](double) { return 25.0; };
+  const Verdict c = analyze(load_run(constant, leaking, 5).input());
+  CHECK(c.find("rss_bytes")->analysis->classification == Classification::leak);
+}
+
+TEST_CASE("significant growth under the effect-size floor is slow_growth, stated with its floor") {
+  // 200 MB growing 0.5 MiB over an hour, with almost no noise: significant, but under both the
+  // 1 MiB over the window and 0.5 % of the level per day.
+  std::vector<double> t, y;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 2e3);
+  for (int i = 0; i <= 3600; ++i) {
+    t.push_back(i);
+    y.push_back(200e6 + 0.5 * 1048576 / 3600 * i + noise(rng));
+  }
+  RunInput in;
+  in.samples = t.size();
+  in.duration_s = t.back();
+  in.series = {{"rss_bytes", t, y}};
+  const Verdict v = analyze(in);
+  const SeriesAnalysis& a = *v.find("rss_bytes")->analysis;
+  CHECK(to_string(a.classification) == std::string("slow_growth"));
+  CHECK(a.trend_p_value < 1e-6);
+  // The floor here is the amount (1 MiB over the hour), larger than 0.5 %/day of 200 MB.
+  CHECK(a.effect_floor_per_s == Approx(1048576.0 / 3600).epsilon(0.02));
+  CHECK(a.detectable_growth_per_s >= a.effect_floor_per_s);
+  CHECK(v.verdict == VerdictKind::pass);
+  CHECK(v.warnings.empty());  // not a leak: no leak warning
+  REQUIRE(v.notes.size() == 1);
+  CHECK(v.notes[0].code == FindingCode::slow_growth);
+  // Ten times faster (5 MiB over the hour) it is a leak again.
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] += 4.5 * 1048576 / 3600 * t[i];
+  CHECK(analyze(in).find("rss_bytes")->analysis->classification == Classification::leak);
+}
+
+TEST_CASE("a run that could not have seen growth at the target's rate is inconclusive") {
+  // Two minutes of memory wandering by 20 MB: no trend, but nothing under 5 MB/min could have
+  // shown. The detectable rate says so and the growth check does not pass.
+  std::vector<double> t, y;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> noise(0, 20e6);
+  for (int i = 0; i <= 120; ++i) {
+    t.push_back(i);
+    y.push_back(300e6 + noise(rng));
+  }
+  RunInput in;
+  in.samples = t.size();
+  in.duration_s = t.back();
+  in.series = {{"rss_bytes", t, y}};
+  const Verdict v = analyze(in);
+  const Check* growth = v.find_check("rss_growth");
+  REQUIRE(growth != nullptr);
+  CHECK(growth->status == CheckStatus::inconclusive);
+  CHECK(v.find("rss_bytes")->analysis->detectable_growth_per_s * 60 > 5e6);
+  CHECK(v.verdict == VerdictKind::inconclusive);
+}
