@@ -4,8 +4,8 @@
 // Thread-safety: pure functions, safe to call concurrently. Failure modes: none thrown;
 // degenerate input (too few points, zero variance) returns the neutral value documented per
 // function. The O(n^2) ones are meant for the conditioned series (a few hundred bins), the
-// exact Theil-Sen in theil_sen.hpp for raw data. Reference estimators used only by tests
-// (OLS, Kendall's tau) are in detail/reference.hpp.
+// exact Theil-Sen in theil_sen.hpp for raw data. Reference estimators used only by tests and
+// benches (OLS, Kendall's tau, the naive Theil-Sen) are in tests/reference/reference.hpp.
 
 #include <span>
 #include <utility>
@@ -38,8 +38,5 @@ MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const do
 /// pairwise slopes, widened by the given variance of S (pass the corrected one). O(n^2).
 std::pair<double, double> sen_interval(std::span<const double> t, std::span<const double> y,
                                        double var_s, double confidence = 0.95);
-
-/// Student t two-sided p-value for |t| with `dof` degrees of freedom.
-double student_t_two_sided_p(double t, double dof);
 
 }  // namespace soak::analysis
