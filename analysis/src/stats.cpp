@@ -146,8 +146,10 @@ std::pair<double, double> sen_interval(std::span<const double> t, std::span<cons
   if (slopes.empty()) return {NAN, NAN};
   const double big_n = static_cast<double>(slopes.size());
   const double c = normal_quantile(1 - (1 - confidence) / 2) * std::sqrt(std::max(0.0, var_s));
+  // Gilbert (1987): the limits are the M1-th and (M2+1)-th smallest slopes (1-based), M1 =
+  // (N - C)/2, M2 = (N + C)/2, here rounded outward: 0-based floor(M1) - 1 and ceil(M2).
   const auto lower_rank =
-      static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2), 0.0, big_n - 1));
+      static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2) - 1, 0.0, big_n - 1));
   const auto upper_rank =
       static_cast<std::ptrdiff_t>(std::clamp(std::ceil((big_n + c) / 2), 0.0, big_n - 1));
   std::nth_element(slopes.begin(), slopes.begin() + lower_rank, slopes.end());

@@ -102,7 +102,7 @@ def hamed_rao_correction(t, x, alpha_acf=0.05):
     detrended = x - beta * t
     ranks = average_ranks(detrended)
     if np.all(ranks == ranks[0]):  # a constant detrended series has no autocorrelation
-        return 1.0, []
+        return 1.0, [], math.inf
     rho = autocorrelations(ranks)
     bound = normal_quantile(1.0 - alpha_acf / 2.0) / math.sqrt(n)
     total = 0.0
@@ -113,7 +113,10 @@ def hamed_rao_correction(t, x, alpha_acf=0.05):
             if weight != 0:
                 lags.append(k)
             total += weight * rho[k]
-    return 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * total, lags
+    # How close the nearest lag came to the bound: a lag this close could count or not
+    # depending on the last digits of z_{0.975} (a caller may treat such a case as ambiguous).
+    gap = min(abs(abs(rho[k]) - bound) for k in range(1, n - 2)) if n > 3 else math.inf
+    return 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * total, lags, gap
 
 
 def order_statistic(sorted_q, rank_1based):
@@ -128,15 +131,19 @@ def order_statistic(sorted_q, rank_1based):
     return float(value)
 
 
-def sen_interval(t, x, var_s, alpha=0.05, interpolate=True):
+def sen_interval(t, x, var_s, alpha=0.05):
+    """Gilbert's limits Q_(M1), Q_(M2+1), interpolated, and the same rounded outward
+    (Q_(floor M1), Q_(ceil(M2+1))): the exact order statistics nearest outside them."""
     q = pairwise_slopes(t, x)
     n_slopes = len(q)
-    c = normal_quantile(1.0 - alpha / 2.0) * math.sqrt(var_s)
+    c = normal_quantile(1.0 - alpha / 2.0) * math.sqrt(max(var_s, 0.0))
     m1 = (n_slopes - c) / 2.0
     m2 = (n_slopes + c) / 2.0
-    if not interpolate:
-        m1, m2 = round(m1), round(m2)
-    return order_statistic(q, m1), order_statistic(q, m2 + 1.0), m1, m2
+    return {
+        "lower": order_statistic(q, m1), "upper": order_statistic(q, m2 + 1.0),
+        "lower_outward": order_statistic(q, math.floor(m1)),
+        "upper_outward": order_statistic(q, math.ceil(m2 + 1.0)), "m1": m1, "m2": m2,
+    }
 
 
 def mann_kendall_hamed_rao(t, x, alpha=0.05):
@@ -144,20 +151,19 @@ def mann_kendall_hamed_rao(t, x, alpha=0.05):
     x = np.asarray(x, dtype=float)
     s = mk_s(t, x)
     var_s = var_s_ties(x)
-    correction, lags = hamed_rao_correction(t, x)
+    correction, lags, gap = hamed_rao_correction(t, x)
     var_corrected = var_s * correction
-    z = 0.0 if s == 0 else (s - math.copysign(1.0, s)) / math.sqrt(var_corrected)
-    lower, upper, m1, m2 = sen_interval(t, x, var_s, alpha)
-    lower_c, upper_c, m1_c, m2_c = sen_interval(t, x, var_corrected, alpha)
+    if s == 0 or var_corrected <= 0:
+        z = 0.0
+    else:
+        z = (s - math.copysign(1.0, s)) / math.sqrt(var_corrected)
     return {
         "n": len(x), "s": s, "var_s": var_s, "correction": correction,
-        "var_s_corrected": var_corrected, "significant_lags": lags, "z": z,
-        "p_value": normal_sf2(z), "slope": sen_slope(t, x),
+        "var_s_corrected": var_corrected, "significant_lags": lags, "lag_bound_gap": gap,
+        "z": z, "p_value": normal_sf2(z), "slope": sen_slope(t, x),
         # Sen's interval from Var(S) as published, and from the corrected variance.
-        "lower": lower, "upper": upper, "m1": m1, "m2": m2,
-        "lower_corrected": lower_c, "upper_corrected": upper_c, "m1_corrected": m1_c,
-        "m2_corrected": m2_c,
-        "z_uncorrected": 0.0 if s == 0 else (s - math.copysign(1.0, s)) / math.sqrt(var_s),
+        "interval": sen_interval(t, x, var_s, alpha),
+        "interval_corrected": sen_interval(t, x, var_corrected, alpha),
     }
 
 
