@@ -180,6 +180,16 @@ void compare_with_reference(const Series& s) {
 
 }  // namespace
 
+TEST_CASE("the normal quantile is within Acklam's stated error of the exact values") {
+  // Exact quantiles (to double precision, from erfc by Newton's method as in the reference).
+  // The relative error bound 1.15e-9 of Acklam's approximation is what the tolerances of the
+  // significant lags and of Sen's ranks above allow for.
+  CHECK(normal_quantile(0.975) == Approx(1.959963984540054).epsilon(1.2e-9));
+  CHECK(normal_quantile(0.995) == Approx(2.5758293035489004).epsilon(1.2e-9));
+  CHECK(normal_quantile(0.9) == Approx(1.2815515655446004).epsilon(1.2e-9));
+  CHECK(normal_quantile(0.5) == Approx(0.0).margin(1e-15));
+}
+
 TEST_CASE("Mann-Kendall, Hamed-Rao and Sen's interval match the numpy reference") {
   for (const Series& s : families(20261201)) compare_with_reference(s);
 }
