@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
       "  first:  median over soak's %llu runs of when each run's z first reaches 3 (optimistic:\n"
       "          looking after every sample without correcting for it)\n",
       static_cast<unsigned long long>(limit_runs), static_cast<unsigned long long>(runs));
-  std::printf("  %-10s %-26s %-37s %s\n", "leak", "soak: median (range)",
+  std::printf("  %-10s %-26s %-39s %s\n", "leak", "soak: median (range)",
               "limit: closed | whole | mean z | first", "soak / closed");
   for (double k : {1.0, 3.0, 10.0}) {
     std::vector<double> delays;
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
                   delays.front(), delays.back(), missed ? " some never" : "");
     std::snprintf(limit_col, sizeof limit_col, "%6.1f | %5.1f | %6.1f | %5.1f min", closed,
                   limit_discrete_min(k), many.mean_z_min, median_of(own.first_passage_min));
-    std::printf("  %3.0f sig/h  %-26s %-37s %5.1fx\n", k, soak_col, limit_col,
+    std::printf("  %3.0f sig/h  %-26s %-39s %5.1fx\n", k, soak_col, limit_col,
                 delays[delays.size() / 2] / closed);
   }
   if (std::getenv("SOAK_BENCH_KEEP") == nullptr) {
