@@ -162,7 +162,7 @@ std::vector<double> oracle_z(const LeakSeries& s, std::size_t max_points) {
 }
 
 struct EmpiricalLimit {
-  double mean_z_min = NAN;  ///< when z averaged over the runs first reaches 3
+  double mean_z_min = NAN;                ///< when z averaged over the runs first reaches 3
   std::vector<double> first_passage_min;  ///< per run: when its own z first reaches 3
 };
 
