@@ -26,7 +26,7 @@ double mad_sigma(std::span<const double> values);
 /// autocorrelations of the ranks of the detrended series. O(n^2).
 struct MannKendall {
   double s = 0;
-  double var_s = 0;       ///< tie-corrected, before the autocorrelation correction
+  double var_s = 0;  ///< tie-corrected, before the autocorrelation correction
   /// n / n*, clamped to >= 1: never narrower than for independent data (the paper's value
   /// falls below 1, and can turn negative, for negatively correlated data).
   double correction = 1;
