@@ -9,8 +9,8 @@
 #include <random>
 
 #include "corpus.hpp"
+#include "reference/reference.hpp"
 #include "soak/analysis/classify.hpp"
-#include "soak/analysis/detail/reference.hpp"
 #include "soak/analysis/stats.hpp"
 #include "soak/analysis/targets.hpp"
 #include "soak/analysis/theil_sen.hpp"

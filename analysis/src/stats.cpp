@@ -5,8 +5,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "soak/analysis/detail/reference.hpp"
-
 namespace soak::analysis {
 
 double normal_cdf(double z) {
@@ -60,45 +58,6 @@ double mad_sigma(std::span<const double> values) {
 
 namespace {
 
-/// Regularized incomplete beta I_x(a, b) by Lentz's continued fraction.
-double incomplete_beta(double a, double b, double x) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                                a * std::log(x) + b * std::log1p(-x));
-  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
-  double f = 1, c = 1, d = 0;
-  for (int i = 0; i <= 400; ++i) {
-    const int m = i / 2;
-    double numerator;
-    if (i == 0) {
-      numerator = 1;
-    } else if (i % 2 == 0) {
-      numerator = (m * (b - m) * x) / ((a + 2.0 * m - 1) * (a + 2.0 * m));
-    } else {
-      numerator = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1));
-    }
-    d = 1 + numerator * d;
-    if (std::fabs(d) < 1e-300) d = 1e-300;
-    d = 1 / d;
-    c = 1 + numerator / c;
-    if (std::fabs(c) < 1e-300) c = 1e-300;
-    const double cd = c * d;
-    f *= cd;
-    if (std::fabs(1 - cd) < 1e-14) break;
-  }
-  return front * (f - 1) / a;
-}
-
-}  // namespace
-
-double student_t_two_sided_p(double t, double dof) {
-  if (!std::isfinite(t)) return 0;
-  return incomplete_beta(dof / 2, 0.5, dof / (dof + t * t));
-}
-
-namespace {
-
 int sign(double v) {
   return (v > 0) - (v < 0);
 }
@@ -134,42 +93,6 @@ std::vector<double> ranks(std::span<const double> v) {
 }
 
 }  // namespace
-
-namespace detail {
-
-KendallTau kendall_tau(std::span<const double> x, std::span<const double> y) {
-  const std::size_t n = x.size();
-  double concordant_minus_discordant = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = i + 1; j < n; ++j) {
-      concordant_minus_discordant += sign(x[j] - x[i]) * sign(y[j] - y[i]);
-    }
-  }
-  const double n0 = static_cast<double>(n) * static_cast<double>(n - 1) / 2;
-  std::vector<double> xs(x.begin(), x.end()), ys(y.begin(), y.end());
-  const double ties_x = tie_sum(xs, [](double k) { return k * (k - 1) / 2; });
-  const double ties_y = tie_sum(ys, [](double k) { return k * (k - 1) / 2; });
-  KendallTau result;
-  const double denom = std::sqrt((n0 - ties_x) * (n0 - ties_y));
-  if (denom == 0) return result;
-  result.tau = concordant_minus_discordant / denom;
-  // Variance of the statistic with ties (as scipy's asymptotic method).
-  const double nd = static_cast<double>(n);
-  const double v0 = nd * (nd - 1) * (2 * nd + 5);
-  const double vt = tie_sum(xs, [](double k) { return k * (k - 1) * (2 * k + 5); });
-  const double vu = tie_sum(ys, [](double k) { return k * (k - 1) * (2 * k + 5); });
-  const double v1 = tie_sum(xs, [](double k) { return k * (k - 1); }) *
-                    tie_sum(ys, [](double k) { return k * (k - 1); }) / (2 * nd * (nd - 1));
-  const double v2 = tie_sum(xs, [](double k) { return k * (k - 1) * (k - 2); }) *
-                    tie_sum(ys, [](double k) { return k * (k - 1) * (k - 2); }) /
-                    (9 * nd * (nd - 1) * (nd - 2));
-  const double var = (v0 - vt - vu) / 18 + v1 + v2;
-  const double z = concordant_minus_discordant / std::sqrt(var);
-  result.p_value = std::erfc(std::fabs(z) / std::sqrt(2.0));
-  return result;
-}
-
-}  // namespace detail
 
 MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const double> y,
                                    double detrend_slope) {
@@ -223,8 +146,10 @@ std::pair<double, double> sen_interval(std::span<const double> t, std::span<cons
   if (slopes.empty()) return {NAN, NAN};
   const double big_n = static_cast<double>(slopes.size());
   const double c = normal_quantile(1 - (1 - confidence) / 2) * std::sqrt(std::max(0.0, var_s));
+  // Gilbert (1987): the limits are the M1-th and (M2+1)-th smallest slopes (1-based), M1 =
+  // (N - C)/2, M2 = (N + C)/2, here rounded outward: 0-based floor(M1) - 1 and ceil(M2).
   const auto lower_rank =
-      static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2), 0.0, big_n - 1));
+      static_cast<std::ptrdiff_t>(std::clamp(std::floor((big_n - c) / 2) - 1, 0.0, big_n - 1));
   const auto upper_rank =
       static_cast<std::ptrdiff_t>(std::clamp(std::ceil((big_n + c) / 2), 0.0, big_n - 1));
   std::nth_element(slopes.begin(), slopes.begin() + lower_rank, slopes.end());

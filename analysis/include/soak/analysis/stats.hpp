@@ -4,8 +4,8 @@
 // Thread-safety: pure functions, safe to call concurrently. Failure modes: none thrown;
 // degenerate input (too few points, zero variance) returns the neutral value documented per
 // function. The O(n^2) ones are meant for the conditioned series (a few hundred bins), the
-// exact Theil-Sen in theil_sen.hpp for raw data. Reference estimators used only by tests
-// (OLS, Kendall's tau) are in detail/reference.hpp.
+// exact Theil-Sen in theil_sen.hpp for raw data. Reference estimators used only by tests and
+// benches (OLS, Kendall's tau, the naive Theil-Sen) are in tests/reference/reference.hpp.
 
 #include <span>
 #include <utility>
@@ -26,8 +26,10 @@ double mad_sigma(std::span<const double> values);
 /// autocorrelations of the ranks of the detrended series. O(n^2).
 struct MannKendall {
   double s = 0;
-  double var_s = 0;       ///< tie-corrected, before the autocorrelation correction
-  double correction = 1;  ///< n / n*, >= 1 for positively correlated data
+  double var_s = 0;  ///< tie-corrected, before the autocorrelation correction
+  /// n / n*, clamped to >= 1: never narrower than for independent data (the paper's value
+  /// falls below 1, and can turn negative, for negatively correlated data).
+  double correction = 1;
   double z = 0;
   double p_value = 1;  ///< two-sided, with the corrected variance
 };
@@ -36,10 +38,9 @@ MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const do
 
 /// Sen's confidence interval for the Theil-Sen slope from the order statistics of the
 /// pairwise slopes, widened by the given variance of S (pass the corrected one). O(n^2).
+/// The limits are Gilbert's (1987) M1-th and (M2+1)-th smallest of the N slopes, M1,2 =
+/// (N -+ z sqrt(var_s)) / 2, rounded outward to whole ranks (no interpolation).
 std::pair<double, double> sen_interval(std::span<const double> t, std::span<const double> y,
                                        double var_s, double confidence = 0.95);
-
-/// Student t two-sided p-value for |t| with `dof` degrees of freedom.
-double student_t_two_sided_p(double t, double dof);
 
 }  // namespace soak::analysis

@@ -12,7 +12,7 @@
 // y-units per t-unit. Thread-safety: pure functions with their own buffers, safe to call
 // concurrently. Failure modes: none thrown beyond std::bad_alloc; preconditions (n >= 2, t
 // strictly increasing, k in range) are asserted. The reference that forms every slope is
-// detail::theil_sen_slope_naive (detail/reference.hpp).
+// detail::theil_sen_slope_naive (tests/reference/reference.hpp).
 
 #include <cstdint>
 #include <span>

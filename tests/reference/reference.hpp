@@ -1,7 +1,8 @@
 #pragma once
-// Reference estimators that no verdict uses: tests check the product's statistics against them
-// and against scipy (soak::analysis::detail is not a stable API). Pure functions, safe to call
-// concurrently; O(n^2) where noted.
+// Reference estimators that no verdict uses, for tests and benches only (nothing in analysis/
+// depends on them): tests check the product's statistics against them and against scipy.
+// Units: x or t in seconds, y in the metric's unit. Pure functions, safe to call concurrently;
+// nothing thrown beyond std::bad_alloc; O(n^2) where noted.
 
 #include <algorithm>
 #include <cassert>
@@ -9,9 +10,11 @@
 #include <span>
 #include <vector>
 
-#include "soak/analysis/stats.hpp"
-
 namespace soak::analysis::detail {
+
+/// Student t two-sided p-value for |t| with `dof` degrees of freedom (dof > 0); 0 for an
+/// infinite t.
+double student_t_two_sided_p(double t, double dof);
 
 /// Ordinary least squares, as scipy.stats.linregress reports it.
 struct LinearFit {
