@@ -1,5 +1,5 @@
-// The test-only reference estimators of reference.hpp that are not inline: Student's t p-value
-// (for linregress) and Kendall's tau-b with scipy's asymptotic p-value.
+// The test-only reference estimators of reference.hpp that are not inline: Kendall's tau-b with
+// scipy's asymptotic p-value.
 
 #include "reference.hpp"
 
@@ -29,42 +29,7 @@ double tie_sum(std::vector<double> values, F f) {
   return total;
 }
 
-/// Regularized incomplete beta I_x(a, b) by Lentz's continued fraction.
-double incomplete_beta(double a, double b, double x) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                                a * std::log(x) + b * std::log1p(-x));
-  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
-  double f = 1, c = 1, d = 0;
-  for (int i = 0; i <= 400; ++i) {
-    const int m = i / 2;
-    double numerator;
-    if (i == 0) {
-      numerator = 1;
-    } else if (i % 2 == 0) {
-      numerator = (m * (b - m) * x) / ((a + 2.0 * m - 1) * (a + 2.0 * m));
-    } else {
-      numerator = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1));
-    }
-    d = 1 + numerator * d;
-    if (std::fabs(d) < 1e-300) d = 1e-300;
-    d = 1 / d;
-    c = 1 + numerator / c;
-    if (std::fabs(c) < 1e-300) c = 1e-300;
-    const double cd = c * d;
-    f *= cd;
-    if (std::fabs(1 - cd) < 1e-14) break;
-  }
-  return front * (f - 1) / a;
-}
-
 }  // namespace
-
-double student_t_two_sided_p(double t, double dof) {
-  if (!std::isfinite(t)) return 0;
-  return incomplete_beta(dof / 2, 0.5, dof / (dof + t * t));
-}
 
 KendallTau kendall_tau(std::span<const double> x, std::span<const double> y) {
   const std::size_t n = x.size();

@@ -8,13 +8,11 @@
 #include <cassert>
 #include <cmath>
 #include <span>
+
+#include "soak/analysis/stats.hpp"
 #include <vector>
 
 namespace soak::analysis::detail {
-
-/// Student t two-sided p-value for |t| with `dof` degrees of freedom (dof > 0); 0 for an
-/// infinite t.
-double student_t_two_sided_p(double t, double dof);
 
 /// Ordinary least squares, as scipy.stats.linregress reports it.
 struct LinearFit {

@@ -43,4 +43,8 @@ MannKendall mann_kendall_hamed_rao(std::span<const double> t, std::span<const do
 std::pair<double, double> sen_interval(std::span<const double> t, std::span<const double> y,
                                        double var_s, double confidence = 0.95);
 
+/// Student's t two-sided p-value for |t| with `dof` degrees of freedom (dof > 0); 0 for an
+/// infinite t. The classifier's trend test on too few points to rank.
+double student_t_two_sided_p(double t, double dof);
+
 }  // namespace soak::analysis
