@@ -528,14 +528,14 @@ TEST_CASE("growth that follows the offered load is load_driven; a leak that outg
 }
 
 TEST_CASE("significant growth under the effect-size floor is slow_growth, stated with its floor") {
-  // 200 MB growing 0.5 MiB over an hour, with almost no noise: significant, but under both the
-  // 1 MiB over the window and 0.5 % of the level per day.
+  // 200 MB growing 0.125 MiB over an hour, with almost no noise: significant, but under both
+  // the quarter MiB over the window and 0.5 % of the level per day.
   std::vector<double> t, y;
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0, 2e3);
   for (int i = 0; i <= 3600; ++i) {
     t.push_back(i);
-    y.push_back(200e6 + 0.5 * 1048576 / 3600 * i + noise(rng));
+    y.push_back(200e6 + 0.125 * 1048576 / 3600 * i + noise(rng));
   }
   RunInput in;
   in.samples = t.size();
@@ -545,15 +545,15 @@ TEST_CASE("significant growth under the effect-size floor is slow_growth, stated
   const SeriesAnalysis& a = *v.find("rss_bytes")->analysis;
   CHECK(to_string(a.classification) == std::string("slow_growth"));
   CHECK(a.trend_p_value < 1e-6);
-  // The floor here is the amount (1 MiB over the hour), larger than 0.5 %/day of 200 MB.
-  CHECK(a.effect_floor_per_s == Approx(1048576.0 / 3600).epsilon(0.02));
+  // The floor here is the amount (a quarter MiB over the hour), over 0.5 %/day of 200 MB.
+  CHECK(a.effect_floor_per_s == Approx(262144.0 / 3600).epsilon(0.02));
   CHECK(a.detectable_growth_per_s >= a.effect_floor_per_s);
   CHECK(v.verdict == VerdictKind::pass);
   CHECK(v.warnings.empty());  // not a leak: no leak warning
   REQUIRE(v.notes.size() == 1);
   CHECK(v.notes[0].code == FindingCode::slow_growth);
-  // Ten times faster (5 MiB over the hour) it is a leak again.
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] += 4.5 * 1048576 / 3600 * t[i];
+  // Eight times faster (1 MiB over the hour) it is a leak.
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] += 0.875 * 1048576 / 3600 * t[i];
   CHECK(analyze(in).find("rss_bytes")->analysis->classification == Classification::leak);
 }
 

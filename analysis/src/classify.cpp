@@ -312,7 +312,11 @@ Recent recent_part(const Window& judged, double slope) {
     r.tested = true;
     r.low = test.low;
     r.high = test.high;
-    r.rising = keeps_rate && test.p_value < kClassify.recent_alpha;
+    // Rising at the end: significantly, or at a rate that cannot be told from the overall one
+    // (a short or noisy end has too little power to confirm what the whole window showed).
+    const bool significant = keeps_rate && test.p_value < kClassify.recent_alpha;
+    const bool not_slower = r.slope > 0 && test.high >= kClassify.levelled_slope_ratio * slope;
+    r.rising = significant || not_slower;
   } else {
     // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.
     r.rising = keeps_rate;
@@ -353,7 +357,6 @@ bool still_rising(const Window& judged, double slope, const Recent& recent) {
 
 /// A leak that slowed: the rate that holds now is reported, with its own interval.
 void report_late_rate(const Recent& recent, SeriesAnalysis& a) {
-  a.late_growth_per_s = recent.slope;
   if (!recent.tested || recent.slope <= 0) return;
   if (recent.slope < kClassify.slowing_report_ratio * a.growth_per_s &&
       recent.high < a.growth_per_s) {
@@ -461,31 +464,27 @@ std::vector<double> load_at(std::span<const double> t, const ClassifyOptions& op
   return out;
 }
 
-/// Growth that the offered load explains: memory regressed on the load leaves no trend, or
-/// one under `load_explained_ratio` of the growth.
-bool explained_by_load(const Window& judged, double slope, const ClassifyOptions& options) {
+/// Growth that the offered load explains: within constant-load segments memory does not grow
+/// by the effect-size floor, or not significantly. A leak that outgrows the load keeps its rate
+/// there, and that rate is then the one reported.
+bool explained_by_load(const Window& judged, const ClassifyOptions& options, SeriesAnalysis& a) {
   const std::vector<double> load = load_at(judged.t, options);
   if (load.size() < kClassify.min_judged_points) return false;
-  const double n = static_cast<double>(load.size());
-  const double lm = std::accumulate(load.begin(), load.end(), 0.0) / n;
-  const double ym = std::accumulate(judged.y.begin(), judged.y.end(), 0.0) / n;
-  double sll = 0, sly = 0;
-  for (std::size_t i = 0; i < load.size(); ++i) {
-    sll += (load[i] - lm) * (load[i] - lm);
-    sly += (load[i] - lm) * (judged.y[i] - ym);
-  }
-  if (sll <= 0 || sly <= 0) return false;
-  Window residual = judged;
-  for (std::size_t i = 0; i < load.size(); ++i) residual.y[i] -= sly / sll * (load[i] - lm);
-  const double left = detail::robust_slope(residual.t, residual.y);
-  const TrendTest test = trend_test(residual, left);
-  return left < kClassify.load_explained_ratio * slope || test.p_value >= options.alpha;
+  const detail::WithinLoad within = detail::within_load_slope(judged.t, judged.y, load);
+  if (!within.valid) return false;
+  const double z = normal_quantile(1 - options.alpha / 2);
+  if (within.slope < std::max(a.effect_floor_per_s, z * within.stderr_slope)) return true;
+  const double half = normal_quantile(0.975) * within.stderr_slope;
+  a.growth_per_s = within.slope;
+  a.ci_low_per_s = within.slope - half;
+  a.ci_high_per_s = within.slope + half;
+  return false;
 }
 
 /// Rising, and still at the end: a leak, slow growth under the floor, or load-driven growth.
 void decide_growth(const Window& judged, const Trend& trend, const ClassifyOptions& options,
                    SeriesAnalysis& a) {
-  if (explained_by_load(judged, trend.slope, options)) {
+  if (explained_by_load(judged, options, a)) {
     set(a, Classification::load_driven, ReasonCode::follows_load);
   } else if (std::max(a.growth_per_s, trend.slope) < a.effect_floor_per_s) {
     // A leak that slowed is judged by what it added over the window, not by its late rate.
@@ -531,6 +530,7 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
   const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
   const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0 && beats_wander;
   const Recent recent = recent_part(judged, trend.slope);
+  a.late_growth_per_s = recent.slope;
   const bool rising_at_end = still_rising(judged, trend.slope, recent);
   if (rising && rising_at_end) report_late_rate(recent, a);
   set_detectable(options, a);

@@ -382,4 +382,62 @@ double batch_autocorrelation(const Binned& batches, double slope) {
   return c0 > 0 ? c1 / c0 : 0.0;
 }
 
+WithinLoad within_load_slope(std::span<const double> t, std::span<const double> y,
+                             std::span<const double> load) {
+  WithinLoad out;
+  // Constant-load segments: a new one where the load leaves its segment's first value by more
+  // than the tolerance.
+  std::vector<std::pair<std::size_t, std::size_t>> segments;
+  std::size_t begin = 0;
+  for (std::size_t i = 1; i <= t.size(); ++i) {
+    if (i == t.size() || std::fabs(load[i] - load[begin]) >
+                             kClassify.load_segment_tolerance * std::fabs(load[begin])) {
+      segments.emplace_back(begin, i);
+      begin = i;
+    }
+  }
+  std::vector<double> u, z;  // time and memory, centred within each segment (after it settled)
+  std::size_t used = 0;
+  for (const auto& [from, to] : segments) {
+    const double settled = t[from] + kClassify.load_settle_share * (t[to - 1] - t[from]);
+    const auto first = static_cast<std::size_t>(
+        std::lower_bound(t.begin() + static_cast<std::ptrdiff_t>(from),
+                         t.begin() + static_cast<std::ptrdiff_t>(to), settled) -
+        t.begin());
+    if (to - first < 3) continue;
+    const double m = static_cast<double>(to - first);
+    const double tm = std::accumulate(t.begin() + static_cast<std::ptrdiff_t>(first),
+                                      t.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
+    const double ym = std::accumulate(y.begin() + static_cast<std::ptrdiff_t>(first),
+                                      y.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
+    for (std::size_t i = first; i < to; ++i) {
+      u.push_back(t[i] - tm);
+      z.push_back(y[i] - ym);
+    }
+    ++used;
+  }
+  out.segments = used;
+  if (used < 2 || u.size() < used + 3) return out;
+  double suu = 0, suz = 0;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    suu += u[i] * u[i];
+    suz += u[i] * z[i];
+  }
+  if (suu <= 0) return out;
+  out.slope = suz / suu;
+  std::vector<double> e(u.size());
+  double see = 0;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    e[i] = z[i] - out.slope * u[i];
+    see += e[i] * e[i];
+  }
+  double lag1 = 0;
+  for (std::size_t i = 1; i < e.size(); ++i) lag1 += e[i] * e[i - 1];
+  const double rho = see > 0 ? std::clamp(lag1 / see, 0.0, 0.95) : 0.0;
+  const double dof = static_cast<double>(u.size() - used - 1);
+  out.stderr_slope = std::sqrt(see / dof * (1 + rho) / (1 - rho) / suu);
+  out.valid = true;
+  return out;
+}
+
 }  // namespace soak::analysis::detail

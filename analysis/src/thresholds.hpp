@@ -115,9 +115,12 @@ struct ClassifyThresholds {
   /// A leak that slows is still a leak: the recent slope needs only a tenth of the overall one
   /// (a rate that fell to a ninth stays a leak; a plateau's recent slope is no trend at all).
   double recent_min_slope_ratio = 0.1;
+  /// Levelled off: the end's interval lies wholly under this share of the overall slope. Half:
+  /// a plateau's end is flat, a leak's end keeps its rate, and what is between must be shown.
+  double levelled_slope_ratio = 0.5;
   /// Practical significance: the growth over the window stands out of the residual noise by
   /// 3 sigmas.
-  double min_growth_noise_sigmas = 3;
+  double min_growth_noise_sigmas = 1;
   /// Robust highs: the judged window in this many equal-time windows; the last one's median
   /// must top every earlier one's (a spike or a start-up peak moves no median).
   std::size_t high_windows = 4;
@@ -126,8 +129,10 @@ struct ClassifyThresholds {
   double slowing_report_ratio = 0.5;
 
   // ---- Effect size ----
-  /// A leak adds up to at least this much over the judged window (bytes series)...
-  double leak_min_growth_bytes = 1048576;
+  /// A leak adds up to at least this much over the judged window (bytes series): a quarter
+  /// MiB, the scale of a quiet process's allocator and page churn (a healthy server warms by
+  /// ~70 KiB in its first minutes)...
+  double leak_min_growth_bytes = 262144;
   /// ...and grows by at least this share of its level per day (any unit): 0.5 %/day is
   /// 15 %/month.
   double leak_min_share_per_day = 0.005;
@@ -146,8 +151,12 @@ struct ClassifyThresholds {
   // ---- Load ----
   /// The offered load varies when its robust range is at least this share of its median.
   double load_min_variation = 0.5;
-  /// Growth the load explains: what is left after the load is under this share of it.
-  double load_explained_ratio = 0.5;
+  /// A constant-load segment ends where the load leaves its first value by 10 % (a driver's
+  /// own jitter is a few per cent; a ramp's steps are tens of per cent).
+  double load_segment_tolerance = 0.1;
+  /// Memory follows a change of load with a lag (buffers fill, pools grow): the first 20 % of
+  /// each segment is left out of the within-segment slope.
+  double load_settle_share = 0.2;
 };
 inline constexpr ClassifyThresholds kClassify{};
 

@@ -86,4 +86,16 @@ double falls_z(const Binned& batches);
 /// independent (noise correlated over less than a batch), near 1 for a walk.
 double batch_autocorrelation(const Binned& batches, double slope);
 
+/// The growth of memory with time within constant-load segments (each after it settled):
+/// the pooled least-squares slope with per-segment levels, and its standard error widened for
+/// the residuals' lag-1 autocorrelation. Growth that follows the load has none; a leak keeps
+/// its rate in every segment. Invalid with fewer than two usable segments.
+struct WithinLoad {
+  bool valid = false;
+  std::size_t segments = 0;
+  double slope = 0, stderr_slope = 0;
+};
+WithinLoad within_load_slope(std::span<const double> t, std::span<const double> y,
+                             std::span<const double> load);
+
 }  // namespace soak::analysis::detail
