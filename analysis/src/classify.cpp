@@ -482,9 +482,11 @@ bool explained_by_load(const Window& judged, const ClassifyOptions& options, Ser
 }
 
 /// Rising, and still at the end: a leak, slow growth under the floor, or load-driven growth.
-void decide_growth(const Window& judged, const Trend& trend, const ClassifyOptions& options,
+/// The load is judged on the whole window after the warm-up: a change of load is what an onset
+/// cut would hide.
+void decide_growth(const Window& post_warmup, const Trend& trend, const ClassifyOptions& options,
                    SeriesAnalysis& a) {
-  if (explained_by_load(judged, options, a)) {
+  if (explained_by_load(post_warmup, options, a)) {
     set(a, Classification::load_driven, ReasonCode::follows_load);
   } else if (std::max(a.growth_per_s, trend.slope) < a.effect_floor_per_s) {
     // A leak that slowed is judged by what it added over the window, not by its late rate.
@@ -538,7 +540,7 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
     if (is_staircase(t, y, rising, a)) return a;
   } else if (rising && rising_at_end) {
     if (beats_wander) {
-      decide_growth(judged, trend, options, a);
+      decide_growth(post_warmup, trend, options, a);
       return a;
     }
     set(a, Classification::steady, ReasonCode::wander);

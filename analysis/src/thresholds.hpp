@@ -154,9 +154,10 @@ struct ClassifyThresholds {
   /// A constant-load segment ends where the load leaves its first value by 10 % (a driver's
   /// own jitter is a few per cent; a ramp's steps are tens of per cent).
   double load_segment_tolerance = 0.1;
-  /// Memory follows a change of load with a lag (buffers fill, pools grow): the first 20 % of
-  /// each segment is left out of the within-segment slope.
-  double load_settle_share = 0.2;
+  /// Memory follows a change of load with a lag (buffers fill, pools grow): the first half of
+  /// each segment is left out of the within-segment slope (a 30 s lag has settled to 1 % by
+  /// then in a five-minute step).
+  double load_settle_share = 0.5;
 };
 inline constexpr ClassifyThresholds kClassify{};
 
