@@ -450,7 +450,7 @@ inline void slow_leak_heavy_noise(Context& c) {
 }
 
 inline void sawtooth_leak(Context& c) {
-  const double base = c.level(), rate = c.leak_rate(0.1, 5, base) / 2;
+  const double base = c.level(), rate = c.leak_rate(0.2, 5, base);
   const double amplitude = c.draw.uniform(10, 60) * kMB, period = many_cycles_period(c);
   c.regular_times();
   const std::vector<double> shape = sawtooth_shape(c, period);
@@ -608,10 +608,10 @@ inline void load_outgrowing_leak(Context& c) {
 }
 
 inline void ar_leak(Context& c) {
-  const double base = c.level(), rate = c.leak_rate(0.3, 5, base);
+  const double base = c.level(), rate = c.leak_rate(0.5, 5, base);
   c.regular_times();
   c.fill([&](double t) { return base + rate * t; });
-  c.add_ar(c.draw.uniform(2, 6) * kMB, c.ar_phi_for_share(c.draw.uniform(0.03, 0.15)));
+  c.add_ar(c.draw.uniform(1.5, 5) * kMB, c.ar_phi_for_share(c.draw.uniform(0.03, 0.15)));
   c.add_white(c.draw.uniform(0.2, 1) * kMB);
   c.set_leak(rate, 0);
 }
