@@ -52,7 +52,12 @@ int main(int argc, char** argv) {
     }
     std::vector<RunLength> lengths = corpus_lengths();
     if (length != "all") lengths = {corpus_length(length)};
-    for (const auto& l : lengths) print_length(score_length(l, options), stdout, 10);
+    std::vector<LengthScore> scores;
+    for (const auto& l : lengths) {
+      scores.push_back(score_length(l, options));
+      print_length(scores.back(), stdout, 10);
+    }
+    if (scores.size() > 1) print_length(merge_scores(scores), stdout);
   } catch (const std::exception& e) {
     return usage(stderr, e.what());
   }

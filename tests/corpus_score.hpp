@@ -112,9 +112,21 @@ inline std::string file_safe(std::string name) {
   return name;
 }
 
-inline void dump_csv(const LabelledSeries& s, const std::string& dir) {
+/// Writes DIR/<length>/<family>_<seed>.csv (t,y[,load]) and appends the series' truth to
+/// DIR/<length>/index.csv (family,seed,leak,true_slope_per_s,identifiable,limit_slope_per_s,
+/// judged_from_s,classification).
+inline void dump_csv(const LabelledSeries& s, const std::string& dir,
+                     const std::string& classification) {
   const std::filesystem::path folder = std::filesystem::path(dir) / file_safe(s.length);
   std::filesystem::create_directories(folder);
+  const bool new_index = !std::filesystem::exists(folder / "index.csv");
+  std::ofstream index(folder / "index.csv", std::ios::app);
+  if (new_index)
+    index << "family,seed,leak,true_slope_per_s,identifiable,limit_slope_per_s,judged_from_s,"
+             "classification\n";
+  index << s.family << ',' << s.seed << ',' << s.leak << ',' << s.true_slope_per_s << ','
+        << s.identifiable << ',' << s.limit_slope_per_s << ',' << s.judged_from_s << ','
+        << classification << '\n';
   std::ofstream out(folder / (s.family + "_" + std::to_string(s.seed) + ".csv"));
   const bool load = !s.load_rps.empty();
   out << (load ? "t,y,load\n" : "t,y\n");
@@ -126,8 +138,8 @@ inline void dump_csv(const LabelledSeries& s, const std::string& dir) {
   }
 }
 
-/// Scores one series into its family's tally.
-inline void score_series(const LabelledSeries& s, FamilyScore& f) {
+/// Scores one series into its family's tally; returns its classification's name.
+inline std::string score_series(const LabelledSeries& s, FamilyScore& f) {
   using soak::analysis::Classification;
   const auto a = soak::analysis::classify_series(s.t, s.y, {});
   const bool called = a.classification == Classification::leak;
@@ -148,6 +160,7 @@ inline void score_series(const LabelledSeries& s, FamilyScore& f) {
   if (!right)
     f.misses.push_back(
         {s.seed, soak::analysis::to_string(a.classification), soak::analysis::to_string(a.reason.code)});
+  return soak::analysis::to_string(a.classification);
 }
 
 }  // namespace corpus_detail
@@ -164,14 +177,40 @@ inline LengthScore score_length(const RunLength& length, const CorpusOptions& op
       const LabelledSeries s =
           make_series(name, length, options.seed_base + static_cast<std::uint64_t>(k));
       f.leak = s.leak;
-      if (!options.dump_dir.empty()) corpus_detail::dump_csv(s, options.dump_dir);
-      corpus_detail::score_series(s, f);
+      const std::string classification = corpus_detail::score_series(s, f);
+      if (!options.dump_dir.empty()) corpus_detail::dump_csv(s, options.dump_dir, classification);
     }
     score.families.push_back(std::move(f));
   }
   score.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return score;
+}
+
+/// The scores of several lengths as one ("all"): each family's tallies summed over lengths.
+inline LengthScore merge_scores(const std::vector<LengthScore>& scores) {
+  LengthScore all;
+  all.length = "all";
+  for (const auto& score : scores) {
+    all.seconds += score.seconds;
+    for (const auto& f : score.families) {
+      auto it = std::find_if(all.families.begin(), all.families.end(),
+                             [&](const FamilyScore& g) { return g.family == f.family; });
+      if (it == all.families.end()) {
+        all.families.push_back(f);
+        all.families.back().misses.clear();  // seeds repeat across lengths: listed per length
+        continue;
+      }
+      it->series += f.series;
+      it->leak_calls += f.leak_calls;
+      it->unidentifiable += f.unidentifiable;
+      it->unidentifiable_right += f.unidentifiable_right;
+      it->identifiable_leaks += f.identifiable_leaks;
+      it->covered += f.covered;
+      it->slope_errors.insert(it->slope_errors.end(), f.slope_errors.begin(), f.slope_errors.end());
+    }
+  }
+  return all;
 }
 
 /// One table: a row per family, the length's totals, then up to `misses_per_family`

@@ -39,8 +39,9 @@ TEST_CASE("the labelled corpus is classified with high precision and recall at e
   options.per_family = kPerFamily;
   std::printf("\ncorpus: seed base %llu, %d series per family and length\n",
               static_cast<unsigned long long>(options.seed_base), options.per_family);
+  std::vector<LengthScore> scores;
   for (const RunLength& length : corpus_lengths()) {
-    const LengthScore score = score_length(length, options);
+    const LengthScore& score = scores.emplace_back(score_length(length, options));
     print_length(score, stdout);
     std::fflush(stdout);
     INFO("run length " << length.name << ", seed base " << options.seed_base);
@@ -54,4 +55,5 @@ TEST_CASE("the labelled corpus is classified with high precision and recall at e
     CHECK(score.median_slope_error() <= kMaxMedianSlopeError);  // NaN (no leak called) fails
     CHECK(score.coverage() >= kMinCoverage);
   }
+  print_length(merge_scores(scores), stdout);  // overall figures, for the record
 }
