@@ -48,6 +48,7 @@ struct FamilyScore {
   int identifiable_leaks = 0, covered = 0;
   std::vector<double> slope_errors;  ///< |reported - true| / true, identifiable leaks called leak
   std::vector<CorpusMiss> misses;
+  double classify_seconds = 0;  ///< time spent in classify_series
 };
 
 inline double median_of(std::vector<double> v) {
@@ -141,7 +142,10 @@ inline void dump_csv(const LabelledSeries& s, const std::string& dir,
 /// Scores one series into its family's tally; returns its classification's name.
 inline std::string score_series(const LabelledSeries& s, FamilyScore& f) {
   using soak::analysis::Classification;
+  const auto start = std::chrono::steady_clock::now();
   const auto a = soak::analysis::classify_series(s.t, s.y, {});
+  f.classify_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const bool called = a.classification == Classification::leak;
   ++f.series;
   f.leak_calls += called;
@@ -207,6 +211,7 @@ inline LengthScore merge_scores(const std::vector<LengthScore>& scores) {
       it->unidentifiable_right += f.unidentifiable_right;
       it->identifiable_leaks += f.identifiable_leaks;
       it->covered += f.covered;
+      it->classify_seconds += f.classify_seconds;
       it->slope_errors.insert(it->slope_errors.end(), f.slope_errors.begin(), f.slope_errors.end());
     }
   }
@@ -222,21 +227,22 @@ inline void print_length(const LengthScore& score, std::FILE* out, std::size_t m
     std::snprintf(text, sizeof text, "%.1f%%", 100 * share);
     return std::string(text);
   };
-  std::fprintf(out, "\ncorpus %s: %-22s %6s %10s %10s %9s %12s\n", score.length.c_str(),
-               "family", "series", "leak calls", "median err", "coverage", "below limit");
+  std::fprintf(out, "\ncorpus %s: %-22s %6s %10s %10s %9s %12s %9s\n", score.length.c_str(),
+               "family", "series", "leak calls", "median err", "coverage", "below limit",
+               "ms/series");
   for (const auto& f : score.families) {
     const std::string below =
         f.unidentifiable ? std::to_string(f.unidentifiable_right) + "/" +
                                std::to_string(f.unidentifiable) + " ok"
                          : "-";
-    std::fprintf(out, "corpus %s: %-22s %6d %10s %10s %9s %12s\n", score.length.c_str(),
+    std::fprintf(out, "corpus %s: %-22s %6d %10s %10s %9s %12s %9.1f\n", score.length.c_str(),
                  f.family.c_str(), f.series,
                  percent(static_cast<double>(f.leak_calls) / f.series).c_str(),
                  f.leak ? percent(median_of(f.slope_errors)).c_str() : "-",
                  f.leak && f.identifiable_leaks
                      ? percent(static_cast<double>(f.covered) / f.identifiable_leaks).c_str()
                      : "-",
-                 below.c_str());
+                 below.c_str(), 1e3 * f.classify_seconds / f.series);
   }
   std::fprintf(out,
                "corpus %s: TP %d FN %d FP %d: precision %.3f recall %.3f F1 %.3f, median slope "
