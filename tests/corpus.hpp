@@ -77,13 +77,13 @@ inline const RunLength& corpus_length(const std::string& name) {
 
 /// The generator's known noise, from which the statistical limit is computed (see the top).
 struct NoiseModel {
-  double white_sd = 0;          ///< iid Gaussian, bytes
-  double heavy_scale = 0;       ///< iid Student-t scale, bytes
-  double heavy_df = 0;          ///< its degrees of freedom (> 2 for a finite limit)
-  double quantum = 0;           ///< value resolution, bytes (0: none)
-  double ar_sd = 0;             ///< stationary AR(1) sd, bytes
-  double ar_phi = 0;            ///< its lag-1 coefficient per nominal step
-  double walk_var_per_s = 0;    ///< random-walk variance growth, bytes^2 per second
+  double white_sd = 0;            ///< iid Gaussian, bytes
+  double heavy_scale = 0;         ///< iid Student-t scale, bytes
+  double heavy_df = 0;            ///< its degrees of freedom (> 2 for a finite limit)
+  double quantum = 0;             ///< value resolution, bytes (0: none)
+  double ar_sd = 0;               ///< stationary AR(1) sd, bytes
+  double ar_phi = 0;              ///< its lag-1 coefficient per nominal step
+  double walk_var_per_s = 0;      ///< random-walk variance growth, bytes^2 per second
   double periodic_amplitude = 0;  ///< sawtooth or staircase amplitude, bytes
   double periodic_period_s = 0;   ///< its period
 };
@@ -92,9 +92,9 @@ struct LabelledSeries {
   std::string family;
   std::string length;  ///< RunLength::name
   std::uint64_t seed = 0;
-  bool leak = false;            ///< the truth
-  double true_slope_per_s = 0;  ///< leaks: the sustained late rate the detector should report
-  bool identifiable = true;     ///< leaks: above the statistical limit (always true if benign)
+  bool leak = false;             ///< the truth
+  double true_slope_per_s = 0;   ///< leaks: the sustained late rate the detector should report
+  bool identifiable = true;      ///< leaks: above the statistical limit (always true if benign)
   double limit_slope_per_s = 0;  ///< leaks: the slope a z = 3 OLS test needs (see the top)
   double judged_from_s = 0;      ///< leaks: the onset that test knew
   NoiseModel noise;
@@ -116,9 +116,7 @@ class Draw {
  public:
   explicit Draw(std::seed_seq& seq) : rng_(seq) {}
   double uniform(double lo, double hi) { return lo + (hi - lo) * unit_(rng_); }
-  double log_uniform(double lo, double hi) {
-    return std::exp(uniform(std::log(lo), std::log(hi)));
-  }
+  double log_uniform(double lo, double hi) { return std::exp(uniform(std::log(lo), std::log(hi))); }
   int integer(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(double p) { return unit_(rng_) < p; }
   double gauss() { return normal_(rng_); }
@@ -525,7 +523,8 @@ inline void spike_then_leak(Context& c) {
   } else {
     // One outlier above the late level, somewhere in the middle.
     c.fill([&](double t) { return base + rate * t; });
-    const auto at = static_cast<std::size_t>(c.draw.uniform(0.3, 0.8) * static_cast<double>(c.s.y.size()));
+    const auto at =
+        static_cast<std::size_t>(c.draw.uniform(0.3, 0.8) * static_cast<double>(c.s.y.size()));
     c.s.y[at] = base + growth + c.draw.uniform(10, 60) * kMB;
     c.set_leak(rate, 0);
   }
@@ -777,8 +776,8 @@ inline LabelledSeries make_series(const std::string& family, const RunLength& le
                                   std::uint64_t seed) {
   using namespace corpus_detail;
   const auto& table = corpus_family_table();
-  const auto it = std::find_if(table.begin(), table.end(),
-                               [&](const Family& f) { return f.name == family; });
+  const auto it =
+      std::find_if(table.begin(), table.end(), [&](const Family& f) { return f.name == family; });
   if (it == table.end()) throw std::invalid_argument("unknown corpus family: " + family);
   std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
                     fnv1a(family), fnv1a(length.name)};

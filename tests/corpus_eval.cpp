@@ -38,12 +38,18 @@ int main(int argc, char** argv) {
       if (flag == "-h" || flag == "--help") return usage(stdout, "the labelled corpus's tables", 0);
       if (i + 1 >= argc) return usage(stderr, ("a value is missing after " + flag).c_str());
       const std::string value = argv[++i];
-      if (flag == "--seed-base") options.seed_base = std::stoull(value);
-      else if (flag == "--per-family") options.per_family = std::stoi(value);
-      else if (flag == "--length") length = value;
-      else if (flag == "--family") family = value;
-      else if (flag == "--dump") options.dump_dir = value;
-      else return usage(stderr, ("unknown flag " + flag).c_str());
+      if (flag == "--seed-base")
+        options.seed_base = std::stoull(value);
+      else if (flag == "--per-family")
+        options.per_family = std::stoi(value);
+      else if (flag == "--length")
+        length = value;
+      else if (flag == "--family")
+        family = value;
+      else if (flag == "--dump")
+        options.dump_dir = value;
+      else
+        return usage(stderr, ("unknown flag " + flag).c_str());
     }
     if (options.per_family < 1) return usage(stderr, "--per-family must be at least 1");
     if (family != "all") {

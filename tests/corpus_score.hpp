@@ -100,7 +100,8 @@ struct LengthScore {
   }
   double median_slope_error() const {
     std::vector<double> all;
-    for (const auto& f : families) all.insert(all.end(), f.slope_errors.begin(), f.slope_errors.end());
+    for (const auto& f : families)
+      all.insert(all.end(), f.slope_errors.begin(), f.slope_errors.end());
     return median_of(all);
   }
 };
@@ -157,13 +158,12 @@ inline std::string score_series(const LabelledSeries& s, FamilyScore& f) {
   } else if (s.leak) {
     ++f.identifiable_leaks;
     if (called)
-      f.slope_errors.push_back(std::fabs(a.growth_per_s - s.true_slope_per_s) /
-                               s.true_slope_per_s);
+      f.slope_errors.push_back(std::fabs(a.growth_per_s - s.true_slope_per_s) / s.true_slope_per_s);
     f.covered += a.ci_low_per_s <= s.true_slope_per_s && s.true_slope_per_s <= a.ci_high_per_s;
   }
   if (!right)
-    f.misses.push_back(
-        {s.seed, soak::analysis::to_string(a.classification), soak::analysis::to_string(a.reason.code)});
+    f.misses.push_back({s.seed, soak::analysis::to_string(a.classification),
+                        soak::analysis::to_string(a.reason.code)});
   return soak::analysis::to_string(a.classification);
 }
 
@@ -186,8 +186,7 @@ inline LengthScore score_length(const RunLength& length, const CorpusOptions& op
     }
     score.families.push_back(std::move(f));
   }
-  score.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  score.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return score;
 }
 
@@ -220,7 +219,8 @@ inline LengthScore merge_scores(const std::vector<LengthScore>& scores) {
 
 /// One table: a row per family, the length's totals, then up to `misses_per_family`
 /// misclassified series per family (family, seed, classification, reason).
-inline void print_length(const LengthScore& score, std::FILE* out, std::size_t misses_per_family = 3) {
+inline void print_length(const LengthScore& score, std::FILE* out,
+                         std::size_t misses_per_family = 3) {
   auto percent = [](double share) {
     if (std::isnan(share)) return std::string("-");
     char text[16];
@@ -231,10 +231,9 @@ inline void print_length(const LengthScore& score, std::FILE* out, std::size_t m
                "family", "series", "leak calls", "median err", "coverage", "below limit",
                "ms/series");
   for (const auto& f : score.families) {
-    const std::string below =
-        f.unidentifiable ? std::to_string(f.unidentifiable_right) + "/" +
-                               std::to_string(f.unidentifiable) + " ok"
-                         : "-";
+    const std::string below = f.unidentifiable ? std::to_string(f.unidentifiable_right) + "/" +
+                                                     std::to_string(f.unidentifiable) + " ok"
+                                               : "-";
     std::fprintf(out, "corpus %s: %-22s %6d %10s %10s %9s %12s %9.1f\n", score.length.c_str(),
                  f.family.c_str(), f.series,
                  percent(static_cast<double>(f.leak_calls) / f.series).c_str(),
