@@ -34,12 +34,14 @@
 //   random walk (variance growth w per second)       w / D
 //       the honest limit: the drift of the first differences, (y_end - y_start)/D, has this
 //       variance whatever the fit, since a walk's level carries no information on its drift
+//       (also the wander of heap steps of random height about their mean rate)
 //   periodic nuisance (sawtooth or staircase amplitude A, k cycles in the window)  (1.5 A/(kD))^2
 //       the error a k-cycle sawtooth leaves in an OLS slope: exactly A/(kD) over whole cycles,
-//       times 1.5 for jittered cycles and the partial ones at the ends
+//       times 1.5 for jittered cycles and the partial ones at the ends (rounding a trend to a
+//       quantum q is such a staircase: A = q, one cycle per q of growth)
+// and the limit is limit_slope_per_s = 3 sqrt(variance); identifiable = slope >= limit.
 // Checked against the corpus itself: over every leak family and length, the OLS slope's error
 // divided by sqrt(variance) has a standard deviation of 0.2-1.7 (1 where the noise is white).
-// and the limit is limit_slope_per_s = 3 sqrt(variance); identifiable = slope >= limit.
 // Benign series are always identifiable (they always count in the score).
 
 #include <algorithm>
