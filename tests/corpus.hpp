@@ -26,9 +26,12 @@
 // `identifiable` when an OLS slope test that knew the onset reaches z >= 3 on the post-onset
 // part [judged_from_s, end], given the generator's known noise. With Sxx = sum (t_i - tbar)^2
 // over the post-onset points (within each constant-load segment when the series has segments:
-// per-segment intercepts), D the post-onset span, the slope's variance is the sum of
+// per-segment intercepts; leaving out the points the series marks as known disturbances: the
+// memory's settling after a load step, a single known outlier), D the post-onset span, the
+// slope's variance is the sum of
 //   white-like noise (Gaussian sd s, Student-t scale c with df v: s^2 = c^2 v/(v-2),
-//   quantization q: q^2/12)                         s^2 / Sxx
+//   quantization q: q^2/12, memory following iid load jitter of sd j through a first-order
+//   lag: j^2, since the lag keeps its input's long-run variance)      s^2 / Sxx
 //   AR(1) noise (stationary sd a, lag-1 phi)        a^2 / Sxx * (1+phi)/(1-phi)
 //       i.e. white noise with the effective sample size n(1-phi)/(1+phi)
 //   random walk (variance growth w per second)       w / D
@@ -41,7 +44,8 @@
 //       quantum q is such a staircase: A = q, one cycle per q of growth)
 // and the limit is limit_slope_per_s = 3 sqrt(variance); identifiable = slope >= limit.
 // Checked against the corpus itself: over every leak family and length, the OLS slope's error
-// divided by sqrt(variance) has a standard deviation of 0.2-1.7 (1 where the noise is white).
+// divided by sqrt(variance) has a standard deviation of 0.2-1.6 (1 where the noise is white);
+// corpus_test checks that it stays at most 2.
 // Benign series are always identifiable (they always count in the score).
 
 #include <algorithm>
@@ -88,6 +92,7 @@ struct NoiseModel {
   double walk_var_per_s = 0;      ///< random-walk variance growth, bytes^2 per second
   double periodic_amplitude = 0;  ///< sawtooth or staircase amplitude, bytes
   double periodic_period_s = 0;   ///< its period
+  double load_jitter_sd = 0;      ///< memory's response to iid load jitter (at the top load)
 };
 
 struct LabelledSeries {
@@ -102,7 +107,8 @@ struct LabelledSeries {
   NoiseModel noise;
   std::vector<double> t, y;
   std::vector<double> load_t, load_rps;  ///< offered load for the load families; else empty
-  /// Constant-load segment index per point (load families only): the limit's intercepts.
+  /// Per point, empty or: the constant-load segment (the limit's test fits one intercept per
+  /// segment), or -1 for a point that test leaves out (settling after a load step, an outlier).
   std::vector<int> segment;
 };
 
@@ -112,6 +118,7 @@ constexpr double kMB = 1e6;
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr double kPage = 4096;
 constexpr double kPerMin = 1.0 / 60;  // MB/min -> MB/s
+constexpr double kLoadJitter = 0.02;  // the offered load's sample-to-sample jitter, relative
 
 /// The random draws of one series.
 class Draw {
@@ -222,7 +229,7 @@ inline double startup_peak(double t, double height, double tau_s) {
 }
 
 /// Load that ramps in `levels` steps from `low` to `high` requests/s (the last step at
-/// `last_step_share` of the run), with 2 % jitter; fills load_t/load_rps/segment.
+/// `last_step_share` of the run), with kLoadJitter; fills load_t/load_rps/segment.
 inline void load_ramp(Context& c, int levels, double low, double high, double last_step_share) {
   std::vector<double> step_at(static_cast<std::size_t>(levels));
   for (int k = 0; k < levels; ++k)
@@ -234,20 +241,27 @@ inline void load_ramp(Context& c, int levels, double low, double high, double la
     int k = 0;
     while (k + 1 < levels && c.s.t[i] >= step_at[static_cast<std::size_t>(k + 1)]) ++k;
     const double nominal = low + (high - low) * k / (levels - 1);
-    c.s.load_rps[i] = nominal * (1 + 0.02 * c.draw.gauss());
+    c.s.load_rps[i] = nominal * (1 + kLoadJitter * c.draw.gauss());
     c.s.segment[i] = k;
   }
 }
 
 /// Memory that follows the load with a first-order lag of `lag_s`: bytes_per_rps per request/s.
+/// The 6 lags after each load step (still settling) are left out of the limit's test.
 inline void add_load_memory(Context& c, double bytes_per_rps, double lag_s) {
   double state = bytes_per_rps * c.s.load_rps.front();
+  double top_rps = 0, step_at = -std::numeric_limits<double>::infinity();
+  const std::vector<int> segment = c.s.segment;
   for (std::size_t i = 0; i < c.s.y.size(); ++i) {
     const double dt = i ? c.s.t[i] - c.s.t[i - 1] : 0;
     const double r = std::exp(-dt / lag_s);
     state = r * state + (1 - r) * bytes_per_rps * c.s.load_rps[i];
     c.s.y[i] += state;
+    top_rps = std::max(top_rps, c.s.load_rps[i]);
+    if (i > 0 && segment[i] != segment[i - 1]) step_at = c.s.t[i];
+    if (c.s.t[i] - step_at < 6 * lag_s) c.s.segment[i] = -1;
   }
+  c.s.noise.load_jitter_sd = kLoadJitter * top_rps * bytes_per_rps;
 }
 
 // ---- benign families ----------------------------------------------------------------------
@@ -518,19 +532,23 @@ inline void spike_then_leak(Context& c) {
   c.regular_times();
   if (c.draw.chance(0.5)) {
     // A start-up peak higher than the leak reaches in the whole run.
+    // The limit's test starts once the peak has decayed to 5 % of the noise.
     const double height = growth * c.draw.uniform(1.2, 2) + c.draw.uniform(20, 100) * kMB;
     const double tau = std::min(c.draw.uniform(20, 90), 0.03 * c.duration());
     c.fill([&](double t) { return base + rate * t + startup_peak(t, height, tau); });
-    c.set_leak(rate, 8 * tau);
+    c.add_white(c.draw.uniform(0.2, 1.5) * kMB);
+    c.set_leak(rate, tau * std::log(height / (0.05 * c.s.noise.white_sd)));
   } else {
-    // One outlier above the late level, somewhere in the middle.
+    // One outlier above the late level, somewhere in the middle (left out of the limit's test).
     c.fill([&](double t) { return base + rate * t; });
     const auto at =
         static_cast<std::size_t>(c.draw.uniform(0.3, 0.8) * static_cast<double>(c.s.y.size()));
+    c.add_white(c.draw.uniform(0.2, 1.5) * kMB);
     c.s.y[at] = base + growth + c.draw.uniform(10, 60) * kMB;
+    c.s.segment.assign(c.s.y.size(), 0);
+    c.s.segment[at] = -1;
     c.set_leak(rate, 0);
   }
-  c.add_white(c.draw.uniform(0.2, 1.5) * kMB);
 }
 
 inline void gappy_leak(Context& c) {
@@ -655,14 +673,15 @@ inline void heap_steps_leak(Context& c) {
 }
 
 inline void warmup_then_leak(Context& c) {
-  // The warm-up is over (0.25 % of its rise left) by 6 tau, at most 48 % of the run.
+  // The limit's test starts once the warm-up's remainder is 5 % of the noise (by 9-11 tau, at
+  // most about half the run).
   const double base = c.level(), rise = c.draw.uniform(20, 100) * kMB;
-  const double tau = std::clamp(c.draw.uniform(0.03, 0.08) * c.duration(), 30.0, 1800.0);
+  const double tau = std::clamp(c.draw.uniform(0.02, 0.045) * c.duration(), 20.0, 1800.0);
   const double rate = c.leak_rate(0.1, 5, base);
   c.regular_times();
   c.fill([&](double t) { return base + rise * (1 - std::exp(-t / tau)) + rate * t; });
   c.add_white(c.draw.uniform(0.2, 1.5) * kMB);
-  c.set_leak(rate, 6 * tau);
+  c.set_leak(rate, tau * std::log(rise / (0.05 * c.s.noise.white_sd)));
 }
 
 // ---- the statistical limit ----------------------------------------------------------------
@@ -670,15 +689,18 @@ inline void warmup_then_leak(Context& c) {
 /// Sum of (t - segment mean)^2 over the points at or after `from_s`, per segment.
 inline double within_segment_sxx(const LabelledSeries& s, double from_s) {
   std::map<int, std::pair<double, double>> sums;  // segment -> (sum t, count)
+  auto judged = [&](std::size_t i) {
+    return s.t[i] >= from_s && (s.segment.empty() || s.segment[i] >= 0);
+  };
   for (std::size_t i = 0; i < s.t.size(); ++i) {
-    if (s.t[i] < from_s) continue;
+    if (!judged(i)) continue;
     auto& [sum, count] = sums[s.segment.empty() ? 0 : s.segment[i]];
     sum += s.t[i];
     count += 1;
   }
   double sxx = 0;
   for (std::size_t i = 0; i < s.t.size(); ++i) {
-    if (s.t[i] < from_s) continue;
+    if (!judged(i)) continue;
     const auto& [sum, count] = sums[s.segment.empty() ? 0 : s.segment[i]];
     sxx += (s.t[i] - sum / count) * (s.t[i] - sum / count);
   }
@@ -691,7 +713,8 @@ inline double limit_slope(const LabelledSeries& s) {
   const double sxx = within_segment_sxx(s, s.judged_from_s);
   const double span = s.t.back() - s.judged_from_s;
   if (sxx <= 0 || span <= 0) return std::numeric_limits<double>::infinity();
-  double white_var = m.white_sd * m.white_sd + m.quantum * m.quantum / 12;
+  double white_var =
+      m.white_sd * m.white_sd + m.quantum * m.quantum / 12 + m.load_jitter_sd * m.load_jitter_sd;
   if (m.heavy_scale > 0)
     white_var += m.heavy_df > 2 ? m.heavy_scale * m.heavy_scale * m.heavy_df / (m.heavy_df - 2)
                                 : std::numeric_limits<double>::infinity();
