@@ -494,7 +494,7 @@ inline void sawtooth_leak_few(Context& c) {
 }
 
 inline void late_onset_leak(Context& c) {
-  const double base = c.level(), rate = c.leak_rate(0.1, 5, base) * 2;
+  const double base = c.level(), rate = c.leak_rate(0.2, 5, base);
   const double onset = c.draw.uniform(0.3, 0.6) * c.duration();
   c.regular_times();
   c.fill([&](double t) { return base + rate * std::max(0.0, t - onset); });
@@ -590,7 +590,7 @@ inline void irregular_leak(Context& c) {
 inline void slowing_leak(Context& c) {
   // Rate `fast` until t1, falling linearly to fast/9 by t2 (at most 45 % of the run), then
   // constant: the late rate is what the detector should report.
-  const double base = c.level(), late = c.leak_rate(0.05, 2, base) / 2, fast = 9 * late;
+  const double base = c.level(), late = c.leak_rate(0.05, 0.55, base), fast = 9 * late;
   const double t1 = c.draw.uniform(0.1, 0.25) * c.duration();
   const double t2 = t1 + c.draw.uniform(0.1, 0.2) * c.duration();
   c.regular_times();
@@ -640,11 +640,12 @@ inline void ar_leak(Context& c) {
 }
 
 inline void heap_steps_leak(Context& c) {
-  // Flat for 10-20 % of the run, then 4-8 heap expansions of 15-70 MiB at jittered intervals
-  // that keep coming to the end, under a young-generation sawtooth.
+  // Flat for 10-20 % of the run, then 3-6 heap expansions of 15-70 MiB at jittered intervals
+  // that keep coming to the end, under a young-generation sawtooth. In a 10-minute run that is
+  // 5-50 MiB/min, above the other families' rates, as in the JVM of issue 11 (mechanism 11).
   const double base = c.level();
   const double first = c.draw.uniform(0.1, 0.2) * c.duration();
-  const int steps = c.draw.integer(4, 8);
+  const int steps = c.draw.integer(3, 6);
   const double interval = (c.duration() - first) / steps;
   std::vector<double> at, height;
   double total = 0;
