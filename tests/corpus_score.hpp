@@ -174,6 +174,9 @@ inline LengthScore score_length(const RunLength& length, const CorpusOptions& op
   const auto start = std::chrono::steady_clock::now();
   LengthScore score;
   score.length = length.name;
+  if (!options.dump_dir.empty())  // a fresh index for this length (the series are overwritten)
+    std::filesystem::remove(std::filesystem::path(options.dump_dir) /
+                            corpus_detail::file_safe(length.name) / "index.csv");
   for (const auto& name : options.families) {
     FamilyScore f;
     f.family = name;
