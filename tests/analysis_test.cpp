@@ -1,5 +1,5 @@
-// soak::analysis: estimators against hand-computed values and scipy, the labelled corpus,
-// targets parsing, and recorded real traces.
+// soak::analysis: estimators against hand-computed values and scipy, targets parsing, and
+// recorded real traces. The labelled corpus has its own test (corpus_test.cpp).
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,7 +8,6 @@
 #include <map>
 #include <random>
 
-#include "corpus.hpp"
 #include "reference/reference.hpp"
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/stats.hpp"
@@ -142,72 +141,6 @@ TEST_CASE("Hamed-Rao widens the trend test on autocorrelated noise, not on white
   const MannKendall r = mann_kendall_hamed_rao(t, red, 0);
   CHECK(w.correction < 1.5);  // white noise: little or no inflation
   CHECK(r.correction > 5);    // AR(1) 0.95: (1+phi)/(1-phi) = 39 in theory, fewer lags significant
-}
-
-TEST_CASE("the labelled corpus is classified with high precision and recall") {
-  // 12 families x 50 series, fixed seeds.
-  constexpr int kPerFamily = 50;
-  struct Tally {
-    int n = 0, called_leak = 0, covered = 0;
-    std::vector<double> slope_errors;
-  };
-  std::map<std::string, Tally> tally;
-  int tp = 0, fp = 0, fn = 0;
-  std::vector<double> all_errors;
-  int covered = 0, leaks = 0;
-  for (const auto& family : corpus_families()) {
-    for (int k = 0; k < kPerFamily; ++k) {
-      const LabelledSeries s = make_series(family, 1000 + static_cast<std::uint64_t>(k) * 7919);
-      const SeriesAnalysis a = classify_series(s.t, s.y, {});
-      Tally& f = tally[family];
-      ++f.n;
-      const bool called = a.classification == Classification::leak;
-      f.called_leak += called;
-      if (s.leak) {
-        ++leaks;
-        called ? ++tp : ++fn;
-        const double err = std::fabs(a.growth_per_s - s.true_slope_per_s) / s.true_slope_per_s;
-        f.slope_errors.push_back(err);
-        all_errors.push_back(err);
-        const bool in =
-            a.ci_low_per_s <= s.true_slope_per_s && s.true_slope_per_s <= a.ci_high_per_s;
-        f.covered += in;
-        covered += in;
-      } else if (called) {
-        ++fp;
-      }
-    }
-  }
-  const double precision = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
-  const double recall = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
-  const double f1 = 2 * precision * recall / (precision + recall);
-  const double coverage = static_cast<double>(covered) / leaks;
-  std::printf("\ncorpus: %-24s %8s %10s %12s %9s\n", "family", "series", "leak calls", "median err",
-              "coverage");
-  for (const auto& family : corpus_families()) {
-    const Tally& f = tally[family];
-    const bool leak_family = !f.slope_errors.empty();
-    std::printf(
-        "corpus: %-24s %8d %9.0f%% %11s %9s\n", family.c_str(), f.n, 100.0 * f.called_leak / f.n,
-        leak_family ? (std::to_string(100 * median(f.slope_errors)).substr(0, 4) + "%").c_str()
-                    : "-",
-        leak_family ? (std::to_string(100 * f.covered / f.n) + "%").c_str() : "-");
-  }
-  std::printf(
-      "corpus: precision %.3f recall %.3f F1 %.3f, median slope error %.1f%%, "
-      "interval coverage %.1f%%\n",
-      precision, recall, f1, 100 * median(all_errors), 100 * coverage);
-  CHECK(f1 >= 0.97);
-  CHECK(precision >= 0.98);
-  for (const auto& family : corpus_families()) {
-    const Tally& f = tally[family];
-    if (f.slope_errors.empty()) {
-      INFO(family);
-      CHECK(f.called_leak <= f.n * 2 / 100);  // no benign family above 2 % false positives
-    }
-  }
-  CHECK(median(all_errors) <= 0.10);
-  CHECK(coverage >= 0.90);
 }
 
 TEST_CASE("integer series: a staircase of new fds is a leak, a pool that filled once is not") {
