@@ -3,10 +3,13 @@
 // length: shared by the corpus test (corpus_test.cpp) and the tuning tool (corpus_eval.cpp).
 //
 // Scoring rules (issue 11): a leak below its statistical limit (identifiable=false) is right
-// when called `leak` or `insufficient` and is kept out of F1 (counted separately); every other
+// when called `leak`, or when the run says it could not see it (`insufficient`, `slow_growth`
+// under the effect-size floor, or a detectable rate above the true one: its growth check is
+// then inconclusive), and is kept out of F1 (counted separately); every other
 // series counts: TP = leak called `leak`, FN = leak called anything else (insufficient
 // included), FP = benign called `leak`. Slope errors are over identifiable leaks called leak;
-// interval coverage is over all identifiable leaks.
+// interval coverage is over all identifiable leaks. Series are classified as the verdict
+// classifies a *_bytes series: with the byte floor and the offered load when there is one.
 
 #include <algorithm>
 #include <chrono>
@@ -144,7 +147,13 @@ inline void dump_csv(const LabelledSeries& s, const std::string& dir,
 inline std::string score_series(const LabelledSeries& s, FamilyScore& f) {
   using soak::analysis::Classification;
   const auto start = std::chrono::steady_clock::now();
-  const auto a = soak::analysis::classify_series(s.t, s.y, {});
+  // As the verdict classifies a *_bytes series: the effect-size floor in bytes, and the offered
+  // load when the run recorded one.
+  soak::analysis::ClassifyOptions options;
+  options.bytes = true;
+  options.load_t = s.load_t;
+  options.load_value = s.load_rps;
+  const auto a = soak::analysis::classify_series(s.t, s.y, options);
   f.classify_seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const bool called = a.classification == Classification::leak;
@@ -153,7 +162,11 @@ inline std::string score_series(const LabelledSeries& s, FamilyScore& f) {
   bool right = s.leak ? called : !called;
   if (s.leak && !s.identifiable) {
     ++f.unidentifiable;
-    right = called || a.classification == Classification::insufficient;
+    // Right when the run says it could not see it: insufficient, growth under the floor, or a
+    // detectable rate above the true one (its growth check is then inconclusive).
+    right = called || a.classification == Classification::insufficient ||
+            a.classification == Classification::slow_growth ||
+            a.detectable_growth_per_s >= s.true_slope_per_s;
     f.unidentifiable_right += right;
   } else if (s.leak) {
     ++f.identifiable_leaks;
