@@ -269,9 +269,7 @@ Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const
     const std::size_t lag = std::max<std::size_t>(3, judged.size() / kClassify.batches);
     const double ratio = std::max(detail::variance_ratio(judged.t, judged.y, trend.slope, lag),
                                   detail::variance_ratio(judged.t, judged.y, trend.slope, lag / 3));
-    trend.wanders = ratio >= kClassify.wander_min_variance_ratio ||
-                    detail::batch_autocorrelation(batches, trend.slope) >=
-                        kClassify.wander_min_batch_autocorrelation;
+    trend.wanders = ratio >= kClassify.wander_min_variance_ratio;
     trend.drift_t = detail::drift_t(batches);
     trend.falls_z = detail::falls_z(batches);
   }

@@ -370,18 +370,6 @@ double falls_z(const Binned& batches) {
   return net / (scale * std::sqrt(static_cast<double>(m - 1)));
 }
 
-double batch_autocorrelation(const Binned& batches, double slope) {
-  const std::size_t m = batches.y.size();
-  if (m < 4) return 0;
-  std::vector<double> r(m);
-  for (std::size_t k = 0; k < m; ++k) r[k] = batches.y[k] - slope * batches.t[k];
-  const double mean = std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(m);
-  double c0 = 0, c1 = 0;
-  for (std::size_t k = 0; k < m; ++k) c0 += (r[k] - mean) * (r[k] - mean);
-  for (std::size_t k = 1; k < m; ++k) c1 += (r[k] - mean) * (r[k - 1] - mean);
-  return c0 > 0 ? c1 / c0 : 0.0;
-}
-
 WithinLoad within_load_slope(std::span<const double> t, std::span<const double> y,
                              std::span<const double> load) {
   WithinLoad out;

@@ -94,9 +94,6 @@ struct ClassifyThresholds {
   /// two batches' lag is this many times its spread at one (as variances): white noise gives 1,
   /// a walk 2; 1.4 is past the sampling scatter of the ratio for white noise.
   double wander_min_variance_ratio = 1.4;
-  /// ...or when the batch medians around the trend still correlate at lag 1 by this much
-  /// (independent batches: about -1/16 with a scatter of 0.25).
-  double wander_min_batch_autocorrelation = 0.4;
   /// Wandering noise: growth must beat a driftless walk. The drift of the batch medians'
   /// differences needs t >= 3 (about 0.5 % one-sided at 14 degrees of freedom), not the trend
   /// test's p: a walk's trend test is significant half the time.

@@ -82,10 +82,6 @@ double drift_t(const Binned& batches);
 /// rising or too few batches.
 double falls_z(const Binned& batches);
 
-/// The lag-1 autocorrelation of the batch medians around `slope`: near 0 when the batches are
-/// independent (noise correlated over less than a batch), near 1 for a walk.
-double batch_autocorrelation(const Binned& batches, double slope);
-
 /// The growth of memory with time within constant-load segments (each after it settled):
 /// the pooled least-squares slope with per-segment levels, and its standard error widened for
 /// the residuals' lag-1 autocorrelation. Growth that follows the load has none; a leak keeps
