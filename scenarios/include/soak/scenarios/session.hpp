@@ -51,6 +51,9 @@ struct SessionOptions {
   bool keep_running = false;                     ///< leave a launched target running at the end
   std::vector<std::string> probes;  ///< --probe specs, validated before anything starts
   std::string metrics_listen;       ///< --metrics-listen address; empty: no exporter
+  /// --gc-checkpoint spec (gc_checkpoint.hpp), validated before anything starts; empty: none
+  /// (a scenario's gc_checkpoint then applies).
+  std::string gc_checkpoint;
   judge::JudgeOptions judge;        ///< for the interim analysis (a scenario adds its targets)
 };
 
