@@ -57,6 +57,11 @@ inline constexpr std::string_view cgroup_file_bytes = "cgroup.file_bytes";
 // (`rss_bytes_after_gc`, `heap.<name>_after_gc`). The analysis prefers it for METRIC's growth.
 inline constexpr std::string_view after_gc_suffix = "_after_gc";
 inline constexpr std::string_view rss_bytes_after_gc = "rss_bytes_after_gc";
+/// The metric a name measures: METRIC for METRIC_after_gc (whose unit is METRIC's), else itself.
+constexpr std::string_view base_of(std::string_view name) {
+  return name.ends_with(after_gc_suffix) ? name.substr(0, name.size() - after_gc_suffix.size())
+                                         : name;
+}
 
 }  // namespace soak::log::metric
 
