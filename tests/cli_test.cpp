@@ -317,8 +317,7 @@ std::size_t lines_containing(const std::string& text, const std::string& what) {
 TEST_CASE("--gc-checkpoint values that cannot be used give exit 3 and one line") {
   auto target = start_leaky({});
   const std::string pid = std::to_string(target->pid());
-  for (const auto& [words, message] :
-       std::vector<std::pair<std::vector<std::string>, std::string>>{
+  for (const auto& [words, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"jcmd"}, "--gc-checkpoint: every=D is missing"},
            {{"jcmd", "every=200ms"}, "at least 1s"},
            {{"jcmd every=often"}, "every=often"},
@@ -342,8 +341,8 @@ TEST_CASE("--gc-checkpoint signal:USR1 signals the target at each interval and r
   auto target = start_signal_counter();
   TempDir dir;
   const SoakResult r = run_soak({"attach", std::to_string(target->pid()), "-q", "-d", "5500ms",
-                                 "--out", (dir / "run").string(), "--gc-checkpoint",
-                                 "signal:USR1", "every=1s", "settle=200ms"});
+                                 "--out", (dir / "run").string(), "--gc-checkpoint", "signal:USR1",
+                                 "every=1s", "settle=200ms"});
   INFO(r.err);
   REQUIRE(r.exit_code >= 0);
   REQUIRE(r.exit_code <= 2);
@@ -417,10 +416,10 @@ TEST_CASE("--gc-checkpoint jcmd on a real JVM records memory after each full col
   REQUIRE(javac.wait_for(60s) == 0);
   Child jvm({"/usr/bin/java", "-Xmx128m", "-XX:+UseG1GC", "-cp", dir.path().string(), "Garbage"});
   REQUIRE(jvm.wait_for_output("ready", 20s));
-  const SoakResult r = run_soak({"attach", std::to_string(jvm.pid()), "-q", "-d", "40s", "--out",
-                                 (dir / "run").string(), "--gc-checkpoint", "jcmd", "every=10s",
-                                 "settle=1s"},
-                                90s);
+  const SoakResult r =
+      run_soak({"attach", std::to_string(jvm.pid()), "-q", "-d", "40s", "--out",
+                (dir / "run").string(), "--gc-checkpoint", "jcmd", "every=10s", "settle=1s"},
+               90s);
   INFO(r.err);
   REQUIRE(r.exit_code >= 0);
   REQUIRE(r.exit_code <= 2);

@@ -503,8 +503,8 @@ std::size_t events_of(const soak::log::RunLog& log, const std::string& kind) {
 
 TEST_CASE("a gc_checkpoint spec: each action form parses, and a bad one says what to write") {
   using namespace std::chrono_literals;
-  const auto post = parse_gc_checkpoint(
-      "http://127.0.0.1:8080/api/performance/gc/collect?generation=2 every=5m");
+  const auto post =
+      parse_gc_checkpoint("http://127.0.0.1:8080/api/performance/gc/collect?generation=2 every=5m");
   CHECK(post.kind == GcActionKind::http);
   CHECK(post.method == "POST");
   CHECK(post.url == "http://127.0.0.1:8080/api/performance/gc/collect?generation=2");
@@ -581,10 +581,9 @@ TEST_CASE("a scenario's HTTP gc_checkpoint POSTs on its interval and records mem
   auto scenario = scenario_with({}, nlohmann::json::object(), "9s");
   scenario.erase("load");
   scenario["sampling"]["probes"] = {"json ${base_url}/api/perf /heap/in_use_bytes as in_use"};
-  scenario["gc_checkpoint"] = {
-      {"action", backend.url("/api/performance/gc/collect?generation=2")},
-      {"every", "2s"},
-      {"settle", "300ms"}};
+  scenario["gc_checkpoint"] = {{"action", backend.url("/api/performance/gc/collect?generation=2")},
+                               {"every", "2s"},
+                               {"settle", "300ms"}};
   const auto run = run_scenario(dir, scenario);
   // Checkpoints at 2, 4, 6 and 8 s of a 9 s run.
   CHECK(posts >= 3);
@@ -620,10 +619,11 @@ TEST_CASE("a gc action that fails is a value: a closed port, a command past its 
   CHECK(refused.failure == GcFailure::refused);
 
   const auto start = std::chrono::steady_clock::now();
-  const auto hung = soak::scenarios::run_gc_action(
-      parse_gc_checkpoint("cmd:sleep 30 every=1s timeout=300ms"), ::getpid(), dir / "out.log",
-      stopping);
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto hung =
+      soak::scenarios::run_gc_action(parse_gc_checkpoint("cmd:sleep 30 every=1s timeout=300ms"),
+                                     ::getpid(), dir / "out.log", stopping);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(hung.failure == GcFailure::timeout);
   CHECK_THAT(hung.message, Catch::Contains("killed"));
   CHECK(took < 2.5);  // 300 ms, then SIGTERM ends sleep at once (the SIGKILL grace is 1 s)

@@ -146,8 +146,7 @@ void prefer_after_gc(const RunInput& input, const Targets& targets,
       base = std::find_if(metrics.begin(), metrics.end(),
                           [&](const MetricResult& m) { return m.name == name; });
     }
-    if (base == metrics.end() || !base->analysis || !gc.analysis ||
-        gc.points < kMinAfterGcPoints ||
+    if (base == metrics.end() || !base->analysis || !gc.analysis || gc.points < kMinAfterGcPoints ||
         gc.analysis->classification == Classification::insufficient) {
       ++i;
       continue;

@@ -107,9 +107,9 @@ void take_options(std::vector<std::string>& words, GcCheckpointSpec& spec) {
 int signal_from_name(std::string name) {
   if (name.starts_with("SIG")) name = name.substr(3);
   static const std::pair<const char*, int> kSignals[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
-      {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"ALRM", SIGALRM},   {"CONT", SIGCONT},
-      {"WINCH", SIGWINCH}, {"URG", SIGURG}, {"TSTP", SIGTSTP}, {"PROF", SIGPROF}};
+      {"HUP", SIGHUP},     {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+      {"USR2", SIGUSR2},   {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"CONT", SIGCONT},
+      {"WINCH", SIGWINCH}, {"URG", SIGURG},   {"TSTP", SIGTSTP}, {"PROF", SIGPROF}};
   for (const auto& [n, number] : kSignals) {
     if (name == n) return number;
   }
@@ -215,8 +215,7 @@ GcActionResult run_http(const GcCheckpointSpec& spec) {
 
 /// Runs argv to its end or its timeout (then kills it), its output appended to `output`.
 GcActionResult run_program(const std::vector<std::string>& argv, std::chrono::nanoseconds timeout,
-                           const std::filesystem::path& output,
-                           const std::atomic<bool>& stopping) {
+                           const std::filesystem::path& output, const std::atomic<bool>& stopping) {
   sampler::LaunchOptions launch;
   launch.argv = argv;
   launch.output_file = output;
@@ -238,9 +237,8 @@ GcActionResult run_program(const std::vector<std::string>& argv, std::chrono::na
   }
   const sampler::ExitInfo& exit = *child->exit_info();
   if (exit.exit_code && *exit.exit_code == 0) return {};
-  return {GcFailure::exit_code, argv[0] + " ended with " + exit.detail + " (its output: " +
-                                    output.string() + ")",
-          0};
+  return {GcFailure::exit_code,
+          argv[0] + " ended with " + exit.detail + " (its output: " + output.string() + ")", 0};
 }
 
 GcActionResult send_signal(const GcCheckpointSpec& spec, sampler::Pid pid) {
@@ -354,8 +352,8 @@ GcActionResult run_gc_action(const GcCheckpointSpec& spec, sampler::Pid pid,
       result = run_http(spec);
       break;
     case GcActionKind::jcmd:
-      result = run_program({"jcmd", std::to_string(pid), "GC.run"}, spec.timeout, output_file,
-                           stopping);
+      result =
+          run_program({"jcmd", std::to_string(pid), "GC.run"}, spec.timeout, output_file, stopping);
       break;
     case GcActionKind::signal:
       result = send_signal(spec, pid);

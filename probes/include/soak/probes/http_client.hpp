@@ -1,7 +1,8 @@
 #pragma once
-// soak's own HTTP client: one blocking exchange (GET, or a bodiless POST) over Boost.Beast, used by everything in soak that
-// fetches (the --probe fetches, the Prometheus query_range client). Plain http:// only: soak
-// reads endpoints on the machine or network it watches, and none of its fetches has needed TLS.
+// soak's own HTTP client: one blocking exchange (GET, or a bodiless POST) over Boost.Beast, used by
+// everything in soak that fetches (the --probe fetches, the Prometheus query_range client). Plain
+// http:// only: soak reads endpoints on the machine or network it watches, and none of its fetches
+// has needed TLS.
 //
 //   const HttpUrl url = parse_http_url("http://[::1]:9090/api/v1/query?query=up");
 //   const HttpResult r = http_get(url, {{"Authorization", token}}, 2s, 16 << 20);

@@ -64,10 +64,10 @@ enum class GcActionKind { http, jcmd, signal, command };
 
 struct GcCheckpointSpec {
   GcActionKind kind = GcActionKind::jcmd;
-  std::string method = "POST";  ///< http: the method
-  std::string url;              ///< http: the URL, as parse_http_url accepts it
-  int signal_number = 0;        ///< signal: the signal
-  std::string signal_name;      ///< signal: "USR1"
+  std::string method = "POST";    ///< http: the method
+  std::string url;                ///< http: the URL, as parse_http_url accepts it
+  int signal_number = 0;          ///< signal: the signal
+  std::string signal_name;        ///< signal: "USR1"
   std::vector<std::string> argv;  ///< command: the program and its arguments, ${pid} unreplaced
   std::chrono::nanoseconds every{0};
   std::chrono::nanoseconds settle = std::chrono::seconds(3);

@@ -54,7 +54,7 @@ struct SessionOptions {
   /// --gc-checkpoint spec (gc_checkpoint.hpp), validated before anything starts; empty: none
   /// (a scenario's gc_checkpoint then applies).
   std::string gc_checkpoint;
-  judge::JudgeOptions judge;        ///< for the interim analysis (a scenario adds its targets)
+  judge::JudgeOptions judge;  ///< for the interim analysis (a scenario adds its targets)
 };
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
