@@ -441,3 +441,19 @@ TEST_CASE("--gc-checkpoint jcmd on a real JVM records memory after each full col
   CHECK(verdict["gc_checkpoints"]["count"] == count_events(log, "gc_checkpoint"));
   CHECK(verdict["gc_checkpoints"]["pause_s"].get<double>() > 0);
 }
+
+TEST_CASE("run --gc-checkpoint cmd: runs the command without a shell, ${pid} the launched target") {
+  TempDir dir;
+  const SoakResult r = run_soak({"run", "-q", "-d", "3500ms", "--out", (dir / "run").string(),
+                                 "--gc-checkpoint", "cmd:/bin/echo 'collect for' ${pid} $HOME",
+                                 "every=1s", "settle=100ms", "--", "sleep", "30"});
+  INFO(r.err);
+  REQUIRE(r.exit_code >= 0);
+  REQUIRE(r.exit_code <= 2);
+  const auto log = read_run_log(dir / "run");
+  const long pid = log.header["target"]["pid"].get<long>();
+  CHECK(count_events(log, "gc_checkpoint") == 3);
+  // Each word as written, ${pid} replaced, nothing else expanded (no shell: $HOME stays).
+  const std::string output = read_file(dir / "run" / "gc_checkpoint.log");
+  CHECK(lines_containing(output, "collect for " + std::to_string(pid) + " $HOME") == 3);
+}
