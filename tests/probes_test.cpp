@@ -634,9 +634,8 @@ TEST_CASE("a POST is sent with an empty body and the same bounds as a GET") {
   CHECK(length == "0");
   CHECK(body.empty());
   CHECK(http_request("GET", url, {}, 2s, 1024).status == 404);  // only POST is routed
-  const HttpResult refused =
-      http_request("POST", parse_http_url("http://127.0.0.1:" + std::to_string(closed_port())),
-                   {}, 2s, 1024);
+  const HttpResult refused = http_request(
+      "POST", parse_http_url("http://127.0.0.1:" + std::to_string(closed_port())), {}, 2s, 1024);
   CHECK(refused.failure == HttpFailure::refused);
   CHECK(is_http_method("DELETE"));
   CHECK_FALSE(is_http_method("post"));
