@@ -118,6 +118,11 @@ std::string memory_chart(const ReportInput& in, double t_end) {
     }
   }
   if (chart.lines.empty()) return {};
+  // Readings after forced collections (--gc-checkpoint): points, which the growth may be
+  // judged on (the trend drawn below is then theirs).
+  if (const ReportSeries* gc = find_series(in, metric::rss_bytes_after_gc)) {
+    chart.lines.push_back({"rss after forced GC", gc->t, gc->v, "#8250df", false, true});
+  }
   if (const analysis::MetricResult* rss = in.verdict.find(std::string(metric::rss_bytes))) {
     add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
