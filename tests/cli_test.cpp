@@ -314,7 +314,7 @@ std::size_t lines_containing(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("--gc-checkpoint values that cannot be used give exit 3 and one line") {
+TEST_CASE("gc checkpoint values that cannot be used give exit 3 and one line") {
   auto target = start_leaky({});
   const std::string pid = std::to_string(target->pid());
   for (const auto& [words, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
@@ -337,7 +337,7 @@ TEST_CASE("--gc-checkpoint values that cannot be used give exit 3 and one line")
   CHECK(analyze.exit_code == 3);
 }
 
-TEST_CASE("--gc-checkpoint signal:USR1 signals the target at each interval and reads it after") {
+TEST_CASE("a gc checkpoint signal:USR1 reaches the target at each interval, memory read after") {
   auto target = start_signal_counter();
   TempDir dir;
   const SoakResult r = run_soak({"attach", std::to_string(target->pid()), "-q", "-d", "5500ms",
@@ -393,7 +393,7 @@ TEST_CASE("a failing --gc-checkpoint is an event each time, and the run goes on 
   }
 }
 
-TEST_CASE("--gc-checkpoint jcmd on a real JVM records memory after each full collection",
+TEST_CASE("a gc checkpoint with jcmd on a real JVM records memory after each full collection",
           "[real]") {
   for (const char* tool : {"/usr/bin/java", "/usr/bin/javac", "/usr/bin/jcmd"}) {
     if (!fs::exists(tool)) SOAK_SKIP(std::string(tool) + " is not installed (openjdk-17)");
