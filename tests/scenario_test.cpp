@@ -533,7 +533,7 @@ TEST_CASE("a gc_checkpoint spec: each action form parses, and a bad one says wha
   CHECK_THAT(gc_error("signal:BOGUS every=1m"), Catch::Contains("not a signal"));
   CHECK_THAT(gc_error("http:PATCH http://127.0.0.1:1/ every=1m"),
              Catch::Contains("GET, POST, PUT or DELETE"));
-  CHECK_THAT(gc_error("https://example.com/gc every=1m"), Catch::Contains("https"));
+  CHECK_THAT(gc_error("https://example.com/gc every=1m"), Catch::Contains("plain http:// only"));
   CHECK_THAT(gc_error("jcmd extra every=1m"), Catch::Contains("'extra' after jcmd"));
   CHECK_THAT(gc_error("cmd:sh -c 'open every=1m"), Catch::Contains("unterminated"));
   CHECK_THAT(gc_error("cmd: every=1m"), Catch::Contains("needs a program"));

@@ -97,7 +97,7 @@ void take_options(std::vector<std::string>& words, GcCheckpointSpec& spec) {
   }
   if (!every_given) throw GcCheckpointSpecError("every=D is missing (e.g. every=5m)");
   if (spec.every < kGcMinEvery) {
-    throw GcCheckpointSpecError("every= must be at least 1s (a checkpoint per sample is not one)");
+    throw GcCheckpointSpecError("every= must be at least 1s");
   }
   if (spec.timeout <= std::chrono::nanoseconds::zero()) {
     throw GcCheckpointSpecError("timeout= must be greater than zero");
@@ -149,6 +149,9 @@ void parse_action(const std::vector<std::string>& words, GcCheckpointSpec& spec)
                                   ": only every=, settle= and timeout= may follow it");
     }
   };
+  if (first.starts_with("https:")) {
+    throw GcCheckpointSpecError("'" + first + "': soak speaks plain http:// only (no TLS)");
+  }
   if (first.starts_with("http:")) return parse_http(words, spec);
   if (first == "jcmd") {
     alone();
