@@ -12,6 +12,7 @@
 #include "soak/probes/http_probe.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
+#include "soak/scenarios/gc_checkpoint.hpp"
 #include "soak/scenarios/scenario.hpp"
 
 namespace {
@@ -30,6 +31,7 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 /// The flags of one subcommand, as typed.
 struct Flags {
   std::vector<std::string> probes;
+  std::vector<std::string> gc_checkpoint;  ///< the words of --gc-checkpoint
   std::string metrics_listen, targets, warmup, duration, interval = "1s", out, junit;
   std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
@@ -72,7 +74,27 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
   cmd.add_option("--metrics-listen", flags.metrics_listen,
                  "serve the live run in Prometheus format at ADDR (PORT, :PORT or HOST:PORT; "
                  "127.0.0.1 when no host is given)");
+  cmd.add_option("--gc-checkpoint", flags.gc_checkpoint,
+                 "force a full collection at an interval and record memory after it "
+                 "(rss_bytes_after_gc, heap.*_after_gc): 'ACTION every=D [settle=3s] "
+                 "[timeout=30s]'; ACTION is a URL to POST to (http://HOST:PORT/PATH?Q), "
+                 "http:METHOD URL, jcmd (jcmd PID GC.run), signal:NAME (signal:USR1) or "
+                 "cmd:PROGRAM ARGS (no shell; ${pid} replaced); put PID before it or quote it")
+      ->expected(1, 8);
   add_judge_flags(cmd, flags);
+}
+
+/// The words of --gc-checkpoint as one spec, checked now: a bad spec is a bad start.
+std::string gc_checkpoint_spec(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+  if (text.empty()) return text;
+  try {
+    soak::scenarios::parse_gc_checkpoint(text);
+  } catch (const soak::scenarios::GcCheckpointSpecError& e) {
+    throw UsageError("--gc-checkpoint: " + std::string(e.what()));
+  }
+  return text;
 }
 
 soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& cmd) {
@@ -95,6 +117,7 @@ soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& c
   }
   options.probes = flags.probes;
   options.metrics_listen = flags.metrics_listen;
+  options.gc_checkpoint = gc_checkpoint_spec(flags.gc_checkpoint);
   return options;
 }
 

@@ -511,3 +511,45 @@ TEST_CASE("a run that could not have seen growth at the target's rate is inconcl
   CHECK(v.find("rss_bytes")->analysis->detectable_growth_per_s * 60 > 5e6);
   CHECK(v.verdict == VerdictKind::inconclusive);
 }
+
+TEST_CASE("growth is judged on the readings after forced collections when there are enough") {
+  // A GC sawtooth between 100 and 300 MB, a collection a minute, for an hour at 1 s: its
+  // floor rises 1 MB/min. The checkpoints every 3 min read the floor (20 points).
+  std::vector<double> t, rss, gc_t, gc_rss;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0, 2e5);
+  for (int i = 0; i <= 3600; ++i) {
+    const double floor = 100e6 + 1e6 * i / 60.0;
+    t.push_back(i);
+    rss.push_back(floor + 200e6 * std::fmod(i, 60.0) / 60.0 + noise(rng));
+    if (i > 0 && i % 180 == 0) {
+      gc_t.push_back(i + 0.5);
+      gc_rss.push_back(floor + noise(rng));
+    }
+  }
+  RunInput input;
+  input.samples = t.size();
+  input.duration_s = 3600;
+  input.series = {{"rss_bytes", t, rss}, {"rss_bytes_after_gc", gc_t, gc_rss}};
+  const Verdict with = analyze(input);
+  const MetricResult* m = with.find("rss_bytes");
+  REQUIRE(m != nullptr);
+  REQUIRE(m->analysis);
+  CHECK(m->judged_on == "rss_bytes_after_gc");
+  CHECK(with.find("rss_bytes_after_gc") == nullptr);  // folded into rss_bytes
+  CHECK(m->analysis->classification == Classification::leak);
+  CHECK(m->growth_per_min() == Approx(1e6).epsilon(0.05));
+  // The levels stay the raw series': the maximum is the sawtooth's top, not the floor's.
+  CHECK(m->max == Approx(*std::max_element(rss.begin(), rss.end())));
+  const Check* max_rss = with.find_check("max_rss_1h");
+  REQUIRE(max_rss != nullptr);
+  REQUIRE(max_rss->measured);
+  CHECK(*max_rss->measured > 300e6);
+
+  // Too few readings (five) leave the growth to the raw series.
+  input.series[1] = {"rss_bytes_after_gc", std::span(gc_t).first(5), std::span(gc_rss).first(5)};
+  const Verdict few = analyze(input);
+  REQUIRE(few.find("rss_bytes") != nullptr);
+  CHECK(few.find("rss_bytes")->judged_on.empty());
+  CHECK(few.find("rss_bytes_after_gc") != nullptr);
+}

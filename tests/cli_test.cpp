@@ -287,3 +287,173 @@ TEST_CASE("a targets file overrides the defaults, and a bad one is one clear lin
     check_one_line_error(r, message);
   }
 }
+
+// ---- --gc-checkpoint: forced collections at an interval ----------------------------------
+
+namespace {
+
+std::size_t count_events(const soak::log::RunLog& log, const std::string& kind) {
+  return static_cast<std::size_t>(std::count_if(log.events.begin(), log.events.end(),
+                                                [&](const auto& e) { return e.kind == kind; }));
+}
+
+/// A shell that counts the SIGUSR1s it receives, one line each, and says when it is ready.
+std::unique_ptr<Child> start_signal_counter() {
+  auto child = std::make_unique<Child>(std::vector<std::string>{
+      "/bin/sh", "-c",
+      "n=0; trap 'n=$((n+1)); echo usr1 $n' USR1; echo ready; while :; do sleep 0.05; done"});
+  REQUIRE(child->wait_for_output("ready"));
+  return child;
+}
+
+std::size_t lines_containing(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (const auto& line : lines_of(text)) n += line.find(what) != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("gc checkpoint values that cannot be used give exit 3 and one line") {
+  auto target = start_leaky({});
+  const std::string pid = std::to_string(target->pid());
+  for (const auto& [words, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"jcmd"}, "--gc-checkpoint: every=D is missing"},
+           {{"jcmd", "every=200ms"}, "at least 1s"},
+           {{"jcmd every=often"}, "every=often"},
+           {{"collect", "every=1m"}, "unknown action 'collect'"},
+           {{"signal:NOPE", "every=1m"}, "not a signal"},
+           {{"http:FETCH", "http://127.0.0.1:1/gc", "every=1m"}, "GET, POST, PUT or DELETE"},
+           {{"jcmd", "every=1m", "settle=x"}, "settle=x"}}) {
+    std::vector<std::string> args = {"attach", pid, "-d", "2s", "--gc-checkpoint"};
+    args.insert(args.end(), words.begin(), words.end());
+    const SoakResult r = run_soak(args);
+    INFO(words.front());
+    CHECK(r.exit_code == 3);
+    check_one_line_error(r, message);
+  }
+  // The flag belongs to attach and run only.
+  const SoakResult analyze = run_soak({"analyze", ".", "--gc-checkpoint", "jcmd every=1m"});
+  CHECK(analyze.exit_code == 3);
+}
+
+TEST_CASE("a gc checkpoint signal:USR1 reaches the target at each interval, memory read after") {
+  auto target = start_signal_counter();
+  TempDir dir;
+  const SoakResult r = run_soak({"attach", std::to_string(target->pid()), "-q", "-d", "5500ms",
+                                 "--out", (dir / "run").string(), "--gc-checkpoint", "signal:USR1",
+                                 "every=1s", "settle=200ms"});
+  INFO(r.err);
+  REQUIRE(r.exit_code >= 0);
+  REQUIRE(r.exit_code <= 2);
+  REQUIRE(wait_until([&] { return lines_containing(target->out(), "usr1") >= 5; }, 2s));
+  const std::size_t received = lines_containing(target->out(), "usr1");
+  CHECK(received == 5);  // at 1, 2, 3, 4 and 5 s
+  const auto log = read_run_log(dir / "run");
+  CHECK(count_events(log, "gc_checkpoint") == received);
+  CHECK(count_events(log, "gc_checkpoint_failed") == 0);
+  REQUIRE(log.series.count("rss_bytes_after_gc") == 1);
+  CHECK(log.series.at("rss_bytes_after_gc").size() >= 4);  // the last may fall after the end
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  CHECK(verdict["gc_checkpoints"]["count"] == received);
+  CHECK(verdict["gc_checkpoints"]["failed"] == 0);
+  CHECK(verdict["metrics"]["rss_bytes"]["judged_on"] == "rss_bytes");  // too few to prefer
+  CHECK_THAT(r.out, Catch::Contains("GC checkpoints: 5 made, 0 failed"));
+}
+
+TEST_CASE("a failing --gc-checkpoint is an event each time, and the run goes on to its end") {
+  auto target = start_leaky({});
+  TempDir dir;
+  for (const auto& [action, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"http://127.0.0.1:1/api/performance/gc/collect?generation=2", "refused"},
+           {"cmd:sleep 60", "timeout"}}) {
+    const fs::path out = dir / reason;
+    const auto start = std::chrono::steady_clock::now();
+    const SoakResult r =
+        run_soak({"attach", std::to_string(target->pid()), "-q", "-d", "4s", "--out", out.string(),
+                  "--gc-checkpoint", action, "every=1s", "timeout=400ms"});
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    INFO(action << "\n" << r.err);
+    REQUIRE(r.exit_code >= 0);
+    CHECK(r.exit_code <= 2);
+    CHECK(took < 10);  // no action holds the run past its timeout
+    const auto log = read_run_log(out);
+    CHECK(log.last_t >= 3.9);  // sampled to the end of its duration
+    CHECK(count_events(log, "gc_checkpoint") == 0);
+    CHECK(count_events(log, "gc_checkpoint_failed") >= 2);
+    for (const auto& e : log.events) {
+      if (e.kind == "gc_checkpoint_failed") CHECK(e.fields.value("reason", "") == reason);
+    }
+    CHECK(has_event(log, "run_ended"));
+    CHECK(log.series.count("rss_bytes_after_gc") == 0);
+    const auto verdict = nlohmann::json::parse(read_file(out / "verdict.json"));
+    CHECK(verdict["gc_checkpoints"]["count"] == 0);
+    CHECK(verdict["gc_checkpoints"]["failed"] == count_events(log, "gc_checkpoint_failed"));
+  }
+}
+
+TEST_CASE("a gc checkpoint with jcmd on a real JVM records memory after each full collection",
+          "[real]") {
+  for (const char* tool : {"/usr/bin/java", "/usr/bin/javac", "/usr/bin/jcmd"}) {
+    if (!fs::exists(tool)) SOAK_SKIP(std::string(tool) + " is not installed (openjdk-17)");
+  }
+  TempDir dir;
+  std::ofstream(dir / "Garbage.java") << R"(public class Garbage {
+  public static void main(String[] args) throws Exception {
+    java.util.ArrayList<byte[]> live = new java.util.ArrayList<>();
+    System.out.println("ready");
+    System.out.flush();
+    for (long n = 0;; ++n) {
+      byte[] garbage = new byte[64 * 1024];
+      garbage[0] = (byte) n;
+      if (n % 100 == 0) live.add(new byte[4096]);
+      Thread.sleep(1);
+    }
+  }
+})";
+  Child javac({"/usr/bin/javac", "-d", dir.path().string(), (dir / "Garbage.java").string()});
+  REQUIRE(javac.wait_for(60s) == 0);
+  Child jvm({"/usr/bin/java", "-Xmx128m", "-XX:+UseG1GC", "-cp", dir.path().string(), "Garbage"});
+  REQUIRE(jvm.wait_for_output("ready", 20s));
+  const SoakResult r =
+      run_soak({"attach", std::to_string(jvm.pid()), "-q", "-d", "40s", "--out",
+                (dir / "run").string(), "--gc-checkpoint", "jcmd", "every=10s", "settle=1s"},
+               90s);
+  INFO(r.err);
+  REQUIRE(r.exit_code >= 0);
+  REQUIRE(r.exit_code <= 2);
+  const auto log = read_run_log(dir / "run");
+  CHECK(count_events(log, "gc_checkpoint") >= 3);  // at 10, 20, 30 (and 40) s
+  CHECK(count_events(log, "gc_checkpoint_failed") == 0);
+  REQUIRE(log.series.count("rss_bytes_after_gc") == 1);
+  const auto& after = log.series.at("rss_bytes_after_gc");
+  CHECK(after.size() >= 3);
+  for (double v : after.value) CHECK(v > 10e6);  // a JVM's RSS
+  for (const auto& e : log.events) {
+    if (e.kind != "gc_checkpoint") continue;
+    CHECK(e.fields.value("action", "") == "jcmd GC.run");
+    CHECK(e.fields.value("duration_s", 99.0) < 10);
+  }
+  CHECK_THAT(read_file(dir / "run" / "gc_checkpoint.log"),
+             Catch::Contains("Command executed successfully"));
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  CHECK(verdict["gc_checkpoints"]["count"] == count_events(log, "gc_checkpoint"));
+  CHECK(verdict["gc_checkpoints"]["pause_s"].get<double>() > 0);
+}
+
+TEST_CASE("run --gc-checkpoint cmd: runs the command without a shell, ${pid} the launched target") {
+  TempDir dir;
+  const SoakResult r = run_soak({"run", "-q", "-d", "3500ms", "--out", (dir / "run").string(),
+                                 "--gc-checkpoint", "cmd:/bin/echo 'collect for' ${pid} $HOME",
+                                 "every=1s", "settle=100ms", "--", "sleep", "30"});
+  INFO(r.err);
+  REQUIRE(r.exit_code >= 0);
+  REQUIRE(r.exit_code <= 2);
+  const auto log = read_run_log(dir / "run");
+  const long pid = log.header["target"]["pid"].get<long>();
+  CHECK(count_events(log, "gc_checkpoint") == 3);
+  // Each word as written, ${pid} replaced, nothing else expanded (no shell: $HOME stays).
+  const std::string output = read_file(dir / "run" / "gc_checkpoint.log");
+  CHECK(lines_containing(output, "collect for " + std::to_string(pid) + " $HOME") == 3);
+}

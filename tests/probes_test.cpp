@@ -613,3 +613,31 @@ TEST_CASE("the exporter serves /metrics over HTTP, 404 elsewhere, and refuses ov
   SilentServer taken;
   CHECK_THROWS_WITH(Exporter(std::to_string(taken.port)), Catch::Contains("cannot listen there"));
 }
+
+TEST_CASE("a POST is sent with an empty body and the same bounds as a GET") {
+  std::string method, length, body = "unset";
+  TestServer server([&](httplib::Server& s) {
+    s.Post("/gc/collect", [&](const httplib::Request& req, httplib::Response& res) {
+      method = req.method;
+      length = req.get_header_value("Content-Length");
+      body = req.body;
+      res.set_content("collected", "text/plain");
+    });
+  });
+  REQUIRE(server.port > 0);
+  const HttpUrl url = parse_http_url(server.url("/gc/collect?generation=2"));
+  const HttpResult posted = http_request("POST", url, {}, 2s, 1024);
+  REQUIRE(posted.ok());
+  CHECK(posted.status == 200);
+  CHECK(posted.body == "collected");
+  CHECK(method == "POST");
+  CHECK(length == "0");
+  CHECK(body.empty());
+  CHECK(http_request("GET", url, {}, 2s, 1024).status == 404);  // only POST is routed
+  const HttpResult refused = http_request(
+      "POST", parse_http_url("http://127.0.0.1:" + std::to_string(closed_port())), {}, 2s, 1024);
+  CHECK(refused.failure == HttpFailure::refused);
+  CHECK(is_http_method("DELETE"));
+  CHECK_FALSE(is_http_method("post"));
+  CHECK_THROWS_AS(http_request("BREW", url, {}, 2s, 1024), std::invalid_argument);
+}

@@ -293,3 +293,30 @@ TEST_CASE("a group renders one entry per process, everything from outside escape
   CHECK_THAT(junit, Catch::Contains("classname=\"soak.leaky\\x07.8\" name=\"rss_growth\""));
   CHECK(junit.find('\x07') == std::string::npos);  // not even in XML 1.0 character references
 }
+
+TEST_CASE("checkpoints after forced collections are counted in verdict.json and the summary") {
+  soak::analysis::Verdict v;
+  soak::analysis::MetricResult rss;
+  rss.name = "rss_bytes";
+  rss.points = 100;
+  rss.analysis = soak::analysis::SeriesAnalysis{};
+  rss.judged_on = "rss_bytes_after_gc";
+  soak::analysis::MetricResult threads;
+  threads.name = "threads";
+  threads.analysis = soak::analysis::SeriesAnalysis{};
+  v.metrics = {rss, threads};
+  v.judged_metric = "rss_bytes";
+  const auto without = soak::report::verdict_to_json(v);
+  CHECK_FALSE(without.contains("gc_checkpoints"));
+  CHECK(without["metrics"]["rss_bytes"]["judged_on"] == "rss_bytes_after_gc");
+  CHECK(without["metrics"]["threads"]["judged_on"] == "threads");
+  v.gc_checkpoints = soak::analysis::GcCheckpointTotals{12, 1, 3.4};
+  const auto with = soak::report::verdict_to_json(v);
+  CHECK(with["gc_checkpoints"] == nlohmann::json({{"count", 12}, {"failed", 1}, {"pause_s", 3.4}}));
+  const std::string text = soak::report::verdict_to_text(v, {});
+  CHECK_THAT(text, Catch::Contains("GC checkpoints: 12 made, 1 failed, 3.40 s in the actions"));
+  CHECK_THAT(text, Catch::Contains("growth judged after GC"));
+  // The after-GC series are in their metric's unit.
+  CHECK(soak::report::format_metric_value("rss_bytes_after_gc", 2097152) == "2.00 MiB");
+  CHECK(soak::report::format_metric_value("heap.used_bytes_after_gc", 1024) == "1.00 KiB");
+}

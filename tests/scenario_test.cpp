@@ -434,3 +434,207 @@ TEST_CASE("a stress ramp finds the configured breaking point and sees the recove
              Catch::Contains("recovered after the load dropped"));
   CHECK(check["status"] == "pass");
 }
+
+// ---- checkpoints after a forced collection (gc_checkpoint) ----------------------------------
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+
+#include "soak/scenarios/gc_checkpoint.hpp"
+
+namespace {
+
+using soak::scenarios::GcActionKind;
+using soak::scenarios::GcCheckpointSpecError;
+using soak::scenarios::GcFailure;
+using soak::scenarios::parse_gc_checkpoint;
+
+/// A cpp-httplib server on 127.0.0.1 port 0, serving on a thread of its own until destroyed.
+struct TestServer {
+  httplib::Server server;
+  int port = 0;
+  std::thread thread;
+  explicit TestServer(const std::function<void(httplib::Server&)>& routes) {
+    routes(server);
+    port = server.bind_to_any_port("127.0.0.1");
+    if (port > 0) thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~TestServer() {
+    server.stop();
+    if (thread.joinable()) thread.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+};
+
+/// A port on 127.0.0.1 with nothing listening: bound, then closed again.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string gc_error(const std::string& text) {
+  try {
+    parse_gc_checkpoint(text);
+  } catch (const GcCheckpointSpecError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+std::size_t events_of(const soak::log::RunLog& log, const std::string& kind) {
+  return static_cast<std::size_t>(std::count_if(log.events.begin(), log.events.end(),
+                                                [&](const auto& e) { return e.kind == kind; }));
+}
+
+}  // namespace
+
+TEST_CASE("a gc_checkpoint spec: each action form parses, and a bad one says what to write") {
+  using namespace std::chrono_literals;
+  const auto post =
+      parse_gc_checkpoint("http://127.0.0.1:8080/api/performance/gc/collect?generation=2 every=5m");
+  CHECK(post.kind == GcActionKind::http);
+  CHECK(post.method == "POST");
+  CHECK(post.url == "http://127.0.0.1:8080/api/performance/gc/collect?generation=2");
+  CHECK(post.every == 5min);
+  CHECK(post.settle == soak::scenarios::kGcDefaultSettle);
+  CHECK(post.timeout == soak::scenarios::kGcDefaultTimeout);
+  const auto get = parse_gc_checkpoint("http:GET http://127.0.0.1:1/gc settle=1s every=30s");
+  CHECK(get.method == "GET");
+  CHECK(get.settle == 1s);
+  CHECK(parse_gc_checkpoint("jcmd every=10s timeout=5s").kind == GcActionKind::jcmd);
+  CHECK(parse_gc_checkpoint("jcmd every=10s timeout=5s").timeout == 5s);
+  const auto sig = parse_gc_checkpoint("signal:SIGUSR2 every=1s");
+  CHECK(sig.kind == GcActionKind::signal);
+  CHECK(sig.signal_name == "USR2");
+  CHECK(sig.signal_number == SIGUSR2);
+  const auto cmd = parse_gc_checkpoint("cmd:sh -c 'kill -USR1 ${pid}' limit=3 every=1m");
+  CHECK(cmd.kind == GcActionKind::command);
+  CHECK(cmd.argv == std::vector<std::string>{"sh", "-c", "kill -USR1 ${pid}", "limit=3"});
+  CHECK(cmd.action_text() == "sh -c kill -USR1 ${pid} limit=3");
+
+  CHECK_THAT(gc_error("jcmd"), Catch::Contains("every=D is missing"));
+  CHECK_THAT(gc_error("jcmd every=500ms"), Catch::Contains("at least 1s"));
+  CHECK_THAT(gc_error("jcmd every=soon"), Catch::Contains("every=soon"));
+  CHECK_THAT(gc_error("gc every=1m"), Catch::Contains("unknown action 'gc'"));
+  CHECK_THAT(gc_error("every=1m"), Catch::Contains("expected an action"));
+  CHECK_THAT(gc_error("signal:BOGUS every=1m"), Catch::Contains("not a signal"));
+  CHECK_THAT(gc_error("http:PATCH http://127.0.0.1:1/ every=1m"),
+             Catch::Contains("GET, POST, PUT or DELETE"));
+  CHECK_THAT(gc_error("https://example.com/gc every=1m"), Catch::Contains("plain http:// only"));
+  CHECK_THAT(gc_error("jcmd extra every=1m"), Catch::Contains("'extra' after jcmd"));
+  CHECK_THAT(gc_error("cmd:sh -c 'open every=1m"), Catch::Contains("unterminated"));
+  CHECK_THAT(gc_error("cmd: every=1m"), Catch::Contains("needs a program"));
+}
+
+TEST_CASE("a scenario's gc_checkpoint is checked strictly, its fields named in the errors") {
+  nlohmann::json doc = scenario_with({}, nlohmann::json::object());
+  doc.erase("load");
+  doc["gc_checkpoint"] = {{"action", "jcmd"}, {"every", "10s"}, {"settle", 2}};
+  const auto parsed = parse_scenario(doc, "ok.json");
+  CHECK(parsed.gc_checkpoint == "jcmd every=10s settle=2");
+  CHECK(parse_gc_checkpoint(parsed.gc_checkpoint).settle == std::chrono::seconds(2));
+
+  auto error_of = [&](const nlohmann::json& gc) -> std::string {
+    doc["gc_checkpoint"] = gc;
+    try {
+      parse_scenario(doc, "bad.json");
+    } catch (const ScenarioError& e) {
+      REQUIRE(e.errors().size() == 1);
+      return e.errors().front();
+    }
+    return "(accepted)";
+  };
+  CHECK_THAT(error_of({{"action", "jcmd"}}), Catch::StartsWith("$.gc_checkpoint.every:"));
+  CHECK_THAT(error_of({{"every", "1m"}}), Catch::StartsWith("$.gc_checkpoint.action:"));
+  CHECK_THAT(error_of({{"action", "jcmd"}, {"every", "1m"}, {"evry", "1m"}}),
+             Catch::StartsWith("$.gc_checkpoint.evry: unknown field"));
+  CHECK_THAT(error_of({{"action", "jcmd"}, {"every", true}}),
+             Catch::StartsWith("$.gc_checkpoint.every: expected a duration"));
+  CHECK_THAT(error_of({{"action", "signal:NOPE"}, {"every", "1m"}}),
+             Catch::StartsWith("$.gc_checkpoint: ") && Catch::Contains("not a signal"));
+  CHECK_THAT(error_of("jcmd every=1m"), Catch::StartsWith("$.gc_checkpoint: expected an object"));
+}
+
+TEST_CASE("a scenario's HTTP gc_checkpoint POSTs on its interval and records memory after each") {
+  std::atomic<int> posts{0}, wrong{0};
+  TestServer backend([&](httplib::Server& s) {
+    s.Post("/api/performance/gc/collect", [&](const httplib::Request& req, httplib::Response& res) {
+      (req.get_param_value("generation") == "2" ? posts : wrong)++;
+      res.set_content("{\"collected\":true}", "application/json");
+    });
+  });
+  REQUIRE(backend.port > 0);
+  TempDir dir;
+  auto scenario = scenario_with({}, nlohmann::json::object(), "9s");
+  scenario.erase("load");
+  scenario["sampling"]["probes"] = {"json ${base_url}/api/perf /heap/in_use_bytes as in_use"};
+  scenario["gc_checkpoint"] = {{"action", backend.url("/api/performance/gc/collect?generation=2")},
+                               {"every", "2s"},
+                               {"settle", "300ms"}};
+  const auto run = run_scenario(dir, scenario);
+  // Checkpoints at 2, 4, 6 and 8 s of a 9 s run.
+  CHECK(posts >= 3);
+  CHECK(posts <= 4);
+  CHECK(wrong == 0);
+  CHECK(events_of(run.log, "gc_checkpoint") == static_cast<std::size_t>(posts.load()));
+  CHECK(events_of(run.log, "gc_checkpoint_failed") == 0);
+  REQUIRE(run.log.series.count("rss_bytes_after_gc") == 1);
+  const auto& after = run.log.series.at("rss_bytes_after_gc");
+  CHECK(after.size() >= 3);
+  for (double v : after.value) CHECK(v > 1e6);  // a real RSS, in bytes
+  CHECK(after.t.front() >= 2.3);                // after the first action and its settle
+  REQUIRE(run.log.series.count("heap.in_use_after_gc") == 1);
+  CHECK(run.log.series.at("heap.in_use_after_gc").size() >= 3);
+  for (const auto& e : run.log.events) {
+    if (e.kind != "gc_checkpoint") continue;
+    CHECK_THAT(e.fields.value("action", ""), Catch::StartsWith("POST http://127.0.0.1:"));
+    CHECK(e.fields.value("duration_s", -1.0) >= 0);
+    CHECK(e.fields.value("duration_s", 99.0) < 2);
+  }
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  CHECK(verdict["gc_checkpoints"]["count"] == posts.load());
+  CHECK(verdict["gc_checkpoints"]["failed"] == 0);
+}
+
+TEST_CASE("a gc action that fails is a value: a closed port, a command past its timeout") {
+  using namespace std::chrono_literals;
+  std::atomic<bool> stopping{false};
+  TempDir dir;
+  const auto refused = soak::scenarios::run_gc_action(
+      parse_gc_checkpoint("http://127.0.0.1:" + std::to_string(closed_port()) + "/gc every=1s"),
+      ::getpid(), dir / "out.log", stopping);
+  CHECK(refused.failure == GcFailure::refused);
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto hung =
+      soak::scenarios::run_gc_action(parse_gc_checkpoint("cmd:sleep 30 every=1s timeout=300ms"),
+                                     ::getpid(), dir / "out.log", stopping);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(hung.failure == GcFailure::timeout);
+  CHECK_THAT(hung.message, Catch::Contains("killed"));
+  CHECK(took < 2.5);  // 300 ms, then SIGTERM ends sleep at once (the SIGKILL grace is 1 s)
+
+  const auto exit_code = soak::scenarios::run_gc_action(
+      parse_gc_checkpoint("cmd:sh -c 'echo pid=${pid}; exit 3' every=1s"), 4242, dir / "out.log",
+      stopping);
+  CHECK(exit_code.failure == GcFailure::exit_code);
+  CHECK_THAT(read_file(dir / "out.log"), Catch::Contains("pid=4242"));
+
+  const auto missing = soak::scenarios::run_gc_action(
+      parse_gc_checkpoint("cmd:/nonexistent/gc-trigger every=1s"), 1, dir / "out.log", stopping);
+  CHECK(missing.failure == GcFailure::cannot_start);
+}

@@ -131,6 +131,40 @@ MetricResult classify_metric(const SeriesView& series, const RunInput& input,
   return m;
 }
 
+/// Readings after a forced collection (METRIC_after_gc) are judged in place of METRIC's growth
+/// once they are this many: with six points Mann-Kendall can reach p < 0.01 on a steady rise
+/// (S = 15 of 15 pairs), so fewer could never call a leak and would only hide the raw evidence.
+constexpr std::size_t kMinAfterGcPoints = 6;
+
+/// Memory after a full collection has the collector's noise taken out: METRIC's growth is
+/// classified on METRIC_after_gc when that has kMinAfterGcPoints and could be classified (its
+/// entry then folds into METRIC's, judged_on naming it). The levels (first, max, ...) and the
+/// checks that read them keep METRIC's own series.
+void prefer_after_gc(const RunInput& input, const Targets& targets,
+                     std::vector<MetricResult>& metrics) {
+  for (std::size_t i = 0; i < metrics.size();) {
+    const MetricResult& gc = metrics[i];
+    const std::string_view suffix = metric::after_gc_suffix;
+    auto base = metrics.end();
+    if (gc.name.ends_with(suffix)) {
+      const std::string name = gc.name.substr(0, gc.name.size() - suffix.size());
+      base = std::find_if(metrics.begin(), metrics.end(),
+                          [&](const MetricResult& m) { return m.name == name; });
+    }
+    if (base == metrics.end() || !base->analysis || !gc.analysis || gc.points < kMinAfterGcPoints ||
+        gc.analysis->classification == Classification::insufficient) {
+      ++i;
+      continue;
+    }
+    base->analysis = gc.analysis;
+    base->judged_on = gc.name;
+    base->time_to_limit_s.reset();
+    base->limit = MetricResult::Limit::none;
+    set_time_to_limit(input, targets, *base);
+    metrics.erase(metrics.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
 /// Every metric, sorted by name. The exact raw slopes of long headline series are the costly
 /// part: those run on a second thread while this one does the rest.
 std::vector<MetricResult> classify_metrics(const RunInput& input, const Targets& targets) {
@@ -150,6 +184,7 @@ std::vector<MetricResult> classify_metrics(const RunInput& input, const Targets&
   for (auto& m : heavy_results.get()) results.push_back(std::move(m));
   std::sort(results.begin(), results.end(),
             [](const MetricResult& a, const MetricResult& b) { return a.name < b.name; });
+  prefer_after_gc(input, targets, results);
   return results;
 }
 

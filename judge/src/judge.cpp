@@ -136,6 +136,22 @@ analysis::Verdict judge_processes(const log::RunLog& log, const analysis::Target
   return analysis::analyze_group(members, targets);
 }
 
+/// The forced collections of the run's own target, from its events; nullopt when it had none.
+std::optional<analysis::GcCheckpointTotals> gc_checkpoints_of(const log::RunLog& log) {
+  analysis::GcCheckpointTotals totals;
+  bool any = false;
+  for (const auto& e : log.events) {
+    const bool made = e.kind == log::event::gc_checkpoint;
+    if (!e.process.empty() || (!made && e.kind != log::event::gc_checkpoint_failed)) continue;
+    any = true;
+    ++(made ? totals.count : totals.failed);
+    const auto d = e.fields.find("duration_s");
+    if (d != e.fields.end() && d->is_number()) totals.pause_s += d->get<double>();
+  }
+  if (!any) return std::nullopt;
+  return totals;
+}
+
 }  // namespace
 
 analysis::RunInput input_from_log(const log::RunLog& log) {
@@ -149,6 +165,7 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
   for (const auto& w : log.warnings) judgement.warnings.push_back(log.path.string() + ": " + w);
   judgement.verdict = log.processes.empty() ? analysis::analyze(input_from_log(log), targets)
                                             : judge_processes(log, targets);
+  judgement.verdict.gc_checkpoints = gc_checkpoints_of(log);
   judgement.document = report::verdict_to_json(judgement.verdict);
   for (const auto& w : log.warnings) judgement.document["warnings"].push_back("log: " + w);
   if (outputs.verdict_json) {
@@ -215,7 +232,9 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
 
 analysis::Verdict interim(const fs::path& log_path, const analysis::Targets& targets) {
   const log::RunLog log = log::read_run_log(log_path);
-  return analysis::analyze(input_from_log(log), targets);
+  analysis::Verdict verdict = analysis::analyze(input_from_log(log), targets);
+  verdict.gc_checkpoints = gc_checkpoints_of(log);
+  return verdict;
 }
 
 }  // namespace soak::judge

@@ -186,16 +186,17 @@ std::vector<tcp::endpoint> resolve(const HttpUrl& url, Clock::time_point deadlin
 /// all under the stream's one absolute deadline.
 class Exchange {
  public:
-  Exchange(const HttpUrl& url, const HttpHeaders& headers, std::chrono::nanoseconds timeout,
-           std::size_t max_body_bytes)
+  Exchange(http::verb method, const HttpUrl& url, const HttpHeaders& headers,
+           std::chrono::nanoseconds timeout, std::size_t max_body_bytes)
       : timeout_(timeout), max_body_bytes_(max_body_bytes) {
-    request_.method(http::verb::get);
+    request_.method(method);
     request_.target(url.target);
     request_.version(11);
     request_.set(http::field::host, url.authority());
     request_.set(http::field::user_agent, "soak/" SOAK_VERSION);
     request_.set(http::field::connection, "close");
     for (const auto& [name, value] : headers) request_.set(name, value);
+    if (method != http::verb::get) request_.content_length(0);  // an empty body, said so
     parser_.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
     parser_.body_limit(max_body_bytes);
   }
@@ -293,14 +294,36 @@ class Exchange {
 
 }  // namespace
 
-HttpResult http_get(const HttpUrl& url, const HttpHeaders& headers,
+namespace {
+
+HttpResult exchange(http::verb method, const HttpUrl& url, const HttpHeaders& headers,
                     std::chrono::nanoseconds timeout, std::size_t max_body_bytes) {
   const auto deadline = Clock::now() + timeout;
   HttpResult failure;
   const auto endpoints = resolve(url, deadline, timeout, failure);
   if (!failure.ok()) return failure;
-  Exchange exchange(url, headers, timeout, max_body_bytes);
+  Exchange exchange(method, url, headers, timeout, max_body_bytes);
   return exchange.run(endpoints, deadline);
+}
+
+}  // namespace
+
+HttpResult http_get(const HttpUrl& url, const HttpHeaders& headers,
+                    std::chrono::nanoseconds timeout, std::size_t max_body_bytes) {
+  return exchange(http::verb::get, url, headers, timeout, max_body_bytes);
+}
+
+bool is_http_method(std::string_view method) {
+  return method == "GET" || method == "POST" || method == "PUT" || method == "DELETE";
+}
+
+HttpResult http_request(std::string_view method, const HttpUrl& url, const HttpHeaders& headers,
+                        std::chrono::nanoseconds timeout, std::size_t max_body_bytes) {
+  if (!is_http_method(method)) {
+    throw std::invalid_argument("not an HTTP method soak sends: " + std::string(method));
+  }
+  const http::verb verb = http::string_to_verb(beast::string_view(method.data(), method.size()));
+  return exchange(verb, url, headers, timeout, max_body_bytes);
 }
 
 }  // namespace soak::probes

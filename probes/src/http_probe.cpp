@@ -172,8 +172,13 @@ void HttpProbe::contribute(sampler::TickSink& sink) {
   for (const auto& [kind, detail] : events) sink.event(kind, detail);
 }
 
+bool HttpProbe::fetch_now(std::map<std::string, double>& values, std::string& error) const {
+  std::string kind;
+  return fetch_once(values, error, kind);
+}
+
 bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& error,
-                           std::string& kind) {
+                           std::string& kind) const {
   HttpHeaders headers;
   if (spec_.auth_env) {
     if (const char* secret = std::getenv(spec_.auth_env->c_str())) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "soak/log/metrics.hpp"
 #include "soak/report/words.hpp"
 
 namespace soak::report {
@@ -69,6 +70,7 @@ nlohmann::ordered_json metric_json(const analysis::MetricResult& m) {
       e["time_to_limit_s"] = *m.time_to_limit_s;
       e["limit"] = analysis::to_string(m.limit);
     }
+    e["judged_on"] = m.judged_on.empty() ? m.name : m.judged_on;
   } else {
     e["kind"] = "counter";
   }
@@ -120,6 +122,11 @@ void add_body(const Verdict& verdict, nlohmann::ordered_json& j) {
     j["warnings"].push_back(describe_finding(w, verdict, units));
   j["notes"] = nlohmann::ordered_json::array();
   for (const auto& n : verdict.notes) j["notes"].push_back(describe_finding(n, verdict, units));
+  if (verdict.gc_checkpoints) {
+    j["gc_checkpoints"] = {{"count", verdict.gc_checkpoints->count},
+                           {"failed", verdict.gc_checkpoints->failed},
+                           {"pause_s", verdict.gc_checkpoints->pause_s}};
+  }
 }
 
 nlohmann::ordered_json process_json(const analysis::ProcessVerdict& p) {
@@ -173,12 +180,14 @@ std::string process_text(const Verdict& verdict, const TextOptions& options) {
   char line[512];
   for (const auto& m : verdict.metrics) {
     if (!m.analysis) continue;
-    std::snprintf(line, sizeof line, "  %-20s %-12s %-40s last %s\n",
+    std::snprintf(line, sizeof line, "  %-20s %-12s %-40s last %s%s\n",
                   escape_terminal(m.name).c_str(), analysis::to_string(m.analysis->classification),
                   growth_text(verdict, m, units).c_str(),
-                  format_metric_value(m.name, m.last, units.levels).c_str());
+                  format_metric_value(m.name, m.last, units.levels).c_str(),
+                  m.judged_on.empty() ? "" : ("  (growth judged after GC)"));
     out += line;
   }
+  if (verdict.gc_checkpoints) out += "  " + gc_checkpoints_text(*verdict.gc_checkpoints) + "\n";
   for (const auto& c : verdict.checks) {
     if (c.status != CheckStatus::pass) out += check_line(c, units, colors, "");
   }
@@ -301,7 +310,7 @@ std::optional<ByteFormat> byte_format_of(std::string_view written) {
 }
 
 std::string format_metric_value(const std::string& metric, double value, ByteSystem system) {
-  if (metric.ends_with("_bytes")) {
+  if (log::metric::base_of(metric).ends_with("_bytes")) {
     ByteFormat f;
     f.system = system;
     return format_bytes(value, f);

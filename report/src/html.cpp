@@ -118,6 +118,11 @@ std::string memory_chart(const ReportInput& in, double t_end) {
     }
   }
   if (chart.lines.empty()) return {};
+  // Readings after forced collections (--gc-checkpoint): points, which the growth may be
+  // judged on (the trend drawn below is then theirs).
+  if (const ReportSeries* gc = find_series(in, metric::rss_bytes_after_gc)) {
+    chart.lines.push_back({"rss after forced GC", gc->t, gc->v, "#8250df", false, true});
+  }
   if (const analysis::MetricResult* rss = in.verdict.find(std::string(metric::rss_bytes))) {
     add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
@@ -203,6 +208,7 @@ std::string metrics_table(const analysis::Verdict& v) {
       notes = describe_reason(a.reason);
       if (a.warmup_end_s) notes += "; warm-up until " + fixed(*a.warmup_end_s, 0) + " s";
       if (a.onset_s) notes += "; onset at " + fixed(*a.onset_s, 0) + " s";
+      if (!m.judged_on.empty()) notes += "; growth judged on " + m.judged_on;
       if (m.time_to_limit_s) {
         notes += std::string("; reaches ") + analysis::to_string(m.limit) + " in " +
                  fixed(*m.time_to_limit_s / 3600, 1) + " h";
@@ -213,7 +219,11 @@ std::string metrics_table(const analysis::Verdict& v) {
          value(m.name, m.last) + "</td><td>" + value(m.name, m.max) + "</td><td>" +
          escape_html(notes) + "</td></tr>";
   }
-  return s + "</tbody></table>";
+  s += "</tbody></table>";
+  if (v.gc_checkpoints) {
+    s += "<p id=\"gc-checkpoints\">" + escape_html(gc_checkpoints_text(*v.gc_checkpoints)) + "</p>";
+  }
+  return s;
 }
 
 std::string facts_table(const ReportInput& in) {
@@ -345,7 +355,9 @@ std::string load_section(const ReportInput& in, double t_end,
 std::string prefix_section(const ReportInput& in, double t_end, const std::string& prefix,
                            const std::vector<std::string>& names) {
   std::vector<std::string> bytes, other;
-  for (const auto& n : names) (n.ends_with("_bytes") ? bytes : other).push_back(n);
+  for (const auto& n : names) {
+    (log::metric::base_of(n).ends_with("_bytes") ? bytes : other).push_back(n);
+  }
   const std::string title = prefix == "heap" ? "Target heap" : prefix;
   std::string s;
   if (!bytes.empty()) {

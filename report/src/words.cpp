@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "soak/log/metrics.hpp"
+
 namespace soak::report {
 
 namespace {
@@ -313,9 +315,18 @@ std::string describe_reason(const analysis::ClassifyReason& r) {
   return {};
 }
 
+std::string gc_checkpoints_text(const analysis::GcCheckpointTotals& totals) {
+  char text[160];
+  std::snprintf(text, sizeof text, "GC checkpoints: %zu made, %zu failed, %.2f s in the actions",
+                totals.count, totals.failed, totals.pause_s);
+  return text;
+}
+
 std::string format_rate(const analysis::Verdict& verdict, const std::string& metric, double per_min,
                         const Units& units) {
-  if (!metric.ends_with("_bytes")) return format_metric_value(metric, per_min) + "/min";
+  if (!log::metric::base_of(metric).ends_with("_bytes")) {
+    return format_metric_value(metric, per_min) + "/min";
+  }
   if (metric == verdict.judged_metric) return format_bytes(per_min, units.rate);
   return format_bytes(per_min, make_format(units.levels, std::nullopt, false, "/min"));
 }
@@ -323,7 +334,7 @@ std::string format_rate(const analysis::Verdict& verdict, const std::string& met
 std::string format_growth(const analysis::Verdict& verdict, const std::string& metric,
                           double per_min, double low_per_min, double high_per_min,
                           const Units& units) {
-  if (!metric.ends_with("_bytes")) {
+  if (!log::metric::base_of(metric).ends_with("_bytes")) {
     return format_metric_value(metric, per_min) + "/min [" +
            format_metric_value(metric, low_per_min) + ", " +
            format_metric_value(metric, high_per_min) + "]";

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "soak/sampler/duration.hpp"
+#include "soak/scenarios/gc_checkpoint.hpp"
 
 namespace soak::scenarios {
 
@@ -341,13 +342,14 @@ class ScenarioParser {
   Scenario parse() {
     c_.only(doc_, "$",
             {"name", "description", "target", "sampling", "duration", "load", "limits", "targets",
-             "targets_file", "checks"});
+             "targets_file", "checks", "gc_checkpoint"});
     sc_.name = c_.string(doc_, "$", "name", false).value_or(sc_.file.stem().string());
     sc_.duration_s = c_.duration(doc_, "$", "duration", false).value_or(sc_.duration_s);
     parse_target();
     if (const auto* s = c_.field(doc_, "sampling")) parse_sampling(*s);
     if (const auto* load = c_.field(doc_, "load")) parse_load(*load);
     if (const auto* limits = c_.field(doc_, "limits")) parse_limits(*limits);
+    if (const auto* gc = c_.field(doc_, "gc_checkpoint")) parse_gc_checkpoint_field(*gc);
     parse_targets();
     if (const auto* checks = c_.field(doc_, "checks")) parse_checks(*checks);
     if (!c_.errors.empty()) throw ScenarioError(sc_.file.string(), c_.errors);
@@ -463,6 +465,27 @@ class ScenarioParser {
     c_.only(ready, path, {"http", "timeout"});
     sc_.ready_path = c_.string(ready, path, "http", true).value_or("");
     sc_.ready_timeout_s = c_.duration(ready, path, "timeout", false).value_or(sc_.ready_timeout_s);
+  }
+
+  /// {"action": ..., "every": ..., "settle": ..., "timeout": ...}, checked as the flag is.
+  void parse_gc_checkpoint_field(const nlohmann::json& gc) {
+    if (!gc.is_object()) {
+      return c_.fail("$.gc_checkpoint", "an object {\"action\": ..., \"every\": \"5m\"}", &gc);
+    }
+    std::string text;
+    try {
+      text = gc_checkpoint_text(gc);
+    } catch (const GcCheckpointSpecError& e) {  // names its field
+      c_.errors.push_back("$.gc_checkpoint." + std::string(e.what()));
+      return;
+    }
+    try {
+      parse_gc_checkpoint(text);
+    } catch (const GcCheckpointSpecError& e) {
+      c_.errors.push_back("$.gc_checkpoint: " + std::string(e.what()));
+      return;
+    }
+    sc_.gc_checkpoint = text;
   }
 
   void parse_sampling(const nlohmann::json& s) {

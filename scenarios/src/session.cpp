@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstring>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "soak/sampler/periodic.hpp"
 #include "soak/sampler/process.hpp"
 #include "soak/scenarios/driver.hpp"
+#include "soak/scenarios/gc_checkpoint.hpp"
 #include "soak/scenarios/runner.hpp"
 #include "soak/scenarios/scenario.hpp"
 
@@ -214,6 +216,35 @@ class Session {
           std::make_unique<probes::HttpProbe>(probes::parse_probe_spec(text), options_.interval));
       sampler_.add_source(*probes_.back());
     }
+    add_gc_checkpoint(pid);
+  }
+
+  /// Forced collections at an interval, read after they settle (--gc-checkpoint). Its events
+  /// are written on this io_context's thread, between ticks, while the run lasts.
+  void add_gc_checkpoint(sampler::Pid pid) {
+    if (options_.gc_checkpoint.empty()) return;
+    GcCheckpointHooks hooks;
+    if (!probes_.empty()) {
+      hooks.read_heap = [this] {
+        std::map<std::string, double> all;
+        for (const auto& probe : probes_) {
+          std::map<std::string, double> values;
+          std::string error;
+          if (probe->fetch_now(values, error)) all.insert(values.begin(), values.end());
+        }
+        return all;
+      };
+    }
+    hooks.record = [this](std::string_view kind, std::string detail, nlohmann::json extra) {
+      boost::asio::post(io_, [this, kind = std::string(kind), detail = std::move(detail),
+                              extra = std::move(extra)] {
+        if (sampler_.running()) writer_.event(seconds_since_start(), kind, detail, extra);
+      });
+    };
+    gc_checkpoint_ = std::make_unique<GcCheckpoint>(
+        parse_gc_checkpoint(options_.gc_checkpoint), pid,
+        writer_.path().parent_path() / log::gc_checkpoint_output_file, std::move(hooks));
+    sampler_.add_source(*gc_checkpoint_);
   }
 
   const SessionOptions& options_;
@@ -226,6 +257,7 @@ class Session {
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;
   std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
+  std::unique_ptr<GcCheckpoint> gc_checkpoint_;  // after probes_: its reads use them
 };
 
 /// The live exporter, bound now when asked for (ExporterError on a bad or busy address).
@@ -320,6 +352,7 @@ SessionOptions scenario_options(const Scenario& scenario, const SessionOptions& 
   auto ns = [](double s) { return std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9)); };
   SessionOptions options = given;
   if (!given.interval_given) options.interval = ns(scenario.interval_s);
+  if (given.gc_checkpoint.empty()) options.gc_checkpoint = scenario.gc_checkpoint;
   options.duration = ns(scenario.duration_s);
   options.detail_interval = ns(scenario.detail_interval_s);
   if (!scenario.targets.empty() && !options.judge.targets_document) {

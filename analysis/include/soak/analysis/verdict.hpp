@@ -77,6 +77,10 @@ struct MetricResult {
   /// Which limit time_to_limit_s is against.
   enum class Limit { none, max_rss_acceptable, host_memory, cgroup_memory_max };
   Limit limit = Limit::none;
+  /// The series `analysis` (the growth classification) was judged on: this metric's own, or
+  /// `<name>_after_gc` when the run has enough readings after forced collections
+  /// (--gc-checkpoint). first, last, max and min are always this metric's own.
+  std::string judged_on;
 };
 /// "max RSS (acceptable)", "host memory", "cgroup memory.max" (empty for none).
 const char* to_string(MetricResult::Limit limit);
@@ -197,6 +201,13 @@ struct ProcessIdentity {
 
 struct ProcessVerdict;
 
+/// The forced collections of a run (--gc-checkpoint), counted from its events by the front-end.
+struct GcCheckpointTotals {
+  std::size_t count = 0;   ///< checkpoints made (gc_checkpoint events)
+  std::size_t failed = 0;  ///< actions that failed (gc_checkpoint_failed events)
+  double pause_s = 0;      ///< seconds the actions took, made and failed together
+};
+
 struct Verdict {
   VerdictKind verdict = VerdictKind::inconclusive;
   double duration_s = 0;
@@ -211,6 +222,8 @@ struct Verdict {
   std::vector<RegionGrowth> regions_grown;  ///< largest growth first; only regions that grew
   /// A group's members, each judged on its own (analyze_group); empty for one process.
   std::vector<ProcessVerdict> processes;
+  /// Set by the front-end when the run had checkpoints after forced collections.
+  std::optional<GcCheckpointTotals> gc_checkpoints;
   const MetricResult* find(const std::string& name) const;
   const Check* find_check(const std::string& name) const;
 };

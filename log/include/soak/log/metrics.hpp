@@ -52,6 +52,17 @@ inline constexpr std::string_view cgroup_limit_bytes = "cgroup.limit_bytes";
 inline constexpr std::string_view cgroup_anon_bytes = "cgroup.anon_bytes";
 inline constexpr std::string_view cgroup_file_bytes = "cgroup.file_bytes";
 
+// Checkpoints after a forced collection (--gc-checkpoint): a reading taken once the action has
+// run and settled, written beside the tick's own as METRIC + after_gc_suffix
+// (`rss_bytes_after_gc`, `heap.<name>_after_gc`). The analysis prefers it for METRIC's growth.
+inline constexpr std::string_view after_gc_suffix = "_after_gc";
+inline constexpr std::string_view rss_bytes_after_gc = "rss_bytes_after_gc";
+/// The metric a name measures: METRIC for METRIC_after_gc (whose unit is METRIC's), else itself.
+constexpr std::string_view base_of(std::string_view name) {
+  return name.ends_with(after_gc_suffix) ? name.substr(0, name.size() - after_gc_suffix.size())
+                                         : name;
+}
+
 }  // namespace soak::log::metric
 
 namespace soak::log::event {
@@ -62,5 +73,11 @@ inline constexpr std::string_view run_ended = "run_ended";
 inline constexpr std::string_view job_finished = "job_finished";
 inline constexpr std::string_view job_failed = "job_failed";
 inline constexpr std::string_view load_summary = "load_summary";
+/// A forced collection ran: detail names the action; fields `action`, `duration_s` (how long
+/// the action took: the pause it asked for).
+inline constexpr std::string_view gc_checkpoint = "gc_checkpoint";
+/// A forced collection could not be made (refused, timed out, exit code, no such process):
+/// detail says why; fields `action`, `duration_s`, `reason`. The run goes on.
+inline constexpr std::string_view gc_checkpoint_failed = "gc_checkpoint_failed";
 
 }  // namespace soak::log::event

@@ -15,6 +15,8 @@ inline constexpr std::string_view samples_file = "samples.ndjson";
 inline constexpr std::string_view verdict_file = "verdict.json";
 inline constexpr std::string_view report_file = "report.html";
 inline constexpr std::string_view target_output_file = "target.log";
+/// The output of --gc-checkpoint's commands (jcmd, cmd:...), appended to.
+inline constexpr std::string_view gc_checkpoint_output_file = "gc_checkpoint.log";
 
 /// The directory cannot be used (not creatable, not a directory, already holds a run).
 /// what() is one sentence with the fix.

@@ -1,7 +1,8 @@
 #pragma once
-// soak's own HTTP client: one blocking GET over Boost.Beast, used by everything in soak that
-// fetches (the --probe fetches, the Prometheus query_range client). Plain http:// only: soak
-// reads endpoints on the machine or network it watches, and none of its fetches has needed TLS.
+// soak's own HTTP client: one blocking exchange (GET, or a bodiless POST) over Boost.Beast, used by
+// everything in soak that fetches (the --probe fetches, the Prometheus query_range client). Plain
+// http:// only: soak reads endpoints on the machine or network it watches, and none of its fetches
+// has needed TLS.
 //
 //   const HttpUrl url = parse_http_url("http://[::1]:9090/api/v1/query?query=up");
 //   const HttpResult r = http_get(url, {{"Authorization", token}}, 2s, 16 << 20);
@@ -83,5 +84,14 @@ inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 /// std::length_error for a header value of 64 KiB or more (a caller's bug).
 HttpResult http_get(const HttpUrl& url, const HttpHeaders& headers,
                     std::chrono::nanoseconds timeout, std::size_t max_body_bytes);
+
+/// True for the methods http_request sends: GET, POST, PUT, DELETE (upper case).
+bool is_http_method(std::string_view method);
+
+/// Like http_get with another method (a trigger such as `POST /gc/collect`): the request has an
+/// empty body (Content-Length: 0 unless GET), the same bounds and the same failures. Throws
+/// std::invalid_argument when is_http_method(method) is false (a caller's bug).
+HttpResult http_request(std::string_view method, const HttpUrl& url, const HttpHeaders& headers,
+                        std::chrono::nanoseconds timeout, std::size_t max_body_bytes);
 
 }  // namespace soak::probes

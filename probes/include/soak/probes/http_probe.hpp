@@ -87,10 +87,16 @@ class HttpProbe : public sampler::Source {
   void contribute(sampler::TickSink& sink) override;
   /// Stops fetching; waits for a fetch in flight (at most its timeout). Idempotent.
   void stop() override;
+  /// One fetch now, on the calling thread, outside the probe's schedule and back-off (a reading
+  /// right after a forced collection). Fills `values` (heap.<name> -> value) and returns true,
+  /// or returns false with `error` set. Blocks for at most the spec's timeout; safe to call from
+  /// any thread while the probe runs; records no event and changes nothing the ticks see.
+  bool fetch_now(std::map<std::string, double>& values, std::string& error) const;
 
  private:
   std::chrono::nanoseconds step();  ///< one fetch; returns the wait before the next
-  bool fetch_once(std::map<std::string, double>& values, std::string& error, std::string& kind);
+  bool fetch_once(std::map<std::string, double>& values, std::string& error,
+                  std::string& kind) const;
   /// The fields of one answer's body into `values`; false (with error and kind) when none.
   bool read_values(const std::string& body, std::map<std::string, double>& values,
                    std::string& error, std::string& kind) const;

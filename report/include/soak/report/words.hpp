@@ -53,6 +53,9 @@ std::string format_growth(const analysis::Verdict& verdict, const std::string& m
                           double per_min, double low_per_min, double high_per_min,
                           const Units& units);
 
+/// The forced collections of a run: "GC checkpoints: 12 made, 1 failed, 3.40 s in the actions".
+std::string gc_checkpoints_text(const analysis::GcCheckpointTotals& totals);
+
 /// The verdict in words for the top of the page and the terminal: the failing (else
 /// inconclusive) checks' sentences, or why it passed.
 std::string verdict_sentence(const analysis::Verdict& verdict);

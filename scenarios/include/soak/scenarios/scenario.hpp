@@ -96,6 +96,8 @@ struct Scenario {
   double interval_s = 1;
   double detail_interval_s = 10;    ///< PSS/USS and descendants are read this often
   std::vector<std::string> probes;  ///< --probe specs; ${base_url} is the target's URL
+  /// A --gc-checkpoint spec from the "gc_checkpoint" object (validated); empty: none.
+  std::string gc_checkpoint;
   double duration_s = 60;
   // load
   std::string model = "open";  ///< open (arrival rate) | closed (users)

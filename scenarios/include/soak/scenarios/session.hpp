@@ -51,7 +51,10 @@ struct SessionOptions {
   bool keep_running = false;                     ///< leave a launched target running at the end
   std::vector<std::string> probes;  ///< --probe specs, validated before anything starts
   std::string metrics_listen;       ///< --metrics-listen address; empty: no exporter
-  judge::JudgeOptions judge;        ///< for the interim analysis (a scenario adds its targets)
+  /// --gc-checkpoint spec (gc_checkpoint.hpp), validated before anything starts; empty: none
+  /// (a scenario's gc_checkpoint then applies).
+  std::string gc_checkpoint;
+  judge::JudgeOptions judge;  ///< for the interim analysis (a scenario adds its targets)
 };
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
