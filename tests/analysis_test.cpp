@@ -433,7 +433,7 @@ LoadRun load_run(Load load, Memory memory, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("growth that follows the offered load is load_driven; a leak that outgrows it is not") {
+TEST_CASE("growth that follows the offered load is load_driven, a leak that outgrows it is not") {
   // A stress ramp: 10, 20, ... 60 requests per second in ten-minute steps, each in-flight
   // request holding 1 MB of buffers. Memory rises for the whole hour, in step with the load.
   const auto ramp = [](double t) { return 10.0 * (1 + std::floor(t / 600)); };
