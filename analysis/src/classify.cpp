@@ -310,10 +310,10 @@ Recent recent_part(const Window& judged, double slope) {
     r.tested = true;
     r.low = test.low;
     r.high = test.high;
-    // Rising at the end: significantly, or at a rate that cannot be told from the overall one
-    // (a short or noisy end has too little power to confirm what the whole window showed).
+    // Rising at the end: significantly, or at a rate nearer the overall one than none (a short
+    // or noisy end has too little power to confirm what the whole window showed).
     const bool significant = keeps_rate && test.p_value < kClassify.recent_alpha;
-    const bool not_slower = r.slope > 0 && test.high >= kClassify.levelled_slope_ratio * slope;
+    const bool not_slower = r.slope > 0 && r.slope >= kClassify.levelled_slope_ratio * slope;
     r.rising = significant || not_slower;
   } else {
     // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.

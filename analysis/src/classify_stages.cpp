@@ -160,6 +160,12 @@ Sawtooth detect_sawtooth(std::span<const double> t, std::span<const double> y,
   const std::vector<std::size_t> ends = drop_ends(y, threshold);
   saw.drops = ends.size();
   if (ends.size() < kClassify.sawtooth_min_drops) return saw;
+  // Cycles recur over the run: drops bunched in one stretch (a start-up peak decaying in
+  // noisy steps) are no sawtooth.
+  if (t[ends.back()] - t[ends.front()] <
+      kClassify.sawtooth_min_spread_share * (t.back() - t.front())) {
+    return saw;
+  }
   std::vector<double> lengths;
   for (std::size_t k = 1; k < ends.size(); ++k) {
     lengths.push_back(t[ends[k]] - t[ends[k - 1]]);

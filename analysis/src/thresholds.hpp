@@ -42,6 +42,9 @@ struct ClassifyThresholds {
   /// The range is taken between these percentiles so one outlier does not set it.
   std::size_t sawtooth_range_low_percent = 5;
   std::size_t sawtooth_range_high_percent = 95;
+  /// The drops spread over at least this share of the run: five cycles span 80 % of it, a
+  /// start-up peak's decay a few per cent.
+  double sawtooth_min_spread_share = 0.4;
   /// Four drops are three full cycles: fewer could be chance.
   std::size_t sawtooth_min_drops = 4;
   /// The last, unfinished cycle contributes its minimum once it is half a typical cycle long.
@@ -112,8 +115,9 @@ struct ClassifyThresholds {
   /// A leak that slows is still a leak: the recent slope needs only a tenth of the overall one
   /// (a rate that fell to a ninth stays a leak; a plateau's recent slope is no trend at all).
   double recent_min_slope_ratio = 0.1;
-  /// Levelled off: the end's interval lies wholly under this share of the overall slope. Half:
-  /// a plateau's end is flat, a leak's end keeps its rate, and what is between must be shown.
+  /// Still rising without a significant test of its own: the end's slope is at least this
+  /// share of the overall one. Half: nearer a leak's (the same rate) than a plateau's (none);
+  /// a slower end must show its rise with a test.
   double levelled_slope_ratio = 0.5;
   /// Practical significance: the growth over the window stands out of the residual noise by
   /// 3 sigmas.
