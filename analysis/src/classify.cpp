@@ -269,7 +269,9 @@ Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const
     const std::size_t lag = std::max<std::size_t>(3, judged.size() / kClassify.batches);
     const double ratio = std::max(detail::variance_ratio(judged.t, judged.y, trend.slope, lag),
                                   detail::variance_ratio(judged.t, judged.y, trend.slope, lag / 3));
-    trend.wanders = ratio >= kClassify.wander_min_variance_ratio;
+    // A sawtooth's floor has the collections' noise taken out already: it is not tested for
+    // wander (its minima sit at the cycles' random phases, which spread like a walk).
+    trend.wanders = !a.sawtooth_floor && ratio >= kClassify.wander_min_variance_ratio;
     trend.drift_t = detail::drift_t(batches);
     trend.falls_z = detail::falls_z(batches);
   }
@@ -297,7 +299,7 @@ struct Recent {
   bool tested = false;  ///< low/high are an interval of its own
 };
 
-Recent recent_part(const Window& judged, double slope) {
+Recent recent_part(const Window& judged, double slope, double overall_p) {
   Recent r;
   const double jspan = judged.t.back() - judged.t.front();
   r.from_s = judged.t.front() + kClassify.recent_window_start * jspan;
@@ -314,7 +316,9 @@ Recent recent_part(const Window& judged, double slope) {
     // or noisy end has too little power to confirm what the whole window showed).
     const bool significant = keeps_rate && test.p_value < kClassify.recent_alpha;
     const bool not_slower = r.slope > 0 && r.slope >= kClassify.levelled_slope_ratio * slope;
-    r.rising = significant || not_slower;
+    // An end too short to tell the overall rate from none: a very clear overall trend decides.
+    const bool uninformative = test.high - test.low > slope && overall_p < kClassify.strong_trend_p;
+    r.rising = significant || not_slower || uninformative;
   } else {
     // Few points (a sawtooth's floor): too few for a test of their own; the slope must hold.
     r.rising = keeps_rate;
@@ -529,7 +533,7 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
                             trend.falls_z >= kClassify.wander_min_falls_z;
   const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
   const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0 && beats_wander;
-  const Recent recent = recent_part(judged, trend.slope);
+  const Recent recent = recent_part(judged, trend.slope, a.trend_p_value);
   a.late_growth_per_s = recent.slope;
   const bool rising_at_end = still_rising(judged, trend.slope, recent);
   if (rising && rising_at_end) report_late_rate(recent, a);

@@ -313,12 +313,22 @@ Binned batch_medians(std::span<const double> t, std::span<const double> y, std::
 BatchFit batch_interval(const Binned& batches) {
   BatchFit fit;
   if (batches.t.size() + 2 < kClassify.batches) return fit;  // a few batches may be empty
-  const Ols o = ols(batches.t, batches.y);
-  if (!std::isfinite(o.stderr_slope)) return fit;
+  // Robust to one odd batch (a start-up peak, a burst): Theil-Sen through the batch medians,
+  // the scatter around it from the MAD of the residuals.
+  const std::size_t m = batches.t.size();
+  const double slope = theil_sen_slope(batches.t, batches.y);
+  std::vector<double> residuals(m);
+  for (std::size_t k = 0; k < m; ++k) residuals[k] = batches.y[k] - slope * batches.t[k];
+  const double sigma = mad_sigma(residuals);
+  const double tm = std::accumulate(batches.t.begin(), batches.t.end(), 0.0) / static_cast<double>(m);
+  double sxx = 0;
+  for (const double v : batches.t) sxx += (v - tm) * (v - tm);
+  if (sxx <= 0) return fit;
+  const double stderr_slope = sigma / std::sqrt(sxx);
   fit.valid = true;
-  fit.slope = o.slope;
-  fit.low = o.slope - kClassify.batch_t_quantile * o.stderr_slope;
-  fit.high = o.slope + kClassify.batch_t_quantile * o.stderr_slope;
+  fit.slope = slope;
+  fit.low = slope - kClassify.batch_t_quantile * stderr_slope;
+  fit.high = slope + kClassify.batch_t_quantile * stderr_slope;
   return fit;
 }
 

@@ -119,6 +119,10 @@ struct ClassifyThresholds {
   /// share of the overall one. Half: nearer a leak's (the same rate) than a plateau's (none);
   /// a slower end must show its rise with a test.
   double levelled_slope_ratio = 0.5;
+  /// ...unless the end's interval is wider than the overall rate (it cannot tell that rate from
+  /// none) and the overall trend is this clear: 100 x stricter than alpha, past what a warm-up's
+  /// decaying tail leaves.
+  double strong_trend_p = 1e-4;
   /// Practical significance: the growth over the window stands out of the residual noise by
   /// 3 sigmas.
   double min_growth_noise_sigmas = 1;
