@@ -76,6 +76,8 @@ const char* to_string(ReasonCode code) {
       return "below_effect_floor";
     case ReasonCode::follows_load:
       return "follows_load";
+    case ReasonCode::heap_not_growing:
+      return "heap_not_growing";
   }
   return "no_trend";
 }
@@ -277,6 +279,7 @@ Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const
   }
   a.ci_low_per_s = std::min(low, a.growth_per_s);
   a.ci_high_per_s = std::max(high, a.growth_per_s);
+  a.window_growth_per_s = a.growth_per_s;
   a.level_start = level(post_warmup, false);
   a.level_end = level(judged, true);
   std::vector<double> intercepts(judged.size());
@@ -474,13 +477,38 @@ bool explained_by_load(const Window& judged, const ClassifyOptions& options, Ser
   if (load.size() < kClassify.min_judged_points) return false;
   const detail::WithinLoad within = detail::within_load_slope(judged.t, judged.y, load);
   if (!within.valid) return false;
-  const double z = normal_quantile(1 - options.alpha / 2);
-  if (within.slope < std::max(a.effect_floor_per_s, z * within.stderr_slope)) return true;
+  // The rate that counts is the one within segments, whichever way this goes.
   const double half = normal_quantile(0.975) * within.stderr_slope;
   a.growth_per_s = within.slope;
   a.ci_low_per_s = within.slope - half;
   a.ci_high_per_s = within.slope + half;
-  return false;
+  a.trend_y1 = a.trend_y0 + within.slope * (a.trend_t1 - a.trend_t0);
+  a.fitted_end = a.trend_y1;
+  const double z = normal_quantile(1 - options.alpha / 2);
+  return within.slope < std::max(a.effect_floor_per_s, z * within.stderr_slope);
+}
+
+/// Memory that rose and fell with a load that changed: the load explains its level (most of
+/// its variance) and within constant-load segments it does not grow.
+bool level_follows_load(const Window& post_warmup, const ClassifyOptions& options,
+                        SeriesAnalysis& a) {
+  const std::vector<double> load = load_at(post_warmup.t, options);
+  if (load.size() < kClassify.min_judged_points) return false;
+  const double n = static_cast<double>(load.size());
+  const double lm = std::accumulate(load.begin(), load.end(), 0.0) / n;
+  const double ym = std::accumulate(post_warmup.y.begin(), post_warmup.y.end(), 0.0) / n;
+  double sll = 0, sly = 0, syy = 0;
+  for (std::size_t i = 0; i < load.size(); ++i) {
+    sll += (load[i] - lm) * (load[i] - lm);
+    sly += (load[i] - lm) * (post_warmup.y[i] - ym);
+    syy += (post_warmup.y[i] - ym) * (post_warmup.y[i] - ym);
+  }
+  if (sll <= 0 || syy <= 0 || sly <= 0) return false;
+  if (sly * sly / (sll * syy) < kClassify.load_min_r2) return false;
+  SeriesAnalysis scratch = a;  // a level that is not explained keeps its own figures
+  if (!explained_by_load(post_warmup, options, scratch)) return false;
+  a = std::move(scratch);
+  return true;
 }
 
 /// Rising, and still at the end: a leak, slow growth under the floor, or load-driven growth.
@@ -490,6 +518,7 @@ void decide_growth(const Window& post_warmup, const Trend& trend, const Classify
                    SeriesAnalysis& a) {
   if (explained_by_load(post_warmup, options, a)) {
     set(a, Classification::load_driven, ReasonCode::follows_load);
+    set_detectable(options, a);  // on the within-segment rate
   } else if (std::max(a.growth_per_s, trend.slope) < a.effect_floor_per_s) {
     // A leak that slowed is judged by what it added over the window, not by its late rate.
     set(a, Classification::slow_growth, ReasonCode::below_effect_floor);
@@ -549,6 +578,10 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
     return a;
   }
   decide_not_leak(rising, falling, judged, bins, saw, a);
+  if (a.classification == Classification::plateau && level_follows_load(post_warmup, options, a)) {
+    set(a, Classification::load_driven, ReasonCode::follows_load);
+    set_detectable(options, a);  // on the within-segment rate
+  }
   return a;
 }
 

@@ -156,6 +156,9 @@ struct ClassifyThresholds {
   // ---- Load ----
   /// The offered load varies when its robust range is at least this share of its median.
   double load_min_variation = 0.5;
+  /// A level that rose and fell follows the load when the load explains this share of its
+  /// variance (R^2): buffers per request track the load closely, a one-off step does not.
+  double load_min_r2 = 0.7;
   /// A constant-load segment ends where the load leaves its first value by 10 % (a driver's
   /// own jitter is a few per cent; a ramp's steps are tens of per cent).
   double load_segment_tolerance = 0.1;

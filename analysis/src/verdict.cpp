@@ -165,6 +165,31 @@ void prefer_after_gc(const RunInput& input, const Targets& targets,
   }
 }
 
+/// A managed heap says more than RSS: when the heap (a heap.* probe) does not grow and RSS
+/// rose ever slower (its late rate under half the window's), RSS is the runtime filling its
+/// heap, not a leak. RSS that keeps its rate beside a flat heap leaks outside it and stays a leak.
+void heap_explains_rss(std::vector<MetricResult>& metrics) {
+  const bool heap_flat = std::any_of(metrics.begin(), metrics.end(), [](const MetricResult& m) {
+    if (!m.name.starts_with(metric::heap_prefix) || !m.analysis) return false;
+    const Classification c = m.analysis->classification;
+    return c != Classification::leak && c != Classification::slow_growth &&
+           c != Classification::insufficient;
+  });
+  if (!heap_flat) return;
+  for (MetricResult& m : metrics) {
+    if (m.name != metric::rss_bytes || !m.analysis) continue;
+    SeriesAnalysis& a = *m.analysis;
+    if (a.classification != Classification::leak ||
+        a.late_growth_per_s >= kClassify.slowing_report_ratio * a.window_growth_per_s) {
+      continue;
+    }
+    a.classification = Classification::plateau;
+    a.reason.code = ReasonCode::heap_not_growing;
+    m.time_to_limit_s.reset();
+    m.limit = MetricResult::Limit::none;
+  }
+}
+
 /// Every metric, sorted by name. The exact raw slopes of long headline series are the costly
 /// part: those run on a second thread while this one does the rest.
 std::vector<MetricResult> classify_metrics(const RunInput& input, const Targets& targets) {
@@ -185,6 +210,7 @@ std::vector<MetricResult> classify_metrics(const RunInput& input, const Targets&
   std::sort(results.begin(), results.end(),
             [](const MetricResult& a, const MetricResult& b) { return a.name < b.name; });
   prefer_after_gc(input, targets, results);
+  heap_explains_rss(results);
   return results;
 }
 

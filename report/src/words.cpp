@@ -311,6 +311,8 @@ std::string describe_reason(const analysis::ClassifyReason& r) {
       return "grows steadily, but under the rate a leak must reach to matter";
     case ReasonCode::follows_load:
       return "grows with the offered load, not with time";
+    case ReasonCode::heap_not_growing:
+      return "rose ever slower while the managed heap did not grow: the runtime filling its heap";
   }
   return {};
 }

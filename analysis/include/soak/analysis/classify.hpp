@@ -66,6 +66,7 @@ enum class ReasonCode {
   wander,                   ///< a trend no larger than a driftless wander would draw
   below_effect_floor,       ///< significant growth under the effect-size floor (slow_growth)
   follows_load,             ///< the growth follows the offered load (load_driven)
+  heap_not_growing,         ///< RSS rose ever slower while the managed heap did not grow
 };
 /// A stable identifier ("too_few_points", ...), for JSON and tests.
 const char* to_string(ReasonCode code);
@@ -118,6 +119,8 @@ struct SeriesAnalysis {
   ClassifyReason reason;  ///< why this classification (worded by soak::report)
   /// The rate over the last part of the judged window (recent_window_start onwards).
   double late_growth_per_s = 0;
+  /// The whole judged window's rate (growth_per_s is the late rate when a leak slowed).
+  double window_growth_per_s = 0;
   /// The smallest rate this series could have called a leak: the effect-size floor or the
   /// statistical limit ((z_{1-alpha/2} + z_{80 %}) x the slope's standard error), the larger.
   double detectable_growth_per_s = 0;
