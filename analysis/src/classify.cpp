@@ -267,10 +267,13 @@ Trend fit_trend(const Window& judged, const Window& post_warmup, std::span<const
   if (const detail::BatchFit fit = detail::batch_interval(batches); fit.valid) {
     low = std::min(low, fit.low);
     high = std::max(high, fit.high);
-    // At a batch's lag and at a third of it: one ratio alone scatters too much to tell.
+    // At a third of a batch's lag, at one and at two: a walk under white noise shows only at
+    // long lags, a walk alone at every lag, and one ratio alone scatters too much to tell.
     const std::size_t lag = std::max<std::size_t>(3, judged.size() / kClassify.batches);
-    const double ratio = std::max(detail::variance_ratio(judged.t, judged.y, trend.slope, lag),
-                                  detail::variance_ratio(judged.t, judged.y, trend.slope, lag / 3));
+    double ratio = 0;
+    for (const std::size_t l : {lag / 3, lag, 2 * lag}) {
+      ratio = std::max(ratio, detail::variance_ratio(judged.t, judged.y, trend.slope, l));
+    }
     // A sawtooth's floor has the collections' noise taken out already: it is not tested for
     // wander (its minima sit at the cycles' random phases, which spread like a walk).
     trend.wanders = !a.sawtooth_floor && ratio >= kClassify.wander_min_variance_ratio;
