@@ -487,8 +487,12 @@ bool explained_by_load(const Window& judged, const ClassifyOptions& options, Ser
   a.ci_high_per_s = within.slope + half;
   a.trend_y1 = a.trend_y0 + within.slope * (a.trend_t1 - a.trend_t0);
   a.fitted_end = a.trend_y1;
+  // Explained when the pooled rate, or the rate in the longest (best settled) segment, is not
+  // a leak's: a leak keeps its rate in every segment; memory still settling after a step of
+  // load rises in the short segments only.
   const double z = normal_quantile(1 - options.alpha / 2);
-  return within.slope < std::max(a.effect_floor_per_s, z * within.stderr_slope);
+  return within.slope < std::max(a.effect_floor_per_s, z * within.stderr_slope) ||
+         within.longest_slope < std::max(a.effect_floor_per_s, z * within.longest_stderr);
 }
 
 /// Memory that rose and fell with a load that changed: the load explains its level (most of

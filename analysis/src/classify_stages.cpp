@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "soak/analysis/detail/classify.hpp"
 #include "soak/analysis/stats.hpp"
@@ -402,6 +403,7 @@ WithinLoad within_load_slope(std::span<const double> t, std::span<const double> 
   }
   std::vector<double> u, z;  // time and memory, centred within each segment (after it settled)
   std::size_t used = 0;
+  std::size_t longest_begin = 0, longest_end = 0;  // in u and z
   for (const auto& [from, to] : segments) {
     const double settled = t[from] + kClassify.load_settle_share * (t[to - 1] - t[from]);
     const auto first = static_cast<std::size_t>(
@@ -414,33 +416,45 @@ WithinLoad within_load_slope(std::span<const double> t, std::span<const double> 
                                       t.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
     const double ym = std::accumulate(y.begin() + static_cast<std::ptrdiff_t>(first),
                                       y.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
+    const std::size_t at = u.size();
     for (std::size_t i = first; i < to; ++i) {
       u.push_back(t[i] - tm);
       z.push_back(y[i] - ym);
+    }
+    if (u.size() - at > longest_end - longest_begin) {
+      longest_begin = at;
+      longest_end = u.size();
     }
     ++used;
   }
   out.segments = used;
   if (used < 2 || u.size() < used + 3) return out;
-  double suu = 0, suz = 0;
-  for (std::size_t i = 0; i < u.size(); ++i) {
-    suu += u[i] * u[i];
-    suz += u[i] * z[i];
-  }
-  if (suu <= 0) return out;
-  out.slope = suz / suu;
-  std::vector<double> e(u.size());
-  double see = 0;
-  for (std::size_t i = 0; i < u.size(); ++i) {
-    e[i] = z[i] - out.slope * u[i];
-    see += e[i] * e[i];
-  }
-  double lag1 = 0;
-  for (std::size_t i = 1; i < e.size(); ++i) lag1 += e[i] * e[i - 1];
-  const double rho = see > 0 ? std::clamp(lag1 / see, 0.0, 0.95) : 0.0;
-  const double dof = static_cast<double>(u.size() - used - 1);
-  out.stderr_slope = std::sqrt(see / dof * (1 + rho) / (1 - rho) / suu);
-  out.valid = true;
+  // The pooled slope over [b, e) of the centred points with `levels` segment levels, and its
+  // standard error widened for the residuals' lag-1 autocorrelation.
+  auto fit = [&](std::size_t b, std::size_t e, std::size_t levels) {
+    std::pair<double, double> slope_se{0, INFINITY};
+    double suu = 0, suz = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      suu += u[i] * u[i];
+      suz += u[i] * z[i];
+    }
+    if (suu <= 0 || e - b < levels + 3) return slope_se;
+    const double slope = suz / suu;
+    double see = 0, lag1 = 0, previous = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      const double r = z[i] - slope * u[i];
+      see += r * r;
+      if (i > b) lag1 += r * previous;
+      previous = r;
+    }
+    const double rho = see > 0 ? std::clamp(lag1 / see, 0.0, 0.95) : 0.0;
+    const double dof = static_cast<double>(e - b - levels - 1);
+    slope_se = {slope, std::sqrt(see / dof * (1 + rho) / (1 - rho) / suu)};
+    return slope_se;
+  };
+  std::tie(out.slope, out.stderr_slope) = fit(0, u.size(), used);
+  std::tie(out.longest_slope, out.longest_stderr) = fit(longest_begin, longest_end, 1);
+  out.valid = std::isfinite(out.stderr_slope);
   return out;
 }
 

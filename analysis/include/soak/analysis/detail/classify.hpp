@@ -4,6 +4,7 @@
 // concurrently. Nothing is thrown: too few points give the empty or neutral result (no bins to
 // merge, no sawtooth, no split at index 0, a p-value of 1).
 
+#include <cmath>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -85,11 +86,14 @@ double falls_z(const Binned& batches);
 /// The growth of memory with time within constant-load segments (each after it settled):
 /// the pooled least-squares slope with per-segment levels, and its standard error widened for
 /// the residuals' lag-1 autocorrelation. Growth that follows the load has none; a leak keeps
-/// its rate in every segment. Invalid with fewer than two usable segments.
+/// its rate in every segment, the longest included. Invalid with fewer than two usable
+/// segments.
 struct WithinLoad {
   bool valid = false;
   std::size_t segments = 0;
   double slope = 0, stderr_slope = 0;
+  /// The same in the longest segment alone: the one that has settled best.
+  double longest_slope = 0, longest_stderr = INFINITY;
 };
 WithinLoad within_load_slope(std::span<const double> t, std::span<const double> y,
                              std::span<const double> load);
