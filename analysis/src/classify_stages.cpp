@@ -67,17 +67,15 @@ Condition condition(std::span<const double> t, std::span<const double> y) {
     if (v != 0) quantum = std::min(quantum, std::fabs(v));
   }
   c.resolution = std::isfinite(quantum) ? quantum : 0.0;
-  // The MAD of the differences is 0 when most of them are (a quantized quiet series): the
-  // noise is then the root mean square of the differences without their largest 5 %, and never
-  // under the quantum's rounding noise (q / sqrt(12) per value, sqrt(2) of that per difference).
+  // The MAD of the differences is 0 when most of them are equal (a quantized quiet series, or
+  // a heap that grows by whole regions): the noise is then the differences' interquartile
+  // range, and never under the quantum's rounding noise (q / sqrt(12) per value, sqrt(2) of
+  // that per difference). Not their root mean square: it would count the collections' drops.
   c.step_sigma = mad_sigma(d);
-  if (c.step_sigma == 0 && !d.empty()) {
-    for (double& v : d) v = std::fabs(v);
+  if (c.step_sigma == 0 && d.size() >= 4) {
     std::sort(d.begin(), d.end());
-    const std::size_t keep = std::max<std::size_t>(1, d.size() * 95 / 100);
-    double sum = 0;
-    for (std::size_t i = 0; i < keep; ++i) sum += d[i] * d[i];
-    c.step_sigma = std::sqrt(sum / static_cast<double>(keep));
+    constexpr double kIqrPerSigma = 1.349;
+    c.step_sigma = (d[d.size() * 3 / 4] - d[d.size() / 4]) / kIqrPerSigma;
   }
   c.step_sigma = std::max(c.step_sigma, c.resolution * std::sqrt(2.0 / 12.0));
   return c;
