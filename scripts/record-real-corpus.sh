@@ -145,12 +145,17 @@ record_jvm() {  # $1: healthy | leak
   javac -d "$work/classes" "$programs/GcSawtooth.java"
   local leak_kb=0
   [ "$1" = leak ] && leak_kb=100  # 100 KiB/s kept for good: about 6 MiB/min of live set
-  # 20 MiB/s of garbage over a 64 MiB live set, G1, heap at most 384 MiB.
-  java -XX:+UseG1GC -Xms64m -Xmx384m -cp "$work/classes" GcSawtooth 20 64 "$leak_kb" \
-    "$((secs + 30))" &
+  # 5 MiB/s of garbage over a 64 MiB live set, G1, heap at most 384 MiB. The program serves its
+  # heap (used, committed) as JSON: soak's json probe records it as heap.jvm_used_bytes and
+  # heap.jvm_committed_bytes, the GC sawtooth beside RSS.
+  java -XX:+UseG1GC -Xms64m -Xmx384m -cp "$work/classes" GcSawtooth 5 64 "$leak_kb" \
+    "$((secs + 30))" >"$work/java.out" &
   local server=$!; pids+=("$server")
-  sleep 1
-  attach "$server"
+  for _ in $(seq 100); do grep -q listening "$work/java.out" 2>/dev/null && break; sleep 0.1; done
+  local port; port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/java.out" | head -1)"
+  "$SOAK" attach "$server" --duration "$duration" --quiet --out "$out" \
+    --probe "json http://127.0.0.1:$port/heap /used_bytes as jvm_used_bytes, /committed_bytes as jvm_committed_bytes every=1s" \
+    || true
 }
 
 record_node() {  # $1: healthy | leak
