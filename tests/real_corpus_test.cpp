@@ -27,7 +27,9 @@ namespace {
 /// little under 600 s allows for the first sample's offset and the last one's timing.
 constexpr double kMinRecordingSeconds = 590.0;
 
-fs::path real_dir() { return fs::path(SOAK_TEST_DATA) / "real"; }
+fs::path real_dir() {
+  return fs::path(SOAK_TEST_DATA) / "real";
+}
 
 nlohmann::json expected_document() {
   std::ifstream in(real_dir() / "expected.json");
@@ -105,10 +107,9 @@ void check_recording(const std::string& name) {
 
 TEST_CASE("real corpus: expected.json names every recording and each one's truth", "[real]") {
   const nlohmann::json doc = expected_document();
-  const std::set<std::string> known = {"redis_growing",  "redis_fixed",      "memcached_cap",
-                                       "nginx_wrk",      "jvm_healthy",      "jvm_leak",
-                                       "node_healthy",   "node_leak",        "python_slow_leak",
-                                       "stress_ramp"};
+  const std::set<std::string> known = {
+      "redis_growing", "redis_fixed",  "memcached_cap", "nginx_wrk",        "jvm_healthy",
+      "jvm_leak",      "node_healthy", "node_leak",     "python_slow_leak", "stress_ramp"};
   std::set<std::string> listed;
   for (const auto& [name, r] : doc["recordings"].items()) {
     INFO(name);
@@ -126,13 +127,33 @@ TEST_CASE("real corpus: expected.json names every recording and each one's truth
   }
 }
 
-TEST_CASE("real corpus: redis_growing", "[real]") { check_recording("redis_growing"); }
-TEST_CASE("real corpus: redis_fixed", "[real]") { check_recording("redis_fixed"); }
-TEST_CASE("real corpus: memcached_cap", "[real]") { check_recording("memcached_cap"); }
-TEST_CASE("real corpus: nginx_wrk", "[real]") { check_recording("nginx_wrk"); }
-TEST_CASE("real corpus: jvm_healthy", "[real]") { check_recording("jvm_healthy"); }
-TEST_CASE("real corpus: jvm_leak", "[real]") { check_recording("jvm_leak"); }
-TEST_CASE("real corpus: node_healthy", "[real]") { check_recording("node_healthy"); }
-TEST_CASE("real corpus: node_leak", "[real]") { check_recording("node_leak"); }
-TEST_CASE("real corpus: python_slow_leak", "[real]") { check_recording("python_slow_leak"); }
-TEST_CASE("real corpus: stress_ramp", "[real]") { check_recording("stress_ramp"); }
+TEST_CASE("real corpus: redis_growing", "[real]") {
+  check_recording("redis_growing");
+}
+TEST_CASE("real corpus: redis_fixed", "[real]") {
+  check_recording("redis_fixed");
+}
+TEST_CASE("real corpus: memcached_cap", "[real]") {
+  check_recording("memcached_cap");
+}
+TEST_CASE("real corpus: nginx_wrk", "[real]") {
+  check_recording("nginx_wrk");
+}
+TEST_CASE("real corpus: jvm_healthy", "[real]") {
+  check_recording("jvm_healthy");
+}
+TEST_CASE("real corpus: jvm_leak", "[real]") {
+  check_recording("jvm_leak");
+}
+TEST_CASE("real corpus: node_healthy", "[real]") {
+  check_recording("node_healthy");
+}
+TEST_CASE("real corpus: node_leak", "[real]") {
+  check_recording("node_leak");
+}
+TEST_CASE("real corpus: python_slow_leak", "[real]") {
+  check_recording("python_slow_leak");
+}
+TEST_CASE("real corpus: stress_ramp", "[real]") {
+  check_recording("stress_ramp");
+}
