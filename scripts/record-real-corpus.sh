@@ -168,7 +168,10 @@ record_node() {  # $1: healthy | leak
   # 50 requests a second for the whole run, at most 60000.
   node "$programs/http_load.js" "$port" 50 "$((secs + 30))" 60000 &
   pids+=($!)
-  attach "$server"
+  # V8's heap, from the server's /heap, as heap.v8_used_bytes and heap.v8_total_bytes.
+  "$SOAK" attach "$server" --duration "$duration" --quiet --out "$out" \
+    --probe "json http://127.0.0.1:$port/heap /heap_used_bytes as v8_used_bytes, /heap_total_bytes as v8_total_bytes every=1s" \
+    || true
 }
 
 record_python() {
