@@ -20,19 +20,20 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j 2
 
 # The sanitizer build CI runs: -Werror, address and undefined sanitizers, Debug assertions.
-# The labelled corpus (ctest label `corpus`) is a release-build check of numbers: skipped here.
+# The labelled corpus (label `corpus`) and the real-program corpus (label `real`) are
+# release-build checks of numbers: skipped here.
 test-sanitize: setup
 	@cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOAK_WERROR=ON -DSOAK_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
-	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2 -LE corpus
+	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real'
 
-# The thread-sanitizer build: the same suite but the labelled corpus (label `corpus`: one thread
-# of numbers, which TSan slows past its timeout and has nothing to check in).
+# The thread-sanitizer build: the same suite but the two corpora (labels `corpus` and `real`:
+# numbers in one thread, which TSan slows past its timeouts and has nothing to check in).
 TSAN_BUILD ?= build-tsan
 test-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOAK_WERROR=ON -DSOAK_TSAN=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
-	@cd $(TSAN_BUILD) && ctest --output-on-failure -j 2 -LE corpus
+	@cd $(TSAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real'
 
 # clang-format over every C++ file and no product function over 100 lines (CI runs it).
 check-style: build
