@@ -305,7 +305,7 @@ struct Recent {
   bool tested = false;  ///< low/high are an interval of its own
 };
 
-Recent recent_part(const Window& judged, double slope, double overall_p) {
+Recent recent_part(const Window& judged, double slope, double overall_p, double alpha) {
   Recent r;
   const double jspan = judged.t.back() - judged.t.front();
   r.from_s = judged.t.front() + kClassify.recent_window_start * jspan;
@@ -320,8 +320,11 @@ Recent recent_part(const Window& judged, double slope, double overall_p) {
     r.high = test.high;
     // Rising at the end: significantly, or at a rate nearer the overall one than none (a short
     // or noisy end has too little power to confirm what the whole window showed).
-    const bool significant = keeps_rate && test.p_value < kClassify.recent_alpha;
     const bool not_slower = r.slope > 0 && r.slope >= kClassify.levelled_slope_ratio * slope;
+    // An end that slowed must show its rise at the trend's own level: a warm-up's decaying
+    // tail slows too, and only a leak keeps a clearly positive rate.
+    const double level = not_slower ? kClassify.recent_alpha : alpha;
+    const bool significant = keeps_rate && test.p_value < level;
     // An end too short to tell the overall rate from none: a very clear overall trend decides.
     const bool uninformative = test.high - test.low > slope && overall_p < kClassify.strong_trend_p;
     r.rising = significant || not_slower || uninformative;
@@ -569,7 +572,7 @@ SeriesAnalysis classify_series(std::span<const double> t, std::span<const double
                             trend.falls_z >= kClassify.wander_min_falls_z;
   const bool rising = a.trend_p_value < options.alpha && a.ci_low_per_s > 0;
   const bool falling = a.trend_p_value < options.alpha && a.ci_high_per_s < 0 && beats_wander;
-  const Recent recent = recent_part(judged, trend.slope, a.trend_p_value);
+  const Recent recent = recent_part(judged, trend.slope, a.trend_p_value, options.alpha);
   a.late_growth_per_s = recent.slope;
   const bool rising_at_end = still_rising(judged, trend.slope, recent);
   if (rising && rising_at_end) report_late_rate(recent, a);
