@@ -10,8 +10,8 @@ status=0
 
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
 if ! clang-format --dry-run --Werror "${files[@]}" 2>/tmp/soak-format.$$; then
-  count=$(grep -c 'warning:' /tmp/soak-format.$$)
-  grep 'warning:' /tmp/soak-format.$$ | cut -d: -f1 | sort | uniq -c | sed 's/^/  /' >&2
+  count=$(grep -cE '(warning|error):' /tmp/soak-format.$$)
+  grep -E '(warning|error):' /tmp/soak-format.$$ | cut -d: -f1 | sort | uniq -c | sed 's/^/  /' >&2
   echo "check-style: clang-format finds $count deviations in the files above; run" \
        "clang-format -i on them" >&2
   status=1

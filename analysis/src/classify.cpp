@@ -82,7 +82,6 @@ const char* to_string(ReasonCode code) {
   return "no_trend";
 }
 
-
 namespace {
 
 using detail::Binned;
@@ -187,7 +186,8 @@ void cut_warmup(Window& judged, double t_begin, double span_s, const ClassifyOpt
     const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kClassify.warmup_min_fraction);
     if (tp.index > 0) {
       const double at = judged.t[tp.index];
-      if (tp.slope_before > 0 && tp.slope_after < kClassify.warmup_slope_drop_ratio * tp.slope_before &&
+      if (tp.slope_before > 0 &&
+          tp.slope_after < kClassify.warmup_slope_drop_ratio * tp.slope_before &&
           at - t_begin <= kClassify.warmup_max_share_of_run * span_s &&
           tp.sse_ratio < kClassify.warmup_max_sse_ratio) {
         a.warmup_end_s = at;
@@ -206,9 +206,10 @@ void cut_warmup(Window& judged, double t_begin, double span_s, const ClassifyOpt
 /// Onset: flat, then sustained growth; the rate is measured from where it began.
 void cut_before_onset(Window& judged, SeriesAnalysis& a) {
   const TwoPhase tp = detail::best_two_phase(judged.t, judged.y, kClassify.onset_min_fraction);
-  const bool onset = tp.index > 0 && tp.slope_after > 0 &&
-                     std::fabs(tp.slope_before) < kClassify.onset_flat_slope_ratio * tp.slope_after &&
-                     tp.sse_ratio < kClassify.onset_max_sse_ratio;
+  const bool onset =
+      tp.index > 0 && tp.slope_after > 0 &&
+      std::fabs(tp.slope_before) < kClassify.onset_flat_slope_ratio * tp.slope_after &&
+      tp.sse_ratio < kClassify.onset_max_sse_ratio;
   if (!onset) return;
   Window after = from_time(judged.t, judged.y, judged.t[tp.index]);
   if (after.size() >= kClassify.min_judged_points) {
@@ -234,10 +235,10 @@ TrendTest trend_test(const Window& w, double slope) {
 
 /// What the trend stage found beyond the SeriesAnalysis fields.
 struct Trend {
-  double slope = 0;          ///< the judged window's own slope (the one the tests use)
-  bool wanders = false;   ///< the noise spreads like a random walk at the batches' scale
-  double drift_t = 0;     ///< the drift test of the batch medians (when it wanders)
-  double falls_z = 0;     ///< the rise against the scale of the falls (steps that keep coming)
+  double slope = 0;      ///< the judged window's own slope (the one the tests use)
+  bool wanders = false;  ///< the noise spreads like a random walk at the batches' scale
+  double drift_t = 0;    ///< the drift test of the batch medians (when it wanders)
+  double falls_z = 0;    ///< the rise against the scale of the falls (steps that keep coming)
 };
 
 /// The raw points (or the floor) of the judged window: what the batch tests run on.
@@ -344,7 +345,7 @@ bool sets_robust_high(const Window& judged) {
   std::vector<std::vector<double>> parts(windows);
   for (std::size_t i = 0; i < judged.size(); ++i) {
     const auto k = std::min(windows - 1, static_cast<std::size_t>((judged.t[i] - t0) / span *
-                                                                   static_cast<double>(windows)));
+                                                                  static_cast<double>(windows)));
     parts[k].push_back(judged.y[i]);
   }
   if (parts.back().empty()) return false;
@@ -407,9 +408,10 @@ bool is_staircase(std::span<const double> t, std::span<const double> y, bool ris
     }
   }
   const double wspan = t.back() - t[first];
-  const bool staircase = highs.size() >= kClassify.staircase_min_highs &&
-                         highs.back() >= t[first] + kClassify.staircase_last_high_share * wspan &&
-                         highs.back() - highs.front() >= kClassify.staircase_min_spread_share * wspan;
+  const bool staircase =
+      highs.size() >= kClassify.staircase_min_highs &&
+      highs.back() >= t[first] + kClassify.staircase_last_high_share * wspan &&
+      highs.back() - highs.front() >= kClassify.staircase_min_spread_share * wspan;
   if (!(staircase && a.growth_per_s >= 0 &&
         (rising || a.trend_p_value < kClassify.staircase_alpha))) {
     return false;

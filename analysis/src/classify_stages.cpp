@@ -319,7 +319,8 @@ BatchFit batch_interval(const Binned& batches) {
   std::vector<double> residuals(m);
   for (std::size_t k = 0; k < m; ++k) residuals[k] = batches.y[k] - slope * batches.t[k];
   const double sigma = mad_sigma(residuals);
-  const double tm = std::accumulate(batches.t.begin(), batches.t.end(), 0.0) / static_cast<double>(m);
+  const double tm =
+      std::accumulate(batches.t.begin(), batches.t.end(), 0.0) / static_cast<double>(m);
   double sxx = 0;
   for (const double v : batches.t) sxx += (v - tm) * (v - tm);
   if (sxx <= 0) return fit;
@@ -411,9 +412,11 @@ WithinLoad within_load_slope(std::span<const double> t, std::span<const double> 
     if (to - first < 3) continue;
     const double m = static_cast<double>(to - first);
     const double tm = std::accumulate(t.begin() + static_cast<std::ptrdiff_t>(first),
-                                      t.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
+                                      t.begin() + static_cast<std::ptrdiff_t>(to), 0.0) /
+                      m;
     const double ym = std::accumulate(y.begin() + static_cast<std::ptrdiff_t>(first),
-                                      y.begin() + static_cast<std::ptrdiff_t>(to), 0.0) / m;
+                                      y.begin() + static_cast<std::ptrdiff_t>(to), 0.0) /
+                      m;
     const std::size_t at = u.size();
     for (std::size_t i = first; i < to; ++i) {
       u.push_back(t[i] - tm);

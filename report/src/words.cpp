@@ -112,10 +112,9 @@ CheckWords growth_words(const Check& c) {
   if (c.code == CheckCode::no_trend || c.code == CheckCode::stopped_growing ||
       c.code == CheckCode::interval_reaches_target || c.code == CheckCode::cannot_detect_target) {
     w.detail = subject_of(c) + " is " + classification + ": " + reason;
-    const std::string detectable =
-        c.figures.detectable_per_min
-            ? format_bytes(*c.figures.detectable_per_min, unit_of(c))
-            : std::string();
+    const std::string detectable = c.figures.detectable_per_min
+                                       ? format_bytes(*c.figures.detectable_per_min, unit_of(c))
+                                       : std::string();
     if (c.code == CheckCode::interval_reaches_target) {
       w.detail += "; the interval still reaches the target " + w.target + " (run longer to decide)";
     } else if (c.code == CheckCode::cannot_detect_target) {

@@ -8,9 +8,9 @@
 #include <cassert>
 #include <cmath>
 #include <span>
+#include <vector>
 
 #include "soak/analysis/stats.hpp"
-#include <vector>
 
 namespace soak::analysis::detail {
 

@@ -20,11 +20,11 @@ Binned bin_median(std::span<const double> t, std::span<const double> y, std::siz
 
 /// What the series is made of before anything is judged.
 struct Condition {
-  double resolution = 0;   ///< the smallest step between distinct values (0: none)
-  double step_sigma = 0;   ///< sample-to-sample noise, never under a quantum's share
-  std::size_t gaps = 0;    ///< steps longer than a gap
-  double gap_s = 0;        ///< their total length
-  double judged_share = 1; ///< 1 - gap_s / span
+  double resolution = 0;    ///< the smallest step between distinct values (0: none)
+  double step_sigma = 0;    ///< sample-to-sample noise, never under a quantum's share
+  std::size_t gaps = 0;     ///< steps longer than a gap
+  double gap_s = 0;         ///< their total length
+  double judged_share = 1;  ///< 1 - gap_s / span
 };
 Condition condition(std::span<const double> t, std::span<const double> y);
 
