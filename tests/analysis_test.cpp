@@ -553,3 +553,45 @@ TEST_CASE("growth is judged on the readings after forced collections when there 
   CHECK(few.find("rss_bytes")->judged_on.empty());
   CHECK(few.find("rss_bytes_after_gc") != nullptr);
 }
+
+TEST_CASE(
+    "a leak sampled with long pauses is judged across them, with a warning of what was seen") {
+  // 2 MB/min, sampled at 1 s for 5 minutes of every 15 (the recorder paused for ten): about a
+  // third of the run seen. The target was not restarted, so its level carries across each pause.
+  std::vector<double> t, y;
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> noise(0, 0.5e6);
+  for (int block = 0; block < 8; ++block) {
+    for (int i = 0; i < 300; ++i) {
+      const double at = block * 900.0 + i;
+      t.push_back(at);
+      y.push_back(300e6 + 2e6 / 60 * at + noise(rng));
+    }
+  }
+  RunInput in;
+  in.samples = t.size();
+  in.duration_s = t.back();
+  in.series = {{"rss_bytes", t, y}};
+  const Verdict v = analyze(in);
+  const SeriesAnalysis& a = *v.find("rss_bytes")->analysis;
+  CHECK(a.classification == Classification::leak);
+  CHECK(a.growth_per_s * 60 == Approx(2e6).epsilon(0.05));
+  CHECK(a.gaps == 7);
+  CHECK(a.judged_share == Approx(8 * 299.0 / (7 * 900 + 299)).epsilon(1e-9));  // 36 % seen
+  REQUIRE(!v.warnings.empty());
+  const auto gap = std::find_if(v.warnings.begin(), v.warnings.end(), [](const Finding& f) {
+    return f.code == FindingCode::small_judged_share;
+  });
+  REQUIRE(gap != v.warnings.end());
+  CHECK(gap->metric == "rss_bytes");
+  // Sampled without pauses, the same leak raises no such warning.
+  std::vector<double> t2, y2;
+  for (int i = 0; i < 2400; ++i) {
+    t2.push_back(i * 3.0);
+    y2.push_back(300e6 + 2e6 / 60 * t2.back() + noise(rng));
+  }
+  in.series = {{"rss_bytes", t2, y2}};
+  const Verdict whole = analyze(in);
+  CHECK(std::none_of(whole.warnings.begin(), whole.warnings.end(),
+                     [](const Finding& f) { return f.code == FindingCode::small_judged_share; }));
+}

@@ -574,6 +574,20 @@ void add_slow_leaks(const Targets& targets, Verdict& verdict) {
   verdict.checks.push_back(c);
 }
 
+/// Gaps in the judged series' sampling that left most of the run unseen: a warning that says
+/// how much was seen.
+void add_gap_warning(Verdict& verdict) {
+  const MetricResult* m = verdict.find(verdict.judged_metric);
+  if (m == nullptr || !m->analysis) return;
+  const SeriesAnalysis& a = *m->analysis;
+  if (a.judged_share >= kClassify.min_judged_share) return;
+  verdict.warnings.push_back({.code = FindingCode::small_judged_share,
+                              .metric = m->name,
+                              .growth_per_min = a.judged_share,
+                              .low_per_min = static_cast<double>(a.gaps),
+                              .high_per_min = (1 - a.judged_share) * verdict.duration_s});
+}
+
 /// The one rule, for checks and for a group's members: a failure fails, else anything
 /// inconclusive makes it inconclusive, else it passes.
 VerdictKind combine(bool any_fail, bool any_inconclusive) {
@@ -707,6 +721,8 @@ const char* to_string(FindingCode code) {
       return "not_enough_evidence";
     case FindingCode::no_processes:
       return "no_processes";
+    case FindingCode::small_judged_share:
+      return "small_judged_share";
   }
   return "";
 }
@@ -762,6 +778,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
     judged = add_judged_series_check(*input.judged_series, targets, verdict);
   }
   add_slow_leaks(targets, verdict);
+  add_gap_warning(verdict);
   // An rss_bytes series that could not be classified (it was empty) judges nothing, but
   // today's inputs always carry points; only a missing RSS forces inconclusive.
   decide(judged || rss != nullptr, verdict);

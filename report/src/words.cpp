@@ -366,6 +366,11 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
       return "not enough evidence to pass: a longer run or more samples would decide";
     case FindingCode::no_processes:
       return "no processes to judge";
+    case FindingCode::small_judged_share:
+      return printf_string(
+          "%s was sampled over only %.0f%% of the run (%.0f gaps, %.0f s unsampled): the growth "
+          "is judged across the gaps, on what was seen",
+          f.metric.c_str(), 100 * f.growth_per_min, f.low_per_min, f.high_per_min);
   }
   return {};
 }

@@ -173,6 +173,8 @@ enum class FindingCode {
   judged_series_missing,  ///< note: the judged series is absent or cannot be classified
   not_enough_evidence,    ///< note: inconclusive without a failure
   no_processes,           ///< note: a group without members
+  small_judged_share,     ///< warning: gaps left under half of the run sampled (growth_per_min
+                          ///< carries the share, low/high the gaps' count and seconds)
 };
 const char* to_string(FindingCode code);
 
