@@ -48,8 +48,6 @@ const char* to_string(ReasonCode code) {
       return "too_few_points";
     case ReasonCode::too_short:
       return "too_short";
-    case ReasonCode::too_few_gap_free_points:
-      return "too_few_gap_free_points";
     case ReasonCode::too_few_after_warmup:
       return "too_few_after_warmup";
     case ReasonCode::new_highs:

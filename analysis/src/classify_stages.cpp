@@ -34,21 +34,6 @@ bool is_gap(double step, double typical) {
 
 }  // namespace
 
-std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t) {
-  std::vector<std::pair<std::size_t, std::size_t>> runs;
-  if (t.empty()) return runs;
-  const double typical = median_step(t);
-  std::size_t begin = 0;
-  for (std::size_t i = 1; i < t.size(); ++i) {
-    if (is_gap(t[i] - t[i - 1], typical)) {
-      runs.emplace_back(begin, i);
-      begin = i;
-    }
-  }
-  runs.emplace_back(begin, t.size());
-  return runs;
-}
-
 Condition condition(std::span<const double> t, std::span<const double> y) {
   Condition c;
   if (t.size() < 2) return c;

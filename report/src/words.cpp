@@ -281,8 +281,6 @@ std::string describe_reason(const analysis::ClassifyReason& r) {
     case ReasonCode::too_short:
       return printf_string("only %.1f s of data (at least %.0f s are needed)", r.span_s,
                            r.required_span_s);
-    case ReasonCode::too_few_gap_free_points:
-      return "the longest stretch without gaps has only " + std::to_string(r.points) + " points";
     case ReasonCode::too_few_after_warmup:
       return "too few points after the warm-up";
     case ReasonCode::new_highs:

@@ -52,7 +52,6 @@ enum class ReasonCode {
   constant,                 ///< every point equal
   too_few_points,           ///< fewer than min_points (points, required_points)
   too_short,                ///< spans under min_span_s (span_s, required_span_s)
-  too_few_gap_free_points,  ///< the longest stretch without gaps is too short (points)
   too_few_after_warmup,     ///< the warm-up and onset left too little to judge
   new_highs,                ///< integer staircase (new_highs, last_new_high_s)
   sustained_growth,         ///< significant growth still rising at the end
@@ -74,8 +73,8 @@ const char* to_string(ReasonCode code);
 /// The reason and the figures its sentence needs; fields unused by the code stay 0.
 struct ClassifyReason {
   ReasonCode code = ReasonCode::too_few_points;
-  std::size_t points = 0;           ///< too_few_points, too_few_gap_free_points
-  std::size_t required_points = 0;  ///< too_few_points, too_few_gap_free_points
+  std::size_t points = 0;           ///< too_few_points
+  std::size_t required_points = 0;  ///< too_few_points
   double span_s = 0;                ///< too_short: seconds of data
   double required_span_s = 0;       ///< too_short
   std::size_t new_highs = 0;        ///< new_highs

@@ -45,9 +45,6 @@ struct TwoPhase {
 /// Best split into two independent least-squares lines, each side keeping >= min_fraction.
 TwoPhase best_two_phase(std::span<const double> t, std::span<const double> y, double min_fraction);
 
-/// Indices [begin, end) of runs without a gap (see ClassifyThresholds::gap_factor, gap_min_s).
-std::vector<std::pair<std::size_t, std::size_t>> split_at_gaps(std::span<const double> t);
-
 /// Theil-Sen's slope, robust to ties: when the median falls in a mass of pairs tied at zero
 /// (a coarse staircase), the resistant line through the first and last thirds' medians.
 double robust_slope(std::span<const double> t, std::span<const double> y);
