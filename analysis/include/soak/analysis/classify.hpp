@@ -49,23 +49,23 @@ const char* to_string(Classification c);
 
 /// Why a series got its classification.
 enum class ReasonCode {
-  constant,                 ///< every point equal
-  too_few_points,           ///< fewer than min_points (points, required_points)
-  too_short,                ///< spans under min_span_s (span_s, required_span_s)
-  too_few_after_warmup,     ///< the warm-up and onset left too little to judge
-  new_highs,                ///< integer staircase (new_highs, last_new_high_s)
-  sustained_growth,         ///< significant growth still rising at the end
-  floor_rising,             ///< a sawtooth whose floor keeps rising
-  levelled_off,             ///< grew, then levelled off
-  falls_steadily,           ///< significant decrease
-  returns_to_floor,         ///< a sawtooth on a flat floor (drops)
-  warmup_then_steady,       ///< rose during warm-up, steady after
-  one_off_step,             ///< a single step, flat after
-  no_trend,                 ///< no significant trend
-  wander,                   ///< a trend no larger than a driftless wander would draw
-  below_effect_floor,       ///< significant growth under the effect-size floor (slow_growth)
-  follows_load,             ///< the growth follows the offered load (load_driven)
-  heap_not_growing,         ///< RSS rose ever slower while the managed heap did not grow
+  constant,              ///< every point equal
+  too_few_points,        ///< fewer than min_points (points, required_points)
+  too_short,             ///< spans under min_span_s (span_s, required_span_s)
+  too_few_after_warmup,  ///< the warm-up and onset left too little to judge
+  new_highs,             ///< integer staircase (new_highs, last_new_high_s)
+  sustained_growth,      ///< significant growth still rising at the end
+  floor_rising,          ///< a sawtooth whose floor keeps rising
+  levelled_off,          ///< grew, then levelled off
+  falls_steadily,        ///< significant decrease
+  returns_to_floor,      ///< a sawtooth on a flat floor (drops)
+  warmup_then_steady,    ///< rose during warm-up, steady after
+  one_off_step,          ///< a single step, flat after
+  no_trend,              ///< no significant trend
+  wander,                ///< a trend no larger than a driftless wander would draw
+  below_effect_floor,    ///< significant growth under the effect-size floor (slow_growth)
+  follows_load,          ///< the growth follows the offered load (load_driven)
+  heap_not_growing,      ///< RSS rose ever slower while the managed heap did not grow
 };
 /// A stable identifier ("too_few_points", ...), for JSON and tests.
 const char* to_string(ReasonCode code);
