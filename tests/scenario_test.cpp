@@ -444,6 +444,7 @@ TEST_CASE("a stress ramp finds the configured breaking point and sees the recove
 
 #include <atomic>
 
+#include "http_test_server.hpp"
 #include "soak/scenarios/gc_checkpoint.hpp"
 
 namespace {
@@ -453,24 +454,7 @@ using soak::scenarios::GcCheckpointSpecError;
 using soak::scenarios::GcFailure;
 using soak::scenarios::parse_gc_checkpoint;
 
-/// A cpp-httplib server on 127.0.0.1 port 0, serving on a thread of its own until destroyed.
-struct TestServer {
-  httplib::Server server;
-  int port = 0;
-  std::thread thread;
-  explicit TestServer(const std::function<void(httplib::Server&)>& routes) {
-    routes(server);
-    port = server.bind_to_any_port("127.0.0.1");
-    if (port > 0) thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~TestServer() {
-    server.stop();
-    if (thread.joinable()) thread.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
-  }
-};
+using soak::test::TestServer;
 
 /// A port on 127.0.0.1 with nothing listening: bound, then closed again.
 int closed_port() {

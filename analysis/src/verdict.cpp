@@ -539,28 +539,22 @@ bool add_judged_series_check(const std::string& name, const Targets& targets, Ve
   return true;
 }
 
-/// Leaks slower than the targets: a warning each, and a failure when asked.
+/// Leaks slower than the targets: a warning each, and a failure when asked. Growth under the
+/// effect-size floor: a note each, with its rate.
 void add_slow_leaks(const Targets& targets, Verdict& verdict) {
   std::vector<std::string> slow_leaks;
   for (const auto& m : verdict.metrics) {
-    if (!m.analysis || m.analysis->classification != Classification::leak) continue;
-    if (m.kind == MetricKind::integer_gauge) continue;  // already failed as a count
-    slow_leaks.push_back(m.name);
+    if (!m.analysis || m.kind == MetricKind::integer_gauge) continue;  // counts failed already
     const SeriesAnalysis& a = *m.analysis;
-    verdict.warnings.push_back({.code = FindingCode::slow_leak,
-                                .metric = m.name,
-                                .growth_per_min = a.growth_per_s * 60,
-                                .low_per_min = a.ci_low_per_s * 60,
-                                .high_per_min = a.ci_high_per_s * 60});
-  }
-  for (const auto& m : verdict.metrics) {
-    if (!m.analysis || m.analysis->classification != Classification::slow_growth) continue;
-    const SeriesAnalysis& a = *m.analysis;
-    verdict.notes.push_back({.code = FindingCode::slow_growth,
-                             .metric = m.name,
-                             .growth_per_min = a.growth_per_s * 60,
-                             .low_per_min = a.ci_low_per_s * 60,
-                             .high_per_min = a.ci_high_per_s * 60});
+    const bool leak = a.classification == Classification::leak;
+    if (!leak && a.classification != Classification::slow_growth) continue;
+    if (leak) slow_leaks.push_back(m.name);
+    (leak ? verdict.warnings : verdict.notes)
+        .push_back({.code = leak ? FindingCode::slow_leak : FindingCode::slow_growth,
+                    .metric = m.name,
+                    .growth_per_min = a.growth_per_s * 60,
+                    .low_per_min = a.ci_low_per_s * 60,
+                    .high_per_min = a.ci_high_per_s * 60});
   }
   if (!targets.fail_on_any_leak) return;
   Check c;
