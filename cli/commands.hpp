@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "exit_code.hpp"
+#include "soak/importers/recording.hpp"
 #include "soak/judge/judge.hpp"
 #include "soak/scenarios/session.hpp"
 
@@ -44,6 +45,15 @@ struct FleetOptions {
 };
 /// soak analyze --prometheus URL --query PROMQL: every series of the query, judged.
 ExitCode fleet_command(const FleetOptions& options);
+
+struct ImportCommandOptions {
+  std::string format;  ///< a name of importers::Format
+  std::filesystem::path file;
+  std::optional<std::filesystem::path> out;
+  importers::ImportOptions read;
+};
+/// soak import FORMAT FILE [--out RUN]: another tool's recording as a run directory.
+ExitCode import_command(const ImportCommandOptions& options);
 
 /// The one mapping from a verdict to the exit code SPEC.md pins.
 ExitCode exit_code_for(analysis::VerdictKind kind);

@@ -153,7 +153,10 @@ struct Parsed {
   CLI::App* run = nullptr;
   CLI::App* analyze = nullptr;
   CLI::App* report = nullptr;
+  CLI::App* import = nullptr;
   Flags flags;
+  soak::cli::ImportCommandOptions import_options;
+  std::string import_file, import_out, time_column, time_format;
   int pid = 0;
   std::string path;  ///< SCENARIO of run, RUN of analyze and report
   std::string report_out;
@@ -207,6 +210,22 @@ void define_commands(Parsed& p) {
   p.report->add_option("RUN", p.path, "run directory or samples log")->required();
   p.report->add_option("-o,--output", p.report_out, "where to write it (default RUN/report.html)");
   add_judge_flags(*p.report, p.flags);
+
+  p.import = p.app.add_subcommand(
+      "import", "turn another tool's recording into a run soak can analyze: " +
+                    soak::importers::format_names());
+  p.import->add_option("FORMAT", p.import_options.format, "the recording's format")->required();
+  p.import->add_option("FILE", p.import_file, "the recording")->required();
+  p.import->add_option("--out", p.import_out,
+                       "the run directory to write (default ./soak-runs/<time>-<name>/)");
+  p.import->add_option("--time-column", p.time_column,
+                       "csv: the time column, by name or 1-based number (default the first)");
+  p.import->add_option("--time-format", p.time_format,
+                       "csv: epoch-s, epoch-ms, iso8601 or elapsed-s (default: detected)")
+      ->check(CLI::IsMember({"epoch-s", "epoch-ms", "iso8601", "elapsed-s"}));
+  p.import->add_option("--metric", p.import_options.read.csv.metrics,
+                       "csv: METRIC=COLUMN[:UNIT], e.g. rss_bytes=RSS:KiB (repeatable; default "
+                       "every column, named from its header)");
 }
 
 ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
@@ -242,6 +261,14 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
     soak::cli::AnalyzeOptions options{f.format, to_judge(f), std::nullopt};
     if (!f.junit.empty()) options.junit_file = f.junit;
     return soak::cli::analyze_command(p.path, options);
+  }
+  if (p.import->parsed()) {
+    soak::cli::ImportCommandOptions options = p.import_options;
+    options.file = p.import_file;
+    if (!p.import_out.empty()) options.out = p.import_out;
+    if (!p.time_column.empty()) options.read.csv.time_column = p.time_column;
+    if (!p.time_format.empty()) options.read.csv.time_format = p.time_format;
+    return soak::cli::import_command(options);
   }
   std::optional<std::filesystem::path> out;
   if (!p.report_out.empty()) out = p.report_out;
@@ -308,6 +335,8 @@ int main(int argc, char** argv) {
   } catch (const soak::probes::ProbeSpecError& e) {
     return fail(ExitCode::usage_error, e.what());
   } catch (const soak::probes::ExporterError& e) {
+    return fail(ExitCode::usage_error, e.what());
+  } catch (const soak::importers::ImportError& e) {
     return fail(ExitCode::usage_error, e.what());
   } catch (const soak::cli::RuntimeError& e) {
     return fail(ExitCode::runtime_error, e.what());

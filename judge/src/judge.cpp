@@ -111,6 +111,11 @@ analysis::RunInput input_of(const log::RunLog& log, const SeriesMap& series, std
   for (const auto& [name, s] : series) {
     input.series.push_back(analysis::SeriesView{name, s.t, s.value});
   }
+  // An imported recording without rss_bytes names the series it is judged by.
+  if (const auto imported = log::import_facts(log.header);
+      imported && !imported->judged_series.empty() && !series.contains(metric::rss_bytes)) {
+    input.judged_series = imported->judged_series;
+  }
   return input;
 }
 
@@ -127,9 +132,17 @@ analysis::Verdict judge_processes(const log::RunLog& log, const analysis::Target
     main.input = input_from_log(log);
     members.push_back(std::move(main));
   }
+  const auto imported = log::import_facts(log.header);
   for (const auto& [key, p] : log.processes) {
     analysis::ProcessInput member;
     member.identity.name = key;
+    if (imported && imported->processes.contains(key)) {
+      const log::ImportedIdentity& id = imported->processes.at(key);
+      member.identity.name = id.name;
+      if (id.pid > 0) member.identity.pid = id.pid;
+      member.identity.cmdline = id.cmdline;
+      member.identity.labels = id.labels;
+    }
     member.input = input_of(log, p.series, p.samples, p.first_t, p.last_t, key);
     members.push_back(std::move(member));
   }

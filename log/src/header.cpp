@@ -63,6 +63,27 @@ nlohmann::ordered_json make_header(const HeaderFields& f) {
   return header;
 }
 
+void add_import(nlohmann::ordered_json& header, const ImportFacts& f) {
+  nlohmann::ordered_json facts = {{"format", f.format},
+                                  {"file", f.file},
+                                  {"bytes", f.bytes},
+                                  {"sha1", f.sha1},
+                                  {"started_at_estimated", f.started_at_estimated},
+                                  {"measures", nlohmann::ordered_json::object()}};
+  for (const auto& [metric, what] : f.measures) facts["measures"][metric] = what;
+  if (!f.judged_series.empty()) facts["judged_series"] = f.judged_series;
+  if (!f.processes.empty()) {
+    facts["processes"] = nlohmann::ordered_json::object();
+    for (const auto& [key, id] : f.processes) {
+      nlohmann::ordered_json p = {{"name", id.name}, {"pid", id.pid}, {"cmdline", id.cmdline}};
+      if (!id.labels.empty()) p["labels"] = id.labels;
+      facts["processes"][key] = std::move(p);
+    }
+    header["version"] = kLogVersionRead;
+  }
+  header["import"] = std::move(facts);
+}
+
 void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& s) {
   nlohmann::ordered_json limits = nlohmann::ordered_json::object();
   if (s.error_rate_limit) limits["error_rate"] = *s.error_rate_limit;
@@ -127,6 +148,51 @@ HeaderFields read_header(const nlohmann::json& header) {
     f.planned_duration_s = header["planned_duration_s"].get<double>();
   }
   f.soak_version = value_at<std::string>(header, "soak_version", "");
+  return f;
+}
+
+namespace {
+
+std::map<std::string, std::string> string_map(const nlohmann::json& object) {
+  std::map<std::string, std::string> out;
+  if (!object.is_object()) return out;
+  for (const auto& [key, value] : object.items()) {
+    if (value.is_string()) out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<ImportFacts> import_facts(const nlohmann::json& header) {
+  if (!header.is_object() || !header.contains("import") || !header["import"].is_object()) {
+    return std::nullopt;
+  }
+  const nlohmann::json& i = header["import"];
+  ImportFacts f;
+  f.format = value_at<std::string>(i, "format", "");
+  f.file = value_at<std::string>(i, "file", "");
+  f.bytes = value_at<std::uint64_t>(i, "bytes", 0);
+  f.sha1 = value_at<std::string>(i, "sha1", "");
+  f.started_at_estimated =
+      i.contains("started_at_estimated") && i["started_at_estimated"].is_boolean() &&
+      i["started_at_estimated"].get<bool>();
+  if (i.contains("measures")) f.measures = string_map(i["measures"]);
+  f.judged_series = value_at<std::string>(i, "judged_series", "");
+  if (i.contains("processes") && i["processes"].is_object()) {
+    for (const auto& [key, p] : i["processes"].items()) {
+      ImportedIdentity id;
+      id.name = value_at<std::string>(p, "name", key);
+      id.pid = value_at<std::int64_t>(p, "pid", 0);
+      if (p.is_object() && p.contains("cmdline") && p["cmdline"].is_array()) {
+        for (const auto& arg : p["cmdline"]) {
+          if (arg.is_string()) id.cmdline.push_back(arg.get<std::string>());
+        }
+      }
+      if (p.is_object() && p.contains("labels")) id.labels = string_map(p["labels"]);
+      f.processes[key] = std::move(id);
+    }
+  }
   return f;
 }
 

@@ -106,6 +106,7 @@ void add_body(const Verdict& verdict, nlohmann::ordered_json& j) {
   nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
   for (const auto& m : verdict.metrics) metrics[m.name] = metric_json(m);
   j["metrics"] = std::move(metrics);
+  if (!verdict.judged_metric.empty()) j["judged_metric"] = verdict.judged_metric;
   nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   for (const auto& c : verdict.checks) checks.push_back(check_json(c, units));
   j["checks"] = std::move(checks);

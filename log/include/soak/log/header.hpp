@@ -8,6 +8,7 @@
 // field or holds the wrong type: they return "not known".
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -51,8 +52,37 @@ struct ScenarioFacts {
   nlohmann::json targets;  ///< the scenario's inline targets document, or null
 };
 
+/// A process of an imported recording that holds several (log version 2): who its key is.
+struct ImportedIdentity {
+  std::string name;
+  std::int64_t pid = 0;
+  std::vector<std::string> cmdline;
+  std::map<std::string, std::string> labels;
+};
+
+/// What `soak import` adds to the header (`import`): where the samples came from and what they
+/// measure, so the right checks apply and the report labels them truthfully.
+struct ImportFacts {
+  std::string format;  ///< csv | psrecord | mprof | perfmon | dotnet-counters | prometheus
+  std::string file;    ///< the original file's name (as given)
+  std::uint64_t bytes = 0;
+  std::string sha1;    ///< of the original file, hex
+  bool started_at_estimated = false;  ///< the file has no wall-clock: started_at is its mtime
+                                      ///< less the recording's length
+  /// Metric -> what it measures, when not the process's resident set ("JVM heap after GC").
+  std::map<std::string, std::string> measures;
+  /// When the recording has no rss_bytes: the series the run is judged by.
+  std::string judged_series;
+  /// Process key -> identity, for recordings of several processes.
+  std::map<std::string, ImportedIdentity> processes;
+};
+
 /// The header object, keys in the order people read them.
 nlohmann::ordered_json make_header(const HeaderFields& fields);
+/// Adds `import` to a header made above (and version 2 when it names several processes).
+void add_import(nlohmann::ordered_json& header, const ImportFacts& facts);
+/// The import facts of a header; nullopt for a run soak recorded itself.
+std::optional<ImportFacts> import_facts(const nlohmann::json& header);
 /// Adds `scenario` (and `targets` when the scenario has some) to a header made above.
 void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& scenario);
 

@@ -1,0 +1,54 @@
+#pragma once
+// The readers' shared tools: lines with their numbers, CSV fields with their columns, numbers
+// and time stamps parsed locale-free, and the one way a reader says a file is bad.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace soak::importers::text {
+
+struct Line {
+  std::string_view text;   ///< without its line ending
+  std::size_t number = 0;  ///< 1-based
+};
+
+/// The file's lines (LF or CRLF endings; a UTF-8 byte-order mark dropped). Empty lines are kept.
+std::vector<Line> lines(std::string_view text);
+
+struct Field {
+  std::string value;       ///< unquoted ("a ""b""" -> a "b"), surrounding spaces kept
+  std::size_t column = 0;  ///< 1-based character column where the field starts
+};
+
+/// One CSV record's fields, quotes honoured (a separator inside quotes is text).
+std::vector<Field> csv_fields(std::string_view line, char separator = ',');
+
+/// `text` trimmed of spaces and tabs.
+std::string_view trim(std::string_view text);
+
+/// A decimal number ("12", "-3.5", "1e6"), surrounding spaces allowed, locale-free; nullopt
+/// for anything else (an empty field, "n/a", "12 MB"). Finite values only.
+std::optional<double> number(std::string_view text);
+
+/// Unix seconds of a civil UTC date and time (proleptic Gregorian).
+double unix_seconds(int year, int month, int day, int hour, int minute, double second);
+
+/// An ISO 8601 time stamp: "2026-12-01T10:00:00Z", "2026-12-01 10:00:00.250+02:00", with or
+/// without fraction and zone. A stamp without a zone is read as UTC and `has_zone` set false.
+/// nullopt when it is not such a stamp.
+std::optional<double> iso8601(std::string_view text, bool* has_zone = nullptr);
+
+/// `found` for a message: control characters escaped, at most 40 characters, in quotes.
+std::string shown(std::string_view found);
+
+/// Throws ImportError "FILE:LINE:COLUMN: WHAT" (line and column left out when 0).
+[[noreturn]] void fail(const std::string& file, std::size_t line, std::size_t column,
+                       const std::string& what);
+
+/// "12 lines had no time stamp"-style counts, said once: adds to `warnings` when count > 0.
+void warn_count(std::vector<std::string>& warnings, std::size_t count, const std::string& what);
+
+}  // namespace soak::importers::text

@@ -1,0 +1,135 @@
+// soak import: other tools' recordings become runs that the one verdict path judges. Each
+// format is read from a file written the way its tool writes it; then imported with the real
+// binary and analyzed as a user would.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "importers_support.hpp"
+
+using namespace soak::test;
+
+namespace {
+
+/// A CSV with an epoch-seconds time column, RSS in KiB and a thread count: `kib_per_min` of
+/// growth under 300 KiB of noise, every 5 s for 100 min (seed fixed).
+std::string rss_csv(double kib_per_min, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0, 300);
+  std::ostringstream out;
+  out << "timestamp,RSS (KiB),threads\n";
+  for (int i = 0; i < 1200; ++i) {
+    const double t = i * 5.0;
+    out << 1764000000 + i * 5 << "," << std::llround(200000 + kib_per_min * t / 60 + noise(rng))
+        << ",12\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("a CSV of RSS in KiB with epoch seconds imports as bytes and its leak fails the run") {
+  TempDir dir;
+  write_text(dir / "leak.csv", rss_csv(12 * 1024, 7));  // 12 MiB/min: over the 10 MB/min tier
+  const Imported r =
+      import_and_analyze("csv", dir / "leak.csv", dir,
+                         {"--metric", "rss_bytes=RSS (KiB):KiB", "--metric", "threads=threads"});
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["mode"] == "import");
+  CHECK(r.header["import"]["format"] == "csv");
+  CHECK(r.header["import"]["file"] == "leak.csv");
+  CHECK(r.header["import"]["sha1"].get<std::string>().size() == 40);
+  CHECK(r.header["started_at"] == "2025-11-24T16:00:00Z");  // 1764000000
+  CHECK(r.header["interval_s"] == 5.0);
+  CHECK(r.analyze.exit_code == 1);
+  CHECK(classification(r.verdict, "rss_bytes") == "leak");
+  CHECK(classification(r.verdict, "threads") == "steady");
+  const double per_min = r.verdict["metrics"]["rss_bytes"]["growth_per_min"];
+  CHECK(per_min == Approx(12 * 1024 * 1024.0).epsilon(0.02));  // the KiB scale applied
+}
+
+TEST_CASE("a flat CSV with ISO 8601 stamps, a semicolon separator and blanks passes") {
+  TempDir dir;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0, 1e6);
+  std::ostringstream csv;
+  csv << "time;rss_bytes;note\n";
+  for (int i = 0; i < 1800; ++i) {
+    char stamp[40];
+    std::snprintf(stamp, sizeof stamp, "2026-12-01T%02d:%02d:%02d.500+01:00", 10 + i / 3600,
+                  i / 60 % 60, i % 60);
+    csv << stamp << ";";
+    if (i % 97 != 0) csv << std::llround(300e6 + noise(rng));  // a blank now and then
+    csv << ";x\n";
+  }
+  write_text(dir / "flat.csv", csv.str());
+  const Imported r = import_and_analyze("csv", dir / "flat.csv", dir);
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["started_at"] == "2026-12-01T09:00:00Z");  // +01:00 taken off, fraction cut
+  CHECK(r.analyze.exit_code == 0);
+  CHECK(classification(r.verdict, "rss_bytes") == "steady");
+  CHECK(r.verdict["samples"] == 1800 - 19);  // rows whose only value was blank hold no sample
+}
+
+TEST_CASE("a CSV in elapsed seconds without rss_bytes is judged by its memory column") {
+  TempDir dir;
+  std::ostringstream csv;
+  csv << "elapsed,heap_mb\n";
+  for (int i = 0; i < 600; ++i)
+    csv << i * 2 << "," << 100 + i * 0.5 + (i % 7) * 0.01 << "\n";  // 15 MB/min
+  write_text(dir / "heap.csv", csv.str());
+  const Imported r =
+      import_and_analyze("csv", dir / "heap.csv", dir, {"--metric", "heap.used_bytes=heap_mb:MB"});
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["import"]["started_at_estimated"] == true);
+  CHECK(r.header["import"]["judged_series"] == "heap.used_bytes");
+  CHECK(classification(r.verdict, "heap.used_bytes") == "leak");
+  CHECK(r.verdict["judged_metric"] == "heap.used_bytes");
+  CHECK(r.analyze.exit_code != 0);
+}
+
+TEST_CASE("bad CSV files give one line naming the problem and exit 3, and write no run") {
+  TempDir dir;
+  struct Case {
+    std::string name, text;
+    std::vector<std::string> flags;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"no-time.csv", "value,other\nabc,1\ndef,2\n", {}, "no usable time stamps"},
+      {"blanks.csv", "t,rss\n1,\n2,\n3,\n", {}, "no values to import"},
+      {"only-header.csv", "t,rss\n", {}, "expected samples after the header row"},
+      {"empty.csv", "", {}, "empty"},
+      {"mapped.csv", "t,rss\n1,2\n", {"--metric", "rss_bytes=RES:KiB"}, "no column \"RES\""},
+      {"unit.csv", "t,rss\n1,2\n", {"--metric", "rss_bytes=rss:furlongs"}, "unknown unit"},
+      {"timecol.csv", "t,rss\n1,2\n", {"--time-column", "when"}, "no time column \"when\""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    write_text(dir / c.name, c.text);
+    const Imported r = import_and_analyze("csv", dir / c.name, dir, c.flags, c.name + ".run");
+    CHECK(r.import.exit_code == 3);
+    CHECK(lines_of(r.import.err).size() == 1);
+    CHECK(r.import.err.find(c.says) != std::string::npos);
+    CHECK(r.import.err.find(c.name) != std::string::npos);
+    CHECK_FALSE(fs::exists(r.run));
+  }
+  const Imported unknown = import_and_analyze("excel", dir / "empty.csv", dir, {}, "x.run");
+  CHECK(unknown.import.exit_code == 3);
+  CHECK(unknown.import.err.find("unknown format 'excel'") != std::string::npos);
+  const Imported missing = import_and_analyze("csv", dir / "nope.csv", dir, {}, "y.run");
+  CHECK(missing.import.exit_code == 3);
+  CHECK(lines_of(missing.import.err).size() == 1);
+}
+
+TEST_CASE("an import never overwrites a recorded run") {
+  TempDir dir;
+  write_text(dir / "a.csv", rss_csv(0, 3));
+  REQUIRE(import_and_analyze("csv", dir / "a.csv", dir).import.exit_code == 0);
+  const std::string before = read_file(dir / "run" / "samples.ndjson");
+  const Imported again = import_and_analyze("csv", dir / "a.csv", dir);
+  CHECK(again.import.exit_code == 3);
+  CHECK(read_file(dir / "run" / "samples.ndjson") == before);
+}
