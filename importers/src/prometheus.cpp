@@ -1,0 +1,12 @@
+// soak import prometheus: not read yet.
+
+#include "readers.hpp"
+#include "text.hpp"
+
+namespace soak::importers::readers {
+
+Recording prometheus(std::string_view, const std::string& file) {
+  text::fail(file, 0, 0, "the prometheus reader is not built yet");
+}
+
+}  // namespace soak::importers::readers
