@@ -37,7 +37,8 @@ const SeriesView* find_series(const RunInput& input, std::string_view name) {
 
 /// The headline series get the exact Theil-Sen of every raw point.
 bool headline(const std::string& name) {
-  return name == metric::rss_bytes || name.starts_with(metric::heap_prefix);
+  return name == metric::rss_bytes || name == metric::private_bytes ||
+         name.starts_with(metric::heap_prefix);
 }
 
 Tier tier_of(double value, const Tiered& tier) {
@@ -321,6 +322,12 @@ void add_rss_checks(const RunInput& input, const Targets& targets, const MetricR
   if (auto growth = memory_growth_check(a, targets.memory_growth_fraction)) {
     verdict.checks.push_back(*std::move(growth));
   }
+  // Windows private bytes (a working set can be trimmed while the commit charge leaks): the
+  // same growth target as the resident set.
+  if (const MetricResult* p = verdict.find(std::string(metric::private_bytes)); p && p->analysis) {
+    verdict.checks.push_back(
+        growth_check("private_bytes_growth", *p, targets.rss_growth_bytes_per_min));
+  }
 }
 
 /// A series where any sustained growth fails: counts, and judged series in no unit we know.
@@ -516,7 +523,9 @@ std::vector<RegionGrowth> regions_grown(const RunInput& input) {
 
 /// Counts: any sustained growth fails.
 void add_count_checks(Verdict& verdict) {
-  for (const std::string_view name : {metric::threads, metric::fds, metric::children}) {
+  for (const std::string_view name :
+       {metric::threads, metric::fds, metric::handles, metric::gdi_objects, metric::user_objects,
+        metric::children}) {
     const MetricResult* m = verdict.find(std::string(name));
     if (m == nullptr || !m->analysis) continue;
     verdict.checks.push_back(no_growth_check(std::string(name) + "_growth", *m));
@@ -728,7 +737,7 @@ MetricKind metric_kind(const std::string& name) {
     return MetricKind::counter;
   }
   if (name == metric::threads || name == metric::fds || name == metric::children ||
-      name == metric::handles) {
+      name == metric::handles || name == metric::gdi_objects || name == metric::user_objects) {
     return MetricKind::integer_gauge;
   }
   return MetricKind::gauge;

@@ -40,6 +40,8 @@ void write_output(const fs::path& path, const std::string& text, const char* wha
   judgement.written.emplace_back(what, path);
 }
 
+using SeriesMap = std::map<std::string, log::Series, std::less<>>;
+
 report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict& verdict) {
   report::ReportInput in(verdict);
   in.header = log.header;
@@ -47,6 +49,17 @@ report::ReportInput report_input(const log::RunLog& log, const analysis::Verdict
   in.log_warnings = log.warnings;
   for (const auto& [name, series] : log.series) in.series.push_back({name, series.t, series.value});
   for (const auto& e : log.events) in.events.push_back({e.t, e.kind, e.detail});
+  // A group's processes in the order judge_processes made them: the run's own target (when it
+  // has samples), then each keyed process.
+  if (!verdict.processes.empty()) {
+    auto series_of = [](const SeriesMap& map) {
+      std::vector<report::ReportSeries> out;
+      for (const auto& [name, s] : map) out.push_back({name, s.t, s.value});
+      return out;
+    };
+    if (log.samples > 0) in.process_series.push_back(series_of(log.series));
+    for (const auto& [key, p] : log.processes) in.process_series.push_back(series_of(p.series));
+  }
   return in;
 }
 
@@ -76,8 +89,6 @@ analysis::Targets load_targets(const JudgeOptions& options, const nlohmann::json
 }
 
 namespace {
-
-using SeriesMap = std::map<std::string, log::Series, std::less<>>;
 
 std::optional<analysis::SeriesView> view_in(const SeriesMap& series, std::string_view name) {
   const auto it = series.find(name);

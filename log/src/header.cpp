@@ -174,9 +174,9 @@ std::optional<ImportFacts> import_facts(const nlohmann::json& header) {
   f.file = value_at<std::string>(i, "file", "");
   f.bytes = value_at<std::uint64_t>(i, "bytes", 0);
   f.sha1 = value_at<std::string>(i, "sha1", "");
-  f.started_at_estimated =
-      i.contains("started_at_estimated") && i["started_at_estimated"].is_boolean() &&
-      i["started_at_estimated"].get<bool>();
+  f.started_at_estimated = i.contains("started_at_estimated") &&
+                           i["started_at_estimated"].is_boolean() &&
+                           i["started_at_estimated"].get<bool>();
   if (i.contains("measures")) f.measures = string_map(i["measures"]);
   f.judged_series = value_at<std::string>(i, "judged_series", "");
   if (i.contains("processes") && i["processes"].is_object()) {

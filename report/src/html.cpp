@@ -103,18 +103,41 @@ void add_analysis_overlays(Chart& chart, const analysis::Verdict& v,
   if (a.onset_s) chart.markers.push_back({*a.onset_s, "leak onset", "#cf222e"});
 }
 
+/// What an imported series measures, in the words of the import ("PerfMon ...\\Private
+/// Bytes"); empty for a run soak recorded itself.
+std::string measured_as(const ReportInput& in, std::string_view name) {
+  const auto facts = log::import_facts(in.header);
+  if (!facts) return "";
+  const auto it = facts->measures.find(std::string(name));
+  return it == facts->measures.end() ? "" : it->second;
+}
+
+/// A chart legend's label: the metric, and what it measures when imported.
+std::string series_label(const ReportInput& in, std::string_view name) {
+  const std::string what = measured_as(in, name);
+  return what.empty() ? std::string(name) : std::string(name) + " (" + what + ")";
+}
+
+/// "Memory", or "Memory, imported from perfmon file app.csv" for an import.
+std::string titled(const ReportInput& in, const std::string& title) {
+  const auto facts = log::import_facts(in.header);
+  if (!facts) return title;
+  return title + ", imported from " + facts->format + " file " + facts->file;
+}
+
 std::string memory_chart(const ReportInput& in, double t_end) {
   Chart chart;
   chart.id = "chart-memory";
-  chart.title = "Memory";
+  chart.title = titled(in, "Memory");
   chart.unit = Unit::bytes;
   chart.t_end = t_end;
   std::size_t color = 0;
-  for (const std::string_view name : {metric::rss_bytes, metric::pss_bytes, metric::uss_bytes,
-                                      metric::anon_bytes, metric::children_rss_bytes}) {
+  for (const std::string_view name :
+       {metric::rss_bytes, metric::private_bytes, metric::pss_bytes, metric::uss_bytes,
+        metric::anon_bytes, metric::children_rss_bytes}) {
     if (const ReportSeries* s = find_series(in, name)) {
-      chart.lines.push_back(
-          {std::string(name), s->t, s->v, color_for(color++), name != metric::rss_bytes, false});
+      chart.lines.push_back({series_label(in, name), s->t, s->v, color_for(color++),
+                             name != metric::rss_bytes, false});
     }
   }
   if (chart.lines.empty()) return {};
@@ -123,7 +146,13 @@ std::string memory_chart(const ReportInput& in, double t_end) {
   if (const ReportSeries* gc = find_series(in, metric::rss_bytes_after_gc)) {
     chart.lines.push_back({"rss after forced GC", gc->t, gc->v, "#8250df", false, true});
   }
-  if (const analysis::MetricResult* rss = in.verdict.find(std::string(metric::rss_bytes))) {
+  // The trend of the series the memory verdict is judged by (rss_bytes, or the judged series
+  // of an import that has no rss_bytes when it is drawn here).
+  std::string judged = std::string(metric::rss_bytes);
+  if (!find_series(in, judged) && find_series(in, in.verdict.judged_metric)) {
+    judged = in.verdict.judged_metric;
+  }
+  if (const analysis::MetricResult* rss = in.verdict.find(judged)) {
     add_analysis_overlays(chart, in.verdict, *rss, "#cf222e");
     if (rss->analysis && rss->analysis->sawtooth_floor) {
       const auto& a = *rss->analysis;
@@ -154,13 +183,13 @@ std::string group_chart(const ReportInput& in, double t_end, const std::string& 
                         Unit unit) {
   Chart chart;
   chart.id = id;
-  chart.title = title;
+  chart.title = titled(in, title);
   chart.unit = unit;
   chart.t_end = t_end;
   std::size_t color = 0;
   for (const auto& name : names) {
     if (const ReportSeries* s = find_series(in, name)) {
-      chart.lines.push_back({name, s->t, s->v, color_for(color++), false, false});
+      chart.lines.push_back({series_label(in, name), s->t, s->v, color_for(color++), false, false});
       if (const analysis::MetricResult* m = in.verdict.find(name);
           m && m->analysis && m->analysis->classification == Classification::leak) {
         add_analysis_overlays(chart, in.verdict, *m, color_for(color - 1));
@@ -251,6 +280,22 @@ std::string facts_table(const ReportInput& in) {
       {"soak version", h.soak_version.empty() ? SOAK_VERSION : h.soak_version},
       {"log", in.log_path},
   };
+  if (const auto facts = log::import_facts(in.header)) {
+    rows[0] = {"target", h.target.name};
+    rows.insert(rows.begin() + 1,
+                {{"imported from", facts->format + " file " + facts->file},
+                 {"source file", std::to_string(facts->bytes) + " bytes, SHA-1 " + facts->sha1}});
+    const auto started = std::find_if(rows.begin(), rows.end(),
+                                      [](const auto& row) { return row.first == "started"; });
+    if (facts->started_at_estimated && started != rows.end()) {
+      started->second +=
+          " (estimated: the file has no wall-clock time; its modification time "
+          "less the recording's length)";
+    }
+    for (const auto& [metric, what] : facts->measures) {
+      rows.push_back({"measures " + metric, what});
+    }
+  }
   std::string s = "<table id=\"facts\"><tbody>";
   for (const auto& [k, v] : rows) {
     s += "<tr><th>" + escape_html(k) + "</th><td><code>" + escape_html(v) + "</code></td></tr>";
@@ -286,6 +331,11 @@ std::string page_top(const ReportInput& in) {
       escape_html(verdict) + ": " + escape_html(target_name) + "</title><style>" + kCss +
       "</style></head><body><main>";
   s += "<h1>soak report: " + escape_html(target_name) + "</h1>";
+  if (const auto facts = log::import_facts(in.header)) {
+    s += "<p class=\"muted\" id=\"source\">Imported from the " + escape_html(facts->format) +
+         " recording <code>" + escape_html(facts->file) + "</code> (SHA-1 " +
+         escape_html(facts->sha1) + "): soak judged samples another tool recorded.</p>";
+  }
   s += "<p class=\"verdict " + verdict + "\" id=\"verdict\">" + verdict + "</p>";
   s += "<p class=\"sentence\" id=\"verdict-sentence\">" + escape_html(verdict_sentence(v)) + "</p>";
   if (v.warnings.empty() && in.log_warnings.empty()) return s;
@@ -392,6 +442,32 @@ std::string charts(const ReportInput& in, double t_end) {
   return s;
 }
 
+/// A verdict of several processes (an import of several instances or series): each one's
+/// charts and checks, under its name and verdict.
+std::string process_sections(const ReportInput& in, double t_end) {
+  std::string s;
+  const auto& processes = in.verdict.processes;
+  for (std::size_t i = 0; i < processes.size() && i < in.process_series.size(); ++i) {
+    const analysis::ProcessVerdict& p = processes[i];
+    ReportInput one(p.verdict);
+    one.header = in.header;
+    one.series = in.process_series[i];
+    const std::string verdict = analysis::to_string(p.verdict.verdict);
+    s += "<section class=\"process\" id=\"process-" + std::to_string(i + 1) + "\"><h2>" +
+         escape_html(p.identity.name) + ": <span class=\"verdict " + verdict + "\">" + verdict +
+         "</span></h2>";
+    s += "<p class=\"sentence\">" + escape_html(verdict_sentence(p.verdict)) + "</p>";
+    std::string body = charts(one, t_end);
+    // Each process's chart ids are its own.
+    for (std::size_t at = 0; (at = body.find("id=\"chart-", at)) != std::string::npos;) {
+      at += 10;
+      body.insert(at, "p" + std::to_string(i + 1) + "-");
+    }
+    s += body + "<h3>Checks</h3>" + checks_table(p.verdict) + "</section>";
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string render_html(const ReportInput& in) {
@@ -400,6 +476,7 @@ std::string render_html(const ReportInput& in) {
   s.reserve(256 * 1024);
   s += page_top(in);
   s += charts(in, t_end);
+  s += process_sections(in, t_end);
   s += "<h2>Checks</h2>" + checks_table(in.verdict);
   s += "<h2>Metrics</h2>" + metrics_table(in.verdict);
   s += "<h2>Run</h2>" + facts_table(in);

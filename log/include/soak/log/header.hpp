@@ -66,7 +66,7 @@ struct ImportFacts {
   std::string format;  ///< csv | psrecord | mprof | perfmon | dotnet-counters | prometheus
   std::string file;    ///< the original file's name (as given)
   std::uint64_t bytes = 0;
-  std::string sha1;    ///< of the original file, hex
+  std::string sha1;                   ///< of the original file, hex
   bool started_at_estimated = false;  ///< the file has no wall-clock: started_at is its mtime
                                       ///< less the recording's length
   /// Metric -> what it measures, when not the process's resident set ("JVM heap after GC").

@@ -16,7 +16,11 @@ inline constexpr std::string_view vms_bytes = "vms_bytes";
 inline constexpr std::string_view anon_bytes = "anon_bytes";
 inline constexpr std::string_view threads = "threads";
 inline constexpr std::string_view fds = "fds";
-inline constexpr std::string_view handles = "handles";            ///< Windows handle count
+inline constexpr std::string_view handles = "handles";  ///< Windows handle count
+/// Windows private bytes (commit charge): what a native leak on Windows grows.
+inline constexpr std::string_view private_bytes = "private_bytes";
+inline constexpr std::string_view gdi_objects = "gdi_objects";    ///< Windows GDI objects
+inline constexpr std::string_view user_objects = "user_objects";  ///< Windows USER objects
 inline constexpr std::string_view cpu_s = "cpu_s";                ///< cumulative user + system CPU
 inline constexpr std::string_view minor_faults = "minor_faults";  ///< cumulative
 inline constexpr std::string_view major_faults = "major_faults";  ///< cumulative

@@ -35,6 +35,8 @@ struct ReportInput {
   std::vector<ReportEvent> events;
   std::vector<std::string> log_warnings;
   std::string log_path;
+  /// For a verdict of several processes: each one's series, in the order of verdict.processes.
+  std::vector<std::vector<ReportSeries>> process_series;
 };
 
 std::string render_html(const ReportInput& input);
