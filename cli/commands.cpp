@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -101,6 +102,12 @@ ExitCode analyze_command(const fs::path& run, const AnalyzeOptions& options) {
   const judge::Judgement judgement =
       judge::judge_log(run, options.judge, {dir / log::verdict_file, options.junit_file, {}});
   print(judgement, options.format, std::nullopt);
+  // The verdict is printed; a JUnit file CI waits for that could not be written is an error.
+  const bool junit_written = std::any_of(judgement.written.begin(), judgement.written.end(),
+                                         [](const auto& w) { return w.first == "junit"; });
+  if (options.junit_file && !junit_written) {
+    throw RuntimeError("the JUnit file could not be written to " + options.junit_file->string());
+  }
   return exit_code_for(judgement.verdict.verdict);
 }
 

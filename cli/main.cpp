@@ -1,6 +1,8 @@
 // soak: the command line. Parses arguments, calls a command, maps every failure to one line
 // on stderr and a named exit code (SPEC.md).
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -43,6 +45,26 @@ void add_judge_flags(CLI::App& cmd, Flags& flags) {
                  "targets file (JSON) overriding the documented memory targets");
   cmd.add_option("--warmup", flags.warmup,
                  "treat this long from the start as warm-up (default: found automatically)");
+}
+
+/// An output file named on the command line must be writable before any work starts: its
+/// folder exists and is writable, and it is not a folder itself (exit 3 otherwise).
+std::filesystem::path usable_output_file(const std::string& flag, const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) {
+    throw UsageError(flag + " " + path + " is a directory; give the path of a file to write");
+  }
+  const fs::path parent = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, ec)) {
+    throw UsageError(flag + " " + path + ": no folder " + parent.string() + "; create it first");
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw UsageError(flag + " " + path + ": the folder " + parent.string() +
+                     " is not writable; choose another path");
+  }
+  return file;
 }
 
 soak::judge::JudgeOptions to_judge(const Flags& flags) {
@@ -142,7 +164,7 @@ soak::cli::FleetOptions to_fleet(const Flags& flags) {
   if (!flags.as_metric.empty()) fleet.as_metric = flags.as_metric;
   fleet.format = flags.format;
   fleet.judge = to_judge(flags);
-  if (!flags.junit.empty()) fleet.junit_file = flags.junit;
+  if (!flags.junit.empty()) fleet.junit_file = usable_output_file("--junit", flags.junit);
   return fleet;
 }
 
@@ -211,17 +233,18 @@ void define_commands(Parsed& p) {
   p.report->add_option("-o,--output", p.report_out, "where to write it (default RUN/report.html)");
   add_judge_flags(*p.report, p.flags);
 
-  p.import = p.app.add_subcommand(
-      "import", "turn another tool's recording into a run soak can analyze: " +
-                    soak::importers::format_names());
+  p.import =
+      p.app.add_subcommand("import", "turn another tool's recording into a run soak can analyze: " +
+                                         soak::importers::format_names());
   p.import->add_option("FORMAT", p.import_options.format, "the recording's format")->required();
   p.import->add_option("FILE", p.import_file, "the recording")->required();
   p.import->add_option("--out", p.import_out,
                        "the run directory to write (default ./soak-runs/<time>-<name>/)");
   p.import->add_option("--time-column", p.time_column,
                        "csv: the time column, by name or 1-based number (default the first)");
-  p.import->add_option("--time-format", p.time_format,
-                       "csv: epoch-s, epoch-ms, iso8601 or elapsed-s (default: detected)")
+  p.import
+      ->add_option("--time-format", p.time_format,
+                   "csv: epoch-s, epoch-ms, iso8601 or elapsed-s (default: detected)")
       ->check(CLI::IsMember({"epoch-s", "epoch-ms", "iso8601", "elapsed-s"}));
   p.import->add_option("--metric", p.import_options.read.csv.metrics,
                        "csv: METRIC=COLUMN[:UNIT], e.g. rss_bytes=RSS:KiB (repeatable; default "
@@ -259,7 +282,7 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
           "URL --query PROMQL");
     }
     soak::cli::AnalyzeOptions options{f.format, to_judge(f), std::nullopt};
-    if (!f.junit.empty()) options.junit_file = f.junit;
+    if (!f.junit.empty()) options.junit_file = usable_output_file("--junit", f.junit);
     return soak::cli::analyze_command(p.path, options);
   }
   if (p.import->parsed()) {
@@ -271,7 +294,7 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
     return soak::cli::import_command(options);
   }
   std::optional<std::filesystem::path> out;
-  if (!p.report_out.empty()) out = p.report_out;
+  if (!p.report_out.empty()) out = usable_output_file("-o", p.report_out);
   return soak::cli::report_command(p.path, out, to_judge(f));
 }
 

@@ -204,7 +204,7 @@ TEST_CASE("run launches the command itself and records its exit code") {
   const SoakResult r = run_soak({"run", "--interval", "50ms", "--out", out.string(), "--",
                                  leaky_binary().string(), "--duration", "0.8", "--exit-code", "3"});
   INFO(r.err);
-  CHECK(r.exit_code == 2);
+  CHECK(r.exit_code == 1);  // no planned duration: its end is the run's end, and code 3 fails
   const auto log = read_run_log(out);
   CHECK(log.header["target"]["name"] == "soak-example-le");  // not a wrapper shell
   CHECK(log.header["target"]["cmdline"][0] == leaky_binary().string());
@@ -456,4 +456,95 @@ TEST_CASE("run --gc-checkpoint cmd: runs the command without a shell, ${pid} the
   // Each word as written, ${pid} replaced, nothing else expanded (no shell: $HOME stays).
   const std::string output = read_file(dir / "run" / "gc_checkpoint.log");
   CHECK(lines_containing(output, "collect for " + std::to_string(pid) + " $HOME") == 3);
+}
+
+namespace {
+
+/// The target_alive check of a run's verdict.json.
+nlohmann::json target_alive(const fs::path& run) {
+  const auto verdict = nlohmann::json::parse(read_file(run / "verdict.json"));
+  for (const auto& c : verdict["checks"]) {
+    if (c["name"] == "target_alive") return c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a target that exits non-zero before the planned end fails the run, reason first") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "--duration", "6s", "--interval", "100ms", "--out",
+                                 out.string(), "--", "sh", "-c", "sleep 1.5; exit 3"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const nlohmann::json check = target_alive(out);
+  REQUIRE(check.is_object());
+  CHECK(check["status"] == "fail");
+  CHECK(check["code"] == "died");
+  CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("exited with code 3"));
+  CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("of the planned 6 s"));
+  // The reason leads what people read: the report's verdict sentence starts with it.
+  const SoakResult report = run_soak({"report", out.string()});
+  CHECK(report.exit_code == 0);
+  CHECK_THAT(read_file(out / "report.html"),
+             Catch::Contains("id=\"verdict-sentence\">The target exited with code 3"));
+}
+
+TEST_CASE("a target killed by a signal mid-run (as an OOM kill does) fails the run") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "--duration", "6s", "--interval", "100ms", "--out",
+                                 out.string(), "--", "sh", "-c", "sleep 1.5; kill -9 $$"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const nlohmann::json check = target_alive(out);
+  REQUIRE(check.is_object());
+  CHECK(check["code"] == "died");
+  CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("signal 9 (SIGKILL)"));
+}
+
+TEST_CASE("a target that exits 0 before the planned end cannot pass: inconclusive") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "--duration", "6s", "--interval", "100ms", "--out",
+                                 out.string(), "--", "sh", "-c", "sleep 1.5"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 2);
+  const nlohmann::json check = target_alive(out);
+  REQUIRE(check.is_object());
+  CHECK(check["status"] == "inconclusive");
+  CHECK(check["code"] == "ended_early");
+}
+
+TEST_CASE("without a planned duration a target's code 0 is a normal end, and alive is a pass") {
+  TempDir dir;
+  const SoakResult batch = run_soak(
+      {"run", "--interval", "100ms", "--out", (dir / "b").string(), "--", "sh", "-c", "sleep 1"});
+  INFO(batch.out << batch.err);
+  const nlohmann::json ended = target_alive(dir / "b");
+  REQUIRE(ended.is_object());
+  CHECK(ended["status"] == "pass");
+  CHECK(ended["code"] == "ended_normally");
+  const SoakResult alive = run_soak({"run", "--duration", "1s", "--interval", "100ms", "--out",
+                                     (dir / "a").string(), "--", "sleep", "30"});
+  const nlohmann::json kept = target_alive(dir / "a");
+  REQUIRE(kept.is_object());
+  CHECK(kept["status"] == "pass");
+  CHECK(kept["code"] == "alive_to_end");
+}
+
+TEST_CASE("an output file that cannot be written is exit 3 before any work, with one line") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  REQUIRE(run_soak({"run", "--duration", "1s", "--interval", "100ms", "--out", out.string(), "--",
+                    "sleep", "30"})
+              .exit_code != 3);
+  const SoakResult junit =
+      run_soak({"analyze", out.string(), "--junit", (dir / "no" / "such" / "j.xml").string()});
+  CHECK(junit.exit_code == 3);
+  check_one_line_error(junit, "--junit");
+  const SoakResult report = run_soak({"report", out.string(), "-o", dir.path().string()});
+  CHECK(report.exit_code == 3);
+  check_one_line_error(report, "is a directory");
 }

@@ -123,3 +123,53 @@ TEST_CASE("a log of a newer version than the reader knows is read with a warning
   CHECK_THAT(log.warnings.front(), Catch::Contains("version 3"));
   CHECK(log.samples == 1);
 }
+
+TEST_CASE("NaN and Infinity tokens are skipped lines with a warning, never values") {
+  TempDir dir;
+  const fs::path path = dir.path() / "samples.ndjson";
+  write_lines(path, {R"({"type":"header","format":"soak-samples","version":1})",
+                     R"({"type":"sample","t":0,"rss_bytes":5})",
+                     R"({"type":"sample","t":1,"rss_bytes":NaN,"threads":4})",
+                     R"({"type":"sample","t":2,"rss_bytes":inf})",
+                     R"({"type":"sample","t":3,"rss_bytes":-Infinity})",
+                     R"({"type":"sample","t":4,"rss_bytes":7})"});
+  const RunLog log = read_run_log(path);
+  CHECK(log.samples == 2);
+  REQUIRE(log.series.at("rss_bytes").value.size() == 2);
+  CHECK(log.series.at("rss_bytes").value[1] == 7);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings.front(), Catch::Contains("skipped 3 malformed line(s)"));
+}
+
+TEST_CASE("samples whose time goes backwards are dropped with a warning") {
+  TempDir dir;
+  const fs::path path = dir.path() / "samples.ndjson";
+  write_lines(
+      path, {R"({"type":"header","format":"soak-samples","version":1})",
+             R"({"type":"sample","t":0,"rss_bytes":5})", R"({"type":"sample","t":2,"rss_bytes":6})",
+             R"({"type":"sample","t":1,"rss_bytes":9})",
+             R"({"type":"sample","t":-5,"rss_bytes":9,"x":[1]})",
+             R"({"type":"sample","t":3,"rss_bytes":7})"});
+  const RunLog log = read_run_log(path);
+  CHECK(log.samples == 3);
+  CHECK(log.last_t == 3);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings.front(),
+             Catch::Contains("dropped 2 sample(s) whose time went backwards"));
+}
+
+TEST_CASE("wrong-typed fields are read as not known, never an exception") {
+  TempDir dir;
+  const fs::path path = dir.path() / "samples.ndjson";
+  write_lines(path,
+              {R"({"type":"header","format":"soak-samples","version":"one","target":{"name":5}})",
+               R"({"type":"sample","t":0,"rss_bytes":5})",
+               R"({"type":"event","t":1,"kind":5,"detail":[1]})", R"({"type":5,"t":2})",
+               R"({"type":"event","t":3,"kind":"x","detail":"fine"})"});
+  const RunLog log = read_run_log(path);
+  CHECK(log.samples == 1);
+  REQUIRE(log.events.size() == 2);
+  CHECK(log.events[0].kind.empty());
+  CHECK(log.events[1].detail == "fine");
+  CHECK(target_facts(log.header).name.empty());
+}

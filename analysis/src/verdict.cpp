@@ -600,6 +600,40 @@ VerdictKind combine(bool any_fail, bool any_inconclusive) {
 }
 
 /// Fail if any check fails, else inconclusive if any is (or nothing was judged), else pass.
+/// target_alive: a watched target that died, or left before the planned end, cannot pass.
+/// measured is how long it ran (s), target the planned duration.
+void add_target_check(const RunInput& input, Verdict& verdict) {
+  if (!input.target_end) return;
+  const TargetEnd& end = *input.target_end;
+  Check c;
+  c.name = "target_alive";
+  c.quantity = Quantity::seconds;
+  c.measured = end.ended ? end.at_s : input.duration_s;
+  c.target = input.planned_duration_s;
+  c.figures.planned_s = input.planned_duration_s;
+  c.figures.exit_code = end.exit_code;
+  c.figures.signal = end.signal;
+  c.figures.oom_killed = end.oom_killed;
+  const bool status_seen = end.exit_code || end.signal;
+  const bool failed = end.signal || (end.exit_code && *end.exit_code != 0) || end.oom_killed;
+  // An exit is seen at the next tick: one that came within two intervals of the planned end
+  // ran to it.
+  const bool early = input.planned_duration_s &&
+                     end.at_s + std::max(1.0, 2 * input.interval_s) < *input.planned_duration_s;
+  if (!end.ended) {
+    c.code = CheckCode::alive_to_end;
+  } else if (failed) {
+    c.status = CheckStatus::fail;
+    c.code = CheckCode::died;
+  } else if (early) {
+    c.status = CheckStatus::inconclusive;
+    c.code = status_seen ? CheckCode::ended_early : CheckCode::vanished;
+  } else {
+    c.code = CheckCode::ended_normally;
+  }
+  verdict.checks.push_back(std::move(c));
+}
+
 void decide(bool judged, Verdict& verdict) {
   bool any_fail = false, any_inconclusive = !judged;
   for (const auto& c : verdict.checks) {
@@ -706,6 +740,16 @@ const char* to_string(CheckCode code) {
       return "no_leak";
     case CheckCode::leaks_found:
       return "leaks_found";
+    case CheckCode::alive_to_end:
+      return "alive_to_end";
+    case CheckCode::ended_normally:
+      return "ended_normally";
+    case CheckCode::died:
+      return "died";
+    case CheckCode::ended_early:
+      return "ended_early";
+    case CheckCode::vanished:
+      return "vanished";
   }
   return "";
 }
@@ -782,6 +826,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
   }
   add_slow_leaks(targets, verdict);
   add_gap_warning(verdict);
+  add_target_check(input, verdict);
   // An rss_bytes series that could not be classified (it was empty) judges nothing, but
   // today's inputs always carry points; only a missing RSS forces inconclusive.
   decide(judged || rss != nullptr, verdict);

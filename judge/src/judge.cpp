@@ -176,10 +176,45 @@ std::optional<analysis::GcCheckpointTotals> gc_checkpoints_of(const log::RunLog&
   return totals;
 }
 
+/// How the run's own target ended, from its events: a run soak recorded of a watched target
+/// (attach, run, scenario) has one; an import or an older log without a mode has none.
+std::optional<analysis::TargetEnd> target_end_of(const log::RunLog& log) {
+  const std::string mode = log::read_header(log.header).mode;
+  if (mode != "attach" && mode != "run" && mode != "scenario") return std::nullopt;
+  analysis::TargetEnd end;
+  for (const auto& e : log.events) {
+    if (!e.process.empty()) continue;
+    const bool exited = e.kind == log::event::target_exited;
+    if (!exited && e.kind != "pid_reused") continue;
+    end.ended = true;
+    end.at_s = e.t;
+    if (exited && e.fields.is_object()) {
+      if (const auto code = e.fields.find("exit_code");
+          code != e.fields.end() && code->is_number_integer()) {
+        end.exit_code = code->get<int>();
+      }
+      if (const auto signal = e.fields.find("signal");
+          signal != e.fields.end() && signal->is_number_integer()) {
+        end.signal = signal->get<int>();
+      }
+      if (const auto oom = e.fields.find("oom_kill"); oom != e.fields.end() && oom->is_boolean()) {
+        end.oom_killed = oom->get<bool>();
+      }
+    }
+    break;
+  }
+  return end;
+}
+
 }  // namespace
 
 analysis::RunInput input_from_log(const log::RunLog& log) {
-  return input_of(log, log.series, log.samples, log.first_t, log.last_t, {});
+  analysis::RunInput input = input_of(log, log.series, log.samples, log.first_t, log.last_t, {});
+  const log::HeaderFields header = log::read_header(log.header);
+  input.target_end = target_end_of(log);
+  input.planned_duration_s = header.planned_duration_s;
+  if (header.interval_s > 0) input.interval_s = header.interval_s;
+  return input;
 }
 
 Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outputs& outputs) {

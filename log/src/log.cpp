@@ -165,7 +165,14 @@ namespace {
 struct KeyCache {
   std::vector<std::pair<std::string, Series*>> slots;
   std::size_t expected_lines = 0;  ///< new series reserve this much: no regrowth copies
+  std::size_t backwards = 0;       ///< samples dropped because their t went backwards
 };
+
+/// object[key] as a string when it is one, else "" (a wrong type is a bad field, not a crash).
+std::string string_field(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
   struct Pair {
@@ -204,6 +211,9 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
       if (key != "type" || text != "sample") return false;
       is_sample = true;
     } else {
+      // JSON numbers start with '-' or a digit: from_chars would also take NaN, inf and
+      // Infinity, which are not JSON (the general path then refuses the line).
+      if (*p != '-' && (*p < '0' || *p > '9')) return false;
       // Most values are integers (bytes, counts): parse those as such, which is much faster.
       double value = 0;
       std::int64_t whole = 0;
@@ -214,7 +224,7 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
         p = int_end;
       } else {
         auto [next, ec] = std::from_chars(p, end, value);
-        if (ec != std::errc()) return false;
+        if (ec != std::errc() || !std::isfinite(value)) return false;
         p = next;
       }
       if (key == "t") {
@@ -236,6 +246,10 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
     break;
   }
   if (!is_sample || !std::isfinite(t)) return false;
+  if (log.samples > 0 && t < log.last_t) {
+    ++cache.backwards;  // consumed and dropped: time never runs backwards in a log
+    return true;
+  }
   for (std::size_t i = 0; i < count; ++i) {
     Series* series = nullptr;
     if (i < cache.slots.size() && cache.slots[i].first == pairs[i].key) {
@@ -264,10 +278,10 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
 }
 
 /// The general path: any valid JSON object line. Returns a warning text, empty when accepted.
-std::string parse_general_line(std::string_view line, RunLog& log) {
+std::string parse_general_line(std::string_view line, RunLog& log, KeyCache& cache) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return "not a JSON object";
-  const auto type = j.value("type", std::string());
+  const auto type = string_field(j, "type");
   const auto t_it = j.find("t");
   if (t_it == j.end() || !t_it->is_number()) return "no numeric \"t\"";
   const double t = t_it->get<double>();
@@ -275,6 +289,12 @@ std::string parse_general_line(std::string_view line, RunLog& log) {
   std::string process;
   if (key_it != j.end() && key_it->is_string()) process = key_it->get<std::string>();
   if (type == "sample") {
+    const double last = process.empty() ? log.last_t : log.processes[process].last_t;
+    const std::size_t seen = process.empty() ? log.samples : log.processes[process].samples;
+    if (seen > 0 && t < last) {
+      ++cache.backwards;
+      return {};
+    }
     auto add = [&](std::map<std::string, Series, std::less<>>& by_metric, std::size_t& samples,
                    double& first_t, double& last_t) {
       for (const auto& [key, value] : j.items()) {
@@ -296,8 +316,8 @@ std::string parse_general_line(std::string_view line, RunLog& log) {
   } else if (type == "event") {
     LogEvent event;
     event.t = t;
-    event.kind = j.value("kind", std::string());
-    event.detail = j.value("detail", std::string());
+    event.kind = string_field(j, "kind");
+    event.detail = string_field(j, "detail");
     event.process = std::move(process);
     event.fields = std::move(j);
     log.events.push_back(std::move(event));
@@ -372,12 +392,15 @@ RunLog read_run_log(const std::filesystem::path& run) {
     if (line_number == 1) {
       nlohmann::json header = nlohmann::json::parse(line, nullptr, false);
       if (header.is_discarded() || !header.is_object() ||
-          header.value("format", std::string()) != kLogFormat) {
+          string_field(header, "format") != kLogFormat) {
         throw LogError(log.path.string() +
                        " is not a soak samples log (line 1 must be its header)");
       }
-      if (header.value("version", 0) > kLogVersionRead) {
-        log.warnings.push_back("log format version " + std::to_string(header.value("version", 0)) +
+      const int version = header.contains("version") && header["version"].is_number_integer()
+                              ? header["version"].get<int>()
+                              : 0;
+      if (version > kLogVersionRead) {
+        log.warnings.push_back("log format version " + std::to_string(version) +
                                " is newer than this soak reads (" +
                                std::to_string(kLogVersionRead) + "); unknown fields are ignored");
       }
@@ -386,7 +409,7 @@ RunLog read_run_log(const std::filesystem::path& run) {
     }
     if (!complete) {
       // The writer ends every line with '\n'; a last line without one was torn by a crash.
-      if (!parse_flat_sample(line, log, cache) && !parse_general_line(line, log).empty()) {
+      if (!parse_flat_sample(line, log, cache) && !parse_general_line(line, log, cache).empty()) {
         log.warnings.push_back("ignored a torn last line (" + std::to_string(line.size()) +
                                " bytes at line " + std::to_string(line_number) +
                                "): the run ended mid-write");
@@ -394,12 +417,16 @@ RunLog read_run_log(const std::filesystem::path& run) {
       break;
     }
     if (parse_flat_sample(line, log, cache)) continue;
-    if (!parse_general_line(line, log).empty()) {
+    if (!parse_general_line(line, log, cache).empty()) {
       if (skipped++ == 0) first_skipped = line_number;
     }
   }
   if (log.header.is_null()) {
     throw LogError(log.path.string() + " is empty: no header line was written");
+  }
+  if (cache.backwards > 0) {
+    log.warnings.push_back("dropped " + std::to_string(cache.backwards) +
+                           " sample(s) whose time went backwards");
   }
   if (skipped > 0) {
     log.warnings.push_back("skipped " + std::to_string(skipped) +

@@ -1,6 +1,7 @@
 #include "soak/report/words.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -237,6 +238,73 @@ CheckWords no_leak_words(const Check& c) {
   return w;
 }
 
+/// "1 min 5 s", "2 h 10 min", "40 s": a run's length as people say it.
+std::string run_length(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s < 60) return std::to_string(s) + " s";
+  if (s < 3600) {
+    return std::to_string(s / 60) + " min" + (s % 60 ? " " + std::to_string(s % 60) + " s" : "");
+  }
+  return std::to_string(s / 3600) + " h" +
+         (s % 3600 / 60 ? " " + std::to_string(s % 3600 / 60) + " min" : "");
+}
+
+/// "signal 9 (SIGKILL)": the signals a dying service meets, by name.
+std::string signal_text(int signal) {
+  static constexpr std::pair<int, const char*> kNames[] = {
+      {1, "SIGHUP"},   {2, "SIGINT"},   {3, "SIGQUIT"}, {4, "SIGILL"},   {6, "SIGABRT"},
+      {7, "SIGBUS"},   {8, "SIGFPE"},   {9, "SIGKILL"}, {11, "SIGSEGV"}, {13, "SIGPIPE"},
+      {15, "SIGTERM"}, {24, "SIGXCPU"}, {25, "SIGXFSZ"}};
+  for (const auto& [number, name] : kNames) {
+    if (number == signal) return "signal " + std::to_string(signal) + " (" + name + ")";
+  }
+  return "signal " + std::to_string(signal);
+}
+
+CheckWords target_words(const Check& c) {
+  using analysis::CheckCode;
+  CheckWords w;
+  const double ran = c.measured.value_or(0);
+  const auto& f = c.figures;
+  w.limit = f.planned_s ? "alive until the planned end (" + run_length(*f.planned_s) + ")"
+                        : "ends with code 0";
+  w.target = f.planned_s ? run_length(*f.planned_s) : "exit code 0";
+  std::string how;
+  if (f.oom_killed) {
+    how = "was killed by the kernel's OOM killer";
+  } else if (f.signal) {
+    how = "was killed by " + signal_text(*f.signal) +
+          (*f.signal == 9 ? ", which is what an OOM kill looks like" : "");
+  } else if (f.exit_code) {
+    how = "exited with code " + std::to_string(*f.exit_code);
+  } else {
+    how = "vanished (an attached target's exit status cannot be seen)";
+  }
+  const std::string of_planned =
+      f.planned_s ? ": it ran " + run_length(ran) + " of the planned " + run_length(*f.planned_s)
+                  : "";
+  switch (c.code) {
+    case CheckCode::alive_to_end:
+      w.measured = "alive at the end (" + run_length(ran) + ")";
+      w.detail = "the target was alive when the run ended, after " + run_length(ran);
+      break;
+    case CheckCode::ended_normally:
+      w.measured = "ended with code 0 after " + run_length(ran);
+      w.detail = "the target ended normally (code 0) after " + run_length(ran);
+      break;
+    case CheckCode::died:
+      w.measured = "ended after " + run_length(ran);
+      w.detail = "the target " + how + " after " + run_length(ran) + of_planned;
+      break;
+    default:  // ended_early, vanished
+      w.measured = "ended after " + run_length(ran);
+      w.detail = "the target " + how + " before the planned end" + of_planned +
+                 ", so this run cannot pass";
+      break;
+  }
+  return w;
+}
+
 }  // namespace
 
 Units units_of(const analysis::Verdict& verdict) {
@@ -266,7 +334,7 @@ CheckWords describe_check(const Check& c, const Units& units) {
     case Quantity::count:
       return no_leak_words(c);
     case Quantity::seconds:
-      break;
+      return target_words(c);
   }
   return {};
 }
@@ -376,13 +444,24 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
 std::string verdict_sentence(const analysis::Verdict& verdict) {
   const Units units = units_of(verdict);
   std::string sentence;
+  // The target's fate leads: a dead service says nothing about its memory that matters more.
+  std::vector<const analysis::Check*> ordered;
+  for (const auto& c : verdict.checks) {
+    if (c.name == "target_alive")
+      ordered.insert(ordered.begin(), &c);
+    else
+      ordered.push_back(&c);
+  }
   for (const auto wanted : {analysis::CheckStatus::fail, analysis::CheckStatus::inconclusive}) {
-    for (const auto& c : verdict.checks) {
-      if (c.status != wanted) continue;
+    for (const analysis::Check* c : ordered) {
+      if (c->status != wanted) continue;
       if (!sentence.empty()) sentence += ". ";
-      sentence += describe_check(c, units).detail;
+      sentence += describe_check(*c, units).detail;
     }
-    if (!sentence.empty()) return sentence + ".";
+    if (!sentence.empty()) {
+      sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
+      return sentence + ".";
+    }
   }
   if (verdict.verdict == analysis::VerdictKind::pass) {
     if (const auto* judged = verdict.find(verdict.judged_metric); judged && judged->analysis) {

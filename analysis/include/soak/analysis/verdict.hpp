@@ -34,6 +34,15 @@ struct SeriesView {
   std::span<const double> value;
 };
 
+/// How a watched target's run ended, for the target_alive check.
+struct TargetEnd {
+  bool ended = false;  ///< the target exited or vanished before the run ended
+  double at_s = 0;     ///< when soak saw it gone
+  /// Known when soak launched the target; an attached target's status cannot be seen.
+  std::optional<int> exit_code, signal;
+  bool oom_killed = false;  ///< the kernel's OOM killer ended it (the cgroup's oom_kill rose)
+};
+
 /// One process's (or one series') data, the same from every front-end: a run log, a
 /// Prometheus query, an imported file.
 struct RunInput {
@@ -55,6 +64,11 @@ struct RunInput {
   std::optional<SeriesView> load_level, load_errors, load_sent_rps, load_p95_ms;
   std::optional<double> ramp_error_rate_limit;  ///< fraction of requests
   std::optional<double> ramp_p95_limit_s;
+  /// A run of a watched target (attach, run, scenario; not an import or a query): how it
+  /// ended, and how long it was meant to run (absent: until the target ends).
+  std::optional<TargetEnd> target_end;
+  std::optional<double> planned_duration_s;
+  double interval_s = 1;  ///< the sampling interval: how late soak may see an exit
 };
 
 enum class VerdictKind { pass, fail, inconclusive };
@@ -119,6 +133,12 @@ enum class CheckCode {
   // fail_on_any_leak (no_leak).
   no_leak,
   leaks_found,
+  // The target's fate (target_alive).
+  alive_to_end,    ///< the target was alive when the run ended
+  ended_normally,  ///< no planned duration, and it ended with code 0 (a batch job): pass
+  died,            ///< it ended with a non-zero code or by a signal (or the OOM killer): fail
+  ended_early,     ///< code 0 before the planned end: it did not run the soak: inconclusive
+  vanished,        ///< an attached target gone before the planned end, status unseen
 };
 /// A stable identifier ("grows_over_target", ...), for JSON and tests.
 const char* to_string(CheckCode code);
@@ -146,6 +166,9 @@ struct CheckFigures {
   std::optional<double> error_rate_limit;  ///< breaking_point: the scenario's limits
   std::optional<double> p95_limit_s;
   std::vector<std::string> leaking_metrics;  ///< no_leak
+  std::optional<int> exit_code, signal;      ///< target_alive: the target's end, when seen
+  bool oom_killed = false;                   ///< target_alive
+  std::optional<double> planned_s;           ///< target_alive: the planned duration
 };
 
 /// One check: numbers and codes only; soak::report words it.
