@@ -119,9 +119,10 @@ TEST_CASE("JUnit XML parses and holds one testcase per check, failures with valu
   Child py({"/usr/bin/python3", (dir / "parse.py").string(), (dir / "junit.xml").string()});
   REQUIRE(py.wait_for(30s) == 0);
   const auto lines = lines_of(py.out());
-  REQUIRE(lines.size() == 9);
-  CHECK(lines[0] == "testsuites 8 2");
+  REQUIRE(lines.size() == 10);
+  CHECK(lines[0] == "testsuites 9 2");
   CHECK(lines[1] == "rss_growth ok");
+  CHECK(lines[9] == "target_alive ok");  // the recorded target was alive at the end
   CHECK_THAT(py.out(), Catch::Contains("memory_growth FAIL:measured 416.1%, limit 20%"));
   CHECK_THAT(py.out(), Catch::Contains("fds_growth FAIL:measured 5 -> 12"));
 }
