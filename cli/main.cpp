@@ -14,6 +14,7 @@
 #include "soak/probes/http_probe.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
+#include "soak/sampler/stop_signals.hpp"
 #include "soak/scenarios/gc_checkpoint.hpp"
 #include "soak/scenarios/scenario.hpp"
 
@@ -334,6 +335,9 @@ int fail(ExitCode code, const char* what) {
 
 int main(int argc, char** argv) {
   using soak::scenarios::StartError;
+  // From the first instant: a Ctrl-C while waiting for a target to be ready, or during the
+  // stop grace, ends the run in order instead of killing soak.
+  soak::sampler::install_stop_signals();
   try {
     return run_cli(argc, argv);
   } catch (const UsageError& e) {

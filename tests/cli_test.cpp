@@ -1,10 +1,16 @@
 // The soak executable as a user runs it: exit codes, one-line errors, complete logs after
 // SIGINT and kill -9, launch mode following the command itself.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
 
 #include "soak/log/log.hpp"
 #include "soak/sampler/process.hpp"
@@ -547,4 +553,115 @@ TEST_CASE("an output file that cannot be written is exit 3 before any work, with
   const SoakResult report = run_soak({"report", out.string(), "-o", dir.path().string()});
   CHECK(report.exit_code == 3);
   check_one_line_error(report, "is a directory");
+}
+
+namespace {
+
+/// The pid soak printed for the target it launched ("started NAME as pid N").
+std::optional<pid_t> launched_pid(const Child& soak) {
+  const std::string err = soak.err();
+  const auto at = err.find(" as pid ");
+  if (at == std::string::npos) return std::nullopt;
+  return static_cast<pid_t>(std::stol(err.substr(at + 8)));
+}
+
+/// Alive and not a zombie waiting for its reaper.
+bool alive(pid_t pid) {
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("after kill -9 of soak, the target it launched does not outlive it") {
+  TempDir dir;
+  Child soak(
+      {soak_binary().string(), "run", "--out", (dir / "run").string(), "--", "sleep", "300"});
+  std::optional<pid_t> target;
+  REQUIRE(wait_until([&] { return (target = launched_pid(soak)).has_value(); }, 10s));
+  REQUIRE(alive(*target));
+  soak.signal(SIGKILL);
+  soak.wait();
+  CHECK(wait_until([&] { return !alive(*target); }, 5s));
+  if (alive(*target)) ::kill(*target, SIGKILL);
+}
+
+TEST_CASE("with --keep-running the launched target outlives soak, as asked") {
+  TempDir dir;
+  Child soak({soak_binary().string(), "run", "--keep-running", "--duration", "1s", "--interval",
+              "100ms", "--out", (dir / "run").string(), "--", "sleep", "300"});
+  std::optional<pid_t> target;
+  REQUIRE(wait_until([&] { return (target = launched_pid(soak)).has_value(); }, 10s));
+  REQUIRE(soak.wait_for(30s).has_value());
+  CHECK(alive(*target));
+  ::kill(*target, SIGKILL);
+}
+
+TEST_CASE(
+    "Ctrl-C while waiting for the target to be ready ends soak with one line, target stopped") {
+  TempDir dir;
+  // A port that accepts connections and never answers: readiness waits until told to stop.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  std::ofstream(dir / "sc.json")
+      << R"({"name":"waits","target":{"command":["sleep","100"],)"
+      << R"("base_url":")" << url
+      << R"(","ready":{"http":"/health","timeout":"10h"}},"duration":"1m"})";
+  Child soak(
+      {soak_binary().string(), "run", (dir / "sc.json").string(), "--out", (dir / "run").string()});
+  std::optional<pid_t> target;
+  REQUIRE(wait_until(
+      [&] {
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+          const std::string cmd = read_file(entry.path() / "cmdline");
+          if (cmd == std::string("sleep") + '\0' + "100" + '\0' &&
+              read_file(entry.path() / "stat").find(" " + std::to_string(soak.pid()) + " ") !=
+                  std::string::npos) {
+            target = std::stoi(entry.path().filename().string());
+            return true;
+          }
+        }
+        return false;
+      },
+      10s));
+  std::this_thread::sleep_for(300ms);  // in the readiness wait
+  soak.signal(SIGINT);
+  const auto code = soak.wait_for(10s);
+  ::close(listener);
+  REQUIRE(code.has_value());
+  CHECK(*code == 4);
+  INFO(soak.err());
+  CHECK(lines_of(soak.err()).size() == 1);
+  CHECK_THAT(soak.err(), Catch::Contains("stopped by SIGINT while waiting"));
+  CHECK(wait_until([&] { return !alive(*target); }, 5s));
+}
+
+TEST_CASE("a second Ctrl-C skips the stop grace, and the verdict and report are still written") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  // A target that ignores SIGTERM: without the second Ctrl-C soak waits the whole grace (5 s).
+  Child soak({soak_binary().string(), "run", "--interval", "100ms", "--out", out.string(), "--",
+              "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"});
+  REQUIRE(wait_until([&] { return launched_pid(soak).has_value(); }, 10s));
+  std::this_thread::sleep_for(1s);
+  soak.signal(SIGINT);
+  std::this_thread::sleep_for(500ms);
+  const auto second = std::chrono::steady_clock::now();
+  soak.signal(SIGINT);
+  const auto code = soak.wait_for(20s);
+  REQUIRE(code.has_value());
+  CHECK(std::chrono::steady_clock::now() - second < 3s);  // not the 5 s grace
+  CHECK(fs::file_size(out / "verdict.json") > 0);
+  CHECK(fs::file_size(out / "report.html") > 0);
+  const auto log = read_run_log(out);
+  CHECK(has_event(log, "target_stopped"));
 }

@@ -9,6 +9,7 @@
 #include "soak/log/metrics.hpp"
 #include "soak/probes/http_client.hpp"
 #include "soak/sampler/process.hpp"
+#include "soak/sampler/stop_signals.hpp"
 
 namespace soak::scenarios {
 
@@ -63,6 +64,15 @@ bool still_running(sampler::Pid pid) {
   return pid <= 0 || sampler::process_running(pid);
 }
 
+/// A Ctrl-C while waiting for the target: the start is abandoned (the target is stopped as
+/// the launch unwinds).
+void throw_if_stopped(const std::string& waiting_for) {
+  if (sampler::stop_requests() == 0) return;
+  throw TargetNotReady(std::string("stopped by ") +
+                       sampler::stop_signal_name(sampler::last_stop_signal()) +
+                       " while waiting for " + waiting_for + "; the target was stopped");
+}
+
 }  // namespace
 
 std::string discover_base_url(const std::string& base_url, const std::string& pattern,
@@ -82,6 +92,7 @@ std::string discover_base_url(const std::string& base_url, const std::string& pa
       url.replace(url.find("${port}"), 7, m[1].str());
       return url;
     }
+    throw_if_stopped("the target to print its port");
     if (!still_running(pid)) {
       throw TargetNotReady("the target exited before printing its port; see " +
                            output_file.string());
@@ -109,6 +120,7 @@ void wait_until_ready(const std::string& base_url, const std::string& path, samp
     const bool ok = r.ok() && r.status >= 200 && r.status < 300;
     last = r.ok() ? "HTTP " + std::to_string(r.status) : r.message;
     if (ok) return;
+    throw_if_stopped(base_url + path + " to answer");
     if (!still_running(pid))
       throw TargetNotReady("the target exited before " + base_url + path + " answered");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -4,7 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -18,6 +18,7 @@
 #include "soak/sampler/memory_sources.hpp"
 #include "soak/sampler/periodic.hpp"
 #include "soak/sampler/process.hpp"
+#include "soak/sampler/stop_signals.hpp"
 #include "soak/scenarios/driver.hpp"
 #include "soak/scenarios/gc_checkpoint.hpp"
 #include "soak/scenarios/runner.hpp"
@@ -32,6 +33,8 @@ namespace {
 
 /// How long a launched target is given to end after SIGTERM before SIGKILL.
 constexpr std::chrono::milliseconds kStopGrace{5000};
+/// How often the sampling thread looks for a stop request: a Ctrl-C is acted on within this.
+constexpr std::chrono::milliseconds kStopPoll{50};
 /// How often the interim analysis re-reads the log: often enough for a live view, rare enough
 /// that re-reading a day's log (~0.1 s) costs nothing.
 constexpr std::chrono::minutes kInterimPeriod{1};
@@ -54,21 +57,6 @@ nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const Sessi
   fields.planned_duration_s = seconds(options.duration);
   fields.soak_version = SOAK_VERSION;
   return log::make_header(fields);
-}
-
-const char* signal_name(int sig) {
-  switch (sig) {
-    case SIGINT:
-      return "SIGINT";
-    case SIGTERM:
-      return "SIGTERM";
-#ifdef SIGHUP
-    case SIGHUP:
-      return "SIGHUP";
-#endif
-    default:
-      return "signal";
-  }
 }
 
 /// Opens the process soak is to sample, or says in one sentence why it cannot.
@@ -142,18 +130,10 @@ class Session {
         writer_(writer),
         exporter_(std::move(exporter)),
         sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
-        signals_(io_, SIGINT, SIGTERM) {
-#ifdef SIGHUP  // a closed terminal ends the run cleanly too (POSIX)
-    signals_.add(SIGHUP);
-#endif
-  }
+        stop_watch_(io_) {}
 
-  sampler::Sampler& sampler() {
-    return sampler_;
-  }
-  std::chrono::steady_clock::time_point start_time() const {
-    return sampler_.start_time();
-  }
+  sampler::Sampler& sampler() { return sampler_; }
+  std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
 
   sampler::EndReason run(const std::string& title, sampler::LaunchedProcess* launched,
                          const LoadHooks& load = {}) {
@@ -162,16 +142,14 @@ class Session {
     sampler_.set_on_sample([this](const sampler::SamplerStatus& s) { view_.on_sample(s); });
     start_exporter();
     const auto interim = start_interim(writer_.path(), options_, view_, exporter_.get());
-    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-      if (!ec) sampler_.stop(signal_name(sig));
-    });
     add_sources();
     if (load.setup) load.setup(io_, sampler_);
     sampler::EndReason reason = sampler::EndReason::stopped;
     sampler_.start([&](sampler::EndReason r) {
       reason = r;
-      signals_.cancel();
+      stop_watch_.cancel();
     });
+    watch_stop_requests();
     io_.run();
     // Whatever the load hung on this io_context goes before the io_context does.
     if (load.teardown) load.teardown();
@@ -190,6 +168,19 @@ class Session {
     s.duration = options.duration;
     s.detail_period = options.detail_interval;
     return s;
+  }
+
+  /// Ctrl-C, SIGTERM or a closed terminal (counted by sampler/stop_signals.hpp from soak's
+  /// first instant) end the run in order; polled on the sampling thread, 20 times a second.
+  void watch_stop_requests() {
+    if (sampler::stop_requests() > 0) {
+      sampler_.stop(sampler::stop_signal_name(sampler::last_stop_signal()));
+      return;
+    }
+    stop_watch_.expires_after(kStopPoll);
+    stop_watch_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) watch_stop_requests();
+    });
   }
 
   void start_exporter() {
@@ -253,7 +244,7 @@ class Session {
   std::unique_ptr<probes::Exporter> exporter_;
   boost::asio::io_context io_;
   sampler::Sampler sampler_;
-  boost::asio::signal_set signals_;
+  boost::asio::steady_timer stop_watch_;
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;
   std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
@@ -270,7 +261,10 @@ std::unique_ptr<probes::Exporter> bind_exporter(const SessionOptions& options) {
 void stop_if_running(sampler::LaunchedProcess& target, log::SampleWriter& writer, double t,
                      bool keep_running, SessionResult& result) {
   if (!target.exit_info() && !keep_running) {
-    const sampler::ExitInfo stopped = target.terminate(kStopGrace);
+    // A second Ctrl-C skips what is left of the grace.
+    const int requests = sampler::stop_requests();
+    const sampler::ExitInfo stopped =
+        target.terminate(kStopGrace, [requests] { return sampler::stop_requests() > requests; });
     writer.event(t, log::event::target_stopped,
                  "soak stopped the target at the end of the run: " + stopped.detail);
     result.stopped_by_soak = true;
@@ -324,6 +318,7 @@ SessionResult run_command(const std::vector<std::string>& argv, const SessionOpt
   sampler::LaunchOptions launch;
   launch.argv = argv;
   launch.output_file = result.dir / log::target_output_file;
+  launch.dies_with_soak = !options.keep_running;
   sampler::LaunchedProcess target(launch);
   if (options.keep_running) target.release();
 
@@ -370,6 +365,7 @@ sampler::Pid start_target(const Scenario& scenario, const SessionOptions& option
   launch.working_directory = scenario.working_directory;
   launch.environment = scenario.environment;
   launch.output_file = dir / log::target_output_file;
+  launch.dies_with_soak = !options.keep_running;
   launched.emplace(launch);
   if (options.keep_running) launched->release();
   return launched->pid();

@@ -1,16 +1,21 @@
-// The POSIX launcher: posix_spawnp into a process group of its own, waitpid, kill.
+// The Linux launcher: fork and execve into a process group of its own, with a parent-death
+// signal (so the target never outlives soak), waitpid, kill.
 
 #include "soak/sampler/launcher.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "procfs.hpp"
@@ -33,53 +38,130 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
   return env;
 }
 
+/// argv[0] as execve needs it: a name without '/' looked up in PATH (before fork: the child
+/// may only make async-signal-safe calls). nullopt when nothing executable has that name.
+std::optional<std::string> resolve_command(const std::string& name, int& error) {
+  error = ENOENT;
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) == 0) return name;
+    error = errno;
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const auto colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      error = EACCES;
+    }
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
+}
+
+/// Everything the child needs, prepared before fork.
+struct ChildPlan {
+  std::string file;
+  std::vector<char*> argv, envp;
+  const char* output = nullptr;
+  const char* directory = nullptr;
+  bool dies_with_parent = true;
+  pid_t parent = 0;
+  int report_fd = -1;  ///< CLOEXEC pipe: the child writes errno there when exec fails
+};
+
+/// In the forked child: async-signal-safe calls only, then execve. Never returns.
+[[noreturn]] void become_target(const ChildPlan& plan) {
+  auto fail = [&](int error) {
+    (void)!::write(plan.report_fd, &error, sizeof error);
+    ::_exit(127);
+  };
+  // Own process group: the terminal's Ctrl-C goes to soak, which then ends the run in order.
+  ::setpgid(0, 0);
+  if (plan.dies_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != plan.parent) ::_exit(127);  // soak died before the signal was armed
+  }
+  struct sigaction defaults {};
+  defaults.sa_handler = SIG_DFL;
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT}) {
+    ::sigaction(sig, &defaults, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const int in = ::open("/dev/null", O_RDONLY);
+  if (in < 0 || ::dup2(in, STDIN_FILENO) < 0) fail(errno);
+  if (plan.output != nullptr) {
+    const int out = ::open(plan.output, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0 || ::dup2(out, STDOUT_FILENO) < 0 || ::dup2(out, STDERR_FILENO) < 0) fail(errno);
+  }
+  if (plan.directory != nullptr && ::chdir(plan.directory) != 0) fail(errno);
+  ::execve(plan.file.c_str(), plan.argv.data(), plan.envp.data());
+  fail(errno);
+  ::_exit(127);
+}
+
 }  // namespace
 
 LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
   if (options.argv.empty()) throw LaunchError("no command given to launch");
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (options.output_file) {
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options.output_file->c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  }
-  if (options.working_directory) {
-    posix_spawn_file_actions_addchdir_np(&actions, options.working_directory->c_str());
-  }
-  // Own process group: the terminal's Ctrl-C goes to soak, which then ends the run in order.
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> argv;
-  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = merged_environment(options.environment);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
+  int error = 0;
+  const std::optional<std::string> file = resolve_command(options.argv[0], error);
+  auto launch_error = [&](int rc) {
     std::string what = "cannot start '" + options.argv[0] + "': " + std::strerror(rc);
     if (rc == ENOENT) what += " (check the command name and PATH)";
     if (rc == EACCES) what += " (is it executable?)";
-    throw LaunchError(what);
+    return LaunchError(what);
+  };
+  if (!file) throw launch_error(error);
+
+  ChildPlan plan;
+  plan.file = *file;
+  for (const auto& a : options.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  std::vector<std::string> env_strings = merged_environment(options.environment);
+  for (auto& e : env_strings) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  const std::string output = options.output_file ? options.output_file->string() : "";
+  const std::string directory =
+      options.working_directory ? options.working_directory->string() : "";
+  if (options.output_file) plan.output = output.c_str();
+  if (options.working_directory) plan.directory = directory.c_str();
+  plan.dies_with_parent = options.dies_with_soak;
+  plan.parent = ::getpid();
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) throw launch_error(errno);
+  plan.report_fd = report[1];
+
+  const pid_t pid = ::fork();
+  if (pid == 0) become_target(plan);
+  ::close(report[1]);
+  if (pid < 0) {
+    const int rc = errno;
+    ::close(report[0]);
+    throw launch_error(rc);
   }
+  // The pipe closes at a successful exec; an errno on it is an exec that failed.
+  int child_error = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(report[0], &child_error, sizeof child_error);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_error)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    throw launch_error(child_error);
+  }
+  // The parent sets the group too: no window where a signal to the group misses the child.
+  ::setpgid(pid, pid);
   pid_ = pid;
   wait_for_exec_to_settle();
 }
@@ -151,12 +233,13 @@ ExitInfo LaunchedProcess::wait() {
   return record(status);
 }
 
-ExitInfo LaunchedProcess::terminate(std::chrono::milliseconds grace) {
+ExitInfo LaunchedProcess::terminate(std::chrono::milliseconds grace,
+                                    const std::function<bool()>& hurry) {
   if (try_reap()) return *exit_;
   ::kill(-pid_, SIGTERM);
   ::kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (std::chrono::steady_clock::now() < deadline && !(hurry && hurry())) {
     if (try_reap()) {
       ::kill(-pid_, SIGKILL);  // stragglers left in the group
       return *exit_;
