@@ -97,10 +97,11 @@ struct Column {
 
 /// The bias of a PDH header's first cell `(PDH-CSV 4.0) (Zone name)(480)`; nullopt when it
 /// names no zone. Throws when the cell is not a PDH header.
-std::optional<double> header_bias_min(const text::Field& cell, const std::string& file) {
+std::optional<double> header_bias_min(const text::Field& cell, std::size_t line,
+                                      const std::string& file) {
   const std::string_view head = text::trim(cell.value);
   if (!head.starts_with(kPdhTag)) {
-    text::fail(file, 1, cell.column,
+    text::fail(file, line, cell.column,
                "expected a PerfMon CSV header (typeperf or relog) whose first cell starts with "
                "\"(PDH-CSV 4.0)\", found " +
                    text::shown(head));
@@ -230,14 +231,16 @@ void record_measures(const std::vector<std::optional<Column>>& columns, Recordin
 
 Recording perfmon(std::string_view content, const std::string& file) {
   const std::vector<text::Line> all = text::lines(content);
-  if (all.empty() || text::trim(all.front().text).empty()) {
+  std::size_t head = 0;  // typeperf's console output starts with an empty line
+  while (head < all.size() && text::trim(all[head].text).empty()) ++head;
+  if (head == all.size()) {
     text::fail(file, 1, 0,
                "empty: expected a PerfMon CSV header starting with \"(PDH-CSV 4.0)\" on line 1");
   }
-  const std::vector<text::Field> header = text::csv_fields(all.front().text);
+  const std::vector<text::Field> header = text::csv_fields(all[head].text);
   Recording rec;
   rec.format = Format::perfmon;
-  const std::optional<double> bias_min = header_bias_min(header.front(), file);
+  const std::optional<double> bias_min = header_bias_min(header.front(), all[head].number, file);
   const std::vector<std::optional<Column>> columns = read_header(header, rec, file);
   record_measures(columns, rec);
 
@@ -245,7 +248,7 @@ Recording perfmon(std::string_view content, const std::string& file) {
   std::size_t bad_times = 0, bad_values = 0;
   const text::Line* first_bad = nullptr;
   std::vector<std::size_t> row_of(rec.processes.size());
-  for (std::size_t li = 1; li < all.size(); ++li) {
+  for (std::size_t li = head + 1; li < all.size(); ++li) {
     const text::Line& line = all[li];
     if (text::trim(line.text).empty()) continue;  // relog's trailing empty line
     const std::vector<text::Field> fields = text::csv_fields(line.text);
@@ -278,7 +281,7 @@ Recording perfmon(std::string_view content, const std::string& file) {
   }
   if (!t0) {
     if (first_bad == nullptr) {
-      text::fail(file, 1, 0, "expected samples after the PDH header, found none");
+      text::fail(file, all[head].number, 0, "expected samples after the PDH header, found none");
     }
     text::fail(file, first_bad->number, 1,
                "expected a PDH time stamp like \"12/01/2026 10:00:00.123\", found " +
