@@ -38,14 +38,13 @@ constexpr double kSampleSpreadS = 1.0;
 
 /// One counter value as the tool wrote it.
 struct Event {
-  double t_s = 0;          ///< civil seconds (UTC when `zoned`, else local)
-  std::string provider;    ///< "System.Runtime"
-  std::string name;        ///< display name without unit and tags: "Working Set"
-  std::string unit;        ///< "MB", "B", "By", "%"; empty when none
-  double rate_per_s = 0;   ///< for "(B / 5 sec)": 5; 0 when not a rate
-  std::string tags;        ///< "gc.heap.generation=gen0"
+  double t_s = 0;         ///< civil seconds (UTC for JSON, local for CSV)
+  std::string provider;   ///< "System.Runtime"
+  std::string name;       ///< display name without unit and tags: "Working Set"
+  std::string unit;       ///< "MB", "B", "By", "%"; empty when none
+  double rate_per_s = 0;  ///< for "(B / 5 sec)": 5; 0 when not a rate
+  std::string tags;       ///< "gc.heap.generation=gen0"
   double value = 0;
-  std::size_t line = 0;
 };
 
 /// Splits a display name "Allocation Rate (B / 1 sec)[tag=x]" into its parts.
@@ -120,6 +119,44 @@ constexpr Mapping kMappings[] = {
 };
 
 constexpr std::string_view kAllocRate = "heap.alloc_rate_bytes_per_s";
+constexpr std::string_view kGcHeapSize = "heap.gc_heap_size_bytes";
+/// The meter's per-generation sizes; their sum is the GC heap (the meter has no total).
+constexpr std::string_view kGenerationSize = "dotnet.gc.last_collection.heap.size";
+
+/// The GC heap size of the meter, which reports it by generation only: per sample, the sum of
+/// every generation the file reports, when the sample has them all.
+class GenerationSum {
+ public:
+  explicit GenerationSum(const std::vector<Event>& events) {
+    for (const auto& e : events) {
+      if (e.provider == "System.Runtime" && e.name == kGenerationSize) generations_.insert(e.tags);
+    }
+  }
+  void start() {
+    seen_.clear();
+    bytes_ = 0;
+  }
+  void add(const Event& e, double bytes) {
+    if (e.name == kGenerationSize && seen_.insert(e.tags).second) bytes_ += bytes;
+  }
+  /// The sum, once the sample held every generation.
+  std::optional<double> total() const {
+    if (generations_.empty() || seen_ != generations_) return std::nullopt;
+    return bytes_;
+  }
+  std::string measures() const {
+    std::string gens;
+    for (const auto& g : generations_) {
+      gens += (gens.empty() ? "" : ", ") + g.substr(g.find('=') + 1);
+    }
+    return ".NET GC heap size after the last collection: " + std::string(kGenerationSize) +
+           " summed over " + gens + " (dotnet-counters System.Runtime meter)";
+  }
+
+ private:
+  std::set<std::string> generations_, seen_;
+  double bytes_ = 0;
+};
 
 const Mapping* mapping_of(const Event& e) {
   if (e.provider != "System.Runtime") return nullptr;
@@ -178,8 +215,8 @@ std::optional<double> culture_time(std::string_view s, bool day_first) {
   } else if (!rest.empty()) {
     return std::nullopt;
   }
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-      part[4] > 59 || second >= 61) {
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || part[4] > 59 ||
+      second >= 61) {
     return std::nullopt;
   }
   return text::unix_seconds(year, month, day, hour, part[4], second);
@@ -197,8 +234,7 @@ bool csv_day_first(const std::vector<text::Line>& lines) {
   return false;
 }
 
-std::vector<Event> csv_events(std::string_view content, const std::string& file,
-                              Recording& rec) {
+std::vector<Event> csv_events(std::string_view content, const std::string& file, Recording& rec) {
   const std::vector<text::Line> all = text::lines(content);
   if (all.empty() || !text::trim(all.front().text).starts_with(kCsvHeader)) {
     text::fail(file, 1, 1,
@@ -230,7 +266,6 @@ std::vector<Event> csv_events(std::string_view content, const std::string& file,
     e.provider = text::trim(f[1].value);
     split_display(display, e);
     e.value = *v;
-    e.line = line.number;
     events.push_back(std::move(e));
   }
   if (events.empty() && first_bad != nullptr) {
@@ -247,7 +282,8 @@ std::vector<Event> csv_events(std::string_view content, const std::string& file,
 std::pair<std::size_t, std::size_t> where(std::string_view content, std::size_t offset) {
   offset = std::min(offset, content.size());
   const std::string_view before = content.substr(0, offset);
-  const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+  const std::size_t line =
+      1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
   const std::size_t nl = before.rfind('\n');
   return {line, nl == std::string_view::npos ? offset + 1 : offset - nl};
 }
@@ -276,15 +312,15 @@ nlohmann::json parse_json(std::string_view content, const std::string& file, boo
   }
 }
 
-std::vector<Event> json_events(std::string_view content, const std::string& file,
-                               Recording& rec, std::string& target) {
+std::vector<Event> json_events(std::string_view content, const std::string& file, Recording& rec,
+                               std::string& target) {
   bool closed = true;
   const nlohmann::json doc = parse_json(content, file, closed);
   if (!doc.is_object() || !doc.contains("Events") || !doc["Events"].is_array()) {
-    text::fail(file, 1, 1,
-               "expected dotnet-counters JSON with an \"Events\" array, found none");
+    text::fail(file, 1, 1, "expected dotnet-counters JSON with an \"Events\" array, found none");
   }
-  if (!closed) rec.warnings.push_back("the JSON ended without its closing ]}: read to its last event");
+  if (!closed)
+    rec.warnings.push_back("the JSON ended without its closing ]}: read to its last event");
   if (doc.contains("TargetProcess") && doc["TargetProcess"].is_string()) {
     target = doc["TargetProcess"].get<std::string>();
   }
@@ -339,10 +375,16 @@ void fill(const std::vector<Event>& events, Recording& rec) {
   std::map<std::string, std::size_t> skipped;
   std::optional<std::pair<double, double>> last_total;  // (t, bytes) of total_allocated
   const double t0 = events.front().t_s;
+  GenerationSum heap(events);
+  const bool heap_reported = std::any_of(events.begin(), events.end(), [](const Event& e) {
+    const Mapping* m = mapping_of(e);
+    return m != nullptr && m->metric == kGcHeapSize;
+  });
   for (std::size_t s = 0; s < starts.size(); ++s) {
     const std::size_t end = s + 1 < starts.size() ? starts[s + 1] : events.size();
     const double t = events[starts[s]].t_s - t0;
     const std::size_t row = p.add_row(t);
+    heap.start();
     for (std::size_t i = starts[s]; i < end; ++i) {
       const Event& e = events[i];
       const Mapping* m = mapping_of(e);
@@ -361,7 +403,12 @@ void fill(const std::vector<Event>& events, Recording& rec) {
         if (!previous || t <= previous->first || v < previous->second) continue;
         v = (v - previous->second) / (t - previous->first);
       }
+      heap.add(e, v);
       p.set(row, m->metric, v);
+    }
+    if (const auto total = heap.total(); total && !heap_reported) {
+      p.set(row, kGcHeapSize, *total);
+      rec.measures[std::string(kGcHeapSize)] = heap.measures();
     }
   }
   std::string names;
@@ -370,8 +417,8 @@ void fill(const std::vector<Event>& events, Recording& rec) {
     count += n;
     if (names.size() < 200) names += (names.empty() ? "" : ", ") + name;
   }
-  text::warn_count(rec.warnings, count, "counter values soak does not judge were skipped (" +
-                                            names + ")");
+  text::warn_count(rec.warnings, count,
+                   "counter values soak does not judge were skipped (" + names + ")");
 }
 
 }  // namespace

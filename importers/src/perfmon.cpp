@@ -137,8 +137,8 @@ std::optional<double> pdh_time(std::string_view s) {
     return std::nullopt;
   }
   second = *sec;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1970 || hour > 23 ||
-      minute > 59 || second >= 61) {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1970 || hour > 23 || minute > 59 ||
+      second >= 61) {
     return std::nullopt;
   }
   return text::unix_seconds(year, month, day, hour, minute, second);
@@ -160,8 +160,8 @@ std::vector<std::optional<Column>> read_header(const std::vector<text::Field>& h
                      text::shown(raw));
     }
     std::optional<Column> column;
-    const bool per_process = same_text(path->object, "Process") ||
-                             same_text(path->object, ".NET CLR Memory");
+    const bool per_process =
+        same_text(path->object, "Process") || same_text(path->object, ".NET CLR Memory");
     if (per_process && !path->instance.empty() && path->instance != "_Total" &&
         path->instance != "_Global_") {
       if (same_text(path->object, "Process") && same_text(path->counter, "ID Process")) {

@@ -211,7 +211,11 @@ def dotnet_unclosed():
             ("dotnet.process.memory.working_set (By)", "", 110e6 + heap + rng.gauss(0, 1e6)),
             ("dotnet.gc.last_collection.heap.size (By)", "gc.heap.generation=gen0",
              abs(rng.gauss(4e6, 1e6))),
+            ("dotnet.gc.last_collection.heap.size (By)", "gc.heap.generation=gen1",
+             abs(rng.gauss(1e6, 3e5))),
             ("dotnet.gc.last_collection.heap.size (By)", "gc.heap.generation=gen2", heap),
+            ("dotnet.gc.last_collection.heap.size (By)", "gc.heap.generation=loh", 2.5e6),
+            ("dotnet.gc.last_collection.heap.size (By)", "gc.heap.generation=poh", 0.4e6),
             ("dotnet.gc.heap.total_allocated (By)", "", total),
             ("dotnet.thread_pool.thread.count", "", float(rng.randint(4, 6))),
         ]
