@@ -265,3 +265,61 @@ TEST_CASE("bad PerfMon and dotnet-counters files give one line naming the proble
     CHECK_FALSE(fs::exists(r.run));
   }
 }
+
+TEST_CASE("a dotnet-counters CSV of the .NET 9 meter in a day-first culture reads tags and dates") {
+  TempDir dir;
+  // de-DE DateTime.ToString(): dd.MM.yyyy HH:mm:ss. Tags follow the name in brackets, their
+  // commas made ';' by the exporter. The total allocated is a running total (.NET 8+).
+  std::ostringstream csv;
+  csv << "Timestamp,Provider,Counter Name,Counter Type,Mean/Increment\r\n";
+  for (int i = 0; i < 120; ++i) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "13.12.2026 %02d:%02d:%02d", 8 + i / 60, i % 60, 5);
+    const double heap = 20e6 + (i % 6) * 2e6;
+    csv << stamp << ",System.Runtime,dotnet.process.memory.working_set (By),Metric," << 90e6 + heap
+        << "\n"
+        << stamp << ",System.Runtime,dotnet.gc.last_collection.heap.size (By)"
+        << "[gc.heap.generation=gen2],Metric," << heap << "\n"
+        << stamp << ",System.Runtime,dotnet.gc.heap.total_allocated (By),Metric," << 1e6 * i * 60
+        << "\n"
+        << stamp << ",Microsoft.AspNetCore.Hosting,http.server.active_requests ({request})"
+        << "[http.request.method=GET;url.scheme=http],Metric,3\n";
+  }
+  write_text(dir / "meter.csv", csv.str());
+  const Imported r = import_and_analyze("dotnet-counters", dir / "meter.csv", dir);
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["started_at"] == "2026-12-13T08:00:05Z");  // day first: there is no month 13
+  CHECK(r.verdict["samples"] == 120);
+  CHECK(r.header["interval_s"] == 60.0);
+  CHECK(classification(r.verdict, "heap.gen2_size_bytes") != "(absent)");
+  CHECK(classification(r.verdict, "heap.gc_heap_size_bytes") != "(absent)");  // gen2's alone
+  CHECK(classification(r.verdict, "rss_bytes") != "leak");
+  const auto samples = samples_of(r.run);
+  REQUIRE(samples.size() == 120);
+  CHECK(samples[5]["heap.alloc_rate_bytes_per_s"].get<double>() == Approx(1e6));
+  CHECK(r.import.err.find("http.server.active_requests") != std::string::npos);  // skipped
+  CHECK(r.analyze.exit_code == 0);
+}
+
+TEST_CASE("a dotnet-counters JSON value written as NaN is a missing value") {
+  TempDir dir;
+  std::ostringstream json;
+  json << R"j({ "TargetProcess": "app", "StartTime": "2026-12-01T10:00:00.0000000+01:00", )j"
+       << R"j("Events": [)j";
+  for (int i = 0; i < 60; ++i) {
+    char stamp[48];
+    std::snprintf(stamp, sizeof stamp, "2026-12-01T10:%02d:00.0000000+01:00", i);
+    json << (i > 0 ? "," : "") << R"j({ "timestamp": ")j" << stamp
+         << R"j(",  "provider": "System.Runtime",  "name": "Working Set (MB)",  "tags": "",  )j"
+         << R"j("counterType": "Metric",  "meterTags": "",  "instrumentTags": "",  "value": )j"
+         << (i == 30 ? "NaN" : std::to_string(150 + i % 3)) << " }";
+  }
+  json << "]}";
+  write_text(dir / "nan.json", json.str());
+  const Imported r = import_and_analyze("dotnet-counters", dir / "nan.json", dir);
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["started_at"] == "2026-12-01T09:00:00Z");
+  CHECK(r.verdict["samples"] == 59);
+  CHECK(r.import.err.find("1 events without a time stamp or a number") != std::string::npos);
+  CHECK(classification(r.verdict, "rss_bytes") == "steady");
+}

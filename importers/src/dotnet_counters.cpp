@@ -290,14 +290,23 @@ std::pair<std::size_t, std::size_t> where(std::string_view content, std::size_t 
 
 /// The JSON document, closed when the session was stopped without closing it: the text up to
 /// its last complete event, then `]}`.
-nlohmann::json parse_json(std::string_view content, const std::string& file, bool& closed) {
+nlohmann::json parse_json(std::string_view original, const std::string& file, bool& closed) {
   closed = true;
+  // double.ToString() writes NaN and Infinity, which JSON has not: read them as no value.
+  std::string content(original);
+  for (const std::string_view bad : {"NaN", "-Infinity", "Infinity"}) {
+    const std::string from = "\"value\": " + std::string(bad);
+    for (std::size_t at = content.find(from); at != std::string::npos;
+         at = content.find(from, at)) {
+      content.replace(at, from.size(), "\"value\": null");
+    }
+  }
   try {
     return nlohmann::json::parse(content);
   } catch (const nlohmann::json::parse_error& first) {
     const std::size_t last = content.rfind('}');
     if (last != std::string_view::npos && content.find("\"Events\"") < last) {
-      std::string repaired(content.substr(0, last + 1));
+      std::string repaired = content.substr(0, last + 1);
       repaired += "]}";
       auto doc = nlohmann::json::parse(repaired, nullptr, false);
       if (!doc.is_discarded()) {

@@ -146,7 +146,8 @@ std::optional<double> pdh_time(std::string_view s) {
 
 /// The header's counters as columns; instances become processes in order of first column.
 std::vector<std::optional<Column>> read_header(const std::vector<text::Field>& header,
-                                               Recording& rec, const std::string& file) {
+                                               std::size_t line, Recording& rec,
+                                               const std::string& file) {
   std::vector<std::optional<Column>> columns(header.size());
   std::map<std::string, std::size_t> process_of;
   std::map<std::string, std::size_t> skipped;  // counter -> columns
@@ -155,7 +156,7 @@ std::vector<std::optional<Column>> read_header(const std::vector<text::Field>& h
     const std::string raw(text::trim(header[i].value));
     const auto path = split_path(raw);
     if (!path) {
-      text::fail(file, 1, header[i].column,
+      text::fail(file, line, header[i].column,
                  "expected a counter path like \\\\HOST\\Process(app)\\Working Set, found " +
                      text::shown(raw));
     }
@@ -175,7 +176,8 @@ std::vector<std::optional<Column>> read_header(const std::vector<text::Field>& h
       cpu_columns += same_text(path->counter, "% Processor Time");
     }
     if (!column) {
-      ++skipped[path->object + "\\" + path->counter];
+      const bool total = path->instance.starts_with('_');  // _Total, _Global_
+      ++skipped[path->object + (total ? "(" + path->instance + ")" : "") + "\\" + path->counter];
       continue;
     }
     auto [it, fresh] = process_of.emplace(path->instance, rec.processes.size());
@@ -189,7 +191,7 @@ std::vector<std::optional<Column>> read_header(const std::vector<text::Field>& h
     columns[i] = std::move(column);
   }
   if (rec.processes.empty()) {
-    text::fail(file, 1, 0,
+    text::fail(file, line, 0,
                "no per-process counters: expected Process(INSTANCE) or .NET CLR Memory(INSTANCE) "
                "counters such as \\\\HOST\\Process(app)\\Private Bytes in the header");
   }
@@ -241,7 +243,8 @@ Recording perfmon(std::string_view content, const std::string& file) {
   Recording rec;
   rec.format = Format::perfmon;
   const std::optional<double> bias_min = header_bias_min(header.front(), all[head].number, file);
-  const std::vector<std::optional<Column>> columns = read_header(header, rec, file);
+  const std::vector<std::optional<Column>> columns =
+      read_header(header, all[head].number, rec, file);
   record_measures(columns, rec);
 
   std::optional<double> t0;
