@@ -171,7 +171,11 @@ void prefer_after_gc(const RunInput& input, const Targets& targets,
 /// heap, not a leak. RSS that keeps its rate beside a flat heap leaks outside it and stays a leak.
 void heap_explains_rss(std::vector<MetricResult>& metrics) {
   const bool heap_flat = std::any_of(metrics.begin(), metrics.end(), [](const MetricResult& m) {
-    if (!m.name.starts_with(metric::heap_prefix) || !m.analysis) return false;
+    // A heap's size, in bytes: not a rate (an allocation rate is flat in a leak too) or a count.
+    const std::string_view base = metric::base_of(m.name);
+    if (!m.name.starts_with(metric::heap_prefix) || !base.ends_with("_bytes") || !m.analysis) {
+      return false;
+    }
     const Classification c = m.analysis->classification;
     return c != Classification::leak && c != Classification::slow_growth &&
            c != Classification::insufficient;

@@ -147,6 +147,7 @@ class Session {
     sampler::EndReason reason = sampler::EndReason::stopped;
     sampler_.start([&](sampler::EndReason r) {
       reason = r;
+      ended_ = true;  // a poll already due when the run ends must not re-arm
       stop_watch_.cancel();
     });
     watch_stop_requests();
@@ -173,6 +174,7 @@ class Session {
   /// Ctrl-C, SIGTERM or a closed terminal (counted by sampler/stop_signals.hpp from soak's
   /// first instant) end the run in order; polled on the sampling thread, 20 times a second.
   void watch_stop_requests() {
+    if (ended_) return;
     if (sampler::stop_requests() > 0) {
       sampler_.stop(sampler::stop_signal_name(sampler::last_stop_signal()));
       return;
@@ -245,6 +247,7 @@ class Session {
   boost::asio::io_context io_;
   sampler::Sampler sampler_;
   boost::asio::steady_timer stop_watch_;
+  bool ended_ = false;  ///< the sampler has finished (on the io_context's thread)
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;
   std::vector<std::unique_ptr<probes::HttpProbe>> probes_;
