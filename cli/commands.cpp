@@ -118,9 +118,9 @@ ExitCode report_command(const fs::path& run, const std::optional<fs::path>& out,
   const judge::Judgement judgement =
       judge::judge_log(run, judge, {dir / log::verdict_file, std::nullopt, report});
   print(judgement, "none", std::nullopt);
-  if (!fs::exists(report)) {
-    throw RuntimeError("the report could not be written to " + report.string());
-  }
+  const bool written = std::any_of(judgement.written.begin(), judgement.written.end(),
+                                   [](const auto& w) { return w.first == "report"; });
+  if (!written) throw RuntimeError("the report could not be written to " + report.string());
   std::printf("%s\n", report.c_str());
   return ExitCode::pass;
 }

@@ -202,6 +202,12 @@ TEST_CASE("analyze refuses what is not a run with exit 3") {
   const SoakResult missing = run_soak({"analyze", (dir / "nope").string()});
   CHECK(missing.exit_code == 3);
   check_one_line_error(missing, "no samples log");
+  // Devices are refused at their first line, never read until memory runs out.
+  for (const char* device : {"/dev/zero", "/dev/urandom"}) {
+    const SoakResult r2 = run_soak({"analyze", device}, 20s);
+    CHECK(r2.exit_code == 3);
+    check_one_line_error(r2, "not a soak samples log");
+  }
 }
 
 TEST_CASE("run launches the command itself and records its exit code") {

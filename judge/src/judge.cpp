@@ -1,5 +1,7 @@
 #include "soak/judge/judge.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "soak/log/header.hpp"
@@ -26,15 +28,26 @@ nlohmann::json read_targets_file(const fs::path& file) {
   return document;
 }
 
-/// Writes `text` to `path`; on failure a warning names what could not be written.
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename), so a full
+/// disk or a crash never leaves an empty or half verdict.json or report behind; on failure a
+/// warning names what could not be written, and the temporary file is removed.
 void write_output(const fs::path& path, const std::string& text, const char* what,
                   Judgement& judgement) {
-  std::ofstream out(path, std::ios::trunc | std::ios::binary);
-  out << text;
-  out.flush();
-  if (!out) {
+  fs::path temporary = path;
+  temporary += ".tmp-" + std::to_string(::getpid());
+  bool ok = false;
+  {
+    std::ofstream out(temporary, std::ios::trunc | std::ios::binary);
+    out << text;
+    out.flush();
+    ok = static_cast<bool>(out);
+  }
+  std::error_code ec;
+  if (ok) fs::rename(temporary, path, ec);
+  if (!ok || ec) {
+    fs::remove(temporary, ec);
     judgement.warnings.push_back(std::string("cannot write the ") + what + " to " + path.string() +
-                                 "; check the directory");
+                                 "; check the directory and free space");
     return;
   }
   judgement.written.emplace_back(what, path);

@@ -334,6 +334,28 @@ std::filesystem::path resolve_log_path(const std::filesystem::path& run) {
   return run;
 }
 
+namespace {
+
+/// The longest header line read: a header is a few hundred bytes (a scenario's targets a few
+/// KiB); a first line longer than this is no soak log.
+constexpr std::size_t kMaxHeaderBytes = std::size_t{1} << 20;
+
+/// Throws LogError unless `start` (the file's beginning) opens with a soak header line.
+void refuse_unless_header(std::string_view start, const std::filesystem::path& path) {
+  if (start.empty()) return;  // said later: "is empty"
+  const std::size_t eol = start.find('\n');
+  const std::string_view first = start.substr(0, std::min(eol, kMaxHeaderBytes));
+  nlohmann::json header = eol == std::string_view::npos && start.size() >= kMaxHeaderBytes
+                              ? nlohmann::json()
+                              : nlohmann::json::parse(first, nullptr, false);
+  if (header.is_discarded() || !header.is_object() ||
+      string_field(header, "format") != kLogFormat) {
+    throw LogError(path.string() + " is not a soak samples log (line 1 must be its header)");
+  }
+}
+
+}  // namespace
+
 RunLog read_run_log(const std::filesystem::path& run) {
   RunLog log;
   log.path = resolve_log_path(run);
@@ -357,6 +379,11 @@ RunLog read_run_log(const std::filesystem::path& run) {
   if (mapping == MAP_FAILED) {
     char chunk[1 << 16];
     for (;;) {
+      // A device or pipe that is no log (/dev/zero, /dev/urandom) is refused at its first
+      // line, not read until memory runs out.
+      if (fallback.size() >= kMaxHeaderBytes || fallback.find('\n') != std::string::npos) {
+        refuse_unless_header(fallback, log.path);
+      }
       const ssize_t n = ::read(fd, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
@@ -376,6 +403,7 @@ RunLog read_run_log(const std::filesystem::path& run) {
   const std::string_view content =
       mapping == MAP_FAILED ? std::string_view(fallback)
                             : std::string_view(static_cast<const char*>(mapping), mapped_size);
+  refuse_unless_header(content.substr(0, kMaxHeaderBytes), log.path);
   std::string_view rest(content);
   std::size_t line_number = 0;
   std::size_t skipped = 0;
