@@ -353,6 +353,8 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::sampler::LaunchError& e) {
     return fail(ExitCode::usage_error, e.what());
+  } catch (const soak::log::LogWriteError& e) {
+    return fail(ExitCode::runtime_error, e.what());
   } catch (const soak::log::LogError& e) {
     return fail(ExitCode::usage_error, e.what());
   } catch (const soak::log::RunDirError& e) {

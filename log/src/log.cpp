@@ -77,7 +77,11 @@ SampleWriter::SampleWriter(const std::filesystem::path& path, const nlohmann::or
   // Invalid UTF-8 from a target's command line is replaced, never a reason to fail.
   line_ = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!write_line()) {
-    throw LogError("cannot write " + path.string() + ": " + errno_text(error_number_));
+    const int error = error_number_;
+    fd_.reset();
+    ::unlink(path.c_str());  // nothing was recorded: leave nothing that blocks a retry
+    throw LogWriteError("cannot write " + path.string() + ": " + errno_text(error) +
+                        "; free some space (or choose another --out) and retry");
   }
 }
 

@@ -40,12 +40,20 @@ class LogError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A log that could be created but not written (disk full, a file size limit): a runtime
+/// error (exit 4), not bad input. The file is removed, so a retry in the same place works.
+class LogWriteError : public LogError {
+ public:
+  using LogError::LogError;
+};
+
 /// Appends lines to samples.ndjson. Every line goes to the kernel in a single write(2) as it
 /// is completed, so a crash or `kill -9` leaves the file valid up to its last whole line.
 /// Not thread-safe: one writer per sampling executor.
 class SampleWriter {
  public:
-  /// Creates (truncates) the file and writes the header. Throws LogError on failure.
+  /// Creates (truncates) the file and writes the header. Throws LogError when it cannot be
+  /// created, LogWriteError when the header cannot be written (the file is then removed).
   SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header);
   SampleWriter(const SampleWriter&) = delete;
   SampleWriter& operator=(const SampleWriter&) = delete;
