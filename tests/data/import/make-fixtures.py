@@ -2,9 +2,12 @@
 """Writes the psrecord and Prometheus fixtures of tests/importers_python_test.cpp, with fixed
 seeds, exactly as the tools write them:
 
-- psrecord-leak.txt, psrecord-flat.txt: psrecord's `--log` text, with psrecord's own format
-  strings (psrecord/main.py monitor(): the header from "# {0:12s} {1:12s} {2:12s} {3:12s}" of
-  centred names, rows from "{0:12.3f} {1:12.3f} {2:12.3f} {3:12.3f}"; MB = bytes / 1024**2).
+- psrecord-leak.txt, psrecord-flat.txt, psrecord-children.csv: psrecord's `--log` file, with
+  psrecord 1.4's own format strings (psrecord/main.py monitor(); MB = rss / 1024**2):
+  the plain log (header "# {:12s} {:12s} {:12s} {:12s}" of centred names, rows
+  "{:12.3f} {:12.3f} {:12.3f} {:12.3f}"; the flat one with --include-io's four "{:12d}"
+  columns), and `--log-format csv --include-children` (header
+  "elapsed_time,nproc,cpu,mem_real,mem_virtual", values as Python's str()).
 - prometheus-range.json: a /api/v1/query_range answer as Prometheus writes it (one line; time
   stamps as numbers, values as strings in Go's shortest form, "NaN" for gaps): two series of
   process_resident_memory_bytes, one leaking ~20 MB/min, one flat with NaN values.
@@ -18,19 +21,37 @@ import random
 MIB = 1024.0 ** 2
 
 
-def psrecord(path, seed, rss_mib, growth_mib_per_min, rows=300, interval_s=2.0):
+def psrecord(path, seed, rss_mib, growth_mib_per_min, rows=300, interval_s=2.0,
+             include_io=False, csv=False, nproc=1):
     rng = random.Random(seed)
     with open(path, "w") as f:
-        f.write("# {0:12s} {1:12s} {2:12s} {3:12s}".format(
-            "Elapsed time".center(12), "CPU (%)".center(12), "Real (MB)".center(12),
-            "Virtual (MB)".center(12)))
+        if csv:
+            f.write("elapsed_time,nproc,cpu,mem_real,mem_virtual")
+        else:
+            f.write("# {:12s} {:12s} {:12s} {:12s}".format(
+                "Elapsed time".center(12), "CPU (%)".center(12), "Real (MB)".center(12),
+                "Virtual (MB)".center(12)))
+            if include_io:
+                f.write(" {:12s} {:12s} {:12s} {:12s}".format(
+                    "Read count".center(12), "Write count".center(12), "Read bytes".center(12),
+                    "Write bytes".center(12)))
         f.write("\n")
-        t = 0.0
+        t = rng.uniform(1e-4, 3e-4)  # psrecord's first sample comes just after its start time
+        reads = writes = 0
         for _ in range(rows):
-            real = rss_mib + growth_mib_per_min * t / 60 + rng.gauss(0, 0.4)
-            virtual = real + 420 + rng.gauss(0, 0.05)
-            cpu = max(0.0, rng.gauss(35, 10))
-            f.write("{0:12.3f} {1:12.3f} {2:12.3f} {3:12.3f}".format(t, cpu, real, virtual))
+            # rss and vms are whole pages, as the kernel counts them
+            real_pages = round((rss_mib + growth_mib_per_min * t / 60 + rng.gauss(0, 0.4)) * 256)
+            real = real_pages / 256
+            virtual = (real_pages + 420 * 256 + round(rng.gauss(0, 10))) / 256
+            cpu = round(max(0.0, rng.gauss(35, 10)), 1)  # psutil rounds cpu_percent to 0.1
+            if csv:
+                f.write(f"{t},{nproc},{cpu},{real},{virtual}")
+            else:
+                f.write(f"{t:12.3f} {cpu:12.3f} {real:12.3f} {virtual:12.3f}")
+                if include_io:
+                    reads += rng.randint(0, 40)
+                    writes += rng.randint(0, 25)
+                    f.write(f" {reads:12d} {writes:12d} {reads * 4096:12d} {writes * 4096:12d}")
             f.write("\n")
             # psrecord sleeps --interval after each sample: the stamps drift by the sampling time
             t += interval_s + rng.uniform(0.001, 0.02)
@@ -67,7 +88,9 @@ def prometheus(path, seed):
 
 def main():
     psrecord("psrecord-leak.txt", 12, rss_mib=60, growth_mib_per_min=15)
-    psrecord("psrecord-flat.txt", 13, rss_mib=85, growth_mib_per_min=0)
+    psrecord("psrecord-flat.txt", 13, rss_mib=85, growth_mib_per_min=0, include_io=True)
+    psrecord("psrecord-children.csv", 15, rss_mib=140, growth_mib_per_min=12, rows=200,
+             interval_s=3.0, csv=True, nproc=3)
     prometheus("prometheus-range.json", 14)
     with open("prometheus-vector.json", "w") as f:
         f.write('{"status":"success","data":{"resultType":"vector","result":[{"metric":'
