@@ -237,7 +237,8 @@ TEST_CASE("parse_query_range: series, gaps, and the failures as values") {
   CHECK_THAT(error.error, Catch::Contains("unclosed left parenthesis"));
   CHECK(parse_query_range(R"({"status":"error"})").error == "unknown error");
   CHECK(parse_query_range("<html>").failure == QueryRangeFailure::not_json);
-  CHECK(parse_query_range("[1]").failure == QueryRangeFailure::not_json);
+  CHECK(parse_query_range("42").failure == QueryRangeFailure::not_json);
+  CHECK(parse_query_range("[1]").series.empty());  // an array: bare, but no series in it
   CHECK(parse_query_range(R"({"status":"success"})").failure == QueryRangeFailure::not_prometheus);
   const auto mixed = parse_query_range(
       R"({"status":"success","data":{"resultType":"matrix","result":[
@@ -248,6 +249,47 @@ TEST_CASE("parse_query_range: series, gaps, and the failures as values") {
   CHECK(mixed.series[0].points == std::vector<std::pair<double, double>>{{1, 2}, {5, 500}});
   CHECK(mixed.series[0].gaps == 2);
   CHECK(mixed.series[0].malformed == 2);
+
+  const auto warned = parse_query_range(
+      R"({"status":"success","warnings":["too many samples"],"infos":["PromQL info: x"],)"
+      R"("data":{"resultType":"matrix","result":[]}})");
+  REQUIRE(warned.ok());
+  CHECK(warned.warnings == std::vector<std::string>{"too many samples", "PromQL info: x"});
+  CHECK_FALSE(warned.bare);
+
+  // promtool query range -o json prints the result alone
+  const auto bare = parse_query_range(R"([{"metric":{"a":"b"},"values":[[1.5,"3"]]}])");
+  REQUIRE(bare.ok());
+  CHECK(bare.bare);
+  CHECK(bare.result_type == "matrix");
+  REQUIRE(bare.series.size() == 1);
+  CHECK(bare.series[0].points == std::vector<std::pair<double, double>>{{1.5, 3}});
+  CHECK(parse_query_range(R"([{"metric":{},"value":[1,"3"]}])").result_type == "vector");
+}
+
+TEST_CASE("promtool's bare matrix imports; the answer's warnings are passed on") {
+  TempDir dir;
+  std::string values;
+  for (int i = 0; i < 60; ++i) {
+    values += std::string(i ? "," : "") + "[" + std::to_string(1764000000 + i) + ".25,\"" +
+              std::to_string(5000000 + (i % 3)) + "\"]";
+  }
+  write_text(dir / "promtool.json",
+             R"([{"metric":{"__name__":"process_resident_memory_bytes","job":"p"},"values":[)" +
+                 values + "]}]\n");
+  const Imported bare = import_and_analyze("prometheus", dir / "promtool.json", dir);
+  REQUIRE(bare.import.exit_code == 0);
+  CHECK(bare.header["started_at"] == "2025-11-24T16:00:00Z");  // .25 cut by the header's format
+  CHECK(bare.header["target"]["name"] == "process_resident_memory_bytes p");
+  CHECK(classification(bare.verdict, "rss_bytes") == "steady");
+
+  write_text(dir / "warned.json",
+             R"({"status":"success","warnings":["results truncated"],"data":{"resultType":)"
+             R"("matrix","result":[{"metric":{"job":"p"},"values":[)" +
+                 values + "]}]}}");
+  const Imported warned = import_and_analyze("prometheus", dir / "warned.json", dir, {}, "w");
+  REQUIRE(warned.import.exit_code == 0);
+  CHECK_THAT(warned.import.err, Catch::Contains("Prometheus warned: results truncated"));
 }
 
 TEST_CASE("Prometheus series are judged as soak's metric, by label or by name") {

@@ -72,9 +72,29 @@ QueryRangeAnswer parse_query_range(std::string_view json) {
     answer.error_byte = e.byte;
     return answer;
   }
+  if (doc.is_array()) {  // promtool query range -o json: the result alone
+    answer.bare = true;
+    answer.result_type = "matrix";
+    bool values = false, value = false;
+    for (const auto& entry : doc) {
+      if (!entry.is_object()) continue;
+      values |= entry.contains("values");
+      value |= entry.contains("value");
+      answer.series.push_back(series_of(entry));
+    }
+    if (value && !values) answer.result_type = "vector";
+    return answer;
+  }
   if (!doc.is_object()) {
     answer.failure = QueryRangeFailure::not_json;
     return answer;
+  }
+  for (const char* key : {"warnings", "infos"}) {
+    const auto notes = doc.find(key);
+    if (notes == doc.end() || !notes->is_array()) continue;
+    for (const auto& note : *notes) {
+      if (note.is_string()) answer.warnings.push_back(note.get<std::string>());
+    }
   }
   if (string_field(doc, "status", "") != "success") {
     answer.failure = QueryRangeFailure::refused;
@@ -238,10 +258,13 @@ std::pair<std::size_t, std::size_t> position_of(std::string_view content, std::s
 Recording prometheus(std::string_view content, const std::string& file) {
   const QueryRangeAnswer answer = parse_query_range(content);
   if (!answer.ok() || answer.result_type != "matrix") fail_answer(answer, content, file);
+  Recording rec;
+  for (const auto& warning : answer.warnings) {
+    rec.warnings.push_back("Prometheus warned: " + warning);
+  }
   if (answer.series.empty()) {
     text::fail(file, 0, 0, "a matrix with no series: the query matched nothing; widen it");
   }
-  Recording rec;
   rec.format = Format::prometheus;
   double t0 = INFINITY;
   std::size_t gaps = 0, malformed = 0;

@@ -66,7 +66,9 @@ std::vector<RangeSeries> query_range(const std::string& base_url, const std::str
   if (parsed.failure == importers::QueryRangeFailure::refused) {
     throw PrometheusError(PrometheusFailure::refused, parsed.error, answer.status);
   }
-  if (!parsed.ok()) throw PrometheusError(PrometheusFailure::not_prometheus, "", answer.status);
+  if (!parsed.ok() || parsed.bare) {
+    throw PrometheusError(PrometheusFailure::not_prometheus, "", answer.status);
+  }
   return std::move(parsed.series);
 }
 

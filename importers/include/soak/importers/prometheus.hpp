@@ -29,7 +29,7 @@ struct RangeSeries {
 };
 
 enum class QueryRangeFailure {
-  not_json,        ///< the text is not JSON, or not a JSON object
+  not_json,        ///< the text is not JSON, or JSON but neither an object nor an array
   not_prometheus,  ///< JSON, but without the API's "data" object
   refused,         ///< "status" is not "success": Prometheus answered with an error
 };
@@ -44,6 +44,11 @@ struct QueryRangeAnswer {
   /// data.result's objects, in order (a vector's entries have no "values": no points).
   /// Empty when data.result is missing or not an array.
   std::vector<RangeSeries> series;
+  /// The text is a JSON array of series, the result without the API's envelope, as
+  /// `promtool query range -o json` prints it: result_type is then "matrix" (or "vector" when
+  /// the entries have "value" and no "values"). Not what the HTTP API answers.
+  bool bare = false;
+  std::vector<std::string> warnings;  ///< the answer's "warnings" and "infos", in order
 
   bool ok() const { return !failure; }
 };
