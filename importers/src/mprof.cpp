@@ -9,6 +9,7 @@
 // so a file may hold several runs, each from its CMDLINE line: the first is read.
 
 #include <algorithm>
+#include <map>
 
 #include "readers.hpp"
 #include "soak/log/metrics.hpp"
@@ -65,7 +66,8 @@ std::string program_name(const std::vector<std::string>& args) {
 
 struct Reading {
   ImportedProcess parent;
-  std::vector<ImportedProcess> children;  ///< in order of first appearance
+  std::vector<ImportedProcess> children;            ///< in order of first appearance
+  std::map<std::int64_t, std::size_t> child_index;  ///< pid -> index in children
   std::size_t bad_lines = 0, func_lines = 0, failed_children = 0, later_runs = 0;
   const text::Line* first_bad = nullptr;
   std::size_t first_bad_column = 0;
@@ -79,13 +81,13 @@ void bad(Reading& r, const text::Line& line, std::size_t column) {
   ++r.bad_lines;
 }
 
-/// A MEM or CHLD line's numbers; false (the line counted bad) when they are not numbers.
-bool read_sample(Reading& r, const text::Line& line, const std::vector<text::Word>& w) {
+/// A MEM or CHLD line's numbers into its process's series; counted bad when they are not numbers.
+void read_sample(Reading& r, const text::Line& line, const std::vector<text::Word>& w) {
   const bool child = w[0].text == "CHLD";
   const std::size_t want = child ? 4 : 3;
   if (w.size() < want) {
     bad(r, line, w.back().column + w.back().text.size());
-    return false;
+    return;
   }
   const std::size_t at = child ? 2 : 1;
   const auto pid = child ? text::number(w[1].text) : std::optional<double>(0);
@@ -93,28 +95,25 @@ bool read_sample(Reading& r, const text::Line& line, const std::vector<text::Wor
   const auto unix_s = text::number(w[at + 1].text);
   if (!pid || !mib || !unix_s) {
     bad(r, line, !pid ? w[1].column : !mib ? w[at].column : w[at + 1].column);
-    return false;
+    return;
   }
   if (child && *pid == 0) {  // psutil could not read the children: mprof writes "CHLD 0 0.0"
     ++r.failed_children;
-    return true;
+    return;
   }
   ImportedProcess* p = &r.parent;
   if (child) {
     const auto id = static_cast<std::int64_t>(*pid);
-    auto it = std::find_if(r.children.begin(), r.children.end(),
-                           [&](const ImportedProcess& c) { return c.pid == id; });
-    if (it == r.children.end()) {
+    const auto [it, added] = r.child_index.try_emplace(id, r.children.size());
+    if (added) {
       ImportedProcess c;
       c.pid = id;
       c.name = "child " + std::to_string(id);
       r.children.push_back(std::move(c));
-      it = r.children.end() - 1;
     }
-    p = &*it;
+    p = &r.children[it->second];
   }
   p->set(p->add_row(*unix_s), log::metric::rss_bytes, *mib * kBytesPerMiB);
-  return true;
 }
 
 Reading read_lines(const std::vector<text::Line>& all) {
@@ -172,6 +171,7 @@ Recording mprof(std::string_view content, const std::string& file) {
   rec.format = Format::mprof;
   rec.start_unix_s = t0;
   r.parent.name = program_name(r.parent.cmdline);
+  if (r.parent.name.empty() && !r.children.empty()) r.parent.name = "parent";
   rec.measures[std::string(log::metric::rss_bytes)] =
       r.children.empty()
           ? "mprof MEM: the program's resident set in MiB (with mprof run -C, its children's "
