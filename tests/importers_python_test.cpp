@@ -1,7 +1,8 @@
 // soak import of the Python tools' recordings and of a Prometheus query_range answer. The mprof
-// files are real recordings of real Python programs (tests/data/import/record-mprof.sh); the
-// psrecord and Prometheus files are written the way those tools write them, by
-// tests/data/import/make-fixtures.py with fixed seeds.
+// files are real recordings of real Python programs (tests/data/import/record-mprof.sh), and
+// prometheus-real.json / prometheus-promtool.json a real Prometheus's answers
+// (record-prometheus.sh); the psrecord files and the other Prometheus answers are written the
+// way those tools write them, by tests/data/import/make-fixtures.py with fixed seeds.
 
 #include <catch2/catch.hpp>
 
@@ -212,6 +213,34 @@ TEST_CASE("a Prometheus query_range answer: each series judged on its own, NaN v
   const double per_min =
       (*process_named(r.verdict, leaking))["metrics"]["rss_bytes"]["growth_per_min"];
   CHECK(per_min == Approx(20e6).epsilon(0.05));
+}
+
+TEST_CASE("a real Prometheus's answer and promtool's output of the same window judge alike") {
+  // record-prometheus.sh: Debian's prometheus scraping a leaking and a flat exporter of their
+  // own RSS every 2 s for 4 minutes, saved with curl and with promtool.
+  const std::string leaking = "process_resident_memory_bytes orders 127.0.0.1:19101";
+  const std::string flat = "process_resident_memory_bytes orders 127.0.0.1:19102";
+  for (const char* name : {"prometheus-real.json", "prometheus-promtool.json"}) {
+    INFO(name);
+    TempDir dir;
+    const Imported r = import_and_analyze("prometheus", fixture(name), dir);
+    REQUIRE(r.import.exit_code == 0);
+    CHECK(r.header["interval_s"] == 2.0);
+    CHECK(r.analyze.exit_code == 1);
+    REQUIRE(process_named(r.verdict, leaking) != nullptr);
+    REQUIRE(process_named(r.verdict, flat) != nullptr);
+    CHECK((*process_named(r.verdict, leaking))["verdict"] == "fail");
+    CHECK((*process_named(r.verdict, flat))["verdict"] == "pass");
+    CHECK(classification(r.verdict, "rss_bytes", leaking) == "leak");
+    // The flat exporter's RSS settles by ~20 kB/min over the 4 minutes: real, under the
+    // effect-size floor, so not a leak.
+    CHECK(classification(r.verdict, "rss_bytes", flat) == "slow_growth");
+    CHECK((*process_named(r.verdict, flat))["metrics"]["rss_bytes"]["growth_per_min"] < 0.1e6);
+    // 340 KiB a second kept: 20.9 MB/min
+    const double per_min =
+        (*process_named(r.verdict, leaking))["metrics"]["rss_bytes"]["growth_per_min"];
+    CHECK(per_min == Approx(340 * 1024 * 60.0).epsilon(0.05));
+  }
 }
 
 TEST_CASE("parse_query_range: series, gaps, and the failures as values") {
