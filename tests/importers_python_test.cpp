@@ -199,8 +199,8 @@ TEST_CASE("a Prometheus query_range answer: each series judged on its own, NaN v
   CHECK(r.header["started_at"] == "2025-11-24T16:00:00Z");
   CHECK_THAT(r.header["import"]["measures"]["rss_bytes"].get<std::string>(),
              Catch::Contains("process_resident_memory_bytes"));
-  const std::string leaking = "process_resident_memory_bytes orders 10.0.0.5:8080";
-  const std::string flat = "process_resident_memory_bytes orders 10.0.0.6:8080";
+  const std::string leaking = "orders 10.0.0.5:8080";
+  const std::string flat = "orders 10.0.0.6:8080";
   REQUIRE(r.header["import"]["processes"].contains(leaking));
   CHECK(r.header["import"]["processes"][leaking]["labels"]["instance"] == "10.0.0.5:8080");
   CHECK(r.analyze.exit_code == 1);
@@ -218,8 +218,8 @@ TEST_CASE("a Prometheus query_range answer: each series judged on its own, NaN v
 TEST_CASE("a real Prometheus's answer and promtool's output of the same window judge alike") {
   // record-prometheus.sh: Debian's prometheus scraping a leaking and a flat exporter of their
   // own RSS every 2 s for 4 minutes, saved with curl and with promtool.
-  const std::string leaking = "process_resident_memory_bytes orders 127.0.0.1:19101";
-  const std::string flat = "process_resident_memory_bytes orders 127.0.0.1:19102";
+  const std::string leaking = "orders 127.0.0.1:19101";
+  const std::string flat = "orders 127.0.0.1:19102";
   for (const char* name : {"prometheus-real.json", "prometheus-promtool.json"}) {
     INFO(name);
     TempDir dir;
@@ -309,7 +309,7 @@ TEST_CASE("promtool's bare matrix imports; the answer's warnings are passed on")
   const Imported bare = import_and_analyze("prometheus", dir / "promtool.json", dir);
   REQUIRE(bare.import.exit_code == 0);
   CHECK(bare.header["started_at"] == "2025-11-24T16:00:00Z");  // .25 cut by the header's format
-  CHECK(bare.header["target"]["name"] == "process_resident_memory_bytes p");
+  CHECK(bare.header["target"]["name"] == "p");
   CHECK(classification(bare.verdict, "rss_bytes") == "steady");
 
   write_text(dir / "warned.json",
@@ -337,6 +337,8 @@ TEST_CASE("Prometheus series are judged as soak's metric, by label or by name") 
                  series(R"("__name__":"container_memory_working_set_bytes","pod":"web-1",)"
                         R"("container":"app")") +
                  "," + series(R"("__name__":"jvm_memory_used_bytes","area":"heap","job":"jvm")") +
+                 "," +
+                 series(R"("__name__":"jvm_memory_used_bytes","area":"nonheap","job":"jvm")") +
                  "," + series(R"("__name__":"go_memstats_heap_inuse_bytes","job":"go")") + "]}}");
   const Imported r = import_and_analyze("prometheus", dir / "kinds.json", dir);
   REQUIRE(r.import.exit_code == 0);
@@ -348,7 +350,11 @@ TEST_CASE("Prometheus series are judged as soak's metric, by label or by name") 
   CHECK(classification(r.verdict, "threads", "soak_target_value") == "steady");
   CHECK(classification(r.verdict, "rss_bytes", "container_memory_working_set_bytes web-1 app") ==
         "steady");
-  CHECK(classification(r.verdict, "heap.used_bytes", "jvm_memory_used_bytes jvm") == "steady");
+  // two series named alike: their other labels tell them apart
+  CHECK(classification(r.verdict, "heap.used_bytes", "jvm_memory_used_bytes jvm {area=heap}") ==
+        "steady");
+  CHECK(classification(r.verdict, "jvm_memory_used_bytes",
+                       "jvm_memory_used_bytes jvm {area=nonheap}") == "steady");
   CHECK(classification(r.verdict, "go_memstats_heap_inuse_bytes",
                        "go_memstats_heap_inuse_bytes go") == "steady");
 }

@@ -179,40 +179,43 @@ Judged judged_as(const std::map<std::string, std::string>& labels) {
   return {sanitized(name), what};
 }
 
-/// A series' name: its identifying labels' values; the others added when two would clash.
+/// A series' name: its identifying labels' values (the metric's name only when the series'
+/// names differ, or nothing else names it); its other labels added when two would clash.
 std::vector<std::string> names_of(const std::vector<RangeSeries>& series) {
-  static constexpr std::array<const char*, 5> kNaming = {"__name__", "job", "instance", "pod",
-                                                         "container"};
+  static constexpr std::array<const char*, 4> kNaming = {"job", "instance", "pod", "container"};
+  const bool one_metric = std::all_of(series.begin(), series.end(), [&](const RangeSeries& s) {
+    return label(s.labels, "__name__") == label(series.front().labels, "__name__");
+  });
   std::vector<std::string> names;
   for (const auto& s : series) {
-    std::string name;
+    std::string name = one_metric ? "" : label(s.labels, "__name__");
     for (const char* key : kNaming) {
       const std::string value = label(s.labels, key);
       if (value.empty()) continue;
-      if (!name.empty()) name += ' ';
-      name += value;
+      name += (name.empty() ? "" : " ") + value;
     }
-    names.push_back(name);
+    names.push_back(name.empty() ? label(s.labels, "__name__") : name);
   }
+  std::vector<std::string> out = names;
   for (std::size_t i = 0; i < series.size(); ++i) {
-    const bool clash = std::count(names.begin(), names.end(), names[i]) > 1 || names[i].empty();
-    if (!clash) continue;
+    if (!names[i].empty() && std::count(names.begin(), names.end(), names[i]) == 1) continue;
     std::string rest;
     for (const auto& [key, value] : series[i].labels) {
-      if (std::find(kNaming.begin(), kNaming.end(), key) != kNaming.end()) continue;
-      if (!rest.empty()) rest += ',';
-      rest += key + "=" + value;
+      if (key == "__name__" || std::find(kNaming.begin(), kNaming.end(), key) != kNaming.end()) {
+        continue;
+      }
+      rest += (rest.empty() ? "" : ",") + key + "=" + value;
     }
-    if (!rest.empty()) names[i] += (names[i].empty() ? "{" : " {") + rest + "}";
+    if (!rest.empty()) out[i] += (out[i].empty() ? "{" : " {") + rest + "}";
   }
   std::set<std::string> seen;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i].empty() || seen.count(names[i]) > 0) {
-      names[i] += (names[i].empty() ? "series " : " #") + std::to_string(i + 1);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].empty() || seen.count(out[i]) > 0) {
+      out[i] += (out[i].empty() ? "series " : " #") + std::to_string(i + 1);
     }
-    seen.insert(names[i]);
+    seen.insert(out[i]);
   }
-  return names;
+  return out;
 }
 
 /// The 1-based line and column of 1-based byte `byte` of `content`.
