@@ -127,7 +127,7 @@ TEST_CASE("mprof's quirks: a run appended to the file, psutil's failed CHLD line
 
 // ---- psrecord: files as psrecord writes them -----------------------------------------------
 
-TEST_CASE("a psrecord log of a leak fails the run; psrecord's MB is read as MiB") {
+TEST_CASE("a psrecord log of a leak fails the run, psrecord's MB read as MiB") {
   TempDir dir;
   const Imported r = import_and_analyze("psrecord", fixture("psrecord-leak.txt"), dir);
   REQUIRE(r.import.exit_code == 0);
@@ -171,7 +171,7 @@ TEST_CASE("psrecord --log-format csv --include-children: nproc becomes soak's ch
   CHECK(r.verdict["samples"] == 200);
 }
 
-TEST_CASE("a psrecord log without children's counts has no children metric; torn rows skipped") {
+TEST_CASE("a psrecord log without children's counts has no children metric, a torn row skipped") {
   TempDir dir;
   std::string text = "elapsed_time,nproc,cpu,mem_real,mem_virtual\n";
   for (int i = 0; i < 100; ++i) {
@@ -296,7 +296,7 @@ TEST_CASE("parse_query_range: series, gaps, and the failures as values") {
   CHECK(parse_query_range(R"([{"metric":{},"value":[1,"3"]}])").result_type == "vector");
 }
 
-TEST_CASE("promtool's bare matrix imports; the answer's warnings are passed on") {
+TEST_CASE("promtool's bare matrix imports, and the answer's warnings are passed on") {
   TempDir dir;
   std::string values;
   for (int i = 0; i < 60; ++i) {
@@ -319,6 +319,8 @@ TEST_CASE("promtool's bare matrix imports; the answer's warnings are passed on")
   const Imported warned = import_and_analyze("prometheus", dir / "warned.json", dir, {}, "w");
   REQUIRE(warned.import.exit_code == 0);
   CHECK_THAT(warned.import.err, Catch::Contains("Prometheus warned: results truncated"));
+  CHECK_THAT(warned.import.err, Catch::Contains("1 series have no __name__"));
+  CHECK(classification(warned.verdict, "value") == "steady");
 }
 
 TEST_CASE("Prometheus series are judged as soak's metric, by label or by name") {

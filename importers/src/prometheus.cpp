@@ -162,7 +162,9 @@ struct Judged {
 /// The soak metric a series is judged as, and what it measures in words.
 Judged judged_as(const std::map<std::string, std::string>& labels) {
   const std::string name = label(labels, "__name__");
-  const std::string what = "Prometheus " + (name.empty() ? std::string("series") : name);
+  const std::string what =
+      name.empty() ? std::string("Prometheus series without a metric name (an expression's)")
+                   : "Prometheus " + name;
   if (const std::string metric = label(labels, "metric"); soak_metric_name(metric)) {
     return {metric, what + "{metric=\"" + metric + "\"}"};
   }
@@ -270,11 +272,12 @@ Recording prometheus(std::string_view content, const std::string& file) {
   }
   rec.format = Format::prometheus;
   double t0 = INFINITY;
-  std::size_t gaps = 0, malformed = 0;
+  std::size_t gaps = 0, malformed = 0, unnamed = 0;
   for (const auto& s : answer.series) {
-    if (!s.points.empty()) t0 = std::min(t0, s.points.front().first);
+    for (const auto& point : s.points) t0 = std::min(t0, point.first);
     gaps += s.gaps;
     malformed += s.malformed;
+    unnamed += label(s.labels, "__name__").empty() && !soak_metric_name(label(s.labels, "metric"));
   }
   if (!std::isfinite(t0)) {
     text::fail(file, 0, 0,
@@ -303,6 +306,10 @@ Recording prometheus(std::string_view content, const std::string& file) {
   }
   text::warn_count(rec.warnings, gaps, "NaN or Inf values were read as gaps");
   text::warn_count(rec.warnings, malformed, "points that are not [time, \"value\"] were skipped");
+  text::warn_count(rec.warnings, unnamed,
+                   "series have no __name__ (an aggregation or function drops it) and were "
+                   "judged as \"value\"; query the metric itself, or keep its name with "
+                   "label_replace(..., \"__name__\", ...)");
   return rec;
 }
 
