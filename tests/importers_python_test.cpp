@@ -156,6 +156,26 @@ TEST_CASE("a flat psrecord log (with --include-io's columns) passes") {
   CHECK(r.verdict["metrics"].size() == 2);  // the I/O counters are not imported
 }
 
+TEST_CASE("psrecord's standard output kept as the log: its messages are not samples") {
+  TempDir dir;
+  std::string text =
+      "Starting up command 'python3 app.py' and attaching to process\n"
+      "# Elapsed time   CPU (%)     Real (MB)   Virtual (MB)\n";
+  char row[80];
+  for (int i = 0; i < 60; ++i) {
+    std::snprintf(row, sizeof row, "%12.3f %12.3f %12.3f %12.3f\n", i * 1.0, 3.0,
+                  40.0 + (i % 2) * 0.004, 300.0);
+    text += row;
+  }
+  text += "Process finished (60.02 seconds)\n";
+  write_text(dir / "stdout.txt", text);
+  const Imported r = import_and_analyze("psrecord", dir / "stdout.txt", dir);
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.import.err.find("skipped") == std::string::npos);
+  CHECK(r.verdict["samples"] == 60);
+  CHECK(classification(r.verdict, "rss_bytes") == "steady");
+}
+
 TEST_CASE("psrecord --log-format csv --include-children: nproc becomes soak's children") {
   TempDir dir;
   const Imported r = import_and_analyze("psrecord", fixture("psrecord-children.csv"), dir);

@@ -1,5 +1,6 @@
 // psrecord's `--log FILE` (`soak import psrecord`), as psrecord 1.4's monitor() writes it, in
-// either of its log formats:
+// either of its log formats (or its standard output kept when no --log was given: the same
+// text among its messages):
 //   plain (the default): "# {:12s} {:12s} {:12s} {:12s}" of the centred names, then rows of
 //     "{:12.3f}" columns joined by a space; --include-io adds four "{:12d}" columns
 //       # Elapsed time   CPU (%)     Real (MB)   Virtual (MB)  [ Read count  Write count ...]
@@ -74,6 +75,14 @@ Parsed csv_row(std::string_view line, const CsvColumns& columns) {
   return p;
 }
 
+/// A line psrecord prints beside its samples when no --log is given (`psrecord CMD > FILE`):
+/// "Attaching to process PID", "Starting up command '...' and attaching to process",
+/// "Process finished (12.34 seconds)".
+bool psrecord_message(std::string_view line) {
+  return line.starts_with("Attaching to process ") || line.starts_with("Starting up command ") ||
+         line.starts_with("Process finished (");
+}
+
 std::string expected_header() {
   return "expected psrecord's header line " + text::shown(kPlainHeader) + " or " +
          text::shown(kCsvHeader) + " (psrecord --log)";
@@ -96,7 +105,11 @@ void describe(Recording& rec, bool children_counted) {
 Recording psrecord(std::string_view content, const std::string& file) {
   const std::vector<text::Line> all = text::lines(content);
   std::size_t first = 0;
-  while (first < all.size() && text::trim(all[first].text).empty()) ++first;
+  // Blank lines, and psrecord's own messages when its standard output was kept as the log.
+  while (first < all.size() &&
+         (text::trim(all[first].text).empty() || psrecord_message(all[first].text))) {
+    ++first;
+  }
   if (first == all.size()) text::fail(file, 0, 0, "empty: " + expected_header());
   const text::Line& head = all[first];
   const bool csv = head.text.starts_with(kCsvHeader);
@@ -117,7 +130,10 @@ Recording psrecord(std::string_view content, const std::string& file) {
   bool children_counted = false;
   for (std::size_t li = first + 1; li < all.size(); ++li) {
     const text::Line& line = all[li];
-    if (text::trim(line.text).empty() || line.text.starts_with('#')) continue;
+    if (text::trim(line.text).empty() || line.text.starts_with('#') ||
+        psrecord_message(line.text)) {
+      continue;
+    }
     // A short or torn row (psrecord stopped mid-line) is skipped.
     const Parsed parsed = csv ? csv_row(line.text, columns) : plain_row(line.text);
     if (parsed.bad_column != 0) {
