@@ -172,12 +172,12 @@ Recording mprof(std::string_view content, const std::string& file) {
   rec.start_unix_s = t0;
   r.parent.name = program_name(r.parent.cmdline);
   if (r.parent.name.empty() && !r.children.empty()) r.parent.name = "parent";
-  rec.measures[std::string(log::metric::rss_bytes)] =
-      r.children.empty()
-          ? "mprof MEM: the program's resident set in MiB (with mprof run -C, its children's "
-            "summed in)"
-          : "mprof MEM: the program's resident set in MiB (with mprof run -C, its children's "
-            "summed in); mprof CHLD: each child's resident set in MiB";
+  // The file does not say which backend or flags the run used: the measure says the default's.
+  std::string measures =
+      "mprof MEM: the program's resident set in MiB (psutil's rss, mprof's default backend; "
+      "with mprof run -C, its children's summed in)";
+  if (!r.children.empty()) measures += "; mprof CHLD (mprof run -M): each child's, in MiB";
+  rec.measures[std::string(log::metric::rss_bytes)] = measures;
   if (!r.parent.t.empty()) rec.processes.push_back(std::move(r.parent));
   for (auto& c : r.children) rec.processes.push_back(std::move(c));
   text::warn_count(rec.warnings, r.bad_lines, "lines that are not mprof samples were skipped");
