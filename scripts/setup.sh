@@ -8,7 +8,8 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev catch2 libcli11-dev
   clang-format clang-tidy
-  python3 python3-psutil python3-numpy python3-scipy procps util-linux curl prometheus
+  python3 python3-psutil python3-numpy python3-scipy python3-memory-profiler
+  procps util-linux curl prometheus
   redis-server memcached nginx-light wrk openjdk-17-jdk-headless nodejs
   chromium
 )

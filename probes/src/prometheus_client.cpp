@@ -1,10 +1,7 @@
 #include "soak/probes/prometheus_client.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
-#include <nlohmann/json.hpp>
-#include <optional>
+#include <utility>
 
 #include "soak/probes/http_client.hpp"
 
@@ -22,43 +19,6 @@ std::string sentence(PrometheusFailure reason, const std::string& detail, unsign
       return "Prometheus refused the query: " + detail;
   }
   return detail;
-}
-
-/// A sample value as Prometheus writes it ("12.5", "NaN", "+Inf"); nullopt for a gap.
-std::optional<double> finite_value(const std::string& text) {
-  double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-/// doc[key] when it is a string, else `fallback` (a wrong type is not worth an exception).
-std::string string_field(const nlohmann::json& doc, const char* key, const std::string& fallback) {
-  const auto it = doc.find(key);
-  return it != doc.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-RangeSeries series_of(const nlohmann::json& entry) {
-  RangeSeries s;
-  const auto metric = entry.find("metric");
-  const auto values = entry.find("values");
-  if (metric != entry.end() && metric->is_object()) {
-    for (const auto& [name, value] : metric->items()) {
-      s.labels[name] = value.is_string() ? value.get<std::string>() : value.dump();
-    }
-  }
-  if (values == entry.end() || !values->is_array()) return s;
-  for (const auto& point : *values) {
-    if (!point.is_array() || point.size() != 2 || !point[0].is_number() || !point[1].is_string()) {
-      continue;
-    }
-    if (const auto value = finite_value(point[1].get<std::string>())) {
-      s.points.emplace_back(point[0].get<double>(), *value);
-    }
-  }
-  return s;
 }
 
 }  // namespace
@@ -102,25 +62,14 @@ std::vector<RangeSeries> query_range(const std::string& base_url, const std::str
   const HttpResult answer =
       http_get(url, {{"Accept", "application/json"}}, timeout, kMaxQueryRangeBytes);
   if (!answer.ok()) throw PrometheusError(PrometheusFailure::unreachable, answer.message, 0);
-  const auto doc = nlohmann::json::parse(answer.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  importers::QueryRangeAnswer parsed = importers::parse_query_range(answer.body);
+  if (parsed.failure == importers::QueryRangeFailure::refused) {
+    throw PrometheusError(PrometheusFailure::refused, parsed.error, answer.status);
+  }
+  if (!parsed.ok() || parsed.bare) {
     throw PrometheusError(PrometheusFailure::not_prometheus, "", answer.status);
   }
-  if (string_field(doc, "status", "") != "success") {
-    throw PrometheusError(PrometheusFailure::refused, string_field(doc, "error", "unknown error"),
-                          answer.status);
-  }
-  const auto data = doc.find("data");
-  if (data == doc.end() || !data->is_object()) {
-    throw PrometheusError(PrometheusFailure::not_prometheus, "", answer.status);
-  }
-  std::vector<RangeSeries> out;
-  const auto result = data->find("result");
-  if (result == data->end() || !result->is_array()) return out;
-  for (const auto& entry : *result) {
-    if (entry.is_object()) out.push_back(series_of(entry));
-  }
-  return out;
+  return std::move(parsed.series);
 }
 
 }  // namespace soak::probes

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "soak/importers/prometheus.hpp"
 #include "soak/probes/http_client.hpp"
 
 namespace soak::probes {
@@ -26,12 +27,9 @@ namespace soak::probes {
 /// (narrow --query, or raise --step).
 inline constexpr std::size_t kMaxQueryRangeBytes = std::size_t{256} << 20;
 
-/// One series of a query_range answer.
-struct RangeSeries {
-  std::map<std::string, std::string> labels;      ///< its labels, __name__ included when present
-  std::vector<std::pair<double, double>> points;  ///< (unix time in s, value); NaN and ±Inf left
-                                                  ///< out as gaps; in the server's order (by time)
-};
+/// One series of a query_range answer (parsed by importers::parse_query_range, the one parser
+/// of that answer, which `soak import prometheus` shares).
+using RangeSeries = importers::RangeSeries;
 
 enum class PrometheusFailure {
   unreachable,     ///< no answer: refused, unresolved, timed out, too large, not HTTP
