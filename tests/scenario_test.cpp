@@ -95,6 +95,23 @@ TEST_CASE("an invalid scenario reports every error with its JSON path, exit 3") 
   CHECK_FALSE(fs::exists(dir / "soak-runs"));
 }
 
+TEST_CASE("a zero duration, all-zero weights and an unbounded rate are found before the run") {
+  TempDir dir;
+  std::ofstream(dir / "zero.json") << R"({
+    "name": "zero", "target": {"command": ["sleep", "5"], "base_url": "http://127.0.0.1:9"},
+    "duration": "0",
+    "load": {"shape": {"rate": 1e9}, "requests": [{"path": "/a", "weight": 0},
+                                                 {"path": "/b", "weight": 0}]}
+  })";
+  const SoakResult r = run_soak({"run", (dir / "zero.json").string()}, 20s);
+  CHECK(r.exit_code == 3);
+  INFO(r.err);
+  CHECK_THAT(r.err, Catch::Contains("$.duration: expected a duration above zero"));
+  CHECK_THAT(r.err, Catch::Contains("$.load.requests: every weight is 0"));
+  CHECK_THAT(r.err, Catch::Contains("$.load.shape: a rate of 1000000000.0 requests/s is above"));
+  CHECK_FALSE(fs::exists(dir / "soak-runs"));
+}
+
 namespace {
 
 /// What parse_scenario says is wrong with `document` (nothing when it parses).

@@ -34,6 +34,10 @@ constexpr double kMaxRampSteps = 10000;
 /// A "load" without a shape holds a level that any target serves: 10 requests/s (open) or one
 /// user (closed).
 constexpr double kDefaultOpenRate = 10;
+/// The open model's highest arrival rate: soak's driver is a light load that keeps traffic
+/// going while it samples; past ~1e6/s its timers cannot keep the schedule and the sampler
+/// stalls (a heavier load is wrk's or Locust's job: load.wrk, load.locust).
+constexpr double kMaxOpenRate = 1e6;
 constexpr double kDefaultClosedUsers = 1;
 /// A spike without "at" / "hold" rises after a third of the run and holds for a third.
 constexpr double kSpikeDefaultFraction = 1.0 / 3;
@@ -345,6 +349,11 @@ class ScenarioParser {
              "targets_file", "checks", "gc_checkpoint"});
     sc_.name = c_.string(doc_, "$", "name", false).value_or(sc_.file.stem().string());
     sc_.duration_s = c_.duration(doc_, "$", "duration", false).value_or(sc_.duration_s);
+    if (doc_.contains("duration") && sc_.duration_s <= 0) {
+      c_.errors.push_back(
+          "$.duration: expected a duration above zero (\"30s\", \"10m\", \"8h\"); "
+          "a run of 0 s records nothing");
+    }
     parse_target();
     if (const auto* s = c_.field(doc_, "sampling")) parse_sampling(*s);
     if (const auto* load = c_.field(doc_, "load")) parse_load(*load);
@@ -526,6 +535,31 @@ class ScenarioParser {
           "$.load: give \"requests\" or \"jobs\" (or leave out \"load\" for no traffic)");
     }
     check_closed_levels();
+    check_open_rates();
+    check_weights();
+  }
+
+  void check_open_rates() {
+    if (sc_.model != "open") return;
+    for (const auto& st : sc_.stages) {
+      if (st.level > kMaxOpenRate) {
+        c_.errors.push_back("$.load.shape: a rate of " + shown(st.level) +
+                            " requests/s is above soak's driver's limit of 1000000/s; use "
+                            "load.wrk or load.locust for more");
+        return;
+      }
+    }
+  }
+
+  void check_weights() {
+    if (sc_.requests.empty()) return;
+    const bool any = std::any_of(sc_.requests.begin(), sc_.requests.end(),
+                                 [](const auto& r) { return r.weight > 0; });
+    if (!any) {
+      c_.errors.push_back(
+          "$.load.requests: every weight is 0; give at least one request a "
+          "weight above 0");
+    }
   }
 
   void parse_requests(const nlohmann::json& reqs) {
