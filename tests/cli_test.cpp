@@ -548,3 +548,26 @@ TEST_CASE("an output file that cannot be written is exit 3 before any work, with
   CHECK(report.exit_code == 3);
   check_one_line_error(report, "is a directory");
 }
+
+TEST_CASE("terminal escapes in a target's name reach the terminal escaped (defect 22)") {
+  TempDir dir;
+  const fs::path hostile = dir / "\x1b[2J\x1b[31mRED";
+  fs::create_symlink("/bin/sleep", hostile);
+  const SoakResult r = run_soak({"run", "-d", "1500ms", "-i", "100ms", "--out",
+                                 (dir / "run").string(), "--", hostile.string(), "30"});
+  INFO(r.err);
+  CHECK(r.exit_code <= 2);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("\\x1b[2J\\x1b[31mRED"));  // shown, as text
+  // attach, where a hostile process names itself: the same.
+  Child target({hostile.string(), "30"});
+  REQUIRE(wait_until([&] {
+    return read_file("/proc/" + std::to_string(target.pid()) + "/comm").starts_with("\x1b[2J");
+  }));
+  const SoakResult attached = run_soak({"attach", std::to_string(target.pid()), "-d", "1s", "-i",
+                                        "100ms", "--out", (dir / "attached").string()});
+  INFO(attached.err);
+  CHECK(attached.err.find('\x1b') == std::string::npos);
+  CHECK(attached.out.find('\x1b') == std::string::npos);
+}
