@@ -94,7 +94,7 @@ class ExporterServer {
   asio::io_context& context() { return context_; }
   void accept();
   std::string render() const { return render_(); }
-  std::size_t connections = 0;  ///< open sessions; touched on the io thread only
+  std::size_t connections = 0;                ///< open sessions; touched on the io thread only
   std::map<std::uint64_t, Waiting> sessions;  ///< by session id; io thread only
   std::uint64_t next_session = 0;
   /// Closes the session that has waited longest for its request; false when none waits.

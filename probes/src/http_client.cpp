@@ -379,10 +379,11 @@ class Exchange {
     request_.set(http::field::host, url.authority());
     request_.set(http::field::user_agent, "soak/" SOAK_VERSION);
     request_.set(http::field::connection, "close");
+    // Credentials in the URL as Basic auth; an Authorization in `headers` replaces them.
     if (!url.userinfo.empty()) {
       request_.set(http::field::authorization, "Basic " + base64(url.userinfo));
     }
-    for (const auto& [name, value] : headers) request_.set(name, value);  // may replace it
+    for (const auto& [name, value] : headers) request_.set(name, value);
     if (method != http::verb::get) request_.content_length(0);  // an empty body, said so
     parser_.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
     parser_.body_limit(max_body_bytes);

@@ -113,7 +113,7 @@ class HttpProbe : public sampler::Source {
   ProbeSpec spec_;
   HttpUrl url_;  ///< spec_.url, parsed once
   std::chrono::nanoseconds every_;
-  int failures_ = 0;  ///< consecutive; used by the fetch thread only
+  int failures_ = 0;           ///< consecutive; used by the fetch thread only
   mutable HttpCancel cancel_;  ///< ends the fetches in flight at stop()
   std::mutex mutex_;
   std::map<std::string, double> fresh_;  ///< fetched since the last tick
