@@ -242,7 +242,7 @@ TEST_CASE("the regions source logs region metrics of a real process on its last 
   }
 }
 
-TEST_CASE("a mapped file whose path is not UTF-8 is named with \\xNN, and its samples are kept") {
+TEST_CASE("a file path that is not UTF-8 is escaped in the region name, and no sample is lost") {
   // The table case: each invalid byte becomes the text \xNN; valid UTF-8 (é) stays as it is.
   const std::string smaps =
       "7f1c2e000000-7f1c2e100000 rw-s 00000000 00:05 98   /tmp/bad\xff\xfeutf8 \xc3\xa9\n"
