@@ -11,6 +11,7 @@
 #include "live_view.hpp"
 #include "soak/log/run_dir.hpp"
 #include "soak/report/format.hpp"
+#include "soak/report/words.hpp"
 #include "soak/scenarios/scenario.hpp"
 
 namespace soak::cli {
@@ -26,7 +27,9 @@ bool use_color() {
 /// Prints a judgement: the warnings on stderr, then text or JSON on stdout.
 void print(const judge::Judgement& judgement, const std::string& format,
            const std::optional<fs::path>& log_path) {
-  for (const auto& w : judgement.warnings) std::fprintf(stderr, "soak: warning: %s\n", w.c_str());
+  for (const auto& w : judgement.warnings) {
+    std::fprintf(stderr, "soak: warning: %s\n", report::escape_terminal(w).c_str());
+  }
   if (format == "json") {
     std::printf("%s\n", judgement.document.dump(2).c_str());
   } else if (format == "text") {
@@ -46,7 +49,7 @@ ExitCode finish_run(const scenarios::SessionResult& run) {
   if (run.target_exit) {
     std::printf(run.stopped_by_soak ? "target: stopped by soak at the end of the run (%s)\n"
                                     : "target: %s\n",
-                run.target_exit->detail.c_str());
+                report::escape_terminal(run.target_exit->detail).c_str());
   }
   std::printf("run ended: %s\n", sampler::to_string(run.reason));
   const fs::path log_path = run.dir / log::samples_file;

@@ -95,7 +95,7 @@ std::string LiveView::render_line(const sampler::SamplerStatus& s) const {
 
 void LiveView::set_analysis(std::string line) {
   std::lock_guard lock(analysis_mutex_);
-  analysis_line_ = std::move(line);
+  analysis_line_ = report::escape_terminal(line);  // metric and check names come from outside
 }
 
 void LiveView::update(const sampler::SamplerStatus& status) {
@@ -121,12 +121,12 @@ void LiveView::update(const sampler::SamplerStatus& status) {
 }
 
 void LiveView::begin(const std::string& title, std::optional<double> planned_s) {
-  title_ = title;
+  title_ = report::escape_terminal(title);  // it holds the target's name
   planned_s_ = planned_s;
 }
 
 void LiveView::note(const std::string& line) {
-  std::fprintf(out_, "soak: %s\n", line.c_str());
+  std::fprintf(out_, "soak: %s\n", report::escape_terminal(line).c_str());  // names, details
 }
 
 void LiveView::on_interim(const analysis::Verdict& so_far) {

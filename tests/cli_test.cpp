@@ -692,4 +692,25 @@ TEST_CASE(
   CHECK(*code == 4);                    // (its stderr file is under the same limit: not checked)
   const auto log = read_run_log(out2);  // what was written is still a valid log
   CHECK(log.header["mode"] == "run");
+TEST_CASE("terminal escapes in a target's name reach the terminal escaped (defect 22)") {
+  TempDir dir;
+  const fs::path hostile = dir / "\x1b[2J\x1b[31mRED";
+  fs::create_symlink("/bin/sleep", hostile);
+  const SoakResult r = run_soak({"run", "-d", "1500ms", "-i", "100ms", "--out",
+                                 (dir / "run").string(), "--", hostile.string(), "30"});
+  INFO(r.err);
+  CHECK(r.exit_code <= 2);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("\\x1b[2J\\x1b[31mRED"));  // shown, as text
+  // attach, where a hostile process names itself: the same.
+  Child target({hostile.string(), "30"});
+  REQUIRE(wait_until([&] {
+    return read_file("/proc/" + std::to_string(target.pid()) + "/comm").starts_with("\x1b[2J");
+  }));
+  const SoakResult attached = run_soak({"attach", std::to_string(target.pid()), "-d", "1s", "-i",
+                                        "100ms", "--out", (dir / "attached").string()});
+  INFO(attached.err);
+  CHECK(attached.err.find('\x1b') == std::string::npos);
+  CHECK(attached.out.find('\x1b') == std::string::npos);
 }

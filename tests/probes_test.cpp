@@ -377,7 +377,11 @@ TEST_CASE("http URLs parse into host, port and target, and anything else is a Ur
   CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1:99999/"), Catch::Contains("from 1 to 65535"));
   CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1:/"), Catch::Contains("from 1 to 65535"));
   CHECK_THROWS_WITH(parse_http_url("http:///path"), Catch::Contains("no host"));
-  CHECK_THROWS_WITH(parse_http_url("http://user:pw@127.0.0.1/"), Catch::Contains("credentials"));
+  // Credentials are taken apart (sent as Basic auth), never part of the host or the target.
+  const HttpUrl credentials = parse_http_url("http://user:pw@127.0.0.1/");
+  CHECK(credentials.userinfo == "user:pw");
+  CHECK(credentials.host == "127.0.0.1");
+  CHECK(credentials.target == "/");
   CHECK_THROWS_WITH(parse_http_url("http://127.0.0.1/a b"), Catch::Contains("percent-encoded"));
   CHECK_THROWS_AS(parse_probe_spec("json http://127.0.0.1:99999/x /a"), ProbeSpecError);
 }
@@ -618,4 +622,289 @@ TEST_CASE("a POST is sent with an empty body and the same bounds as a GET") {
   CHECK(is_http_method("DELETE"));
   CHECK_FALSE(is_http_method("post"));
   CHECK_THROWS_AS(http_request("BREW", url, {}, 2s, 1024), std::invalid_argument);
+}
+
+// ---- hostile endpoints (issue 13): nothing an endpoint does can hang soak or bloat it, and
+// credentials in a probe URL are sent, never written.
+
+#include "hostile_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Answers with a Content-Length of 100021, then sends the body one byte every 0.5 s.
+void dribble_body(int fd, const std::atomic<bool>& stopping) {
+  HostileServer::read_request(fd, stopping);
+  if (!HostileServer::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100021\r\n\r\n")) return;
+  HostileServer::dribble(fd, std::string(100021, '{'), 500ms, stopping);
+}
+
+/// Sends the status line and headers one byte every 0.5 s.
+void dribble_headers(int fd, const std::atomic<bool>& stopping) {
+  HostileServer::read_request(fd, stopping);
+  HostileServer::dribble(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}", 500ms,
+                         stopping);
+}
+
+/// Streams 1 GiB as 1024 chunks of 1 MiB, as fast as the reader takes them.
+void stream_gibibyte(int fd, const std::atomic<bool>& stopping) {
+  HostileServer::read_request(fd, stopping);
+  if (!HostileServer::send_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")) return;
+  const std::string chunk = "100000\r\n" + std::string(1 << 20, '7') + "\r\n";
+  for (int i = 0; i < 1024 && !stopping; ++i) {
+    if (!HostileServer::send_all(fd, chunk)) return;
+  }
+  HostileServer::send_all(fd, "0\r\n\r\n");
+}
+
+/// Collects what a probe hands to the sampler.
+struct CollectingSink : soak::sampler::TickSink {
+  std::vector<std::pair<std::string, std::string>> events;
+  std::map<std::string, double> metrics;
+  void metric(std::string_view name, double value) override { metrics[std::string(name)] = value; }
+  void event(std::string_view kind, std::string_view detail) override {
+    events.emplace_back(kind, detail);
+  }
+};
+
+/// A process to attach to that does nothing: `sleep 120`.
+std::unique_ptr<Child> start_sleeper() {
+  return std::make_unique<Child>(std::vector<std::string>{"sleep", "120"});
+}
+
+}  // namespace
+
+TEST_CASE("a fetch in flight is cancelled at once, and a cancelled token ends later ones") {
+  HostileServer server(dribble_body);
+  HttpCancel cancel;
+  std::thread canceller([&] {
+    wait_until([&] { return server.accepted > 0; });
+    std::this_thread::sleep_for(300ms);  // the answer has begun: the fetch is in its body
+    cancel.cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const HttpResult r = http_get(parse_http_url(server.url("/slow")), {}, 30s, 1 << 20, &cancel);
+  const double took = seconds_since(start);
+  canceller.join();
+  CHECK(r.failure == HttpFailure::cancelled);
+  CHECK(std::string(to_string(r.failure)) == "cancelled");
+  CHECK(took < 2.0);  // not the 30 s timeout, not the 14 h the body would take
+  const auto again = std::chrono::steady_clock::now();
+  CHECK(http_get(parse_http_url(server.url("/slow")), {}, 30s, 1 << 20, &cancel).failure ==
+        HttpFailure::cancelled);
+  CHECK(seconds_since(again) < 0.1);
+}
+
+TEST_CASE("a probe's stop cancels its fetch in flight: headers or body dribbled a byte at a time") {
+  for (const auto& handler :
+       {HostileServer::Handler(dribble_body), HostileServer::Handler(dribble_headers)}) {
+    HostileServer server(handler);
+    auto probe = std::make_unique<HttpProbe>(
+        parse_probe_spec("json " + server.url("/slow") + " /heap/in_use timeout=60s"), 1s);
+    REQUIRE(wait_until([&] { return server.accepted > 0; }));
+    std::this_thread::sleep_for(700ms);  // a byte or two have come
+    const auto start = std::chrono::steady_clock::now();
+    probe->stop();
+    CHECK(seconds_since(start) < 1.0);
+    CollectingSink sink;
+    probe->contribute(sink);
+    CHECK(sink.events.empty());  // a cancelled fetch is not the endpoint's failure
+  }
+}
+
+TEST_CASE("a slow endpoint cannot hold soak past the end of the run (repro 1)") {
+  auto target = start_sleeper();
+  HostileServer server(dribble_body);
+  TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  const SoakResult r =
+      run_soak({"attach", std::to_string(target->pid()), "--duration", "3s", "--interval", "500ms",
+                "-q", "--out", (dir / "run").string(), "--probe",
+                "json " + server.url("/slow") + " /heap/in_use timeout=2s"},
+               60s);
+  const double took = seconds_since(start);
+  INFO(r.err);
+  CHECK(r.exit_code == 2);    // inconclusive: 3 s decide nothing
+  CHECK(took < 3 + 2 + 2.0);  // the duration, at most the timeout, and a loaded machine's slack
+  CHECK(fs::exists(dir / "run" / "verdict.json"));
+  CHECK(fs::exists(dir / "run" / "report.html"));
+  const auto log = soak::log::read_run_log(dir / "run");
+  std::size_t timeouts = 0;
+  for (const auto& e : log.events) timeouts += e.kind == "probe_timeout";
+  CHECK(timeouts >= 1);  // the 2 s timeout is the whole fetch's, not each read's
+  // With a timeout longer than the run, the end cancels the fetch instead of waiting for it.
+  const auto long_start = std::chrono::steady_clock::now();
+  const SoakResult slow = run_soak({"attach", std::to_string(target->pid()), "--duration", "2s",
+                                    "-q", "--out", (dir / "run2").string(), "--probe",
+                                    "json " + server.url("/slow") + " /heap/in_use timeout=60s"},
+                                   90s);
+  CHECK(slow.exit_code == 2);
+  CHECK(seconds_since(long_start) < 2 + 3.0);
+}
+
+TEST_CASE(
+    "an endless answer is cut at the bound: probe_bad_payload, and soak's memory stays flat") {
+  HostileServer server(stream_gibibyte);
+  {
+    auto probe = std::make_unique<HttpProbe>(
+        parse_probe_spec("json " + server.url("/chunked") + " /x timeout=10s"), 1s);
+    CollectingSink sink;
+    REQUIRE(wait_until(
+        [&] {
+          probe->contribute(sink);
+          return !sink.events.empty();
+        },
+        15s));
+    CHECK(sink.events.front().first == "probe_bad_payload");
+    CHECK_THAT(sink.events.front().second, Catch::Contains("answer larger than 8 MiB"));
+  }
+  // soak's own peak RSS against 1 GiB of chunks, refetched with back-off (repro 2).
+  auto target = start_sleeper();
+  TempDir dir;
+  Child soak({soak_binary().string(), "attach", std::to_string(target->pid()), "--duration", "6s",
+              "-q", "--out", (dir / "run").string(), "--probe",
+              "json " + server.url("/chunked") + " /x timeout=10s"});
+  long peak_kib = 0;
+  const std::string status = "/proc/" + std::to_string(soak.pid()) + "/status";
+  while (!soak.wait_for(200ms)) {
+    std::istringstream in(read_file(status));
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("VmHWM:")) peak_kib = std::max(peak_kib, std::stol(line.substr(6)));
+    }
+  }
+  INFO("soak's VmHWM: " << peak_kib << " KiB; " << soak.err());
+  CHECK(server.accepted >= 1);
+  CHECK(peak_kib > 0);
+  CHECK(peak_kib < 100 * 1000);  // under 100 MB, against a 1 GiB answer
+  const auto log = soak::log::read_run_log(dir / "run");
+  bool cut = false;
+  for (const auto& e : log.events) {
+    cut |= e.kind == "probe_bad_payload" && e.detail.find("larger than 8 MiB") != std::string::npos;
+  }
+  CHECK(cut);
+}
+
+TEST_CASE("credentials in a probe URL are sent (Basic auth) and redacted everywhere written") {
+  const HttpUrl with = parse_http_url("http://admin:hunter%32@127.0.0.1:8080/x?token=abc");
+  CHECK(with.userinfo == "admin:hunter2");
+  CHECK(with.host == "127.0.0.1");
+  CHECK(with.port == 8080);
+  CHECK(with.authority() == "127.0.0.1:8080");  // never in the Host header
+  CHECK(redact_urls("GET http://admin:hunter2@h:1/p?a=1&Token=t0k&API_KEY=k&passwd=p#f: refused") ==
+        "GET http://***@h:1/p?a=1&Token=***&API_KEY=***&passwd=***#f: refused");
+  CHECK(redact_urls("'http://u@h/?access_token=x&secret=y&auth=z&key=w&page=2'") ==
+        "'http://***@h/?access_token=***&secret=***&auth=***&key=***&page=2'");
+  CHECK(redact_urls("no url here, http://plain/ and ftp://u:p@x/") ==
+        "no url here, http://plain/ and ftp://***@x/");
+  CHECK_THROWS_WITH(parse_http_url("http://u:hunter2@127.0.0.1:0/"), !Catch::Contains("hunter2"));
+  CHECK_THROWS_WITH(parse_probe_spec("json http://u:hunter2@127.0.0.1/x?token=s3 nopointer"),
+                    !Catch::Contains("hunter2") && !Catch::Contains("s3"));
+
+  std::mutex mutex;
+  std::string seen;
+  HostileServer server([&](int fd, const std::atomic<bool>& stopping) {
+    const std::string request = HostileServer::read_request(fd, stopping);
+    {
+      std::lock_guard lock(mutex);
+      seen += request;
+    }
+    HostileServer::send_all(fd,
+                            "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  auto target = start_sleeper();
+  TempDir dir;
+  const std::string url = "http://admin:hunter2@127.0.0.1:" + std::to_string(server.port) +
+                          "/json?token=s3cr3tT0k&page=1";
+  const SoakResult r =
+      run_soak({"attach", std::to_string(target->pid()), "--duration", "3s", "-q", "--out",
+                (dir / "run").string(), "--probe", "json " + url + " /heap/in_use"},
+               60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  const SoakResult analyzed =
+      run_soak({"analyze", (dir / "run").string(), "--junit", (dir / "junit.xml").string()});
+  CHECK(analyzed.exit_code == 2);
+  CHECK(fs::exists(dir / "junit.xml"));
+  {
+    std::lock_guard lock(mutex);
+    CHECK_THAT(seen,
+               Catch::Contains("Authorization: Basic YWRtaW46aHVudGVyMg=="));  // admin:hunter2
+    CHECK_THAT(seen, Catch::Contains("GET /json?token=s3cr3tT0k&page=1 "));    // the query as given
+  }
+  const auto log = soak::log::read_run_log(dir / "run");
+  bool redacted_event = false;
+  for (const auto& e : log.events) {
+    redacted_event |= e.kind == "probe_error" &&
+                      e.detail.find("http://***@127.0.0.1:") != std::string::npos &&
+                      e.detail.find("token=***&page=1") != std::string::npos;
+  }
+  CHECK(redacted_event);
+  for (const std::string& written :
+       {read_file(dir / "run" / "samples.ndjson"), read_file(dir / "run" / "verdict.json"),
+        read_file(dir / "run" / "report.html"), read_file(dir / "junit.xml"), r.out, r.err,
+        analyzed.out, analyzed.err}) {
+    CHECK(written.find("hunter2") == std::string::npos);
+    CHECK(written.find("s3cr3tT0k") == std::string::npos);
+  }
+}
+
+namespace {
+
+/// A client socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("the exporter keeps serving scrapes through slowloris and a flood of half-open sockets") {
+  Exporter exporter("127.0.0.1:0");
+  exporter.set_target("leaky", 42);
+  const HttpUrl url = parse_http_url(exporter.url());
+  // 40 slow clients (repro 23) each send a header line every 500 ms and never finish; 160 more
+  // connect and send nothing: together far over the exporter's connection bound.
+  std::vector<int> slow, silent;
+  for (int i = 0; i < 40; ++i) {
+    slow.push_back(connect_loopback(url.port));
+    REQUIRE(slow.back() >= 0);
+    HostileServer::send_all(slow.back(), "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+  }
+  for (int i = 0; i < 160; ++i) {
+    silent.push_back(connect_loopback(url.port));
+    REQUIRE(silent.back() >= 0);
+  }
+  std::atomic<bool> stopping{false};
+  std::thread attacker([&] {
+    for (int line = 0; !stopping; ++line) {
+      for (const int fd : slow)
+        HostileServer::send_all(fd, "X-" + std::to_string(line) + ": y\r\n");
+      HostileServer::pause(500ms, stopping);
+    }
+  });
+  int served = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const HttpResult scrape = http_get(url, {}, 3s, 1 << 20);
+    INFO(scrape.message);
+    CHECK(scrape.ok());
+    CHECK(seconds_since(start) < 1.0);
+    served += scrape.ok() && scrape.status == 200;
+    std::this_thread::sleep_for(300ms);
+  }
+  CHECK(served == 5);
+  stopping = true;
+  attacker.join();
+  for (const int fd : slow) ::close(fd);
+  for (const int fd : silent) ::close(fd);
+  CHECK(http_get(url, {}, 3s, 1 << 20).status == 200);
 }

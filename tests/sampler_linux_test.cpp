@@ -11,6 +11,7 @@
 #include "linux/cgroup.hpp"
 #include "linux/procfs.hpp"
 #include "linux/smaps.hpp"
+#include "soak/log/log.hpp"
 #include "soak/sampler/memory_sources.hpp"
 #include "support.hpp"
 
@@ -239,4 +240,45 @@ TEST_CASE("the regions source logs region metrics of a real process on its last 
     CHECK(name.starts_with("region."));
     CHECK(bytes > 0);  // a region is listed because something of it is resident
   }
+}
+
+TEST_CASE("a file path that is not UTF-8 is escaped in the region name, and no sample is lost") {
+  // The table case: each invalid byte becomes the text \xNN; valid UTF-8 (é) stays as it is.
+  const std::string smaps =
+      "7f1c2e000000-7f1c2e100000 rw-s 00000000 00:05 98   /tmp/bad\xff\xfeutf8 \xc3\xa9\n"
+      "Rss:                 300 kB\n"
+      "7f1c2f000000-7f1c2f100000 rw-s 00000000 00:05 97   /tmp/cut\xe2\x82\n"
+      "Rss:                   4 kB\n"
+      "7f1c30000000-7f1c30100000 rw-s 00000000 00:05 96   /tmp/overlong\xc0\xaf\xed\xa0\x80\n"
+      "Rss:                   8 kB\n";
+  const auto regions = reduce_smaps(smaps);
+  CHECK(regions.at("file:/tmp/bad\\xff\\xfeutf8 \xc3\xa9") == 300 * 1024);
+  CHECK(regions.at("file:/tmp/cut\\xe2\\x82") == 4 * 1024);
+  CHECK(regions.at("file:/tmp/overlong\\xc0\\xaf\\xed\\xa0\\x80") == 8 * 1024);
+  for (const auto& [name, bytes] : regions) {
+    CHECK_NOTHROW(nlohmann::json{{name, bytes}}.dump());  // throws on invalid UTF-8
+  }
+  // A real target mapping such a file (repro 8): analyze drops no line, the region is there.
+  TempDir dir;
+  const std::string script =
+      "import mmap,sys,time\n"
+      "f=open(sys.argv[1].encode()+b'/bad\\xff\\xfeutf8','w+b'); f.write(b'x'*(1<<20)); f.flush()\n"
+      "m=mmap.mmap(f.fileno(),1<<20); m[:]=b'y'*(1<<20)\n"
+      "print('ready',flush=True); time.sleep(60)\n";
+  { std::ofstream(dir / "map.py") << script; }
+  Child target({"/usr/bin/python3", (dir / "map.py").string(), dir.path().string()});
+  REQUIRE(target.wait_for_output("ready"));
+  const SoakResult r = run_soak({"attach", std::to_string(target.pid()), "-d", "2s", "-i", "500ms",
+                                 "-q", "--out", (dir / "run").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  const auto log = soak::log::read_run_log(dir / "run");
+  CHECK(log.warnings.empty());  // no line skipped as malformed
+  bool found = false;
+  for (const auto& [name, series] : log.series) {
+    found |= name.find("bad\\xff\\xfeutf8") != std::string::npos;
+  }
+  CHECK(found);
+  const SoakResult analyzed = run_soak({"analyze", (dir / "run").string()});
+  CHECK(analyzed.err.find("malformed") == std::string::npos);
 }

@@ -515,6 +515,10 @@ TEST_CASE("a gc_checkpoint spec: each action form parses, and a bad one says wha
   const auto get = parse_gc_checkpoint("http:GET http://127.0.0.1:1/gc settle=1s every=30s");
   CHECK(get.method == "GET");
   CHECK(get.settle == 1s);
+  // Credentials in the URL are sent as Basic auth; what the events say has them as ***.
+  const auto secret = parse_gc_checkpoint("http://u:hunter2@127.0.0.1:1/gc?token=t0k every=1m");
+  CHECK(secret.url == "http://u:hunter2@127.0.0.1:1/gc?token=t0k");
+  CHECK(secret.action_text() == "POST http://***@127.0.0.1:1/gc?token=***");
   CHECK(parse_gc_checkpoint("jcmd every=10s timeout=5s").kind == GcActionKind::jcmd);
   CHECK(parse_gc_checkpoint("jcmd every=10s timeout=5s").timeout == 5s);
   const auto sig = parse_gc_checkpoint("signal:SIGUSR2 every=1s");

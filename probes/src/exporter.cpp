@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "soak/sampler/process.hpp"
@@ -56,8 +57,13 @@ constexpr std::uint32_t kMaxRequestBytes = 16 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 /// How long writing one answer may take: the text is a few KiB.
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
-/// Open connections served at once; more are closed at accept. A dashboard and a Prometheus
-/// server or two need a handful; this bounds what a runaway client can hold.
+/// How long a new connection may take to send its first request: a scraper sends it at once.
+/// Shorter than kRequestTimeout so that half-open connections (slowloris) go quickly.
+constexpr auto kFirstRequestTimeout = std::chrono::seconds(10);
+/// Open connections served at once. A dashboard and a Prometheus server or two need a handful;
+/// this bounds what a runaway client can hold. At the bound, a new connection takes the place
+/// of the one that has waited longest for its request (an idle or half-open one), so clients
+/// that hold connections without asking cannot lock a scraper out.
 constexpr std::size_t kMaxConnections = 64;
 /// After an accept fails (out of descriptors), wait this long before the next one.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
@@ -67,6 +73,13 @@ constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 /// The Beast server: one io_context, run by the exporter's thread; every handler runs there.
 class ExporterServer {
  public:
+  /// A session as the server sees it: when it began waiting for a request (none while it
+  /// answers) and how to close it. Io thread only.
+  struct Waiting {
+    std::optional<std::chrono::steady_clock::time_point> since;
+    std::function<void()> close;
+  };
+
   explicit ExporterServer(std::function<std::string()> render) : render_(std::move(render)) {}
   /// Binds and listens; false when the address cannot be used.
   bool listen(const tcp::endpoint& endpoint) {
@@ -81,7 +94,23 @@ class ExporterServer {
   asio::io_context& context() { return context_; }
   void accept();
   std::string render() const { return render_(); }
-  std::size_t connections = 0;  ///< open sessions; touched on the io thread only
+  std::size_t connections = 0;                ///< open sessions; touched on the io thread only
+  std::map<std::uint64_t, Waiting> sessions;  ///< by session id; io thread only
+  std::uint64_t next_session = 0;
+  /// Closes the session that has waited longest for its request; false when none waits.
+  bool evict_longest_waiting() {
+    auto oldest = sessions.end();
+    for (auto it = sessions.begin(); it != sessions.end(); ++it) {
+      if (it->second.since &&
+          (oldest == sessions.end() || *it->second.since < *oldest->second.since)) {
+        oldest = it;
+      }
+    }
+    if (oldest == sessions.end()) return false;
+    oldest->second.since.reset();  // closing: not a candidate again
+    oldest->second.close();
+    return true;
+  }
 
  private:
   std::function<std::string()> render_;
@@ -98,19 +127,30 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, ExporterServer& server)
-      : stream_(std::move(socket)), server_(server) {
+      : stream_(std::move(socket)), server_(server), id_(++server.next_session) {
     ++server_.connections;
   }
-  ~Session() { --server_.connections; }
+  ~Session() {
+    --server_.connections;
+    server_.sessions.erase(id_);
+  }
 
   void read() {
     parser_.emplace();
     parser_->header_limit(kMaxRequestBytes);
     parser_->body_limit(0);
-    stream_.expires_after(kRequestTimeout);
+    // The whole request within the deadline, however slowly its bytes come.
+    stream_.expires_after(requests_ == 0 ? kFirstRequestTimeout : kRequestTimeout);
+    ExporterServer::Waiting& waiting = server_.sessions[id_];
+    waiting.since = std::chrono::steady_clock::now();
+    waiting.close = [weak = weak_from_this()] {
+      if (const auto self = weak.lock()) self->close();
+    };
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->server_.sessions[self->id_].since.reset();
                        if (ec) return self->close();
+                       ++self->requests_;
                        self->respond(self->parser_->get());
                      });
   }
@@ -157,6 +197,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   ExporterServer& server_;
+  std::uint64_t id_;            ///< the key in server_.sessions
+  std::uint64_t requests_ = 0;  ///< answered on this connection
   beast::flat_buffer buffer_{kMaxRequestBytes};
   std::optional<http::request_parser<http::empty_body>> parser_;
   http::response<http::string_body> response_;
@@ -175,9 +217,9 @@ void ExporterServer::accept() {
       return;
     }
     accept();  // first, so that a session that fails to start cannot end the accept loop
-    if (connections < kMaxConnections) {
+    if (connections < kMaxConnections || evict_longest_waiting()) {
       std::make_shared<Session>(std::move(socket), *this)->read();
-    }  // else the socket closes here: the client sees the connection end and may retry
+    }  // else every session is answering: the socket closes here and the client may retry
   });
 }
 

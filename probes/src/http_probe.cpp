@@ -88,7 +88,7 @@ ProbeSpec parse_probe_spec(const std::string& text) {
     }
   }
   auto fail = [&](const std::string& what) -> ProbeSpecError {
-    return ProbeSpecError("--probe '" + text + "': " + what +
+    return ProbeSpecError("--probe '" + redact_urls(text) + "': " + what +
                           " (write e.g. 'json http://127.0.0.1:8080/stats /heap/used as used' or "
                           "'prom http://127.0.0.1:8080/metrics preset=go')");
   };
@@ -104,8 +104,9 @@ ProbeSpec parse_probe_spec(const std::string& text) {
   try {
     parse_http_url(spec.url);
   } catch (const UrlError& e) {
-    throw ProbeSpecError("--probe '" + text + "': " + e.what());
+    throw ProbeSpecError("--probe '" + redact_urls(text) + "': " + e.what());
   }
+  spec.shown_url = redact_urls(spec.url);
   for (std::size_t i = 2; i < tokens.size(); ++i) {
     const std::string& t = tokens[i];
     if (t == ",") continue;
@@ -144,6 +145,7 @@ HttpProbe::HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval)
   const double every = std::max(
       {spec_.every_s.value_or(0.0), std::chrono::duration<double>(sampling_interval).count(), 1.0});
   every_ = std::chrono::nanoseconds(static_cast<std::int64_t>(every * 1e9));
+  spec_.shown_url = redact_urls(spec_.url);  // also for a spec not made by parse_probe_spec
   for (const auto& f : spec_.fields) names_.push_back(f.metric);
   task_ = std::make_unique<sampler::PeriodicTask>(std::chrono::nanoseconds(0),
                                                   [this] { return step(); });
@@ -154,6 +156,7 @@ HttpProbe::~HttpProbe() {
 }
 
 void HttpProbe::stop() {
+  cancel_.cancel();
   task_->stop();
 }
 
@@ -187,7 +190,12 @@ bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& e
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::duration<double>(spec_.timeout_s));
-  const HttpResult res = http_get(url_, headers, timeout, kMaxProbeAnswerBytes);
+  const HttpResult res = http_get(url_, headers, timeout, kMaxProbeAnswerBytes, &cancel_);
+  if (res.failure == HttpFailure::cancelled) {
+    kind.clear();  // stopping: not an event
+    error = res.message;
+    return false;
+  }
   if (!res.ok()) {
     kind = res.failure == HttpFailure::timeout     ? "probe_timeout"
            : res.failure == HttpFailure::too_large ? "probe_bad_payload"
@@ -249,13 +257,14 @@ std::chrono::nanoseconds HttpProbe::step() {
   std::map<std::string, double> values;
   std::string error, kind;
   const bool ok = fetch_once(values, error, kind);
+  if (!ok && kind.empty()) return every_;  // cancelled: the task is stopping
   const int previous_failures = failures_;
   failures_ = ok ? 0 : failures_ + 1;
   std::lock_guard lock(mutex_);
   if (ok) {
     for (const auto& [k, v] : values) fresh_[k] = v;
     if (previous_failures > 0)
-      events_.emplace_back("probe_recovered", "GET " + spec_.url + " answers again");
+      events_.emplace_back("probe_recovered", "GET " + spec_.shown_url + " answers again");
     return every_;
   }
   // Back-off: the interval doubles with each consecutive failure, up to a minute.
@@ -266,7 +275,7 @@ std::chrono::nanoseconds HttpProbe::step() {
     char detail[64];
     std::snprintf(detail, sizeof detail, " (%d failure%s; next try in %.0f s)", failures_,
                   failures_ == 1 ? "" : "s", std::chrono::duration<double>(backoff).count());
-    events_.emplace_back(kind, "GET " + spec_.url + ": " + error + detail);
+    events_.emplace_back(kind, "GET " + spec_.shown_url + ": " + error + detail);
   }
   return backoff;
 }

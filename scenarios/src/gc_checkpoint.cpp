@@ -258,7 +258,7 @@ GcActionResult send_signal(const GcCheckpointSpec& spec, sampler::Pid pid) {
 std::string GcCheckpointSpec::action_text() const {
   switch (kind) {
     case GcActionKind::http:
-      return method + " " + url;
+      return method + " " + probes::redact_urls(url);  // written in events: no credentials
     case GcActionKind::jcmd:
       return "jcmd GC.run";
     case GcActionKind::signal:

@@ -24,6 +24,56 @@ bool is_mapping_header(std::string_view line) {
   return true;
 }
 
+/// The length of the valid UTF-8 sequence at the start of `text`, or 0 when it is not one
+/// (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xbf;  // the second byte's range
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;   // overlong
+    if (lead == 0xed) high = 0x9f;  // surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;   // overlong
+    if (lead == 0xf4) high = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+/// A path as valid UTF-8, so the log's line stays valid JSON: each byte that is not part of a
+/// valid sequence is written as the text \xNN (a file named "bad\xff" is region
+/// "file:bad\\xff" in JSON). Valid paths are kept as they are.
+std::string valid_utf8(std::string_view path) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(path.size());
+  while (!path.empty()) {
+    const std::size_t length = utf8_sequence_length(path);
+    if (length == 0) {
+      const auto bad = static_cast<unsigned char>(path.front());
+      out.append("\\x").push_back(kHex[bad >> 4]);
+      out.push_back(kHex[bad & 0xf]);
+      path.remove_prefix(1);
+    } else {
+      out.append(path.substr(0, length));
+      path.remove_prefix(length);
+    }
+  }
+  return out;
+}
+
 std::string region_of(std::string_view header) {
   // Fields: range perms offset dev inode [pathname...]
   std::size_t pos = 0;
@@ -46,7 +96,7 @@ std::string region_of(std::string_view header) {
   if (const auto deleted = file.rfind(" (deleted)"); deleted != std::string::npos) {
     file.resize(deleted);
   }
-  return "file:" + file;
+  return "file:" + valid_utf8(file);
 }
 
 /// Follows the mapping headers of one smaps text and names the region each belongs to.

@@ -6,8 +6,11 @@
 // Served by a Boost.Beast HTTP/1.1 server on a thread of its own: GET or HEAD /metrics (any
 // query string) answers the text of render(); other paths get 404, other methods 405. Each
 // connection is bounded: a request over 16 KiB of headers, or with a body, closes it; so does a
-// client that takes over 30 s to send its next request or to read an answer; at most 64
-// connections are open at once (the reasons for each bound are beside them in exporter.cpp).
+// client that takes over 10 s to send its first request (however slowly its bytes come), 30 s
+// for a later one, or 30 s to read an answer; at most 64 connections are served at once, and
+// at that bound a new one takes the place of the one that has waited longest for a request, so
+// slow or half-open clients cannot lock a scraper out (the reasons for each bound are beside
+// them in exporter.cpp).
 //
 // Thread-safety: the set_* calls and render() may be called from any thread while the server
 // runs; updates are copied in under a mutex and every scrape sees one consistent state.

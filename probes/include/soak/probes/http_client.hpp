@@ -14,14 +14,25 @@
 // endless body). The answer is bounded too: a body over `max_body_bytes`, or headers over
 // kMaxHeaderBytes, are refused as too_large before that much memory is held.
 //
+// Cancelling. An exchange given an HttpCancel ends at once, from any thread, when that token is
+// cancelled (a probe's stop at the end of a run never waits for a fetch in flight).
+//
+// Secrets. Credentials written in a URL (http://user:pass@host/) are sent as Basic auth; they,
+// and query values whose names look like secrets (?token=..., ?api_key=...), must never be
+// written anywhere: redact_urls() is the one way a URL becomes text for a log, a report or a
+// message. Every UrlError says the URL redacted.
+//
 // Thread-safety. Every function here is safe to call from any number of threads at once: each
-// call runs on an io_context of its own and shares nothing. A host name (not an IP literal) is
-// resolved by the system resolver on a helper thread, so a resolver that hangs costs that
-// helper thread until the resolver gives up, never the caller.
+// call runs on an io_context of its own and shares nothing but the HttpCancel it is given. A host
+// name (not an IP literal) is resolved by the system resolver on a helper thread, so a resolver
+// that hangs costs that helper thread until the resolver gives up, never the caller.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,7 +42,7 @@
 namespace soak::probes {
 
 /// A URL the client cannot fetch (not http://, no host, a bad port, an unbracketed IPv6
-/// address, credentials in it...). what() says what was given and what to write instead.
+/// address...). what() says what was given and what to write instead.
 class UrlError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
@@ -42,13 +53,43 @@ struct HttpUrl {
   std::string host;         ///< a name or an IP literal, IPv6 without its brackets ("::1")
   std::uint16_t port = 80;  ///< 1..65535
   std::string target;       ///< path and query as sent: starts with '/', no fragment
+  std::string userinfo;     ///< "user:pass" percent-decoded, sent as Basic auth; "" when none
   /// host[:port] as the Host header wants it: IPv6 in brackets, the port left out when 80.
   std::string authority() const;
 };
 
-/// Parses "http://HOST[:PORT][/PATH][?QUERY][#FRAGMENT]" (HOST a name, an IPv4 address or a
-/// bracketed IPv6 address such as [::1]). Throws UrlError for anything else, https:// included.
+/// Parses "http://[USER[:PASS]@]HOST[:PORT][/PATH][?QUERY][#FRAGMENT]" (HOST a name, an IPv4
+/// address or a bracketed IPv6 address such as [::1]). Throws UrlError for anything else, https://
+/// included.
 HttpUrl parse_http_url(std::string_view url);
+
+/// `text` with every URL in it (SCHEME://..., up to a space or a quote) made safe to write: the
+/// credentials before an '@' become "***" (http://***@host/), and so does the value of each
+/// query parameter whose name looks like a secret (token, key, secret, password, passwd, auth,
+/// access_token, api_key, and names holding token, secret, passw or ending in key; any case).
+/// Everything else is kept as it is. Pure; any text is accepted.
+std::string redact_urls(std::string_view text);
+
+/// A token that ends exchanges from another thread. Thread-safety: every member may be called
+/// from any thread; the token must outlive the exchanges given it.
+class HttpCancel {
+ public:
+  HttpCancel() = default;
+  HttpCancel(const HttpCancel&) = delete;
+  HttpCancel& operator=(const HttpCancel&) = delete;
+  /// Ends every exchange running with this token, and every later one before it starts, with
+  /// HttpFailure::cancelled. Idempotent; returns once those exchanges have been told (they
+  /// return within a few milliseconds).
+  void cancel();
+  bool cancelled() const;
+
+ private:
+  friend class CancelScope;  // http_client.cpp: an exchange's registration
+  mutable std::mutex mutex_;
+  bool cancelled_ = false;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, std::function<void()>> wake_;  ///< what ends each exchange in flight
+};
 
 /// Why an exchange produced no answer. An answer with any status (404, 500...) is not a failure.
 enum class HttpFailure {
@@ -59,6 +100,7 @@ enum class HttpFailure {
   timeout,       ///< the whole exchange did not finish within the timeout
   too_large,     ///< the answer's body or headers are over the bound
   bad_response,  ///< not HTTP, or the connection closed before the answer was complete
+  cancelled,     ///< the HttpCancel given was cancelled (soak is stopping)
 };
 
 /// "none", "unresolved", "refused", ... (the enumerator's name).
@@ -79,11 +121,14 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 
 /// GET `url` with `headers` added to the request (Host, User-Agent and Connection: close are
-/// set here). Blocks the calling thread for at most about `timeout` (see Bounds above). Never
-/// throws for anything the network or the server does; only std::bad_alloc can escape, and
-/// std::length_error for a header value of 64 KiB or more (a caller's bug).
+/// set here; Authorization: Basic from url.userinfo unless `headers` set Authorization). Blocks the
+/// calling thread for at most about `timeout` (see Bounds above). Never throws for anything the
+/// network or the server does; only std::bad_alloc can escape, and std::length_error for a header
+/// value of 64 KiB or more (a caller's bug). `cancel` (may be null) ends it early, from another
+/// thread, as HttpFailure::cancelled.
 HttpResult http_get(const HttpUrl& url, const HttpHeaders& headers,
-                    std::chrono::nanoseconds timeout, std::size_t max_body_bytes);
+                    std::chrono::nanoseconds timeout, std::size_t max_body_bytes,
+                    HttpCancel* cancel = nullptr);
 
 /// True for the methods http_request sends: GET, POST, PUT, DELETE (upper case).
 bool is_http_method(std::string_view method);
@@ -92,6 +137,7 @@ bool is_http_method(std::string_view method);
 /// empty body (Content-Length: 0 unless GET), the same bounds and the same failures. Throws
 /// std::invalid_argument when is_http_method(method) is false (a caller's bug).
 HttpResult http_request(std::string_view method, const HttpUrl& url, const HttpHeaders& headers,
-                        std::chrono::nanoseconds timeout, std::size_t max_body_bytes);
+                        std::chrono::nanoseconds timeout, std::size_t max_body_bytes,
+                        HttpCancel* cancel = nullptr);
 
 }  // namespace soak::probes

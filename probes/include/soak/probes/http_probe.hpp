@@ -10,13 +10,16 @@
 // sampling clock, with a timeout; a slow, failing or absent endpoint becomes events and gaps
 // (a value is logged once, on the tick after it was fetched), with exponential backoff.
 // auth=VAR sends the environment variable VAR as the Authorization header; its value never
-// appears in the log, the report or an error.
+// appears in the log, the report or an error. Credentials in the URL (http://user:pass@host/)
+// are sent as Basic auth; they and secret-looking query values (?token=...) are written as ***
+// wherever a probe's URL is written (ProbeSpec::shown_url, redact_urls in http_client.hpp).
 //
 // Fetches go through soak's own client (http_client.hpp): timeout= bounds the whole exchange,
 // and an answer over kMaxProbeAnswerBytes is refused. Failures become events, never exceptions:
 //   probe_timeout      no complete answer within timeout= (connect, send and read together)
 //   probe_error        refused, unreachable, unresolved, not HTTP, or an HTTP status >= 300
-//   probe_bad_payload  not JSON / no metrics, none of the fields in it, or over the size bound
+//   probe_bad_payload  not JSON / no metrics, none of the fields in it, or an answer larger
+//                      than kMaxProbeAnswerBytes ("answer larger than 8 MiB"; reading stops there)
 //   probe_recovered    the first answer after failures
 // The first failure and each doubling of the back-off give one event, not every attempt.
 //
@@ -55,17 +58,22 @@ struct ProbeField {
 
 struct ProbeSpec {
   ProbeKind kind = ProbeKind::json;
-  std::string url;
+  std::string url;        ///< as given: may hold credentials; only for fetching, never written
+  std::string shown_url;  ///< url through redact_urls: what events and messages say
   std::vector<ProbeField> fields;
   std::optional<std::string> auth_env;
   double timeout_s = 2;           ///< bound on one whole fetch, seconds
   std::optional<double> every_s;  ///< fetch interval, seconds (at least the sampling interval)
-  std::string text;  ///< the spec as given, for messages (holds no secret: only a variable name)
+  /// The spec as given, to parse again (the session does): it holds the URL's secrets, so it is
+  /// never written; messages use redact_urls(text).
+  std::string text;
 };
 
-/// The largest answer a probe reads: a big service's /metrics is a few MiB; past this bound
-/// the endpoint is not one to poll every second.
-inline constexpr std::size_t kMaxProbeAnswerBytes = std::size_t{16} << 20;
+/// The largest answer a probe reads. A big service's /metrics (a JVM or kube-state-metrics with
+/// many labels) is one to a few MiB; past 8 MiB the endpoint is not one to poll every second,
+/// and reading stops there so that a runaway or hostile endpoint (an endless chunked body)
+/// costs soak at most this much per probe, not its memory.
+inline constexpr std::size_t kMaxProbeAnswerBytes = std::size_t{8} << 20;
 
 /// Parses "KIND URL ITEM[, ITEM]... [preset=NAME] [auth=VAR] [timeout=D] [every=D]" (durations
 /// as "500ms", "2s"; URL as parse_http_url accepts it). Throws ProbeSpecError naming the part
@@ -82,10 +90,11 @@ class HttpProbe : public sampler::Source {
   /// parse_http_url accepts (parse_probe_spec has checked that already).
   HttpProbe(ProbeSpec spec, std::chrono::nanoseconds sampling_interval);
   ~HttpProbe() override;
-  std::string_view name() const override { return spec_.url; }
+  std::string_view name() const override { return spec_.shown_url; }
   /// Hands the values fetched since the last call (each once) and the events to `sink`.
   void contribute(sampler::TickSink& sink) override;
-  /// Stops fetching; waits for a fetch in flight (at most its timeout). Idempotent.
+  /// Stops fetching: a fetch in flight is cancelled (its socket closed), so this returns within
+  /// milliseconds whatever the endpoint does. Idempotent; fetch_now fails after it.
   void stop() override;
   /// One fetch now, on the calling thread, outside the probe's schedule and back-off (a reading
   /// right after a forced collection). Fills `values` (heap.<name> -> value) and returns true,
@@ -104,7 +113,8 @@ class HttpProbe : public sampler::Source {
   ProbeSpec spec_;
   HttpUrl url_;  ///< spec_.url, parsed once
   std::chrono::nanoseconds every_;
-  int failures_ = 0;  ///< consecutive; used by the fetch thread only
+  int failures_ = 0;           ///< consecutive; used by the fetch thread only
+  mutable HttpCancel cancel_;  ///< ends the fetches in flight at stop()
   std::mutex mutex_;
   std::map<std::string, double> fresh_;  ///< fetched since the last tick
   std::vector<std::pair<std::string, std::string>> events_;
