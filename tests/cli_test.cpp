@@ -692,6 +692,8 @@ TEST_CASE(
   CHECK(*code == 4);                    // (its stderr file is under the same limit: not checked)
   const auto log = read_run_log(out2);  // what was written is still a valid log
   CHECK(log.header["mode"] == "run");
+}
+
 TEST_CASE("terminal escapes in a target's name reach the terminal escaped (defect 22)") {
   TempDir dir;
   const fs::path hostile = dir / "\x1b[2J\x1b[31mRED";
