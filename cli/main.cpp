@@ -12,6 +12,7 @@
 #include "soak/log/run_dir.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
+#include "soak/report/words.hpp"
 #include "soak/sampler/duration.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/stop_signals.hpp"
@@ -326,8 +327,10 @@ int run_cli(int argc, char** argv) {
   return static_cast<int>(dispatch(parsed, command));
 }
 
+/// The one line of a failure: what it says may quote a target's name, a file's bytes or a
+/// scenario's text, so it reaches the terminal escaped.
 int fail(ExitCode code, const char* what) {
-  std::fprintf(stderr, "soak: %s\n", what);
+  std::fprintf(stderr, "soak: %s\n", soak::report::escape_terminal(what).c_str());
   return static_cast<int>(code);
 }
 
@@ -347,9 +350,13 @@ int main(int argc, char** argv) {
         e.kind() == StartError::Kind::bad_input ? ExitCode::usage_error : ExitCode::runtime_error,
         e.what());
   } catch (const soak::scenarios::ScenarioError& e) {
-    std::fprintf(stderr, "soak: %s is not a valid scenario (%zu problem%s):\n", e.file().c_str(),
-                 e.errors().size(), e.errors().size() == 1 ? "" : "s");
-    for (const auto& error : e.errors()) std::fprintf(stderr, "soak:   %s\n", error.c_str());
+    using soak::report::escape_terminal;
+    std::fprintf(stderr, "soak: %s is not a valid scenario (%zu problem%s):\n",
+                 escape_terminal(e.file()).c_str(), e.errors().size(),
+                 e.errors().size() == 1 ? "" : "s");
+    for (const auto& error : e.errors()) {
+      std::fprintf(stderr, "soak:   %s\n", escape_terminal(error).c_str());
+    }
     return static_cast<int>(ExitCode::usage_error);
   } catch (const soak::sampler::LaunchError& e) {
     return fail(ExitCode::usage_error, e.what());

@@ -458,12 +458,12 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
                          "target.port_from_output");
   }
   nlohmann::ordered_json header = make_header(reader->info(), options, "scenario");
-  log::add_scenario(header,
-                    {scenario.name, fs::absolute(scenario.file).string(), base_url, scenario.model,
-                     scenario.limits.error_rate, scenario.limits.p95_s, scenario.targets});
+  log::add_scenario(header, {scenario.name, fs::absolute(scenario.file).string(),
+                             probes::redact_urls(base_url), scenario.model,
+                             scenario.limits.error_rate, scenario.limits.p95_s, scenario.targets});
   log::SampleWriter writer(result.dir / log::samples_file, header);
-  view.note("scenario " + scenario.name + " against " + base_url + " (pid " + std::to_string(pid) +
-            "); writing " + result.dir.string());
+  view.note("scenario " + scenario.name + " against " + probes::redact_urls(base_url) + " (pid " +
+            std::to_string(pid) + "); writing " + result.dir.string());
   Session session(std::move(reader), writer, options, view, std::move(exporter));
   result.reason = session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
                               launched ? &*launched : nullptr, load.hooks());
