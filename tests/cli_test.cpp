@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "soak/log/log.hpp"
@@ -715,4 +716,30 @@ TEST_CASE("terminal escapes in a target's name reach the terminal escaped (defec
   INFO(attached.err);
   CHECK(attached.err.find('\x1b') == std::string::npos);
   CHECK(attached.out.find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("a kernel thread as the target is refused with one line, exit 3") {
+  // A kernel thread visible here (kthreadd is PID 2 on a host; a container may see none).
+  std::optional<long> kthread;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = read_file(entry.path() / "stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    unsigned long long flags = 0;
+    for (int i = 3; i <= 9 && fields >> field; ++i) {
+      if (i == 9) flags = std::stoull(field);
+    }
+    if ((flags & 0x00200000ULL) != 0) {
+      kthread = std::stol(name);
+      break;
+    }
+  }
+  if (!kthread) SOAK_SKIP("no kernel thread is visible in this container's /proc");
+  const SoakResult r = run_soak({"attach", std::to_string(*kthread), "-d", "1s"});
+  CHECK(r.exit_code == 3);
+  check_one_line_error(r, "is a kernel thread");
 }

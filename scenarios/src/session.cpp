@@ -69,6 +69,12 @@ std::unique_ptr<sampler::ProcessReader> open_target(sampler::Pid pid, const Star
                      "cannot read process " + std::to_string(pid) +
                          ": permission denied; run soak as the target's user or as root");
   }
+  if (opened.status == ReadStatus::kernel_thread) {
+    throw StartError(StartError::Kind::bad_input,
+                     "process " + std::to_string(pid) +
+                         " is a kernel thread: it has no user memory to sample; give the PID "
+                         "of a user process");
+  }
   if (opened.status != ReadStatus::ok) {
     throw StartError(StartError::Kind::runtime, "cannot read process " + std::to_string(pid) +
                                                     ": " + std::strerror(opened.error_number));

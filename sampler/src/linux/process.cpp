@@ -51,7 +51,8 @@ bool skip_fields(std::string_view& rest, int count) {
 /// Fields 4 (ppid) to 24 (rss) of a stat line, `rest` starting after the state letter.
 bool parse_stat_numbers(std::string_view rest, StatFields& out) {
   return parse_number(rest, out.ppid) &&          // 4
-         skip_fields(rest, 5) &&                  // 5 pgrp .. 9 flags
+         skip_fields(rest, 4) &&                  // 5 pgrp .. 8 tpgid
+         parse_number(rest, out.flags) &&         // 9
          parse_number(rest, out.minor_faults) &&  // 10
          skip_fields(rest, 1) &&                  // 11 cminflt
          parse_number(rest, out.major_faults) &&  // 12
@@ -65,6 +66,9 @@ bool parse_stat_numbers(std::string_view rest, StatFields& out) {
          parse_number(rest, out.vsize_bytes) &&   // 23
          parse_number(rest, out.rss_pages);       // 24
 }
+
+/// PF_KTHREAD in stat's flags (include/linux/sched.h): a kernel thread, with no user memory.
+constexpr std::uint64_t kKernelThreadFlag = 0x00200000;
 
 bool is_gone_state(char state) {
   return state == 'Z' || state == 'X';
@@ -149,6 +153,7 @@ void LinuxProcessReader::open_into(Pid pid, OpenResult& result) {
   }
   if (!parse_stat(reader->buffer_, fields)) return fail(ReadStatus::io_error, EINVAL);
   if (is_gone_state(fields.state)) return fail(ReadStatus::exited, ESRCH);
+  if ((fields.flags & kKernelThreadFlag) != 0) return fail(ReadStatus::kernel_thread, EINVAL);
   reader->info_.identity = ProcessIdentity{pid, fields.start_ticks};
   reader->info_.name = fields.comm;
   struct stat dir_stat {};
@@ -371,6 +376,8 @@ const char* to_string(ReadStatus status) {
       return "pid reused";
     case ReadStatus::permission_denied:
       return "permission denied";
+    case ReadStatus::kernel_thread:
+      return "kernel thread";
     case ReadStatus::io_error:
       return "i/o error";
   }

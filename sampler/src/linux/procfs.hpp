@@ -187,6 +187,7 @@ struct StatFields {
   std::string comm;
   char state = '?';
   Pid ppid = 0;
+  std::uint64_t flags = 0;  ///< the kernel's PF_* flags
   std::uint64_t minor_faults = 0;
   std::uint64_t major_faults = 0;
   std::uint64_t utime_ticks = 0;

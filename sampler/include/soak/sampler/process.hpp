@@ -39,10 +39,11 @@ enum class ReadStatus {
   exited,             ///< the process is gone or a zombie
   pid_reused,         ///< the PID now names another process
   permission_denied,  ///< the platform refused (the target belongs to another user)
+  kernel_thread,      ///< a kernel thread: no user memory to sample (opening only)
   io_error,           ///< any other failure; the platform's code is kept in error_number
 };
 
-/// "ok", "exited", "pid reused", "permission denied", "i/o error". Never null.
+/// "ok", "exited", "pid reused", "permission denied", "kernel thread", "i/o error". Never null.
 const char* to_string(ReadStatus status);
 
 /// Static facts about a process, read once when it is opened.
