@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 
 #include "soak/log/log.hpp"
@@ -424,10 +425,17 @@ TEST_CASE("soak's own resident bytes and CPU seconds are read") {
   const double statm_bytes = resident_pages * static_cast<double>(::sysconf(_SC_PAGESIZE));
   CHECK(static_cast<double>(before.resident_bytes) == Approx(statm_bytes).margin(1048576));
   CHECK(before.resident_bytes > 1048576);
-  // Burn a little CPU: 0.2 s of busy work shows at the kernel's clock-tick resolution.
-  const auto until = std::chrono::steady_clock::now() + 200ms;
+  // Burn 0.2 s of CPU (by the process's CPU clock, not the wall's: a loaded machine gives a
+  // spinning thread less than its wall time): it shows at the kernel's clock-tick resolution.
+  auto cpu_now = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  const double cpu_until = cpu_now() + 0.2;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
   volatile std::uint64_t spin = 0;
-  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  while (cpu_now() < cpu_until && std::chrono::steady_clock::now() < give_up) spin = spin + 1;
   const SelfUsage after = read_self_usage();
   CHECK(after.cpu_s >= before.cpu_s + 0.1);
 }
