@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
@@ -36,6 +37,7 @@ std::chrono::nanoseconds parse_flag_duration(const std::string& flag, const std:
 struct Flags {
   std::vector<std::string> probes;
   std::vector<std::string> gc_checkpoint;  ///< the words of --gc-checkpoint
+  std::vector<std::string> redact;         ///< --redact patterns
   std::string metrics_listen, targets, warmup, duration, interval = "1s", out, junit;
   std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
@@ -105,6 +107,9 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
                  "http:METHOD URL, jcmd (jcmd PID GC.run), signal:NAME (signal:USR1) or "
                  "cmd:PROGRAM ARGS (no shell; ${pid} replaced); put PID before it or quote it")
       ->expected(1, 8);
+  cmd.add_option("--redact", flags.redact,
+                 "a regular expression for more of the target's command line to write as *** "
+                 "(passwords, tokens and URL credentials always are); repeatable");
   add_judge_flags(cmd, flags);
 }
 
@@ -140,6 +145,12 @@ soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& c
     soak::probes::parse_probe_spec(spec);  // every spec checked before anything starts
   }
   options.probes = flags.probes;
+  try {
+    soak::log::compile_redactions(flags.redact);  // a bad pattern is a bad start
+  } catch (const soak::log::RedactError& e) {
+    throw UsageError(e.what());
+  }
+  options.redact = flags.redact;
   options.metrics_listen = flags.metrics_listen;
   options.gc_checkpoint = gc_checkpoint_spec(flags.gc_checkpoint);
   return options;

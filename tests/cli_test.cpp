@@ -743,3 +743,28 @@ TEST_CASE("a kernel thread as the target is refused with one line, exit 3") {
   CHECK(r.exit_code == 3);
   check_one_line_error(r, "is a kernel thread");
 }
+
+TEST_CASE("secrets in the target's command line reach neither the log, the report nor JUnit") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak({"run", "-d", "1s", "-i", "100ms", "--out", out.string(),
+                                 "--redact", "customer-[0-9]+", "--", "sh", "-c", "sleep 3",
+                                 "--password", "hunter2", "token=abc123", "customer-42"});
+  INFO(r.err);
+  REQUIRE(r.exit_code <= 2);
+  REQUIRE(run_soak({"analyze", out.string(), "--junit", (dir / "j.xml").string()}).exit_code <= 2);
+  for (const fs::path& file : {out / "samples.ndjson", out / "report.html", dir / "j.xml"}) {
+    const std::string text = read_file(file);
+    INFO(file);
+    CHECK(text.find("hunter2") == std::string::npos);
+    CHECK(text.find("abc123") == std::string::npos);
+    CHECK(text.find("customer-42") == std::string::npos);
+  }
+  CHECK(r.out.find("hunter2") == std::string::npos);
+  CHECK(r.err.find("hunter2") == std::string::npos);
+  const auto log = read_run_log(out);
+  CHECK(log.header["target"]["cmdline"][4] == "***");
+  const SoakResult bad = run_soak({"run", "-d", "1s", "--redact", "(", "--", "true"});
+  CHECK(bad.exit_code == 3);
+  check_one_line_error(bad, "--redact");
+}

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "soak/log/header.hpp"
+#include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
 #include "support.hpp"
 
@@ -172,4 +173,27 @@ TEST_CASE("wrong-typed fields are read as not known, never an exception") {
   CHECK(log.events[0].kind.empty());
   CHECK(log.events[1].detail == "fine");
   CHECK(target_facts(log.header).name.empty());
+}
+
+TEST_CASE("secrets in a command line are written as ***, the rest as given") {
+  const std::vector<std::string> argv = {"server",
+                                         "--password=hunter2",
+                                         "--token",
+                                         "abc123",
+                                         "DB_PASSWD=x",
+                                         "--port",
+                                         "8080",
+                                         "--passes=3",
+                                         "--auth-mode",
+                                         "simple",
+                                         "http://bob:pw@db:5432/app",
+                                         "customer-42"};
+  const auto plain = redact_command_line(argv);
+  CHECK(plain == std::vector<std::string>{"server", "--password=***", "--token", "***",
+                                          "DB_PASSWD=***", "--port", "8080", "--passes=3",
+                                          "--auth-mode", "simple", "http://***@db:5432/app",
+                                          "customer-42"});
+  const auto own = redact_command_line(argv, compile_redactions({"customer-[0-9]+"}));
+  CHECK(own.back() == "***");
+  CHECK_THROWS_AS(compile_redactions({"("}), RedactError);
 }

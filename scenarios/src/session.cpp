@@ -11,6 +11,7 @@
 
 #include "soak/log/header.hpp"
 #include "soak/log/metrics.hpp"
+#include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
@@ -50,8 +51,10 @@ nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const Sessi
   log::HeaderFields fields;
   fields.started_at = log::utc_now_iso();
   fields.interval_s = std::chrono::duration<double>(options.interval).count();
-  fields.target = {info.identity.pid, info.name, info.cmdline, info.identity.start_ticks,
-                   static_cast<std::uint32_t>(info.uid)};
+  // Secrets in the target's command line never reach the log (nor the report or JUnit).
+  fields.target = {info.identity.pid, info.name,
+                   log::redact_command_line(info.cmdline, log::compile_redactions(options.redact)),
+                   info.identity.start_ticks, static_cast<std::uint32_t>(info.uid)};
   fields.host = {host.kernel, host.page_size, host.mem_total_bytes, host.clock_ticks_per_s};
   fields.mode = mode;
   fields.planned_duration_s = seconds(options.duration);

@@ -55,6 +55,9 @@ struct SessionOptions {
   /// (a scenario's gc_checkpoint then applies).
   std::string gc_checkpoint;
   judge::JudgeOptions judge;  ///< for the interim analysis (a scenario adds its targets)
+  /// --redact patterns: what else of the target's command line is secret (log/redact.hpp),
+  /// checked before anything starts.
+  std::vector<std::string> redact;
 };
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
