@@ -14,7 +14,7 @@ work=$build/fuzz-run
 dict_of() {
   case $1 in
     log_* | scenario | targets_file) echo "$here/dict/json.dict" ;;
-    duration | quantity) echo "$here/dict/units.dict" ;;
+    duration | quantity | gc_checkpoint) echo "$here/dict/units.dict" ;;
     prometheus_text | probe_spec) echo "$here/dict/prometheus.dict" ;;
     import) echo "$here/dict/import.dict" ;;
   esac
