@@ -4,7 +4,7 @@ SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-sanitize test-tsan check-style bench clean
+.PHONY: setup build demo test test-sanitize test-tsan fuzz check-style bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -35,6 +35,20 @@ test-tsan: setup
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
 	@cd $(TSAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real'
 
+# libFuzzer targets for every parser (fuzz/README.md): a clang build with ASan/UBSan, then each
+# target for FUZZ_SECONDS over a copy of its committed corpus; fails on the first crash and
+# prints the crashing input's path. -O1 and line tables only: the usual fuzzing build, and the
+# Beast-heavy libraries compile in a fraction of -O2 -g's time (the build is part of CI's budget).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_JOBS ?= 2
+CCACHE_FLAG := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fuzz: setup
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DSOAK_FUZZ=ON -DSOAK_BUILD_TESTS=OFF -DSOAK_BUILD_BENCH=OFF $(CCACHE_FLAG) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh $(FUZZ_BUILD)
+
 # clang-format over every C++ file and no product function over 100 lines (CI runs it).
 check-style: build
 	@bash scripts/check-style.sh $(BUILD)
@@ -44,4 +58,4 @@ bench: build
 	@bash scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-dev libboost-system-dev nlohmann-json3-dev
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev catch2 libcli11-dev
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-14-dev
   python3 python3-psutil python3-numpy python3-scipy python3-memory-profiler
   procps util-linux curl prometheus
   redis-server memcached nginx-light wrk openjdk-17-jdk-headless nodejs

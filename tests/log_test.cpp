@@ -68,6 +68,32 @@ TEST_CASE("header readers say 'not known' for missing or mistyped fields instead
   CHECK_FALSE(host_memory_bytes(nlohmann::json()));
 }
 
+// Found by fuzz_log_header: a pid of 1.2e100 was converted to an integer (undefined behaviour).
+TEST_CASE("an integer field its type cannot hold reads as not known") {
+  const auto header = nlohmann::json::parse(R"({
+    "target": {"pid": 1.2e100, "start_ticks": -1, "uid": 1e10},
+    "host": {"page_size": -4096, "mem_total_bytes": 18446744073709551616.0,
+             "clock_ticks_per_s": 1e30},
+    "import": {"bytes": -5, "processes": {"a": {"pid": 9223372036854775808}}}})");
+  const HeaderFields f = read_header(header);
+  CHECK(f.target.pid == 0);
+  CHECK(f.target.start_ticks == 0);
+  CHECK(f.target.uid == 0);
+  CHECK(f.host.page_size == 0);
+  CHECK(f.host.mem_total_bytes == 0);
+  CHECK(f.host.clock_ticks_per_s == 0);
+  const auto facts = import_facts(header);
+  REQUIRE(facts);
+  CHECK(facts->bytes == 0);
+  CHECK(facts->processes.at("a").pid == 0);
+  // Whole numbers in range still read, written as integers or not.
+  const auto fine = nlohmann::json::parse(
+      R"({"target": {"pid": 1234.0, "start_ticks": 18446744073709551615, "uid": 4294967295}})");
+  CHECK(target_facts(fine).pid == 1234);
+  CHECK(target_facts(fine).start_ticks == 18446744073709551615u);
+  CHECK(target_facts(fine).uid == 4294967295u);
+}
+
 TEST_CASE("a run directory that already holds a run is refused, so nothing is overwritten") {
   TempDir dir;
   const fs::path run = create_run_dir(dir.path() / "run", "server");

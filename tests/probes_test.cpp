@@ -125,6 +125,27 @@ TEST_CASE("probe specs parse, with presets, and bad ones say what to write") {
       Catch::Contains("SOAK_TEST_UNSET_VAR names an environment variable that is not set"));
 }
 
+// Found writing fuzz/probe_spec.cpp: a pointer with a bad '~' escape passed the spec check and then
+// threw on the probe's thread at the first answer (std::terminate: the run lost its verdict),
+// and so did a huge array index in any pointer.
+TEST_CASE("a JSON pointer the probe cannot use is refused up front, and no answer throws") {
+  CHECK_THROWS_WITH(parse_probe_spec("json http://127.0.0.1:9/x /a~2"),
+                    Catch::Contains("'/a~2' is not a JSON pointer ('~' must be followed by 0"));
+  CHECK_THROWS_AS(parse_probe_spec("json http://127.0.0.1:9/x /a/~"), ProbeSpecError);
+  const ProbeSpec spec =
+      parse_probe_spec("json http://127.0.0.1:9/x /list/99999999999999999999, /a~1b/~0c, /big");
+  std::map<std::string, double> values;
+  std::string error, kind;
+  CHECK(
+      read_probe_answer(spec, R"({"list":[1,2],"a/b":{"~c":7},"big":"12"})", values, error, kind));
+  CHECK(values == std::map<std::string, double>{{"heap.~0c", 7}});
+  values.clear();
+  CHECK_FALSE(read_probe_answer(spec, R"({"list":[1]})", values, error, kind));
+  CHECK(kind == "probe_bad_payload");
+  CHECK(error == "none of the fields are in the answer");
+  CHECK(values.empty());
+}
+
 namespace {
 
 /// A listener that accepts connections and never answers (the kernel completes the handshake).

@@ -103,6 +103,13 @@ TEST_CASE("this machine's own cgroup is found and read, v1 or v2") {
   CHECK(sink.metrics.at("cgroup.memory_bytes") > 0);
 }
 
+// Found by fuzz/procfs.cpp: a mapping header cut short after its range ("1-2", no space)
+// made the range's end pointer run past the text (UBSan: pointer overflow).
+TEST_CASE("a mapping header without fields is an anonymous region, read within its line") {
+  const auto regions = reduce_smaps("ffff-\nRss: 4 kB\n1-2\nRss: 8 kB\n");
+  CHECK(regions == std::map<std::string, double>{{"anonymous", 12 * 1024}});
+}
+
 TEST_CASE("smaps text reduces to regions: heap, stack, anonymous, shared, files") {
   const std::string smaps =
       "55d4c0a00000-55d4c0a21000 rw-p 00000000 00:00 0                          [heap]\n"

@@ -1,7 +1,10 @@
 #include "soak/log/header.hpp"
 
+#include <cmath>
 #include <ctime>
+#include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "soak/log/log.hpp"
 
@@ -104,12 +107,32 @@ const nlohmann::json& object_at(const nlohmann::json& header, const char* key) {
   return header[key];
 }
 
+/// The number `v` as the integer type T, or `fallback` when T cannot hold it (a pid of 1e100,
+/// a negative page size): converting it would be undefined, and it is a mistyped field.
+template <typename T>
+T integer_or(const nlohmann::json& v, T fallback) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    return std::in_range<T>(u) ? static_cast<T>(u) : fallback;
+  }
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    return std::in_range<T>(i) ? static_cast<T>(i) : fallback;
+  }
+  const double d = v.get<double>();
+  const double bound = std::ldexp(1.0, std::numeric_limits<T>::digits);  // T's max + 1
+  const double low = std::is_signed_v<T> ? -bound : 0.0;
+  return d >= low && d < bound ? static_cast<T>(d) : fallback;
+}
+
 template <typename T>
 T value_at(const nlohmann::json& object, const char* key, T fallback) {
   if (!object.is_object() || !object.contains(key)) return fallback;
   const nlohmann::json& v = object[key];
   if constexpr (std::is_same_v<T, std::string>) {
     return v.is_string() ? v.get<std::string>() : fallback;
+  } else if constexpr (std::is_integral_v<T>) {
+    return v.is_number() ? integer_or<T>(v, fallback) : fallback;
   } else {
     return v.is_number() ? v.get<T>() : fallback;
   }

@@ -20,6 +20,31 @@ std::string metric_name(const std::string& name) {
   return name.starts_with(metric::heap_prefix) ? name : std::string(metric::heap_prefix) + name;
 }
 
+/// The number at JSON pointer `pointer` in `doc`; nullopt when absent, not a number or not
+/// finite. Never throws: an array index past what size_t holds ("/list/99999999999999999999",
+/// out_of_range in nlohmann's contains()) is absent too.
+std::optional<double> number_at(const nlohmann::json& doc, const std::string& pointer) {
+  try {
+    const nlohmann::json::json_pointer ptr(pointer);
+    if (!doc.contains(ptr) || !doc.at(ptr).is_number()) return std::nullopt;
+    const double value = doc.at(ptr).get<double>();
+    if (std::isfinite(value)) return value;
+  } catch (const nlohmann::json::exception&) {  // parse_probe_spec has checked the syntax
+  }
+  return std::nullopt;
+}
+
+/// Why `text` is not a JSON pointer (RFC 6901), or empty when it is one.
+std::string json_pointer_problem(const std::string& text) {
+  if (!text.starts_with('/')) return "it must start with /";
+  try {
+    (void)nlohmann::json::json_pointer(text);
+  } catch (const nlohmann::json::exception&) {
+    return "'~' must be followed by 0 (for ~) or 1 (for /)";
+  }
+  return {};
+}
+
 std::string default_name(ProbeKind kind, const std::string& selector) {
   if (kind == ProbeKind::json) {
     const auto slash = selector.rfind('/');
@@ -126,8 +151,10 @@ ProbeSpec parse_probe_spec(const std::string& text) {
         throw fail("'as' needs a name after a field");
       spec.fields.back().metric = metric_name(tokens[++i]);
     } else {
-      if (spec.kind == ProbeKind::json && t.front() != '/')
-        throw fail("'" + t + "' is not a JSON pointer (it must start with /)");
+      if (spec.kind == ProbeKind::json) {
+        if (const std::string problem = json_pointer_problem(t); !problem.empty())
+          throw fail("'" + t + "' is not a JSON pointer (" + problem + ")");
+      }
       if (spec.kind == ProbeKind::prometheus && !parse_selector(t))
         throw fail("'" + t + "' is not a metric selector");
       spec.fields.push_back({t, metric_name(default_name(spec.kind, t))});
@@ -208,29 +235,29 @@ bool HttpProbe::fetch_once(std::map<std::string, double>& values, std::string& e
     error = "HTTP " + std::to_string(res.status);
     return false;
   }
-  return read_values(res.body, values, error, kind);
+  return read_probe_answer(spec_, res.body, values, error, kind);
 }
 
-bool HttpProbe::read_values(const std::string& body, std::map<std::string, double>& values,
-                            std::string& error, std::string& kind) const {
+bool read_probe_answer(const ProbeSpec& spec, const std::string& body,
+                       std::map<std::string, double>& values, std::string& error,
+                       std::string& kind) {
   std::size_t found = 0;
-  if (spec_.kind == ProbeKind::json) {
+  if (spec.kind == ProbeKind::json) {
     const auto doc = nlohmann::json::parse(body, nullptr, false);
     if (doc.is_discarded()) {
       kind = "probe_bad_payload";
       error = "the answer is not JSON";
       return false;
     }
-    for (const auto& f : spec_.fields) {
-      const nlohmann::json::json_pointer ptr(f.selector);
-      if (doc.contains(ptr) && doc.at(ptr).is_number()) {
-        values[f.metric] = doc.at(ptr).get<double>();
+    for (const auto& f : spec.fields) {
+      if (const auto v = number_at(doc, f.selector)) {
+        values[f.metric] = *v;
         ++found;
       }
     }
   } else {
     const PromDocument doc = parse_prometheus_text(body);
-    for (const auto& f : spec_.fields) {
+    for (const auto& f : spec.fields) {
       if (const auto sel = parse_selector(f.selector)) {
         if (const auto v = select_sum(doc, *sel); v && std::isfinite(*v)) {
           values[f.metric] = *v;

@@ -107,11 +107,12 @@ class RegionTracker {
   void enter(std::string_view header) {
     current_ = region_of(header);
     const auto dash = header.find('-');
-    const auto space = header.find(' ');
+    // A header line cut short has no space after the range: the range runs to its end.
+    const auto space = std::min(header.find(' '), header.size());
     std::uint64_t start = 0, end = 0;
     std::from_chars(header.data(), header.data() + dash, start, 16);
     std::from_chars(header.data() + dash + 1, header.data() + space, end, 16);
-    const std::string_view perms = header.substr(space + 1, 4);
+    const std::string_view perms = header.substr(std::min(space + 1, header.size()), 4);
     // Thread stacks are unnamed: glibc maps each as a PROT_NONE guard page directly below a
     // read-write block. (malloc arenas are the other way round: read-write, then PROT_NONE.)
     const bool anonymous = current_ == "anonymous";

@@ -83,6 +83,15 @@ ProbeSpec parse_probe_spec(const std::string& text);
 /// Metric names the usual runtimes export: go, node, jvm, dotnet, python, process.
 std::vector<ProbeField> preset_fields(const std::string& name);
 
+/// The fields of one answer's `body` into `values` (heap.<name> -> value), as a probe of `spec`
+/// reads every answer: the JSON number at each pointer, or the sum of the Prometheus samples
+/// each selector matches (finite sums only). A field the answer lacks is left out. False, with
+/// `error` (a sentence) and `kind` (the event: probe_bad_payload) set, when the body is not JSON
+/// or holds no metrics, or when none of the fields is in it. Pure: any thread; never throws.
+bool read_probe_answer(const ProbeSpec& spec, const std::string& body,
+                       std::map<std::string, double>& values, std::string& error,
+                       std::string& kind);
+
 class HttpProbe : public sampler::Source {
  public:
   /// Starts fetching at once, every max(spec.every, sampling_interval, 1 s), backing off
@@ -106,9 +115,6 @@ class HttpProbe : public sampler::Source {
   std::chrono::nanoseconds step();  ///< one fetch; returns the wait before the next
   bool fetch_once(std::map<std::string, double>& values, std::string& error,
                   std::string& kind) const;
-  /// The fields of one answer's body into `values`; false (with error and kind) when none.
-  bool read_values(const std::string& body, std::map<std::string, double>& values,
-                   std::string& error, std::string& kind) const;
 
   ProbeSpec spec_;
   HttpUrl url_;  ///< spec_.url, parsed once

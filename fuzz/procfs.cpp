@@ -1,0 +1,47 @@
+// The /proc and cgroup text parsers of the Linux sampler. The first byte picks the parser:
+// /proc/PID/stat, a children file's PID list, a statm-like pair of numbers, a cgroup value file,
+// a memory.stat field (the key is the text's first word), /proc/PID/smaps. None throws: bad
+// text is "not read" (false, nullopt, no entry).
+#include "linux/procfs.hpp"
+
+#include <cstdlib>
+#include <vector>
+
+#include "fuzz_input.hpp"
+#include "linux/cgroup.hpp"
+#include "linux/smaps.hpp"
+
+namespace detail = soak::sampler::detail;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::string_view text = soak::fuzz::text_of(data + 1, size - 1);
+  switch (data[0] % 6) {
+    case 0: {
+      detail::StatFields stat;
+      (void)detail::parse_stat(text, stat);
+      break;
+    }
+    case 1: {
+      std::vector<soak::sampler::Pid> pids;
+      detail::parse_pid_list(text, pids);
+      break;
+    }
+    case 2: {
+      std::string_view rest = text;
+      std::uint64_t size_pages = 0, resident_pages = 0;
+      (void)(detail::parse_number(rest, size_pages) && detail::parse_number(rest, resident_pages));
+      break;
+    }
+    case 3: {
+      (void)detail::parse_cgroup_value(text);
+      break;
+    }
+    case 4:
+      (void)detail::parse_cgroup_stat_field(text, text.substr(0, text.find(' ')));
+      break;
+    default:
+      (void)detail::reduce_smaps(text);
+  }
+  return 0;
+}
