@@ -202,14 +202,17 @@ std::optional<analysis::TargetEnd> target_end_of(const log::RunLog& log) {
     end.ended = true;
     end.at_s = e.t;
     if (exited && e.fields.is_object()) {
-      if (const auto code = e.fields.find("exit_code");
-          code != e.fields.end() && code->is_number_integer()) {
-        end.exit_code = code->get<int>();
-      }
-      if (const auto signal = e.fields.find("signal");
-          signal != e.fields.end() && signal->is_number_integer()) {
-        end.signal = signal->get<int>();
-      }
+      // Codes and signals are small numbers; anything else is not a status that was seen
+      // (a wrapped 2^32 must not read as a clean exit 0).
+      auto small_int = [&](const char* key) -> std::optional<int> {
+        const auto it = e.fields.find(key);
+        if (it == e.fields.end() || !it->is_number_integer()) return std::nullopt;
+        const auto v = it->get<std::int64_t>();
+        if (v < -1024 || v > 1024) return std::nullopt;
+        return static_cast<int>(v);
+      };
+      end.exit_code = small_int("exit_code");
+      end.signal = small_int("signal");
       if (const auto oom = e.fields.find("oom_kill"); oom != e.fields.end() && oom->is_boolean()) {
         end.oom_killed = oom->get<bool>();
       }

@@ -428,9 +428,10 @@ RunLog read_run_log(const std::filesystem::path& run) {
         throw LogError(log.path.string() +
                        " is not a soak samples log (line 1 must be its header)");
       }
-      const int version = header.contains("version") && header["version"].is_number_integer()
-                              ? header["version"].get<int>()
-                              : 0;
+      const std::int64_t version =
+          header.contains("version") && header["version"].is_number_integer()
+              ? header["version"].get<std::int64_t>()
+              : 0;
       if (version > kLogVersionRead) {
         log.warnings.push_back("log format version " + std::to_string(version) +
                                " is newer than this soak reads (" +
