@@ -138,10 +138,22 @@ Mapping parse_mapping(const std::string& spec, const std::vector<text::Field>& h
   return m;
 }
 
-}  // namespace
+/// What the header row and the options say: where the header is, the separator, the time
+/// column and format, and which columns become which metrics.
+struct Layout {
+  std::vector<text::Line> lines;
+  std::size_t header_line = 0;  ///< index into lines
+  char separator = ',';
+  std::vector<text::Field> header;
+  std::size_t time_column = 0;
+  std::vector<Mapping> mappings;
+  std::optional<TimeFormat> format;
+};
 
-Recording csv(std::string_view content, const std::string& file, const CsvOptions& options) {
-  const std::vector<text::Line> all = text::lines(content);
+Layout read_layout(std::string_view content, const std::string& file, const CsvOptions& options) {
+  Layout l;
+  l.lines = text::lines(content);
+  const std::vector<text::Line>& all = l.lines;
   std::size_t first = 0;
   while (first < all.size() &&
          (text::trim(all[first].text).empty() || all[first].text.starts_with('#'))) {
@@ -151,14 +163,15 @@ Recording csv(std::string_view content, const std::string& file, const CsvOption
     text::fail(file, 0, 0, "empty: expected a header row (time and value columns) and samples");
   }
   const text::Line& head = all[first];
-  const char separator = separator_of(head.text);
-  const std::vector<text::Field> header = text::csv_fields(head.text, separator);
+  l.header_line = first;
+  l.separator = separator_of(head.text);
+  l.header = text::csv_fields(head.text, l.separator);
+  const std::vector<text::Field>& header = l.header;
   if (header.size() < 2) {
     text::fail(file, head.number, 1,
                "expected a header row with a time column and value columns, found " +
                    text::shown(head.text));
   }
-  std::size_t time_column = 0;
   if (options.time_column) {
     const auto index = find_column(header, *options.time_column);
     if (!index) {
@@ -166,25 +179,38 @@ Recording csv(std::string_view content, const std::string& file, const CsvOption
                  "no time column " + text::shown(*options.time_column) + "; the header has " +
                      column_list(header));
     }
-    time_column = *index;
+    l.time_column = *index;
   }
-  std::vector<Mapping> mappings;
-  for (const auto& spec : options.metrics) mappings.push_back(parse_mapping(spec, header, file));
-  if (mappings.empty()) {
+  for (const auto& spec : options.metrics) l.mappings.push_back(parse_mapping(spec, header, file));
+  if (l.mappings.empty()) {
     for (std::size_t i = 0; i < header.size(); ++i) {
-      if (i == time_column) continue;
-      mappings.push_back({metric_name_of(text::trim(header[i].value)), i, 1, ""});
+      if (i == l.time_column) continue;
+      l.mappings.push_back({metric_name_of(text::trim(header[i].value)), i, 1, ""});
     }
   }
-  std::optional<TimeFormat> format;
   if (options.time_format) {
-    format = time_format_named(*options.time_format);
-    if (!format) {
+    l.format = time_format_named(*options.time_format);
+    if (!l.format) {
       text::fail(file, 0, 0,
                  "--time-format " + text::shown(*options.time_format) +
                      " is not one of epoch-s, epoch-ms, iso8601, elapsed-s");
     }
   }
+  return l;
+}
+
+}  // namespace
+
+Recording csv(std::string_view content, const std::string& file, const CsvOptions& options) {
+  Layout l = read_layout(content, file, options);
+  const std::vector<text::Line>& all = l.lines;
+  const text::Line& head = all[l.header_line];
+  const std::size_t first = l.header_line;
+  const char separator = l.separator;
+  const std::vector<text::Field>& header = l.header;
+  const std::size_t time_column = l.time_column;
+  const std::vector<Mapping>& mappings = l.mappings;
+  std::optional<TimeFormat>& format = l.format;
 
   Recording rec;
   rec.format = Format::csv;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <span>
 
 #include "soak/log/run_dir.hpp"
 
@@ -178,12 +179,16 @@ std::string string_field(const nlohmann::json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+struct FlatPair {
+  std::string_view key;
+  double value;
+};
+
+/// Appends one parsed sample's values to their series (the cache finds them without a lookup).
+void store_flat_sample(std::span<const FlatPair> pairs, double t, RunLog& log, KeyCache& cache);
+
 bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
-  struct Pair {
-    std::string_view key;
-    double value;
-  };
-  Pair pairs[64];
+  FlatPair pairs[64];
   std::size_t count = 0;
   double t = NAN;
   bool is_sample = false;
@@ -235,7 +240,7 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
         t = value;
       } else {
         if (count == std::size(pairs)) return false;
-        pairs[count++] = Pair{key, value};
+        pairs[count++] = FlatPair{key, value};
       }
     }
     skip_ws();
@@ -254,7 +259,12 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
     ++cache.backwards;  // consumed and dropped: time never runs backwards in a log
     return true;
   }
-  for (std::size_t i = 0; i < count; ++i) {
+  store_flat_sample(std::span<const FlatPair>(pairs, count), t, log, cache);
+  return true;
+}
+
+void store_flat_sample(std::span<const FlatPair> pairs, double t, RunLog& log, KeyCache& cache) {
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
     Series* series = nullptr;
     if (i < cache.slots.size() && cache.slots[i].first == pairs[i].key) {
       series = cache.slots[i].second;
@@ -278,7 +288,6 @@ bool parse_flat_sample(std::string_view line, RunLog& log, KeyCache& cache) {
   if (log.samples == 0) log.first_t = t;
   ++log.samples;
   log.last_t = t;
-  return true;
 }
 
 /// The general path: any valid JSON object line. Returns a warning text, empty when accepted.
@@ -358,6 +367,53 @@ void refuse_unless_header(std::string_view start, const std::filesystem::path& p
   }
 }
 
+/// A log's bytes: mapped (no copy, no zero-fill: a day's log is ~16 MB), or read(2) for what
+/// cannot be mapped (pipes, empty files).
+class LogBytes {
+ public:
+  explicit LogBytes(const std::filesystem::path& path) {
+    const UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file) throw LogError("cannot open " + path.string() + ": " + errno_text(errno));
+    struct stat st {};
+    size_ = ::fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode)
+                ? static_cast<std::size_t>(st.st_size)
+                : 0;
+    if (size_ > 0) {
+      mapping_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.get(), 0);
+    }
+    if (mapping_ == MAP_FAILED) read_all(file.get(), path);
+  }
+  LogBytes(const LogBytes&) = delete;
+  LogBytes& operator=(const LogBytes&) = delete;
+  ~LogBytes() {
+    if (mapping_ != MAP_FAILED) ::munmap(mapping_, size_);
+  }
+  std::string_view content() const {
+    return mapping_ == MAP_FAILED ? std::string_view(fallback_)
+                                  : std::string_view(static_cast<const char*>(mapping_), size_);
+  }
+
+ private:
+  void read_all(int fd, const std::filesystem::path& path) {
+    char chunk[1 << 16];
+    for (;;) {
+      // A device or pipe that is no log (/dev/zero, /dev/urandom) is refused at its first
+      // line, not read until memory runs out.
+      if (fallback_.size() >= kMaxHeaderBytes || fallback_.find('\n') != std::string::npos) {
+        refuse_unless_header(fallback_, path);
+      }
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw LogError("cannot read " + path.string() + ": " + errno_text(errno));
+      if (n == 0) break;
+      fallback_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  void* mapping_ = MAP_FAILED;
+  std::size_t size_ = 0;
+  std::string fallback_;
+};
+
 }  // namespace
 
 RunLog read_run_log(const std::filesystem::path& run) {
@@ -368,45 +424,8 @@ RunLog read_run_log(const std::filesystem::path& run) {
     throw LogError("no samples log at " + log.path.string() +
                    ": pass a run directory or the path of a samples.ndjson file");
   }
-  // Map the file (no copy, no zero-fill: a day's log is ~16 MB); fall back to read(2) for
-  // what cannot be mapped (pipes, empty files).
-  const UniqueFd file(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
-  const int fd = file.get();
-  if (!file) throw LogError("cannot open " + log.path.string() + ": " + errno_text(errno));
-  struct stat st {};
-  const std::size_t mapped_size =
-      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
-  void* mapping = mapped_size > 0
-                      ? ::mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
-                      : MAP_FAILED;
-  std::string fallback;
-  if (mapping == MAP_FAILED) {
-    char chunk[1 << 16];
-    for (;;) {
-      // A device or pipe that is no log (/dev/zero, /dev/urandom) is refused at its first
-      // line, not read until memory runs out.
-      if (fallback.size() >= kMaxHeaderBytes || fallback.find('\n') != std::string::npos) {
-        refuse_unless_header(fallback, log.path);
-      }
-      const ssize_t n = ::read(fd, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        throw LogError("cannot read " + log.path.string() + ": " + errno_text(errno));
-      }
-      if (n == 0) break;
-      fallback.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  struct Unmap {
-    void* address;
-    std::size_t size;
-    ~Unmap() {
-      if (address != MAP_FAILED) ::munmap(address, size);
-    }
-  } unmap{mapping, mapped_size};
-  const std::string_view content =
-      mapping == MAP_FAILED ? std::string_view(fallback)
-                            : std::string_view(static_cast<const char*>(mapping), mapped_size);
+  const LogBytes bytes(log.path);
+  const std::string_view content = bytes.content();
   refuse_unless_header(content.substr(0, kMaxHeaderBytes), log.path);
   std::string_view rest(content);
   std::size_t line_number = 0;
