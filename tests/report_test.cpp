@@ -313,7 +313,8 @@ TEST_CASE("checkpoints after forced collections are counted in verdict.json and 
   CHECK(without["metrics"]["threads"]["judged_on"] == "threads");
   v.gc_checkpoints = soak::analysis::GcCheckpointTotals{12, 1, 3.4};
   const auto with = soak::report::verdict_to_json(v);
-  CHECK(with["gc_checkpoints"] == nlohmann::json({{"count", 12}, {"failed", 1}, {"pause_s", 3.4}}));
+  CHECK(with["gc_checkpoints"] ==
+        nlohmann::ordered_json({{"count", 12}, {"failed", 1}, {"pause_s", 3.4}}));
   const std::string text = soak::report::verdict_to_text(v, {});
   CHECK_THAT(text, Catch::Contains("GC checkpoints: 12 made, 1 failed, 3.40 s in the actions"));
   CHECK_THAT(text, Catch::Contains("growth judged after GC"));
