@@ -133,3 +133,26 @@ TEST_CASE("an import never overwrites a recorded run") {
   CHECK(again.import.exit_code == 3);
   CHECK(read_file(dir / "run" / "samples.ndjson") == before);
 }
+
+TEST_CASE("the report of an imported PerfMon file says where it came from and what each measures") {
+  TempDir dir;
+  const Imported one =
+      import_and_analyze("perfmon", data_dir() / "import" / "perfmon-leak.csv", dir, {}, "one");
+  REQUIRE(one.import.exit_code == 0);
+  REQUIRE(run_soak({"report", one.run.string()}).exit_code == 0);
+  const std::string html = read_file(one.run / "report.html");
+  CHECK_THAT(html, Catch::Contains("Imported from the perfmon recording <code>perfmon-leak.csv"));
+  CHECK_THAT(html, Catch::Contains("Memory, imported from perfmon file perfmon-leak.csv"));
+  CHECK_THAT(html, Catch::Contains("private_bytes (PerfMon \\\\"));  // the counter's path
+  CHECK_THAT(html, Catch::Contains("SHA-1 " + one.header["import"]["sha1"].get<std::string>()));
+  // Two instances: a section each, under its name and verdict, and no empty run-level chart.
+  const Imported two =
+      import_and_analyze("perfmon", data_dir() / "import" / "perfmon-two.csv", dir, {}, "two");
+  REQUIRE(two.import.exit_code == 0);
+  REQUIRE(run_soak({"report", two.run.string()}).exit_code == 0);
+  const std::string both = read_file(two.run / "report.html");
+  CHECK_THAT(both, Catch::Contains("<section class=\"process\" id=\"process-1\"><h2>app: "));
+  CHECK_THAT(both, Catch::Contains("<section class=\"process\" id=\"process-2\"><h2>app#1: "));
+  CHECK(both.find("id=\"chart-memory\"") == std::string::npos);  // only p1-/p2- charts
+  CHECK_THAT(both, Catch::Contains("id=\"chart-p1-memory\""));
+}

@@ -475,7 +475,9 @@ std::string render_html(const ReportInput& in) {
   std::string s;
   s.reserve(256 * 1024);
   s += page_top(in);
-  s += charts(in, t_end);
+  // A group whose members hold every series (an import of several instances) has no run-level
+  // charts: each member's are in its own section.
+  if (!in.series.empty() || in.process_series.empty()) s += charts(in, t_end);
   s += process_sections(in, t_end);
   s += "<h2>Checks</h2>" + checks_table(in.verdict);
   s += "<h2>Metrics</h2>" + metrics_table(in.verdict);
