@@ -95,6 +95,24 @@ TEST_CASE("cgroup v2 memory, limit, anon and file are read from the target's cgr
   CHECK_FALSE(CgroupSource::discover(4242, root / "sys", root / "proc"));
 }
 
+TEST_CASE("a cgroup v1 memory controller is read, and its root is not the target's cgroup") {
+  TempDir root;
+  fs::create_directories(root / "proc/4242");
+  fs::create_directories(root / "sys/memory/docker/abc");
+  std::ofstream(root / "sys/memory/memory.usage_in_bytes") << "8000000000\n";  // the host
+  std::ofstream(root / "sys/memory/docker/abc/memory.usage_in_bytes") << "104857600\n";
+  std::ofstream(root / "sys/memory/docker/abc/memory.limit_in_bytes") << "536870912\n";
+  std::ofstream(root / "proc/4242/cgroup") << "4:memory:/docker/abc\n1:cpu,cpuacct:/docker/abc\n";
+  auto source = CgroupSource::discover(4242, root / "sys", root / "proc");
+  REQUIRE(source);
+  CHECK(source->version() == 1);
+  CollectingSink sink;
+  source->contribute(sink);
+  CHECK(sink.metrics.at("cgroup.memory_bytes") == 104857600);
+  std::ofstream(root / "proc/4242/cgroup") << "4:memory:/\n1:cpu,cpuacct:/\n";
+  CHECK_FALSE(CgroupSource::discover(4242, root / "sys", root / "proc"));
+}
+
 TEST_CASE("this machine's own cgroup is found and read, v1 or v2") {
   auto source = CgroupSource::discover(::getpid());
   if (!source) SOAK_SKIP("no memory cgroup of its own here (the root cgroup)");

@@ -99,7 +99,8 @@ std::unique_ptr<CgroupSource> CgroupSource::discover(Pid pid, const fs::path& sy
       }
     }
   }
-  if (!paths.v1_memory.empty()) {
+  // The v1 root ("/") holds the whole host's memory, not the target's: no source, as for v2.
+  if (!paths.v1_memory.empty() && paths.v1_memory != "/") {
     const fs::path dir = sys_root / "memory" / paths.v1_memory.substr(1);
     if (fs::exists(dir / "memory.usage_in_bytes")) {
       return std::unique_ptr<CgroupSource>(new CgroupSource(dir, 1, paths.v1_memory));
