@@ -768,3 +768,54 @@ TEST_CASE("secrets in the target's command line reach neither the log, the repor
   CHECK(bad.exit_code == 3);
   check_one_line_error(bad, "--redact");
 }
+
+TEST_CASE("a target that runs exec is recorded as an event, and the report says what runs now") {
+  TempDir dir;
+  const fs::path out = dir / "run";
+  const SoakResult r = run_soak(
+      {"run", "-i", "100ms", "--out", out.string(), "--", "sh", "-c", "sleep 1; exec sleep 1.5"});
+  INFO(r.err);
+  const auto log = read_run_log(out);
+  CHECK(log.header["target"]["name"] == "sh");  // what was launched
+  const auto exec = std::find_if(log.events.begin(), log.events.end(),
+                                 [](const auto& e) { return e.kind == "target_exec"; });
+  REQUIRE(exec != log.events.end());
+  CHECK(exec->fields["name"] == "sleep");
+  CHECK(exec->fields["cmdline"] == nlohmann::json::array({"sleep", "1.5"}));
+  CHECK(exec->t == Approx(1.0).margin(0.5));
+  CHECK_THAT(read_file(out / "report.html"), Catch::Contains("the target ran exec: now sleep"));
+}
+
+TEST_CASE("an attached target that vanished while its cgroup's OOM killer ran fails the run") {
+  TempDir dir;
+  const fs::path log = dir / "samples.ndjson";
+  std::ofstream out(log);
+  out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-01T00:00:00Z",)"
+         R"("interval_s":1,"target":{"pid":77,"name":"svc","cmdline":["svc"]},"mode":"attach",)"
+         R"("planned_duration_s":600,"host":{"kernel":"6.1"}})"
+      << "\n";
+  for (int i = 0; i < 300; ++i) {
+    out << R"({"type":"sample","t":)" << i << R"(,"rss_bytes":)" << 100000000 + (i % 5) * 4096
+        << "}\n";
+  }
+  out << R"({"type":"event","t":300,"kind":"target_exited","detail":"process exited",)"
+         R"("oom_kill":true,"oom_kills":1})"
+      << "\n";
+  out.close();
+  const SoakResult r = run_soak({"analyze", log.string(), "--format", "json"});
+  CHECK(r.exit_code == 1);
+  const auto verdict = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& c : verdict["checks"]) {
+    if (c["name"] != "target_alive") continue;
+    found = true;
+    CHECK(c["status"] == "fail");
+    CHECK_THAT(c["detail"].get<std::string>(), Catch::Contains("OOM killer"));
+  }
+  CHECK(found);
+  // Without the OOM kill the same vanishing is inconclusive: its status cannot be seen.
+  std::string text = read_file(log);
+  text.replace(text.find(R"(,"oom_kill":true,"oom_kills":1)"), 30, "");
+  std::ofstream(log) << text;
+  CHECK(run_soak({"analyze", log.string()}).exit_code == 2);
+}

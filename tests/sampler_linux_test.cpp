@@ -90,6 +90,24 @@ TEST_CASE("cgroup v2 memory, limit, anon and file are read from the target's cgr
   CollectingSink again;
   source->contribute(again);
   CHECK(again.metrics.count("cgroup.limit_bytes") == 0);
+  // The kernel's OOM killer in the cgroup during the run: the target's end says so.
+  nlohmann::json quiet = nlohmann::json::object();
+  source->target_ended(quiet);
+  CHECK(quiet.empty());  // no memory.events: nothing known
+  std::ofstream(root / "proc/4242/cgroup") << "0::/system.slice/app.service\n";
+  std::ofstream(root / "sys/system.slice/app.service/memory.events")
+      << "low 0\nhigh 0\nmax 12\noom 1\noom_kill 2\n";
+  auto watched = CgroupSource::discover(4242, root / "sys", root / "proc");
+  REQUIRE(watched);
+  nlohmann::json none = nlohmann::json::object();
+  watched->target_ended(none);
+  CHECK(none.empty());  // no new kill since the start
+  std::ofstream(root / "sys/system.slice/app.service/memory.events")
+      << "low 0\nhigh 0\nmax 15\noom 2\noom_kill 3\n";
+  nlohmann::json killed = nlohmann::json::object();
+  watched->target_ended(killed);
+  CHECK(killed["oom_kill"] == true);
+  CHECK(killed["oom_kills"] == 1);
   // The root cgroup has no memory files of its own: no source.
   std::ofstream(root / "proc/4242/cgroup") << "0::/\n";
   CHECK_FALSE(CgroupSource::discover(4242, root / "sys", root / "proc"));

@@ -382,7 +382,7 @@ TEST_CASE("a target the reader cannot read ends the run with an event that names
   struct Unreadable : ProcessReader {
     ProcessInfo info_{{4242, 1}, "fake", {}, 0};
     const ProcessInfo& info() const override { return info_; }
-    ReadResult read(ReadDetail) override { return {ReadStatus::io_error, EIO, {}}; }
+    ReadResult read(ReadDetail) override { return {ReadStatus::io_error, EIO, {}, {}}; }
   };
   TempDir dir;
   SampleWriter writer(dir / "samples.ndjson", test_header(4242));

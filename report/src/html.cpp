@@ -280,6 +280,11 @@ std::string facts_table(const ReportInput& in) {
       {"soak version", h.soak_version.empty() ? SOAK_VERSION : h.soak_version},
       {"log", in.log_path},
   };
+  // The header names what was launched or attached to; an exec since is said beside it.
+  for (const auto& e : in.events) {
+    if (e.kind == log::event::target_exec)
+      rows[0].second += "; at " + fixed(e.t, 1) + " s " + e.detail;
+  }
   if (const auto facts = log::import_facts(in.header)) {
     rows[0] = {"target", h.target.name};
     rows.insert(rows.begin() + 1,

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "soak/log/metrics.hpp"
+#include "soak/log/redact.hpp"
 
 namespace soak::sampler {
 
@@ -119,6 +120,18 @@ void Sampler::emit(std::string_view name, double value) {
   if (tap_fn_) tap_.emplace_back(name, value);
 }
 
+void Sampler::record_exec(double t, const ExecSeen& exec) {
+  // The header keeps what was attached to or launched; the event says what runs now, with its
+  // command line redacted as the header's is.
+  const std::vector<std::string> cmdline =
+      log::redact_command_line(exec.cmdline, log::compile_redactions(options_.redact));
+  std::string shown;
+  for (const auto& arg : cmdline) shown += (shown.empty() ? "" : " ") + arg;
+  writer_.event(t, log::event::target_exec,
+                "the target ran exec: now " + exec.name + " (" + shown + ")",
+                nlohmann::json{{"name", exec.name}, {"cmdline", cmdline}});
+}
+
 void Sampler::event(std::string_view kind, std::string_view detail) {
   // The sample line is still being built; a source's event is written right after it.
   pending_events_.emplace_back(kind, detail);
@@ -145,6 +158,7 @@ bool Sampler::take_sample() {
         nlohmann::json extra = nlohmann::json::object();
         if (info.exit_code) extra["exit_code"] = *info.exit_code;
         if (info.signal) extra["signal"] = *info.signal;
+        for (Source* source : sources_) source->target_ended(extra);
         writer_.event(t, "target_exited", info.detail, extra);
         finish(EndReason::target_exited);
         return false;
@@ -166,6 +180,7 @@ bool Sampler::take_sample() {
     }
   }
 
+  if (result.exec) record_exec(t, *result.exec);
   const ProcessSnapshot& s = result.snapshot;
   if (detail_tick) last_detail_ = read_time;
   writer_.begin_sample(t);

@@ -177,6 +177,7 @@ class Session {
     s.interval = options.interval;
     s.duration = options.duration;
     s.detail_period = options.detail_interval;
+    s.redact = options.redact;
     return s;
   }
 

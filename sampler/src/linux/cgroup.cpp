@@ -112,6 +112,8 @@ std::unique_ptr<CgroupSource> CgroupSource::discover(Pid pid, const fs::path& sy
 CgroupSource::CgroupSource(fs::path dir, int version, std::string cgroup_path)
     : dir_(std::move(dir)), version_(version), cgroup_path_(std::move(cgroup_path)) {
   const bool v2 = version_ == 2;
+  events_file_ = dir_ / (v2 ? "memory.events" : "memory.oom_control");
+  oom_kills_at_start_ = oom_kills();
   current_file_ = dir_ / (v2 ? "memory.current" : "memory.usage_in_bytes");
   limit_file_ = dir_ / (v2 ? "memory.max" : "memory.limit_in_bytes");
   stat_file_ = dir_ / "memory.stat";
@@ -146,6 +148,21 @@ void CgroupSource::contribute(TickSink& sink) {
   if (const auto file = parse_cgroup_stat_field(buffer_, v2 ? "file" : "total_cache")) {
     sink.metric(metric::cgroup_file_bytes, *file);
   }
+}
+
+std::optional<double> CgroupSource::oom_kills() {
+  int err = 0;
+  std::string text;
+  if (!read_whole_file(events_file_.c_str(), text, err)) return std::nullopt;
+  return parse_cgroup_stat_field(text, "oom_kill");
+}
+
+void CgroupSource::target_ended(nlohmann::json& event_fields) {
+  const auto now = oom_kills();
+  if (!now || !oom_kills_at_start_ || *now <= *oom_kills_at_start_) return;
+  // The kernel's OOM killer ran in the target's cgroup during the run, and the target is gone.
+  event_fields["oom_kill"] = true;
+  event_fields["oom_kills"] = *now - *oom_kills_at_start_;
 }
 
 }  // namespace soak::sampler::detail

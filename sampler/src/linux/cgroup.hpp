@@ -40,6 +40,7 @@ class CgroupSource : public Source {
       const std::filesystem::path& proc_root = "/proc");
   std::string_view name() const override { return "cgroup"; }
   void contribute(TickSink& sink) override;
+  void target_ended(nlohmann::json& event_fields) override;
   int version() const { return version_; }
   const std::filesystem::path& directory() const { return dir_; }
 
@@ -50,8 +51,11 @@ class CgroupSource : public Source {
   std::filesystem::path dir_;
   int version_;
   std::string cgroup_path_;
+  std::optional<double> oom_kills();
   std::string current_file_, limit_file_, stat_file_;  ///< full paths, built once
-  std::string buffer_;                                 ///< reused read buffer
+  std::string events_file_;  ///< memory.events (v2) or memory.oom_control (v1)
+  std::optional<double> oom_kills_at_start_;
+  std::string buffer_;  ///< reused read buffer
   std::uint64_t calls_ = 0;
 };
 

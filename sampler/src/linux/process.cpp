@@ -112,6 +112,7 @@ class LinuxProcessReader final : public ProcessReader {
   LinuxProcessReader() { buffer_.reserve(4096); }
   ReadStatus open_files(Pid pid, int& error_number);
   void read_cmdline();
+  std::vector<std::string> current_cmdline() const;
   ReadStatus read_stat(ProcessSnapshot& out, int& error_number);
   ReadStatus read_statm(ProcessSnapshot& out, int& error_number);
   std::optional<std::uint32_t> count_fds();
@@ -132,7 +133,9 @@ class LinuxProcessReader final : public ProcessReader {
   std::vector<std::pair<Pid, UniqueFd>> children_fds_next_;
   bool fd_size_is_count_ = false;  ///< Linux >= 6.2: st_size of /proc/PID/fd is the count
   std::string buffer_;             ///< reused read buffer (no allocation per tick)
-  std::vector<Pid> pending_;       ///< reused work lists for the descendant walk
+  std::string current_name_;       ///< the name now (it changes at an exec)
+  bool exec_pending_ = false;
+  std::vector<Pid> pending_;  ///< reused work lists for the descendant walk
   std::vector<Pid> descendants_;
 };
 
@@ -188,18 +191,25 @@ ReadStatus LinuxProcessReader::open_files(Pid pid, int& error_number) {
   return ReadStatus::ok;
 }
 
-void LinuxProcessReader::read_cmdline() {
+std::vector<std::string> LinuxProcessReader::current_cmdline() const {
+  std::vector<std::string> args;
   const UniqueFd fd = open_read_only_at(dir_fd_.get(), "cmdline");
   std::string cmdline;
   int err = 0;
-  if (!fd || !pread_all(fd.get(), cmdline, err)) return;
+  if (!fd || !pread_all(fd.get(), cmdline, err)) return args;
   std::string_view rest(cmdline);
   while (!rest.empty()) {
     const auto nul = rest.find('\0');
-    info_.cmdline.emplace_back(rest.substr(0, nul));
+    args.emplace_back(rest.substr(0, nul));
     if (nul == std::string_view::npos) break;
     rest.remove_prefix(nul + 1);
   }
+  return args;
+}
+
+void LinuxProcessReader::read_cmdline() {
+  info_.cmdline = current_cmdline();
+  current_name_ = info_.name;
 }
 
 ReadStatus LinuxProcessReader::read_stat(ProcessSnapshot& out, int& error_number) {
@@ -211,6 +221,10 @@ ReadStatus LinuxProcessReader::read_stat(ProcessSnapshot& out, int& error_number
   }
   if (fields.start_ticks != info_.identity.start_ticks) return ReadStatus::pid_reused;
   if (is_gone_state(fields.state)) return ReadStatus::exited;
+  if (fields.comm != current_name_) {
+    current_name_ = fields.comm;  // an exec: the same process runs another program
+    exec_pending_ = true;
+  }
   out.state = fields.state;
   out.threads = fields.threads;
   out.minor_faults = fields.minor_faults;
@@ -356,6 +370,10 @@ ReadResult LinuxProcessReader::read(ReadDetail detail) {
     if (process_exists(info_.identity.pid)) result.status = ReadStatus::pid_reused;
   }
   if (!result.ok()) return result;
+  if (exec_pending_) {
+    exec_pending_ = false;
+    result.exec = ExecSeen{current_name_, current_cmdline()};
+  }
   result.snapshot.fds = count_fds();
   if (detail.memory_breakdown) read_smaps_rollup(result.snapshot);
   if (detail.children) read_descendants(result.snapshot);

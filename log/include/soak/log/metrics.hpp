@@ -73,6 +73,8 @@ namespace soak::log::event {
 
 inline constexpr std::string_view target_exited = "target_exited";
 inline constexpr std::string_view target_stopped = "target_stopped";
+/// The target ran exec (the same process, another program): fields `name`, `cmdline`.
+inline constexpr std::string_view target_exec = "target_exec";
 inline constexpr std::string_view run_ended = "run_ended";
 inline constexpr std::string_view job_finished = "job_finished";
 inline constexpr std::string_view job_failed = "job_failed";

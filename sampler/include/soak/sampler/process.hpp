@@ -74,10 +74,19 @@ struct ProcessSnapshot {
   std::optional<std::uint64_t> children_rss_bytes;
 };
 
+/// The process ran exec (it is the same process, now running another program): what it runs now.
+struct ExecSeen {
+  std::string name;
+  std::vector<std::string> cmdline;
+};
+
 struct ReadResult {
   ReadStatus status = ReadStatus::ok;
   int error_number = 0;  ///< the platform's error code (Linux: errno) when status is not ok
   ProcessSnapshot snapshot;
+  /// Set on the read that first sees an exec (Linux: the name in stat changed; an exec of a
+  /// program with the same name is not seen). info() keeps what was opened.
+  std::optional<ExecSeen> exec;
   bool ok() const { return status == ReadStatus::ok; }
 };
 

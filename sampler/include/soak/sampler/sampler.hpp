@@ -33,6 +33,8 @@ struct SamplerOptions {
   std::chrono::nanoseconds detail_period = std::chrono::seconds(10);
   /// How often the log is fdatasync'ed (each line is written at once regardless).
   std::chrono::nanoseconds sync_period = std::chrono::seconds(10);
+  /// --redact patterns for a command line the target takes on at an exec (log/redact.hpp).
+  std::vector<std::string> redact;
 };
 
 enum class EndReason {
@@ -104,6 +106,7 @@ class Sampler : private TickSink {
   bool take_sample();
   void finish(EndReason reason);
   void report_late(double t);
+  void record_exec(double t, const ExecSeen& exec);
   void emit(std::string_view name, double value);
   double seconds_since_start(std::chrono::steady_clock::time_point when) const;
   void metric(std::string_view name, double value) override;

@@ -6,6 +6,7 @@
 // Failure modes: a source never throws from contribute(); what fails is reported through
 // TickSink::event and shows as a gap (no metric) on that tick. Units go in metric names.
 
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 namespace soak::sampler {
@@ -34,6 +35,9 @@ class Source {
   virtual void contribute(TickSink& sink) = 0;
   /// Called once when sampling ends; release connections, stop background work.
   virtual void stop() {}
+  /// Called once when the target is seen gone, before its event is written: a source adds
+  /// what it knows of how it ended (the cgroup: "oom_kill": true when its OOM kills rose).
+  virtual void target_ended(nlohmann::json& event_fields) { (void)event_fields; }
 };
 
 }  // namespace soak::sampler
