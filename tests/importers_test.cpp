@@ -156,3 +156,21 @@ TEST_CASE("the report of an imported PerfMon file says where it came from and wh
   CHECK(both.find("id=\"chart-memory\"") == std::string::npos);  // only p1-/p2- charts
   CHECK_THAT(both, Catch::Contains("id=\"chart-p1-memory\""));
 }
+
+TEST_CASE("a JSON recording with a number past a double's range is exit 3 with one line") {
+  TempDir dir;
+  write_text(dir / "big.json",
+             R"({"TargetProcess":"x","StartTime":"1","Events":[{"timestamp":"2026-12-01T10:00:00Z",)"
+             R"("provider":"System.Runtime","name":"Working Set (MB)","counterType":"Metric",)"
+             R"("value":1e999}]})");
+  write_text(dir / "big-prom.json",
+             R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},)"
+             R"("values":[[1e999,"1"]]}]}})");
+  for (const auto& [format, file] : std::vector<std::pair<std::string, std::string>>{
+           {"dotnet-counters", "big.json"}, {"prometheus", "big-prom.json"}}) {
+    const Imported r = import_and_analyze(format, dir / file, dir, {}, file + ".run");
+    INFO(r.import.err);
+    CHECK(r.import.exit_code == 3);
+    CHECK(lines_of(r.import.err).size() == 1);
+  }
+}

@@ -318,6 +318,10 @@ nlohmann::json parse_json(std::string_view original, const std::string& file, bo
     text::fail(file, line, column,
                "expected dotnet-counters JSON ({\"TargetProcess\": ..., \"Events\": [...]}), "
                "found text that is not JSON there");
+  } catch (const nlohmann::json::exception&) {  // a number past a double's range (1e999)
+    text::fail(file, 0, 0,
+               "expected dotnet-counters JSON whose numbers a double can hold, found one that "
+               "is out of range");
   }
 }
 

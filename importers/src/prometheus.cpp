@@ -71,6 +71,10 @@ QueryRangeAnswer parse_query_range(std::string_view json) {
     answer.error = e.what();
     answer.error_byte = e.byte;
     return answer;
+  } catch (const nlohmann::json::exception& e) {  // a number past a double's range (1e999)
+    answer.failure = QueryRangeFailure::not_json;
+    answer.error = e.what();
+    return answer;
   }
   if (doc.is_array()) {  // promtool query range -o json: the result alone
     answer.bare = true;
