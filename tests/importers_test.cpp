@@ -159,13 +159,14 @@ TEST_CASE("the report of an imported PerfMon file says where it came from and wh
 
 TEST_CASE("a JSON recording with a number past a double's range is exit 3 with one line") {
   TempDir dir;
-  write_text(dir / "big.json",
-             R"({"TargetProcess":"x","StartTime":"1","Events":[{"timestamp":"2026-12-01T10:00:00Z",)"
-             R"("provider":"System.Runtime","name":"Working Set (MB)","counterType":"Metric",)"
-             R"("value":1e999}]})");
+  write_text(
+      dir / "big.json",
+      R"j({"TargetProcess":"x","StartTime":"1","Events":[{"timestamp":"2026-12-01T10:00:00Z",)j"
+      R"j("provider":"System.Runtime","name":"Working Set (MB)","counterType":"Metric",)j"
+      R"j("value":1e999}]})j");
   write_text(dir / "big-prom.json",
-             R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},)"
-             R"("values":[[1e999,"1"]]}]}})");
+             R"j({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},)j"
+             R"j("values":[[1e999,"1"]]}]}})j");
   for (const auto& [format, file] : std::vector<std::pair<std::string, std::string>>{
            {"dotnet-counters", "big.json"}, {"prometheus", "big-prom.json"}}) {
     const Imported r = import_and_analyze(format, dir / file, dir, {}, file + ".run");
