@@ -595,6 +595,25 @@ TEST_CASE("after kill -9 of soak, the target it launched does not outlive it") {
   if (alive(*target)) ::kill(*target, SIGKILL);
 }
 
+TEST_CASE("after kill -9 of soak, what its target started does not outlive it either") {
+  TempDir dir;
+  const fs::path run = dir / "run";
+  // The target's child is in the target's process group; the parent-death signal reaches only
+  // the target itself, soak's keeper the whole group.
+  Child soak({soak_binary().string(), "run", "--out", run.string(), "--", "sh", "-c",
+              "sleep 300 & echo child $!; wait"});
+  std::string output;
+  REQUIRE(wait_until(
+      [&] { return (output = read_file(run / "target.log")).find('\n') != std::string::npos; },
+      10s));
+  const auto grandchild = static_cast<pid_t>(std::stol(output.substr(6)));
+  REQUIRE(alive(grandchild));
+  soak.signal(SIGKILL);
+  soak.wait();
+  CHECK(wait_until([&] { return !alive(grandchild); }, 5s));
+  if (alive(grandchild)) ::kill(grandchild, SIGKILL);
+}
+
 TEST_CASE("with --keep-running the launched target outlives soak, as asked") {
   TempDir dir;
   Child soak({soak_binary().string(), "run", "--keep-running", "--duration", "1s", "--interval",

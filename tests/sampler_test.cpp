@@ -439,3 +439,51 @@ TEST_CASE("soak's own resident bytes and CPU seconds are read") {
   const SelfUsage after = read_self_usage();
   CHECK(after.cpu_s >= before.cpu_s + 0.1);
 }
+
+TEST_CASE("a launched target's output is copied whole into its file, and kept under the cap") {
+  TempDir dir;
+  const fs::path output = dir / "target.log";
+  {
+    LaunchOptions launch;
+    launch.argv = {"sh", "-c", "echo to-stdout; echo to-stderr >&2"};
+    launch.output_file = output;
+    LaunchedProcess target(launch);
+    target.wait();
+  }  // the keeper has copied everything once the LaunchedProcess is gone
+  CHECK(read_file(output) == "to-stdout\nto-stderr\n");
+
+  // 1 MiB of output against a 64 KiB cap: the file rotates, and what is kept is the newest.
+  constexpr std::uint64_t kCap = 64 * 1024;
+  {
+    LaunchOptions launch;
+    launch.argv = {"sh", "-c", "i=0; while [ $i -lt 16384 ]; do echo line-$i-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo END"};
+    launch.output_file = output;
+    launch.output_file_cap_bytes = kCap;
+    LaunchedProcess target(launch);
+    REQUIRE(target.wait().exit_code == 0);
+  }
+  const std::string kept = read_file(output);
+  const std::string older = read_file(dir / "target.log.1");
+  CHECK(kept.size() <= kCap + 200);  // the cap, plus the one-line note at the top
+  CHECK(older.size() <= kCap + 200);
+  CHECK(older.size() > kCap / 2);
+  CHECK_THAT(kept, Catch::StartsWith("[soak: the target's earlier output is in target.log.1"));
+  CHECK_THAT(kept, Catch::EndsWith("line-16383-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nEND\n"));
+  CHECK(fs::file_size(output) + fs::file_size(dir / "target.log.1") < 3 * kCap);
+}
+
+TEST_CASE("what a launched target started in its group ends with it when soak stops it") {
+  TempDir dir;
+  const fs::path output = dir / "target.log";
+  pid_t grandchild = 0;
+  {
+    LaunchOptions launch;
+    launch.argv = {"sh", "-c", "sleep 300 & echo child $!; wait"};
+    launch.output_file = output;
+    LaunchedProcess target(launch);
+    REQUIRE(wait_until([&] { return read_file(output).find('\n') != std::string::npos; }));
+    grandchild = static_cast<pid_t>(std::stol(read_file(output).substr(6)));
+    REQUIRE(process_running(grandchild));
+  }
+  CHECK(wait_until([&] { return !process_running(grandchild); }, std::chrono::seconds(5)));
+}

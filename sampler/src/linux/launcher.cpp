@@ -1,19 +1,24 @@
 // The Linux launcher: fork and execve into a process group of its own, with a parent-death
-// signal (so the target never outlives soak), waitpid, kill.
+// signal, waitpid, kill; and a keeper process beside the target that copies its output into a
+// bounded file and kills the target's whole group the moment soak is gone, even by `kill -9`.
 
 #include "soak/sampler/launcher.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -69,7 +74,9 @@ std::optional<std::string> resolve_command(const std::string& name, int& error) 
 struct ChildPlan {
   std::string file;
   std::vector<char*> argv, envp;
-  const char* output = nullptr;
+  const char* output = nullptr;  ///< a file to append to (no keeper: --keep-running)
+  int output_pipe = -1;          ///< or the write end of the keeper's pipe
+  int output_pipe_read = -1;     ///< closed in the child
   const char* directory = nullptr;
   bool dies_with_parent = true;
   pid_t parent = 0;
@@ -98,7 +105,12 @@ struct ChildPlan {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   const int in = ::open("/dev/null", O_RDONLY);
   if (in < 0 || ::dup2(in, STDIN_FILENO) < 0) fail(errno);
-  if (plan.output != nullptr) {
+  if (plan.output_pipe >= 0) {
+    ::close(plan.output_pipe_read);
+    if (::dup2(plan.output_pipe, STDOUT_FILENO) < 0 || ::dup2(plan.output_pipe, STDERR_FILENO) < 0)
+      fail(errno);
+    ::close(plan.output_pipe);
+  } else if (plan.output != nullptr) {
     const int out = ::open(plan.output, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (out < 0 || ::dup2(out, STDOUT_FILENO) < 0 || ::dup2(out, STDERR_FILENO) < 0) fail(errno);
   }
@@ -108,6 +120,137 @@ struct ChildPlan {
   ::_exit(127);
 }
 
+
+/// What the keeper needs, prepared before fork.
+struct KeeperPlan {
+  pid_t group = 0;    ///< the target's process group
+  int control = -1;   ///< read end: soak writes kKeeperDone before it closes; EOF alone is its death
+  int output = -1;    ///< read end of the target's output pipe; -1 when the output is inherited
+  const char* output_path = nullptr;
+  const char* rotated_path = nullptr;
+  std::uint64_t file_cap_bytes = 0;
+};
+
+/// The byte soak writes to the keeper at a normal end: it has stopped the target itself.
+constexpr char kKeeperDone = 'd';
+/// How long the keeper still copies output after soak ended (a straggler outside the group may
+/// hold the pipe open): enough for what was already written, short enough not to delay the end.
+constexpr int kKeeperDrainMs = 500;
+constexpr std::string_view kRotatedNote =
+    "[soak: the target's earlier output is in target.log.1; older output was dropped]\n";
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // disk full: the output is best effort, the run goes on
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+/// The target's output file, kept under its cap: past it the file is moved to the rotated name
+/// (replacing the one before) and a new one started. Async-signal-safe calls only.
+struct BoundedFile {
+  const KeeperPlan* plan = nullptr;
+  int fd = -1;
+  std::uint64_t size = 0;
+
+  void open_file(int flags) {
+    fd = ::open(plan->output_path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
+    struct stat st {};
+    size = fd >= 0 && ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  }
+  void append(const char* data, std::size_t n) {
+    if (fd < 0) return;
+    if (size + n > plan->file_cap_bytes && size > 0) {
+      ::close(fd);
+      ::rename(plan->output_path, plan->rotated_path);
+      open_file(O_TRUNC);
+      if (fd < 0) return;
+      write_all(fd, kRotatedNote.data(), kRotatedNote.size());
+      size += kRotatedNote.size();
+    }
+    write_all(fd, data, n);
+    size += n;
+  }
+};
+
+/// Closes every descriptor the keeper inherited except its own two, so it holds no other
+/// pipe's write end open (its reader would never see the end).
+void close_other_fds(int a, int b) {
+  unsigned from = 3;
+  for (const int fd : {std::min(a, b), std::max(a, b)}) {
+    if (fd < static_cast<int>(from)) continue;
+    if (static_cast<unsigned>(fd) > from) ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  ::close_range(from, UINT_MAX, 0);
+}
+
+/// In the forked keeper: copies the target's output into its bounded file until soak ends;
+/// when soak is gone without saying it is done (a crash, `kill -9`), kills the target's whole
+/// group. Async-signal-safe calls only. Never returns.
+[[noreturn]] void become_keeper(const KeeperPlan& plan) {
+  ::setpgid(0, 0);  // not in soak's group: the terminal's Ctrl-C is soak's to handle
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  // It must outlive nothing and miss nothing: only soak's end (its pipe's EOF) ends it.
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGTSTP}) {
+    ::sigaction(sig, &ignore, nullptr);
+  }
+  close_other_fds(plan.control, plan.output);
+  BoundedFile file{&plan};
+  if (plan.output >= 0) file.open_file(O_APPEND);
+  static char buffer[64 * 1024];
+  int output = plan.output;
+  bool said_done = false, done = false;
+  timespec drain_end{};
+  while (true) {
+    int timeout_ms = -1;
+    if (done) {
+      timespec now{};
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      timeout_ms = static_cast<int>((drain_end.tv_sec - now.tv_sec) * 1000 +
+                                    (drain_end.tv_nsec - now.tv_nsec) / 1000000);
+      if (timeout_ms <= 0) break;  // the drain's time is up
+    }
+    pollfd fds[2] = {{done ? -1 : plan.control, POLLIN, 0}, {output, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    if (fds[1].revents != 0) {
+      const ssize_t n = ::read(output, buffer, sizeof buffer);
+      if (n > 0) {
+        file.append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(output);
+        output = -1;
+        if (done) break;
+      }
+    }
+    if (fds[0].revents != 0) {
+      char byte = 0;
+      const ssize_t n = ::read(plan.control, &byte, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 1) {
+        said_done = said_done || byte == kKeeperDone;
+        continue;
+      }
+      if (!said_done) ::kill(-plan.group, SIGKILL);  // soak is gone: so is all it launched
+      done = true;
+      if (output < 0) break;
+      ::clock_gettime(CLOCK_MONOTONIC, &drain_end);
+      drain_end.tv_sec += kKeeperDrainMs / 1000;
+      drain_end.tv_nsec += (kKeeperDrainMs % 1000) * 1000000L;
+      if (drain_end.tv_nsec >= 1000000000L) {
+        drain_end.tv_sec += 1;
+        drain_end.tv_nsec -= 1000000000L;
+      }
+    }
+  }
+  ::_exit(0);
+}
 }  // namespace
 
 LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
@@ -136,6 +279,15 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
   if (options.working_directory) plan.directory = directory.c_str();
   plan.dies_with_parent = options.dies_with_soak;
   plan.parent = ::getpid();
+  // With a keeper, the output goes through it (bounded); without one (--keep-running: the
+  // target outlives soak, and so must its output's destination) straight into the file.
+  int output_pipe[2] = {-1, -1};
+  if (options.dies_with_soak && options.output_file) {
+    if (::pipe2(output_pipe, O_CLOEXEC) != 0) throw launch_error(errno);
+    plan.output_pipe_read = output_pipe[0];
+    plan.output_pipe = output_pipe[1];
+  }
+  const log::UniqueFd output_read(output_pipe[0]), output_write(output_pipe[1]);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw launch_error(errno);
   plan.report_fd = report[1];
@@ -163,7 +315,61 @@ LaunchedProcess::LaunchedProcess(const LaunchOptions& options) {
   // The parent sets the group too: no window where a signal to the group misses the child.
   ::setpgid(pid, pid);
   pid_ = pid;
+  if (options.dies_with_soak) {
+    start_keeper(options, output_read.get());
+  }
   wait_for_exec_to_settle();
+}
+
+void LaunchedProcess::start_keeper(const LaunchOptions& options, int output_read) {
+  const std::string output = options.output_file ? options.output_file->string() : "";
+  const std::string rotated = output + ".1";
+  KeeperPlan plan;
+  plan.group = pid_;
+  plan.output = options.output_file ? output_read : -1;
+  plan.output_path = output.c_str();
+  plan.rotated_path = rotated.c_str();
+  plan.file_cap_bytes = options.output_file_cap_bytes;
+  int control[2];
+  if (::pipe2(control, O_CLOEXEC) != 0) {
+    const int rc = errno;
+    terminate(std::chrono::milliseconds(0));
+    throw LaunchError(std::string("cannot start soak's keeper of the target: ") +
+                      std::strerror(rc));
+  }
+  plan.control = control[0];
+  const pid_t keeper = ::fork();
+  if (keeper == 0) become_keeper(plan);
+  ::close(control[0]);
+  if (keeper < 0) {
+    const int rc = errno;
+    ::close(control[1]);
+    terminate(std::chrono::milliseconds(0));
+    throw LaunchError(std::string("cannot start soak's keeper of the target: ") +
+                      std::strerror(rc));
+  }
+  keeper_pid_ = keeper;
+  keeper_control_ = log::UniqueFd(control[1]);
+}
+
+void LaunchedProcess::finish_keeper() {
+  if (keeper_pid_ <= 0) return;
+  const char done = kKeeperDone;
+  (void)!::write(keeper_control_.get(), &done, 1);
+  keeper_control_ = log::UniqueFd();
+  // The keeper drains for at most kKeeperDrainMs; wait a little longer before killing it.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(4 * kKeeperDrainMs);
+  int status = 0;
+  while (::waitpid(keeper_pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(keeper_pid_, SIGKILL);
+      ::waitpid(keeper_pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  keeper_pid_ = -1;
 }
 
 void LaunchedProcess::wait_for_exec_to_settle() const {
@@ -189,7 +395,11 @@ void LaunchedProcess::wait_for_exec_to_settle() const {
 }
 
 LaunchedProcess::~LaunchedProcess() {
-  if (!released_ && !exit_) terminate(std::chrono::milliseconds(2000));
+  if (!released_) {
+    if (!exit_) terminate(std::chrono::milliseconds(2000));
+    ::kill(-pid_, SIGKILL);  // what the target left behind in its group
+  }
+  finish_keeper();
 }
 
 ExitInfo LaunchedProcess::record(int status) {
