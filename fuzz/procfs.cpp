@@ -1,6 +1,7 @@
 // The /proc and cgroup text parsers of the Linux sampler. The first byte picks the parser:
 // /proc/PID/stat, a children file's PID list, a statm-like pair of numbers, a cgroup value file,
-// a memory.stat field (the key is the text's first word), /proc/PID/smaps. None throws: bad
+// a memory.stat field (the key is the text's first word), /proc/PID/smaps, /proc/PID/cgroup,
+// memory.events' oom_kill count. None throws: bad
 // text is "not read" (false, nullopt, no entry).
 #include "linux/procfs.hpp"
 
@@ -16,7 +17,7 @@ namespace detail = soak::sampler::detail;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view text = soak::fuzz::text_of(data + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0: {
       detail::StatFields stat;
       (void)detail::parse_stat(text, stat);
@@ -39,6 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 4:
       (void)detail::parse_cgroup_stat_field(text, text.substr(0, text.find(' ')));
+      break;
+    case 5:
+      (void)detail::parse_proc_cgroup(text);
+      break;
+    case 6:
+      (void)detail::parse_cgroup_stat_field(text, "oom_kill");
       break;
     default:
       (void)detail::reduce_smaps(text);

@@ -11,6 +11,7 @@
 #include "reference/reference.hpp"
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/stats.hpp"
+#include "soak/analysis/stop_rule.hpp"
 #include "soak/analysis/targets.hpp"
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
@@ -594,4 +595,79 @@ TEST_CASE(
   const Verdict whole = analyze(in);
   CHECK(std::none_of(whole.warnings.begin(), whole.warnings.end(),
                      [](const Finding& f) { return f.code == FindingCode::small_judged_share; }));
+}
+
+namespace {
+
+/// The first stop decision of a StopRule fed the verdict of every minute of `value(t, noise)`
+/// sampled each second for `minutes`; nullopt when the run would have gone to its end.
+std::optional<soak::analysis::StopDecision> first_stop(
+    const std::function<double(double)>& value, int minutes, std::uint64_t seed,
+    soak::analysis::StopRuleOptions options = {}) {
+  using namespace soak::analysis;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0, 200e3);  // 200 kB of allocator jitter
+  std::vector<double> t, rss;
+  if (!options.planned_duration_s) options.planned_duration_s = minutes * 60.0;
+  StopRule rule(options);
+  for (int s = 0; s < minutes * 60; ++s) {
+    t.push_back(s);
+    rss.push_back(value(s) + noise(rng));
+    if ((s + 1) % 60 != 0) continue;
+    RunInput input;
+    input.series.push_back({"rss_bytes", t, rss});
+    input.samples = t.size();
+    input.duration_s = s;
+    input.mem_total_bytes = 8e9;
+    if (auto stop = rule.decide(analyze(input))) return stop;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("--stop-on-fail stops a leak over its target once measured long enough, twice") {
+  using soak::analysis::StopDecision;
+  // 20 MB/min against the default 5 MB/min target: over it from the first minutes.
+  for (const std::uint64_t seed : {1u, 2u, 977u, 65537u}) {
+    CAPTURE(seed);
+    const auto stop = first_stop([](double s) { return 100e6 + 20e6 / 60 * s; }, 30, seed);
+    REQUIRE(stop.has_value());
+    CHECK(stop->why == StopDecision::Why::grows_over_target);
+    CHECK(stop->check == "rss_growth");
+    // Not before the judged span and its confirmation; well before the planned 30 minutes.
+    CHECK(stop->at_s >= soak::analysis::kStopMinJudgedSpanS + 60 - 1);
+    CHECK(stop->at_s <= 8 * 60);
+  }
+  // Planned for 8 hours, the same leak is not stopped on its first half hour (a tenth of the
+  // plan is 48 minutes).
+  soak::analysis::StopRuleOptions overnight;
+  overnight.planned_duration_s = 8 * 3600.0;
+  CHECK_FALSE(first_stop([](double s) { return 100e6 + 20e6 / 60 * s; }, 30, 1, overnight));
+}
+
+TEST_CASE("--stop-on-fail never stops a run that warms up and then holds, nor one under target") {
+  for (const std::uint64_t seed : {1u, 2u, 977u, 65537u}) {
+    CAPTURE(seed);
+    // Warm-ups fast enough to look like a leak at first (24 and 20 MB/min), then flat.
+    CHECK_FALSE(
+        first_stop([](double s) { return 100e6 + 60e6 * (1 - std::exp(-s / 150)); }, 30, seed));
+    CHECK_FALSE(
+        first_stop([](double s) { return 100e6 + 200e6 * (1 - std::exp(-s / 600)); }, 30, seed));
+    // A slow leak under the target (1 MB/min against 5 MB/min) is not a stop either.
+    CHECK_FALSE(first_stop([](double s) { return 100e6 + 1e6 / 60 * s; }, 20, seed));
+  }
+}
+
+TEST_CASE("--stop-on-fail stops when a hard limit is crossed, and on a near OOM when asked") {
+  using soak::analysis::StopDecision;
+  // 600 MB/min: past the max RSS target (the documented profile's) within minutes.
+  const auto crossed = first_stop([](double s) { return 100e6 + 600e6 / 60 * s; }, 20, 5);
+  REQUIRE(crossed.has_value());
+  CHECK((crossed->why == StopDecision::Why::limit_crossed ||
+         crossed->why == StopDecision::Why::grows_over_target));
+  soak::analysis::StopRuleOptions near_oom;
+  near_oom.oom_within_s = 4 * 3600.0;  // 8 GB host, 30 MB/min: the host is full in ~4.4 h
+  const auto oom = first_stop([](double s) { return 100e6 + 30e6 / 60 * s; }, 20, 5, near_oom);
+  REQUIRE(oom.has_value());
 }

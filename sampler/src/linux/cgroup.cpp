@@ -31,11 +31,7 @@ std::string_view first_token(std::string_view text) {
   return text.substr(0, text.find_first_of(" \t\n"));
 }
 
-/// The v2 path and the v1 memory-controller path of /proc/PID/cgroup's text (either empty).
-struct CgroupPaths {
-  std::string v2;
-  std::string v1_memory;
-};
+}  // namespace
 
 CgroupPaths parse_proc_cgroup(std::string_view text) {
   // Lines are "hierarchy-ID:controller-list:cgroup-path"; v2 is "0::PATH".
@@ -56,8 +52,6 @@ CgroupPaths parse_proc_cgroup(std::string_view text) {
   });
   return paths;
 }
-
-}  // namespace
 
 std::optional<double> parse_cgroup_value(std::string_view text) {
   const std::string_view token = first_token(text);

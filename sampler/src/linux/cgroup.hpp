@@ -31,6 +31,13 @@ std::optional<double> parse_cgroup_value(std::string_view text);
 /// The value of `key` in a memory.stat text ("anon 73400320\nfile ..."), if present.
 std::optional<double> parse_cgroup_stat_field(std::string_view stat_text, std::string_view key);
 
+/// The v2 path and the v1 memory-controller path of /proc/PID/cgroup's text (either empty).
+struct CgroupPaths {
+  std::string v2;
+  std::string v1_memory;
+};
+CgroupPaths parse_proc_cgroup(std::string_view text);
+
 class CgroupSource : public Source {
  public:
   /// The cgroup of `pid`, or nullptr when it has no readable memory controller (the root
