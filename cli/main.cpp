@@ -41,6 +41,8 @@ struct Flags {
   std::string metrics_listen, targets, warmup, duration, interval = "1s", out, junit;
   std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
+  bool stop_on_fail = false;
+  std::string stop_if_oom_within;  ///< --stop-if-oom-within D
   bool quiet = false;
 };
 
@@ -107,6 +109,12 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
                  "http:METHOD URL, jcmd (jcmd PID GC.run), signal:NAME (signal:USR1) or "
                  "cmd:PROGRAM ARGS (no shell; ${pid} replaced); put PID before it or quote it")
       ->expected(1, 8);
+  cmd.add_flag("--stop-on-fail", flags.stop_on_fail,
+               "end the run as soon as the verdict can no longer change (a hard limit crossed, "
+               "a leak over its target measured over a tenth of the run); exit 1");
+  cmd.add_option("--stop-if-oom-within", flags.stop_if_oom_within,
+                 "with --stop-on-fail: also end a failing run once its leaking memory would "
+                 "reach a limit (host memory, cgroup memory.max) within D");
   cmd.add_option("--redact", flags.redact,
                  "a regular expression for more of the target's command line to write as *** "
                  "(passwords, tokens and URL credentials always are); repeatable");
@@ -140,6 +148,11 @@ soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& c
   options.interval_given = cmd.count("--interval") > 0;
   if (!flags.out.empty()) options.out_dir = flags.out;
   options.keep_running = flags.keep_running;
+  options.stop_on_fail = flags.stop_on_fail || !flags.stop_if_oom_within.empty();
+  if (!flags.stop_if_oom_within.empty()) {
+    options.stop_if_oom_within =
+        parse_flag_duration("--stop-if-oom-within", flags.stop_if_oom_within);
+  }
   options.judge = to_judge(flags);
   for (const auto& spec : flags.probes) {
     soak::probes::parse_probe_spec(spec);  // every spec checked before anything starts

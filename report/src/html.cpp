@@ -170,7 +170,8 @@ std::string memory_chart(const ReportInput& in, double t_end) {
     }
   }
   for (const auto& e : in.events) {
-    if (e.kind == "target_exited" || e.kind == "stopped" || e.kind == "pid_reused" ||
+    if (e.kind == "target_exited" || e.kind == "stopped" || e.kind == "stopped_on_fail" ||
+        e.kind == "pid_reused" ||
         e.kind == "target_unreadable") {
       chart.markers.push_back({e.t, e.kind, "#57606a"});
     }

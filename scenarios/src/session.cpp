@@ -7,14 +7,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <functional>
+#include <atomic>
 #include <memory>
+#include <mutex>
 
+#include "soak/analysis/stop_rule.hpp"
 #include "soak/log/header.hpp"
 #include "soak/log/metrics.hpp"
 #include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
+#include "soak/report/words.hpp"
 #include "soak/sampler/launcher.hpp"
 #include "soak/sampler/memory_sources.hpp"
 #include "soak/sampler/periodic.hpp"
@@ -119,6 +123,61 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const fs::path& log_path,
       });
 }
 
+/// --stop-on-fail: every interim verdict goes through the stop rule, on the interim thread; a
+/// decision is picked up by the sampling thread's stop watch, which ends the run in order.
+class StopOnFail {
+ public:
+  explicit StopOnFail(const SessionOptions& options) : rule_(rule_options(options)) {}
+  void consider(const analysis::Verdict& so_far) {
+    const std::lock_guard lock(mutex_);
+    if (decision_) return;
+    decision_ = rule_.decide(so_far);
+    if (!decision_) return;
+    sentence_ = report::verdict_sentence(so_far);
+    requested_.store(true);
+  }
+  bool requested() const { return requested_.load(); }
+  /// The decision and the verdict's sentence at that moment; only once requested().
+  std::pair<analysis::StopDecision, std::string> decision() const {
+    const std::lock_guard lock(mutex_);
+    return {*decision_, sentence_};
+  }
+
+ private:
+  static analysis::StopRuleOptions rule_options(const SessionOptions& options) {
+    analysis::StopRuleOptions r;
+    r.planned_duration_s = seconds(options.duration);
+    r.oom_within_s = seconds(options.stop_if_oom_within);
+    return r;
+  }
+  mutable std::mutex mutex_;
+  analysis::StopRule rule_;
+  std::optional<analysis::StopDecision> decision_;
+  std::string sentence_;
+  std::atomic<bool> requested_{false};
+};
+
+/// The person's view, with the stop rule seeing each interim verdict first.
+class StopRuleView : public SessionView {
+ public:
+  StopRuleView(SessionView& inner, StopOnFail* stop) : inner_(inner), stop_(stop) {}
+  void begin(const std::string& title, std::optional<double> planned_s) override {
+    inner_.begin(title, planned_s);
+  }
+  void note(const std::string& line) override { inner_.note(line); }
+  void on_sample(const sampler::SamplerStatus& status) override { inner_.on_sample(status); }
+  void on_interim(const analysis::Verdict& so_far) override {
+    if (stop_ != nullptr) stop_->consider(so_far);
+    inner_.on_interim(so_far);
+  }
+  void on_interim_failed(const std::string& why) override { inner_.on_interim_failed(why); }
+  void end(const sampler::SamplerStatus& status) override { inner_.end(status); }
+
+ private:
+  SessionView& inner_;
+  StopOnFail* stop_;
+};
+
 /// What the load driver of a scenario adds to a session: started on the session's io_context,
 /// torn down before it.
 struct LoadHooks {
@@ -139,7 +198,9 @@ class Session {
         writer_(writer),
         exporter_(std::move(exporter)),
         sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
-        stop_watch_(io_) {}
+        stop_watch_(io_),
+        stop_on_fail_(options.stop_on_fail ? std::make_unique<StopOnFail>(options) : nullptr),
+        interim_view_(view, stop_on_fail_.get()) {}
 
   sampler::Sampler& sampler() { return sampler_; }
   std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
@@ -150,7 +211,7 @@ class Session {
     view_.begin(title, seconds(options_.duration));
     sampler_.set_on_sample([this](const sampler::SamplerStatus& s) { view_.on_sample(s); });
     start_exporter();
-    const auto interim = start_interim(writer_.path(), options_, view_, exporter_.get());
+    const auto interim = start_interim(writer_.path(), options_, interim_view_, exporter_.get());
     add_sources();
     if (load.setup) load.setup(io_, sampler_);
     sampler::EndReason reason = sampler::EndReason::stopped;
@@ -187,6 +248,16 @@ class Session {
     if (ended_) return;
     if (sampler::stop_requests() > 0) {
       sampler_.stop(sampler::stop_signal_name(sampler::last_stop_signal()));
+      return;
+    }
+    if (stop_on_fail_ && stop_on_fail_->requested()) {
+      const auto [decision, sentence] = stop_on_fail_->decision();
+      const nlohmann::json fields = {{"check", decision.check},
+                                     {"why", analysis::to_string(decision.why)},
+                                     {"decided_at_s", decision.at_s}};
+      writer_.event(seconds_since_start(), "stopped_on_fail", sentence, fields);
+      view_.note("--stop-on-fail: the verdict can no longer change; ending the run");
+      sampler_.stop("stop-on-fail");
       return;
     }
     stop_watch_.expires_after(kStopPoll);
@@ -257,6 +328,8 @@ class Session {
   boost::asio::io_context io_;
   sampler::Sampler sampler_;
   boost::asio::steady_timer stop_watch_;
+  std::unique_ptr<StopOnFail> stop_on_fail_;  ///< --stop-on-fail; null without it
+  StopRuleView interim_view_;                 ///< what the interim analysis reports to
   bool ended_ = false;  ///< the sampler has finished (on the io_context's thread)
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;

@@ -49,6 +49,11 @@ struct SessionOptions {
   std::chrono::nanoseconds regions_interval = std::chrono::minutes(1);  ///< memory-region snapshots
   std::optional<std::filesystem::path> out_dir;  ///< default ./soak-runs/<UTC>-<name>/
   bool keep_running = false;                     ///< leave a launched target running at the end
+  /// --stop-on-fail: end the run once the verdict so far is a failure no later sample can
+  /// undo (analysis/stop_rule.hpp), recorded as a `stopped_on_fail` event; with
+  /// stop_if_oom_within, also a failing run whose leaking memory nears a limit that soon.
+  bool stop_on_fail = false;
+  std::optional<std::chrono::nanoseconds> stop_if_oom_within;
   std::vector<std::string> probes;  ///< --probe specs, validated before anything starts
   std::string metrics_listen;       ///< --metrics-listen address; empty: no exporter
   /// --gc-checkpoint spec (gc_checkpoint.hpp), validated before anything starts; empty: none
