@@ -1,8 +1,13 @@
 #include "live_view.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "soak/log/metrics.hpp"
 #include "soak/report/format.hpp"
@@ -17,6 +22,29 @@ std::string signed_bytes(double delta) {
   return (delta >= 0 ? "+" : "-") + report::format_bytes(std::abs(delta));
 }
 
+/// The terminal's width when asked now (it follows a resize: every redraw asks again).
+/// Without one, 80: the width nobody's terminal is narrower than by accident.
+int terminal_columns(std::FILE* out) {
+  winsize size{};
+  if (::ioctl(::fileno(out), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+/// `line` cut to `columns` characters (UTF-8: counted by code point, never split inside one),
+/// so the terminal never wraps it and the block keeps its height.
+std::string fit(std::string_view line, int columns) {
+  std::size_t end = 0;
+  int shown = 0;
+  while (end < line.size()) {
+    std::size_t next = end + 1;
+    while (next < line.size() && (static_cast<unsigned char>(line[next]) & 0xC0) == 0x80) ++next;
+    if (shown + 1 > columns) break;
+    ++shown;
+    end = next;
+  }
+  return std::string(line.substr(0, end));
+}
+
 }  // namespace
 
 LiveView::LiveView(std::FILE* out, bool quiet)
@@ -25,51 +53,53 @@ LiveView::LiveView(std::FILE* out, bool quiet)
            std::string(std::getenv("TERM")) != "dumb"),
       quiet_(quiet) {}
 
-std::string LiveView::render_block(const sampler::SamplerStatus& s) const {
-  std::string block;
-  char line[256];
-  std::snprintf(line, sizeof line, "soak %s\n", title_.c_str());
-  block += line;
+std::string LiveView::render_block(const sampler::SamplerStatus& s, int columns) const {
+  std::vector<std::string> lines;
+  char line[512];
+  lines.push_back("soak " + title_);
   const std::string elapsed = sampler::format_duration(sampler::Seconds(s.elapsed_s));
   if (planned_s_ && *planned_s_ > 0) {
     const double fraction = std::clamp(s.elapsed_s / *planned_s_, 0.0, 1.0);
-    constexpr int kWidth = 30;
-    const int filled = static_cast<int>(fraction * kWidth);
-    std::string bar(static_cast<std::size_t>(filled), '#');
-    bar.append(static_cast<std::size_t>(kWidth - filled), '.');
-    std::snprintf(line, sizeof line, "  elapsed   %s / %s  [%s] %3.0f%%\n", elapsed.c_str(),
-                  sampler::format_duration(sampler::Seconds(*planned_s_)).c_str(), bar.c_str(),
-                  fraction * 100.0);
+    const std::string planned = sampler::format_duration(sampler::Seconds(*planned_s_));
+    std::snprintf(line, sizeof line, "  elapsed   %s / %s ", elapsed.c_str(), planned.c_str());
+    // The bar takes what the line leaves: at least 10 cells, at most 30.
+    const int room = columns - static_cast<int>(std::strlen(line)) - 8;
+    const int width = std::clamp(room, 0, 30);
+    std::string text = line;
+    if (width >= 10) {
+      const int filled = static_cast<int>(fraction * width);
+      text += "[" + std::string(static_cast<std::size_t>(filled), '#') +
+              std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+    }
+    std::snprintf(line, sizeof line, " %3.0f%%", fraction * 100.0);
+    lines.push_back(text + line);
   } else {
-    std::snprintf(line, sizeof line, "  elapsed   %s  (until the target exits or Ctrl-C)\n",
-                  elapsed.c_str());
+    lines.push_back("  elapsed   " + elapsed + "  (until the target exits or Ctrl-C)");
   }
-  block += line;
   const double rss = static_cast<double>(s.latest.rss_bytes);
-  std::snprintf(line, sizeof line, "  rss       %s  (%s since start)\n",
-                report::format_bytes(rss).c_str(),
-                signed_bytes(rss - static_cast<double>(s.first.rss_bytes)).c_str());
-  block += line;
+  lines.push_back("  rss       " + report::format_bytes(rss) + "  (" +
+                  signed_bytes(rss - static_cast<double>(s.first.rss_bytes)) + " since start)");
   std::string children = "-";
   if (s.children) {
     children = std::to_string(*s.children) + " (" +
                report::format_bytes(static_cast<double>(s.children_rss_bytes.value_or(0))) + ")";
   }
-  std::snprintf(line, sizeof line, "  threads   %-6u fds %-8s children %s\n", s.latest.threads,
+  std::snprintf(line, sizeof line, "  threads   %-6u fds %-8s children %s", s.latest.threads,
                 s.latest.fds ? std::to_string(*s.latest.fds).c_str() : "-", children.c_str());
-  block += line;
+  lines.emplace_back(line);
   {
     std::lock_guard lock(analysis_mutex_);
-    block +=
-        "  growth    " +
-        (analysis_line_.empty() ? std::string("(first estimate after a minute)") : analysis_line_) +
-        "\n";
+    lines.push_back("  growth    " + (analysis_line_.empty()
+                                         ? std::string("(first estimate after a minute)")
+                                         : analysis_line_));
   }
-  std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped\n",
+  std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped",
                 static_cast<unsigned long long>(s.samples),
                 static_cast<unsigned long long>(s.late_ticks),
                 static_cast<unsigned long long>(s.skipped_ticks));
-  block += line;
+  lines.emplace_back(line);
+  std::string block;
+  for (const auto& l : lines) block += fit(l, columns - 1) + "\n";  // the last column stays free
   return block;
 }
 
@@ -100,6 +130,7 @@ void LiveView::set_analysis(std::string line) {
 
 void LiveView::update(const sampler::SamplerStatus& status) {
   if (quiet_) return;
+  std::lock_guard draw(draw_mutex_);
   const auto now = std::chrono::steady_clock::now();
   const auto period = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(10000);
   if (lines_drawn_ > 0 || !tty_) {
@@ -111,13 +142,19 @@ void LiveView::update(const sampler::SamplerStatus& status) {
     std::fflush(out_);
     return;
   }
-  std::string text;
-  for (int i = 0; i < lines_drawn_; ++i) text += "\x1b[1A\x1b[2K";  // up one line, clear it
-  const std::string block = render_block(status);
+  // Back to the block's first line and clear from there down, then draw it again: the block
+  // has a fixed height and no line wraps, so this is always exactly the block.
+  std::string text = erase_block();
+  const std::string block = render_block(status, terminal_columns(out_));
   text += block;
   lines_drawn_ = static_cast<int>(std::count(block.begin(), block.end(), '\n'));
   std::fputs(text.c_str(), out_);
   std::fflush(out_);
+}
+
+std::string LiveView::erase_block() const {
+  if (lines_drawn_ == 0) return {};
+  return "\r\x1b[" + std::to_string(lines_drawn_) + "A\x1b[J";
 }
 
 void LiveView::begin(const std::string& title, std::optional<double> planned_s) {
@@ -126,27 +163,38 @@ void LiveView::begin(const std::string& title, std::optional<double> planned_s) 
 }
 
 void LiveView::note(const std::string& line) {
-  std::fprintf(out_, "soak: %s\n", report::escape_terminal(line).c_str());  // names, details
+  std::lock_guard draw(draw_mutex_);
+  // A note during the run goes above the block: the block is erased and drawn again below it.
+  const std::string erase = erase_block();
+  lines_drawn_ = 0;
+  last_draw_ = {};
+  std::fprintf(out_, "%ssoak: %s\n", erase.c_str(),
+               report::escape_terminal(line).c_str());  // names, details
+  std::fflush(out_);
 }
 
 void LiveView::on_interim(const analysis::Verdict& so_far) {
+  // Compact, so that it fits 80 columns, and ASCII (a terminal or log in the C locale):
+  // "rss +6.0 MB/min +/-52 kB, leak, fail so far (rss_growth)".
   std::string line;
   if (const analysis::MetricResult* rss = so_far.find(std::string(log::metric::rss_bytes));
       rss != nullptr && rss->analysis) {
     const analysis::SeriesAnalysis& a = *rss->analysis;
     if (a.classification == analysis::Classification::insufficient) {
-      line = "rss: not enough data yet";
+      line = "rss: not enough data yet, ";
     } else {
-      line = "rss " +
-             report::format_growth(so_far, rss->name, a.growth_per_s * 60, a.ci_low_per_s * 60,
-                                   a.ci_high_per_s * 60, report::units_of(so_far)) +
-             " " + analysis::to_string(a.classification);
+      const double per_min = a.growth_per_s * 60;
+      const double half_width = (a.ci_high_per_s - a.ci_low_per_s) * 60 / 2;
+      line = "rss " + signed_bytes(per_min) + "/min +/-" + report::format_bytes(half_width) + ", " +
+             analysis::to_string(a.classification) + ", ";
     }
   }
-  line += std::string("; verdict so far: ") + analysis::to_string(so_far.verdict);
+  line += std::string(analysis::to_string(so_far.verdict)) + " so far";
+  std::string failing;
   for (const auto& c : so_far.checks) {
-    if (c.status == analysis::CheckStatus::fail) line += " (" + c.name + ")";
+    if (c.status == analysis::CheckStatus::fail) failing += (failing.empty() ? "" : ", ") + c.name;
   }
+  if (!failing.empty()) line += " (" + failing + ")";
   set_analysis(std::move(line));
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// What a person watching a run sees. On a terminal: one status block redrawn in place
-// (at most 4 times a second). Elsewhere (CI logs, files): one plain line every 10 s.
+// What a person watching a run sees. On a terminal: one status block of a fixed height redrawn
+// in place (at most 4 times a second), every line cut to the terminal's width as it is at each
+// redraw (so a resize is followed within 250 ms and nothing ever wraps); notes go above it.
+// Elsewhere (CI logs, files): one plain line every 10 s.
 
 #include <chrono>
 #include <cstdio>
@@ -30,13 +32,16 @@ class LiveView : public scenarios::SessionView {
  private:
   void update(const sampler::SamplerStatus& status);
   void set_analysis(std::string line);
-  std::string render_block(const sampler::SamplerStatus& status) const;
+  std::string render_block(const sampler::SamplerStatus& status, int columns) const;
+  /// What takes the cursor back to the block's first line and clears the block.
+  std::string erase_block() const;
   std::string render_line(const sampler::SamplerStatus& status) const;
   std::FILE* out_;
   std::string title_;
   std::optional<double> planned_s_;
   bool tty_;
   bool quiet_;
+  std::mutex draw_mutex_;  ///< notes (any thread) and redraws (the sampling thread)
   int lines_drawn_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
   mutable std::mutex analysis_mutex_;

@@ -9,7 +9,7 @@ packages=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev catch2 libcli11-dev
   clang-format clang-tidy clang libclang-rt-14-dev
   python3 python3-psutil python3-numpy python3-scipy python3-memory-profiler
-  procps util-linux curl prometheus
+  procps util-linux curl prometheus tmux
   redis-server memcached nginx-light wrk openjdk-17-jdk-headless nodejs
   chromium
 )

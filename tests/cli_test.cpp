@@ -867,3 +867,51 @@ TEST_CASE("--stop-on-fail ends a leaking run long before its planned end, exit 1
   CHECK(log.last_t < 10 * 60);
   CHECK(count_events(log, "run_ended") == 1);
 }
+
+namespace {
+
+/// Code points in a UTF-8 line: what a terminal gives a column each.
+std::size_t columns_of(const std::string& line) {
+  std::size_t n = 0;
+  for (const char c : line) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("the live view stays one block within an 80x24 and a 60x20 terminal", "[real]") {
+  if (!fs::exists("/usr/bin/tmux")) SOAK_SKIP("tmux is not installed");
+  TempDir dir;
+  const std::vector<std::pair<int, int>> sizes = {{80, 24}, {60, 20}};
+  std::vector<std::string> sessions;
+  for (const auto& [width, height] : sizes) {
+    const std::string name = "soaktest" + std::to_string(::getpid()) + "x" + std::to_string(width);
+    const std::string command = soak_binary().string() + " run --duration 100s --out " +
+                                (dir / name).string() + " -- " + leaky_binary().string() +
+                                " --leak-mib-per-min 20; sleep 60";
+    REQUIRE(std::system(("tmux new-session -d -s " + name + " -x " + std::to_string(width) +
+                         " -y " + std::to_string(height) + " '" + command + "'")
+                            .c_str()) == 0);
+    sessions.push_back(name);
+  }
+  // Past the first growth estimate (a minute in), when the growth line is at its longest.
+  std::this_thread::sleep_for(std::chrono::seconds(75));
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const int width = sizes[i].first;
+    CAPTURE(width);
+    const fs::path screen = dir / (sessions[i] + ".txt");
+    std::system(("tmux capture-pane -t " + sessions[i] + " -p > " + screen.string()).c_str());
+    std::system(("tmux kill-session -t " + sessions[i] + " 2>/dev/null").c_str());
+    std::istringstream lines(read_file(screen));
+    std::string line;
+    int titles = 0, growth = 0;
+    while (std::getline(lines, line)) {
+      CAPTURE(line);
+      CHECK(columns_of(line) <= static_cast<std::size_t>(width));
+      if (line.starts_with("soak run ")) ++titles;
+      if (line.starts_with("  growth    rss +")) ++growth;
+    }
+    CHECK(titles == 1);
+    CHECK(growth == 1);  // the estimate has come, and is shown once
+  }
+}
