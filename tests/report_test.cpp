@@ -1,6 +1,7 @@
 // soak::report and `soak report`: rendered pages for recorded runs, escaping, JUnit, and the
 // page opened in a real headless Chromium.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <regex>
 
@@ -236,6 +237,15 @@ TEST_CASE("numbers print in the unit their target was written in") {
   const std::string text = soak::report::verdict_to_text(an::analyze(leak.input(), mib), {});
   CHECK_THAT(text, Catch::Contains("7.63 MiB/min"));
   CHECK(text.find("MB/min [") == std::string::npos);  // one unit for the growth throughout
+
+  // The summary: one sentence, the deciding check's, in the unit the target was written in.
+  CHECK(doc["format"] == "soak-verdict");
+  CHECK(doc["version"] == 1);
+  const std::string summary = doc["summary"];
+  CHECK_THAT(summary, Catch::StartsWith("RSS grows 7.63 MiB/min [") &&
+                          Catch::Contains("target 5 MiB/min") && Catch::EndsWith("."));
+  CHECK(std::count(summary.begin(), summary.end(), '.') <= 4);  // decimals and the full stop
+  CHECK_THAT(text, Catch::Contains(summary));
 
   // One formatter, both systems.
   soak::report::ByteFormat decimal;

@@ -333,7 +333,10 @@ std::string format_metric_value(const std::string& metric, double value) {
 
 nlohmann::ordered_json verdict_to_json(const Verdict& verdict) {
   nlohmann::ordered_json j;
+  j["format"] = kVerdictFormat;
+  j["version"] = kVerdictVersion;
   j["verdict"] = analysis::to_string(verdict.verdict);
+  j["summary"] = summary_sentence(verdict);
   j["duration_s"] = verdict.duration_s;
   j["samples"] = verdict.samples;
   add_body(verdict, j);
@@ -358,7 +361,8 @@ std::string verdict_to_text(const Verdict& verdict, const TextOptions& options) 
   std::snprintf(line, sizeof line, "verdict: %s%s%s  (%zu samples over %.1f s)\n", colors.verdict,
                 analysis::to_string(verdict.verdict), colors.off, verdict.samples,
                 verdict.duration_s);
-  return line + process_text(verdict, options);
+  // The sentence holds names from outside (metrics, the target's): escaped for the terminal.
+  return line + escape_terminal(summary_sentence(verdict)) + "\n" + process_text(verdict, options);
 }
 
 }  // namespace soak::report

@@ -567,7 +567,8 @@ std::string testsuite(const analysis::Verdict& v, const std::string& name,
                   counts_attributes(count_checks(v), v.duration_s);
   if (!timestamp.empty()) s += " timestamp=\"" + escape_xml(timestamp) + "\"";
   s += ">\n    <properties>\n" + property("verdict", analysis::to_string(v.verdict)) +
-       property("samples", std::to_string(v.samples)) + properties + "    </properties>\n";
+       property("summary", summary_sentence(v)) + property("samples", std::to_string(v.samples)) +
+       properties + "    </properties>\n";
   return s + testcases(v, name) + "  </testsuite>\n";
 }
 

@@ -441,28 +441,32 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
   return {};
 }
 
-std::string verdict_sentence(const analysis::Verdict& verdict) {
-  const Units units = units_of(verdict);
-  std::string sentence;
-  // The target's fate leads: a dead service says nothing about its memory that matters more.
+namespace {
+
+/// The checks in the order they decide a verdict: failures, then inconclusive ones, the
+/// target's fate first in each (a dead service says nothing about its memory that matters more).
+std::vector<const analysis::Check*> deciding_checks(const analysis::Verdict& verdict) {
   std::vector<const analysis::Check*> ordered;
-  for (const auto& c : verdict.checks) {
-    if (c.name == "target_alive")
-      ordered.insert(ordered.begin(), &c);
-    else
-      ordered.push_back(&c);
-  }
   for (const auto wanted : {analysis::CheckStatus::fail, analysis::CheckStatus::inconclusive}) {
-    for (const analysis::Check* c : ordered) {
-      if (c->status != wanted) continue;
-      if (!sentence.empty()) sentence += ". ";
-      sentence += describe_check(*c, units).detail;
+    for (const bool alive_check : {true, false}) {
+      for (const auto& c : verdict.checks) {
+        if (c.status == wanted && (c.name == "target_alive") == alive_check) ordered.push_back(&c);
+      }
     }
-    if (!sentence.empty()) {
-      sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
-      return sentence + ".";
-    }
+    if (!ordered.empty()) break;
   }
+  return ordered;
+}
+
+std::string capitalized(std::string text) {
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  }
+  return text;
+}
+
+/// Why a verdict without a deciding check is what it is.
+std::string undecided_sentence(const analysis::Verdict& verdict, const Units& units) {
   if (verdict.verdict == analysis::VerdictKind::pass) {
     if (const auto* judged = verdict.find(verdict.judged_metric); judged && judged->analysis) {
       const std::string subject = judged->name == "rss_bytes" ? "RSS" : judged->name;
@@ -473,6 +477,48 @@ std::string verdict_sentence(const analysis::Verdict& verdict) {
   }
   return verdict.notes.empty() ? std::string()
                                : describe_finding(verdict.notes.front(), verdict, units) + ".";
+}
+
+}  // namespace
+
+std::string summary_sentence(const analysis::Verdict& verdict) {
+  if (!verdict.processes.empty()) {
+    std::size_t failing = 0, undecided = 0;
+    const analysis::ProcessVerdict* first = nullptr;
+    for (const auto& p : verdict.processes) {
+      failing += p.verdict.verdict == analysis::VerdictKind::fail;
+      undecided += p.verdict.verdict == analysis::VerdictKind::inconclusive;
+      if (first == nullptr && p.verdict.verdict == verdict.verdict) first = &p;
+    }
+    const std::size_t n = verdict.processes.size();
+    std::string head = verdict.verdict == analysis::VerdictKind::fail
+                           ? std::to_string(failing) + " of " + std::to_string(n) + " fail"
+                       : verdict.verdict == analysis::VerdictKind::inconclusive
+                           ? std::to_string(undecided) + " of " + std::to_string(n) +
+                                 " are inconclusive"
+                           : "all " + std::to_string(n) + " pass";
+    if (first == nullptr || verdict.verdict == analysis::VerdictKind::pass) {
+      return capitalized(head) + ".";
+    }
+    const std::string who = first->identity.name.empty() ? std::string("the first")
+                                                          : first->identity.name;
+    return capitalized(head) + "; " + who + ": " + summary_sentence(first->verdict);
+  }
+  const std::vector<const analysis::Check*> deciding = deciding_checks(verdict);
+  const Units units = units_of(verdict);
+  if (deciding.empty()) return undecided_sentence(verdict, units);
+  return capitalized(describe_check(*deciding.front(), units).detail) + ".";
+}
+
+std::string verdict_sentence(const analysis::Verdict& verdict) {
+  const Units units = units_of(verdict);
+  std::string sentence;
+  for (const analysis::Check* c : deciding_checks(verdict)) {
+    if (!sentence.empty()) sentence += ". ";
+    sentence += describe_check(*c, units).detail;
+  }
+  if (!sentence.empty()) return capitalized(sentence) + ".";
+  return undecided_sentence(verdict, units);
 }
 
 std::string escape_terminal(std::string_view text) {

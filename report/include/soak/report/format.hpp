@@ -47,6 +47,10 @@ std::string format_metric_value(const std::string& metric, double value);
 /// The verdict.json document (SPEC.md's schema). A group (analysis::analyze_group) adds
 /// "processes": [{pid, name, cmdline, labels (when any), verdict, metrics, checks, ...}].
 nlohmann::ordered_json verdict_to_json(const analysis::Verdict& verdict);
+/// verdict.json's `format` and `version` (SPEC.md), like the log's header: a reader checks
+/// them before anything else. The version rises when a field is renamed or removed.
+inline constexpr const char* kVerdictFormat = "soak-verdict";
+inline constexpr int kVerdictVersion = 1;
 
 struct TextOptions {
   bool color = false;

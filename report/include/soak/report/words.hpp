@@ -60,6 +60,12 @@ std::string gc_checkpoints_text(const analysis::GcCheckpointTotals& totals);
 /// inconclusive) checks' sentences, or why it passed.
 std::string verdict_sentence(const analysis::Verdict& verdict);
 
+/// verdict.json's `summary`: one plain sentence saying what decided the verdict, by how much
+/// and against which limit (the first failing check, else the first inconclusive one, the
+/// target's fate first), or why it passed; for a group, how many members fail and the first
+/// one's sentence.
+std::string summary_sentence(const analysis::Verdict& verdict);
+
 /// Text from outside (names, labels, command lines) made safe for a terminal: control
 /// characters become \xNN.
 std::string escape_terminal(std::string_view text);
