@@ -90,8 +90,8 @@ std::string LiveView::render_block(const sampler::SamplerStatus& s, int columns)
   {
     std::lock_guard lock(analysis_mutex_);
     lines.push_back("  growth    " + (analysis_line_.empty()
-                                         ? std::string("(first estimate after a minute)")
-                                         : analysis_line_));
+                                          ? std::string("(first estimate after a minute)")
+                                          : analysis_line_));
   }
   std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped",
                 static_cast<unsigned long long>(s.samples),

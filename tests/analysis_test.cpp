@@ -626,7 +626,7 @@ std::optional<soak::analysis::StopDecision> first_stop(
 
 }  // namespace
 
-TEST_CASE("--stop-on-fail stops a leak over its target once measured long enough, twice") {
+TEST_CASE("the stop rule stops a leak over its target once measured long enough, twice") {
   using soak::analysis::StopDecision;
   // 20 MB/min against the default 5 MB/min target: over it from the first minutes.
   for (const std::uint64_t seed : {1u, 2u, 977u, 65537u}) {
@@ -646,7 +646,7 @@ TEST_CASE("--stop-on-fail stops a leak over its target once measured long enough
   CHECK_FALSE(first_stop([](double s) { return 100e6 + 20e6 / 60 * s; }, 30, 1, overnight));
 }
 
-TEST_CASE("--stop-on-fail never stops a run that warms up and then holds, nor one under target") {
+TEST_CASE("the stop rule never stops a run that warms up and holds, nor one under target") {
   for (const std::uint64_t seed : {1u, 2u, 977u, 65537u}) {
     CAPTURE(seed);
     // Warm-ups fast enough to look like a leak at first (24 and 20 MB/min), then flat.
@@ -659,7 +659,7 @@ TEST_CASE("--stop-on-fail never stops a run that warms up and then holds, nor on
   }
 }
 
-TEST_CASE("--stop-on-fail stops when a hard limit is crossed, and on a near OOM when asked") {
+TEST_CASE("the stop rule stops when a hard limit is crossed, and on a near OOM when asked") {
   using soak::analysis::StopDecision;
   // 600 MB/min: past the max RSS target (the documented profile's) within minutes.
   const auto crossed = first_stop([](double s) { return 100e6 + 600e6 / 60 * s; }, 20, 5);

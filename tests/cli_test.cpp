@@ -839,17 +839,18 @@ TEST_CASE("an attached target that vanished while its cgroup's OOM killer ran fa
   CHECK(run_soak({"analyze", log.string()}).exit_code == 2);
 }
 
-TEST_CASE("--stop-on-fail ends a leaking run long before its planned end, exit 1, all written",
-          "[real]") {
+TEST_CASE(
+    "a run with --stop-on-fail ends a leaking run long before its planned end, exit 1, all written",
+    "[real]") {
   TempDir dir;
   const fs::path out = dir / "run";
   const auto started = std::chrono::steady_clock::now();
   // 30 MiB/min against the 5 MB/min target, planned for 30 minutes: decided after the rule's
   // 3 judged minutes and a confirming minute (analysis/stop_rule.hpp), so about 5 minutes in.
-  const SoakResult r = run_soak({"run", "--duration", "30m", "--interval", "200ms",
-                                 "--stop-on-fail", "--out", out.string(), "--",
-                                 leaky_binary().string(), "--leak-mib-per-min", "30"},
-                               std::chrono::minutes(12));
+  const SoakResult r =
+      run_soak({"run", "--duration", "30m", "--interval", "200ms", "--stop-on-fail", "--out",
+                out.string(), "--", leaky_binary().string(), "--leak-mib-per-min", "30"},
+               std::chrono::minutes(12));
   const double took_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   CHECK(r.exit_code == 1);

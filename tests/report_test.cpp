@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <regex>
+#include <set>
 
 #include "soak/analysis/verdict.hpp"
 #include "soak/log/log.hpp"
@@ -331,4 +332,54 @@ TEST_CASE("checkpoints after forced collections are counted in verdict.json and 
   // The after-GC series are in their metric's unit.
   CHECK(soak::report::format_metric_value("rss_bytes_after_gc", 2097152) == "2.00 MiB");
   CHECK(soak::report::format_metric_value("heap.used_bytes_after_gc", 1024) == "1.00 KiB");
+}
+
+TEST_CASE(
+    "a chart draws the trend dashed and thin over the series, its band in the legend, "
+    "and a wide legend in rows that are never clipped") {
+  namespace rp = soak::report;
+  std::vector<double> t, v;
+  for (int i = 0; i < 600; ++i) {
+    t.push_back(i);
+    v.push_back(100e6 + 1e5 * i);
+  }
+  rp::Chart chart;
+  chart.id = "chart-memory";
+  chart.title = "Memory";
+  chart.unit = rp::Unit::bytes;
+  chart.t_end = 600;
+  for (const char* name : {"rss_bytes (resident set)", "pss_bytes (proportional set)",
+                           "uss_bytes (unique set)", "anon_bytes (anonymous memory)",
+                           "swap_bytes (swapped out)", "cgroup.memory_bytes (the cgroup)"}) {
+    chart.lines.push_back({name, t, v, "#0969da"});
+  }
+  chart.trends.push_back(
+      {"rss trend 6.0 MB/min", 0, 100e6, 600, 160e6, std::make_pair(0.9e5, 1.1e5), "#cf222e"});
+  const int width = 960, height = 280;
+  const std::string svg = rp::render_chart(chart, width, height);
+
+  // The trend is drawn after the series (over them) but dashed: the data shows through.
+  const auto series_at = svg.find("class=\"series\"");
+  const auto trend_at = svg.find("<line class=\"trend\"");
+  REQUIRE(series_at != std::string::npos);
+  REQUIRE(trend_at != std::string::npos);
+  CHECK(series_at < trend_at);
+  CHECK(svg.find("stroke-dasharray=\"6 4\"", trend_at) < svg.find("</line>", trend_at));
+  CHECK_THAT(svg, Catch::Contains(">95% interval</text>"));
+
+  // Every legend label ends inside the chart (at the layout's 7 units a character); the
+  // legend took a second row, and the chart grew by it.
+  const std::regex label(R"re(<text class="legend" x="([0-9.]+)" y="([0-9.]+)">([^<]*)</text>)re");
+  std::set<std::string> rows;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), label); it != std::sregex_iterator();
+       ++it) {
+    const double x = std::stod((*it)[1].str());
+    CAPTURE((*it)[3].str());
+    CHECK(x + 7.0 * static_cast<double>((*it)[3].str().size()) <= width);
+    rows.insert((*it)[2].str());
+  }
+  CHECK(rows.size() >= 2);
+  CHECK_THAT(svg, Catch::Contains(
+                      "viewBox=\"0 0 960 " +
+                      std::to_string(height + 16 * (static_cast<int>(rows.size()) - 1)) + "\""));
 }

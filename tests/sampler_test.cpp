@@ -456,7 +456,10 @@ TEST_CASE("a launched target's output is copied whole into its file, and kept un
   constexpr std::uint64_t kCap = 64 * 1024;
   {
     LaunchOptions launch;
-    launch.argv = {"sh", "-c", "i=0; while [ $i -lt 16384 ]; do echo line-$i-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo END"};
+    launch.argv = {
+        "sh", "-c",
+        "i=0; while [ $i -lt 16384 ]; do echo "
+        "line-$i-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo END"};
     launch.output_file = output;
     launch.output_file_cap_bytes = kCap;
     LaunchedProcess target(launch);
@@ -468,7 +471,8 @@ TEST_CASE("a launched target's output is copied whole into its file, and kept un
   CHECK(older.size() <= kCap + 200);
   CHECK(older.size() > kCap / 2);
   CHECK_THAT(kept, Catch::StartsWith("[soak: the target's earlier output is in target.log.1"));
-  CHECK_THAT(kept, Catch::EndsWith("line-16383-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nEND\n"));
+  CHECK_THAT(
+      kept, Catch::EndsWith("line-16383-of-output-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nEND\n"));
   CHECK(fs::file_size(output) + fs::file_size(dir / "target.log.1") < 3 * kCap);
 }
 

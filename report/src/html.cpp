@@ -41,8 +41,8 @@ svg .tick,svg .legend,svg .marker-label,svg .ref-label{font-size:11px;fill:#5760
 svg .grid{stroke:#eaeef2;stroke-width:1}
 svg .frame{fill:none;stroke:#d0d7de}
 svg .line{stroke-width:1.6}
-svg .trend{stroke-width:2.5}
-svg .band{opacity:.18}
+svg .trend{stroke-width:1.5}
+svg .band{opacity:.22}
 svg .region{fill:#8c959f;opacity:.15}
 svg .hover{fill:transparent;stroke:none}
 svg .hover:hover{fill:#1d2330}
@@ -171,8 +171,7 @@ std::string memory_chart(const ReportInput& in, double t_end) {
   }
   for (const auto& e : in.events) {
     if (e.kind == "target_exited" || e.kind == "stopped" || e.kind == "stopped_on_fail" ||
-        e.kind == "pid_reused" ||
-        e.kind == "target_unreadable") {
+        e.kind == "pid_reused" || e.kind == "target_unreadable") {
       chart.markers.push_back({e.t, e.kind, "#57606a"});
     }
   }

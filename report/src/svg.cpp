@@ -152,6 +152,7 @@ constexpr double kReferenceLabelInset = 4, kMarkerLabelOffset = 3, kMarkerLabelD
 constexpr double kLegendBaselineUp = 8, kLegendSwatch = 18, kLegendTextGap = 22;
 constexpr double kLegendSwatchRise = 4;  ///< the swatch sits at the text's middle
 constexpr double kLegendItemGap = 30, kLegendCharWidth = 7;
+constexpr double kLegendRowHeight = 16;  ///< a further legend row below the first
 
 /// Enough for a chart of a few lines without reallocating.
 constexpr std::size_t kTypicalChartBytes = 64 * 1024;
@@ -345,7 +346,8 @@ void draw_trend_lines(std::string& s, const Chart& chart, const Scales& sc) {
   for (const auto& tr : chart.trends) {
     s += "<line class=\"trend\" x1=\"" + fmt(sc.x_of(tr.t0)) + "\" y1=\"" + fmt(sc.y_of(tr.y0)) +
          "\" x2=\"" + fmt(sc.x_of(tr.t1)) + "\" y2=\"" + fmt(sc.y_of(tr.y1)) + "\" stroke=\"" +
-         tr.color + "\"><title>" + escape_html(tr.label) + "</title></line>";
+         tr.color + "\" stroke-dasharray=\"6 4\"><title>" + escape_html(tr.label) +
+         "</title></line>";
   }
 }
 
@@ -361,38 +363,88 @@ void draw_markers(std::string& s, const Chart& chart, const Scales& sc) {
   }
 }
 
-/// One item per line, then per trend, left to right along the bottom.
-void draw_legend(std::string& s, const Chart& chart, int height) {
+/// One legend entry: a line swatch (solid or dashed) or a band's filled swatch.
+struct LegendItem {
+  std::string label, color;
+  bool dashed = false, band = false;
+  double width() const {
+    return kLegendItemGap + kLegendTextGap - kLegendSwatch +
+           kLegendCharWidth * static_cast<double>(label.size());
+  }
+};
+
+/// Every line, then each trend (dashed, as drawn) and its 95 % band.
+std::vector<LegendItem> legend_items(const Chart& chart) {
+  std::vector<LegendItem> items;
+  for (const auto& line : chart.lines) items.push_back({line.label, line.color, line.dashed});
+  for (const auto& tr : chart.trends) {
+    items.push_back({tr.label, tr.color, true});
+    if (tr.band_slopes_per_s) items.push_back({"95% interval", tr.color, false, true});
+  }
+  return items;
+}
+
+/// The legend's rows: items left to right, a new row where the next would pass the right
+/// edge, so no label is ever clipped.
+std::vector<std::vector<LegendItem>> legend_rows(const Chart& chart, int width) {
+  std::vector<std::vector<LegendItem>> rows(1);
   double x = kMarginLeft;
-  const double y = height - kLegendBaselineUp;
-  auto item = [&](const std::string& label, const std::string& color, bool dashed) {
-    s += "<g class=\"legend-item\"><line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + kLegendSwatch) +
-         "\" y1=\"" + fmt(y - kLegendSwatchRise) + "\" y2=\"" + fmt(y - kLegendSwatchRise) +
-         "\" stroke=\"" + color + "\" stroke-width=\"3\"" +
-         (dashed ? " stroke-dasharray=\"4 3\"" : "") + "/><text class=\"legend\" x=\"" +
-         fmt(x + kLegendTextGap) + "\" y=\"" + fmt(y) + "\">" + escape_html(label) + "</text></g>";
-    x += kLegendItemGap + kLegendCharWidth * static_cast<double>(label.size());
-  };
-  for (const auto& line : chart.lines) item(line.label, line.color, line.dashed);
-  for (const auto& tr : chart.trends) item(tr.label, tr.color, false);
+  for (auto& item : legend_items(chart)) {
+    if (x + item.width() > width - kMarginRight && !rows.back().empty()) {
+      rows.emplace_back();
+      x = kMarginLeft;
+    }
+    x += item.width();
+    rows.back().push_back(std::move(item));
+  }
+  return rows;
+}
+
+void draw_legend(std::string& s, const std::vector<std::vector<LegendItem>>& rows, int height) {
+  double y = height - kLegendBaselineUp;
+  for (const auto& row : rows) {
+    double x = kMarginLeft;
+    for (const auto& item : row) {
+      s += "<g class=\"legend-item\">";
+      if (item.band) {
+        s += "<rect class=\"band\" x=\"" + fmt(x) + "\" y=\"" + fmt(y - 2 * kLegendSwatchRise) +
+             "\" width=\"" + fmt(kLegendSwatch) + "\" height=\"" + fmt(2 * kLegendSwatchRise) +
+             "\" fill=\"" + item.color + "\"/>";
+      } else {
+        s += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + kLegendSwatch) + "\" y1=\"" +
+             fmt(y - kLegendSwatchRise) + "\" y2=\"" + fmt(y - kLegendSwatchRise) + "\" stroke=\"" +
+             item.color + "\" stroke-width=\"" + (item.dashed ? "1.5" : "3") + "\"" +
+             (item.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>";
+      }
+      s += "<text class=\"legend\" x=\"" + fmt(x + kLegendTextGap) + "\" y=\"" + fmt(y) + "\">" +
+           escape_html(item.label) + "</text></g>";
+      x += item.width();
+    }
+    y += kLegendRowHeight;
+  }
 }
 
 }  // namespace
 
 std::string render_chart(const Chart& chart, int width, int height) {
   const Scales sc = make_scales(chart, width, height);
+  // A legend too wide for one row takes more rows below the first: the chart grows taller.
+  const auto rows = legend_rows(chart, width);
+  const int total_height =
+      height + static_cast<int>(kLegendRowHeight) * static_cast<int>(rows.size() - 1);
   std::string s;
   s.reserve(kTypicalChartBytes);
-  draw_header(s, chart, width, height);
+  draw_header(s, chart, width, total_height);
   draw_regions(s, chart, sc);
   draw_grid(s, chart, sc);
   draw_references(s, chart, sc);
-  // Bands under the series, trend lines and markers over them.
+  // Bands under the series; trend lines over them but thin and dashed, so the data shows
+  // through; markers on top.
   draw_trend_bands(s, chart, sc);
   draw_series(s, chart, sc);
   draw_trend_lines(s, chart, sc);
   draw_markers(s, chart, sc);
-  draw_legend(s, chart, height);
+  draw_legend(s, rows, height);
   s += "</svg>";
   return s;
 }

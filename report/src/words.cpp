@@ -491,17 +491,17 @@ std::string summary_sentence(const analysis::Verdict& verdict) {
       if (first == nullptr && p.verdict.verdict == verdict.verdict) first = &p;
     }
     const std::size_t n = verdict.processes.size();
-    std::string head = verdict.verdict == analysis::VerdictKind::fail
-                           ? std::to_string(failing) + " of " + std::to_string(n) + " fail"
-                       : verdict.verdict == analysis::VerdictKind::inconclusive
-                           ? std::to_string(undecided) + " of " + std::to_string(n) +
-                                 " are inconclusive"
-                           : "all " + std::to_string(n) + " pass";
+    std::string head =
+        verdict.verdict == analysis::VerdictKind::fail
+            ? std::to_string(failing) + " of " + std::to_string(n) + " fail"
+        : verdict.verdict == analysis::VerdictKind::inconclusive
+            ? std::to_string(undecided) + " of " + std::to_string(n) + " are inconclusive"
+            : "all " + std::to_string(n) + " pass";
     if (first == nullptr || verdict.verdict == analysis::VerdictKind::pass) {
       return capitalized(head) + ".";
     }
-    const std::string who = first->identity.name.empty() ? std::string("the first")
-                                                          : first->identity.name;
+    const std::string who =
+        first->identity.name.empty() ? std::string("the first") : first->identity.name;
     return capitalized(head) + "; " + who + ": " + summary_sentence(first->verdict);
   }
   const std::vector<const analysis::Check*> deciding = deciding_checks(verdict);

@@ -2,12 +2,12 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <functional>
-#include <atomic>
 #include <memory>
 #include <mutex>
 

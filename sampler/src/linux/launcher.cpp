@@ -5,8 +5,8 @@
 #include "soak/sampler/launcher.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -120,12 +120,11 @@ struct ChildPlan {
   ::_exit(127);
 }
 
-
 /// What the keeper needs, prepared before fork.
 struct KeeperPlan {
-  pid_t group = 0;    ///< the target's process group
-  int control = -1;   ///< read end: soak writes kKeeperDone before it closes; EOF alone is its death
-  int output = -1;    ///< read end of the target's output pipe; -1 when the output is inherited
+  pid_t group = 0;   ///< the target's process group
+  int control = -1;  ///< read end: soak writes kKeeperDone before it closes; EOF alone is its death
+  int output = -1;   ///< read end of the target's output pipe; -1 when the output is inherited
   const char* output_path = nullptr;
   const char* rotated_path = nullptr;
   std::uint64_t file_cap_bytes = 0;

@@ -49,8 +49,8 @@ struct StopRuleOptions {
 struct StopDecision {
   enum class Why { limit_crossed, grows_over_target, limit_within };
   Why why = Why::limit_crossed;
-  std::string check;   ///< max_rss_1h, rss_growth, ...; for limit_within the metric
-  double at_s = 0;     ///< the run's duration when it was decided
+  std::string check;  ///< max_rss_1h, rss_growth, ...; for limit_within the metric
+  double at_s = 0;    ///< the run's duration when it was decided
 };
 /// "limit_crossed", "grows_over_target", "limit_within".
 const char* to_string(StopDecision::Why why);
