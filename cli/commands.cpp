@@ -102,8 +102,9 @@ ExitCode scenario_command(const fs::path& file, const scenarios::SessionOptions&
 
 ExitCode analyze_command(const fs::path& run, const AnalyzeOptions& options) {
   const fs::path dir = log::run_dir_of(log::resolve_log_path(run));
-  const judge::Judgement judgement =
-      judge::judge_log(run, options.judge, {dir / log::verdict_file, options.junit_file, {}});
+  const judge::Judgement judgement = judge::judge_log(
+      run, options.judge,
+      {dir / log::verdict_file, options.junit_file, {}, options.junit_inconclusive_fails});
   print(judgement, options.format, std::nullopt);
   // The verdict is printed; a JUnit file CI waits for that could not be written is an error.
   const bool junit_written = std::any_of(judgement.written.begin(), judgement.written.end(),

@@ -19,6 +19,7 @@ struct AnalyzeOptions {
   std::string format = "text";  ///< text | json
   judge::JudgeOptions judge;
   std::optional<std::filesystem::path> junit_file;
+  bool junit_inconclusive_fails = true;  ///< --junit-inconclusive failure (default) | skipped
 };
 
 ExitCode attach_command(sampler::Pid pid, const scenarios::SessionOptions& options, bool quiet);
@@ -42,6 +43,7 @@ struct FleetOptions {
   std::string format = "text";
   judge::JudgeOptions judge;
   std::optional<std::filesystem::path> junit_file;
+  bool junit_inconclusive_fails = true;  ///< --junit-inconclusive failure (default) | skipped
 };
 /// soak analyze --prometheus URL --query PROMQL: every series of the query, judged.
 ExitCode fleet_command(const FleetOptions& options);

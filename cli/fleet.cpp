@@ -57,9 +57,9 @@ ExitCode fleet_command(const FleetOptions& options) {
     }
     series.push_back(std::move(s));
   }
-  const judge::Judgement judgement =
-      judge::judge_series(series, options.as_metric, {options.prometheus_url, log::utc_iso(start)},
-                          options.judge, {std::nullopt, options.junit_file, std::nullopt});
+  const judge::Judgement judgement = judge::judge_series(
+      series, options.as_metric, {options.prometheus_url, log::utc_iso(start)}, options.judge,
+      {std::nullopt, options.junit_file, std::nullopt, options.junit_inconclusive_fails});
   for (const auto& w : judgement.warnings) std::fprintf(stderr, "soak: warning: %s\n", w.c_str());
   if (options.format == "json") {
     nlohmann::ordered_json document = judgement.document;

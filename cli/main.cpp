@@ -39,6 +39,7 @@ struct Flags {
   std::vector<std::string> gc_checkpoint;  ///< the words of --gc-checkpoint
   std::vector<std::string> redact;         ///< --redact patterns
   std::string metrics_listen, targets, warmup, duration, interval = "1s", out, junit;
+  std::string junit_inconclusive = "failure";
   std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
   bool stop_on_fail = false;
@@ -191,6 +192,7 @@ soak::cli::FleetOptions to_fleet(const Flags& flags) {
   fleet.format = flags.format;
   fleet.judge = to_judge(flags);
   if (!flags.junit.empty()) fleet.junit_file = usable_output_file("--junit", flags.junit);
+  fleet.junit_inconclusive_fails = flags.junit_inconclusive == "failure";
   return fleet;
 }
 
@@ -252,6 +254,12 @@ void define_commands(Parsed& p) {
   add_judge_flags(*p.analyze, p.flags);
   p.analyze->add_option("--junit", p.flags.junit,
                         "also write the checks as JUnit XML to this file");
+  p.analyze
+      ->add_option("--junit-inconclusive", p.flags.junit_inconclusive,
+                   "how JUnit shows an inconclusive check: failure (a release gate must not "
+                   "go green on 'could not tell') or skipped (CI tools count it as green)")
+      ->check(CLI::IsMember({"failure", "skipped"}))
+      ->capture_default_str();
 
   p.report = p.app.add_subcommand(
       "report", "render the self-contained HTML report of a run (a run directory or a log)");
@@ -309,6 +317,7 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
     }
     soak::cli::AnalyzeOptions options{f.format, to_judge(f), std::nullopt};
     if (!f.junit.empty()) options.junit_file = usable_output_file("--junit", f.junit);
+    options.junit_inconclusive_fails = f.junit_inconclusive == "failure";
     return soak::cli::analyze_command(p.path, options);
   }
   if (p.import->parsed()) {

@@ -383,3 +383,40 @@ TEST_CASE(
                       "viewBox=\"0 0 960 " +
                       std::to_string(height + 16 * (static_cast<int>(rows.size()) - 1)) + "\""));
 }
+
+TEST_CASE("JUnit shows an inconclusive verdict as a failure unless skipped is asked for") {
+  namespace an = soak::analysis;
+  namespace rp = soak::report;
+  // Ten seconds: far too short to rule out growth at the target, so inconclusive.
+  std::vector<double> t, v;
+  for (int i = 0; i < 10; ++i) {
+    t.push_back(i);
+    v.push_back(100e6 + (i % 3) * 4096);
+  }
+  an::RunInput input;
+  input.series.push_back({"rss_bytes", t, v});
+  input.samples = t.size();
+  input.duration_s = 9;
+  const an::Verdict verdict = an::analyze(input);
+  REQUIRE(verdict.verdict == an::VerdictKind::inconclusive);
+  const std::string failing = rp::render_junit(verdict, nlohmann::json::object());
+  CHECK_THAT(failing, Catch::Contains("type=\"inconclusive\""));
+  CHECK_THAT(failing, !Catch::Contains("<skipped"));
+  CHECK_THAT(failing, !Catch::Contains("failures=\"0\""));
+  CHECK_THAT(failing, Catch::Contains("skipped=\"0\""));
+  const std::string skipped =
+      rp::render_junit(verdict, nlohmann::json::object(), rp::JunitInconclusive::skipped);
+  CHECK_THAT(skipped, Catch::Contains("<skipped message=\"inconclusive: "));
+  CHECK_THAT(skipped, Catch::Contains("failures=\"0\""));
+
+  // Nothing to judge at all (no RSS): still not green, through a `verdict` testcase.
+  an::RunInput nothing;
+  nothing.series.push_back({"threads", t, v});
+  nothing.samples = t.size();
+  nothing.duration_s = 9;
+  const an::Verdict none = an::analyze(nothing);
+  REQUIRE(none.verdict == an::VerdictKind::inconclusive);
+  const std::string junit = rp::render_junit(none, nlohmann::json::object());
+  CHECK_THAT(junit,
+             Catch::Contains("name=\"verdict\"") && Catch::Contains("type=\"inconclusive\""));
+}

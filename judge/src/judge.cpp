@@ -17,6 +17,11 @@ namespace metric = log::metric;
 
 namespace {
 
+report::JunitInconclusive junit_mode(const Outputs& outputs) {
+  return outputs.junit_inconclusive_fails ? report::JunitInconclusive::failure
+                                          : report::JunitInconclusive::skipped;
+}
+
 nlohmann::json read_targets_file(const fs::path& file) {
   std::ifstream in(file);
   if (!in)
@@ -251,7 +256,8 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
                  "report", judgement);
   }
   if (outputs.junit) {
-    write_output(*outputs.junit, report::render_junit(judgement.verdict, log.header), "junit",
+    write_output(*outputs.junit,
+                 report::render_junit(judgement.verdict, log.header, junit_mode(outputs)), "junit",
                  judgement);
   }
   return judgement;
@@ -299,7 +305,8 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
   if (outputs.junit) {
     const nlohmann::json header = {{"target", {{"name", source.name}}},
                                    {"started_at", source.started_at}};
-    write_output(*outputs.junit, report::render_junit(judgement.verdict, header), "junit",
+    write_output(*outputs.junit,
+                 report::render_junit(judgement.verdict, header, junit_mode(outputs)), "junit",
                  judgement);
   }
   return judgement;

@@ -517,14 +517,33 @@ struct Counts {
   std::size_t tests = 0, failures = 0, skipped = 0;
 };
 
-Counts count_checks(const analysis::Verdict& v) {
+/// An inconclusive verdict that no check explains (nothing to judge) is a testcase of its own.
+bool verdict_testcase(const analysis::Verdict& v) {
+  return v.verdict == analysis::VerdictKind::inconclusive &&
+         std::none_of(v.checks.begin(), v.checks.end(),
+                      [](const auto& c) { return c.status == CheckStatus::inconclusive; });
+}
+
+Counts count_checks(const analysis::Verdict& v, JunitInconclusive as) {
   Counts n;
-  n.tests = v.checks.size();
+  n.tests = v.checks.size() + (verdict_testcase(v) ? 1 : 0);
+  std::size_t inconclusive = verdict_testcase(v) ? 1 : 0;
   for (const auto& c : v.checks) {
     n.failures += c.status == CheckStatus::fail;
-    n.skipped += c.status == CheckStatus::inconclusive;
+    inconclusive += c.status == CheckStatus::inconclusive;
   }
+  (as == JunitInconclusive::failure ? n.failures : n.skipped) += inconclusive;
   return n;
+}
+
+/// An inconclusive testcase's body: a failure of type "inconclusive", or skipped.
+std::string inconclusive_body(const std::string& message, const std::string& detail,
+                              JunitInconclusive as) {
+  if (as == JunitInconclusive::skipped) {
+    return "\n      <skipped message=\"" + escape_xml("inconclusive: " + detail) + "\"/>\n    ";
+  }
+  return "\n      <failure message=\"" + escape_xml("inconclusive: " + message) +
+         "\" type=\"inconclusive\">" + escape_xml(detail) + "</failure>\n    ";
 }
 
 std::string counts_attributes(const Counts& n, double duration_s) {
@@ -538,7 +557,8 @@ std::string property(const std::string& name, const std::string& value) {
          "\"/>\n";
 }
 
-std::string testcases(const analysis::Verdict& v, const std::string& classname) {
+std::string testcases(const analysis::Verdict& v, const std::string& classname,
+                      JunitInconclusive as) {
   const Units units = units_of(v);
   std::string s;
   for (const auto& c : v.checks) {
@@ -552,23 +572,29 @@ std::string testcases(const analysis::Verdict& v, const std::string& classname) 
            escape_xml(tier.empty() ? "fail" : tier) + "\">" + escape_xml(w.detail) +
            "</failure>\n    ";
     } else if (c.status == CheckStatus::inconclusive) {
-      s += "\n      <skipped message=\"" + escape_xml("inconclusive: " + w.detail) + "\"/>\n    ";
+      s += inconclusive_body(message, w.detail, as);
     }
     s += "</testcase>\n";
+  }
+  if (verdict_testcase(v)) {
+    const std::string why = summary_sentence(v);
+    s += "    <testcase classname=\"" + escape_xml(classname) + "\" name=\"verdict\" time=\"0\">" +
+         inconclusive_body(why, why, as) + "</testcase>\n";
   }
   return s;
 }
 
 /// One testsuite: `properties` already rendered, `timestamp` empty when unknown.
 std::string testsuite(const analysis::Verdict& v, const std::string& name,
-                      const std::string& timestamp, const std::string& properties) {
+                      const std::string& timestamp, const std::string& properties,
+                      JunitInconclusive as) {
   std::string s = "  <testsuite name=\"" + escape_xml(name) + "\" " +
-                  counts_attributes(count_checks(v), v.duration_s);
+                  counts_attributes(count_checks(v, as), v.duration_s);
   if (!timestamp.empty()) s += " timestamp=\"" + escape_xml(timestamp) + "\"";
   s += ">\n    <properties>\n" + property("verdict", analysis::to_string(v.verdict)) +
        property("summary", summary_sentence(v)) + property("samples", std::to_string(v.samples)) +
        properties + "    </properties>\n";
-  return s + testcases(v, name) + "  </testsuite>\n";
+  return s + testcases(v, name, as) + "  </testsuite>\n";
 }
 
 std::string process_properties(const analysis::ProcessIdentity& id) {
@@ -583,22 +609,23 @@ std::string process_properties(const analysis::ProcessIdentity& id) {
 
 }  // namespace
 
-std::string render_junit(const analysis::Verdict& v, const nlohmann::json& header) {
+std::string render_junit(const analysis::Verdict& v, const nlohmann::json& header,
+                         JunitInconclusive as) {
   const log::HeaderFields facts = log::read_header(header);
   std::string name = "soak";
   if (!facts.target.name.empty()) name += "." + facts.target.name;
   std::string timestamp = facts.started_at;
   if (!timestamp.empty() && timestamp.back() == 'Z') timestamp.pop_back();
-  Counts total = count_checks(v);
+  Counts total = v.processes.empty() ? count_checks(v, as) : Counts{};
   for (const auto& p : v.processes) {
-    const Counts n = count_checks(p.verdict);
+    const Counts n = count_checks(p.verdict, as);
     total.tests += n.tests;
     total.failures += n.failures;
     total.skipped += n.skipped;
   }
   std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   s += "<testsuites name=\"soak\" " + counts_attributes(total, v.duration_s) + ">\n";
-  if (v.processes.empty()) return s + testsuite(v, name, timestamp, "") + "</testsuites>\n";
+  if (v.processes.empty()) return s + testsuite(v, name, timestamp, "", as) + "</testsuites>\n";
   for (const auto& p : v.processes) {
     // Unique per member: CI tools merge testsuites of one name (two series of one metric).
     std::string suite =
@@ -609,7 +636,7 @@ std::string render_junit(const analysis::Verdict& v, const nlohmann::json& heade
       if (key != "__name__") labels += (labels.empty() ? "" : ",") + key + "=" + value;
     }
     if (!labels.empty()) suite += "{" + labels + "}";
-    s += testsuite(p.verdict, suite, timestamp, process_properties(p.identity));
+    s += testsuite(p.verdict, suite, timestamp, process_properties(p.identity), as);
   }
   return s + "</testsuites>\n";
 }

@@ -50,6 +50,8 @@ struct Outputs {
   std::optional<std::filesystem::path> verdict_json;
   std::optional<std::filesystem::path> junit;
   std::optional<std::filesystem::path> report_html;
+  /// How JUnit shows an inconclusive check (report::JunitInconclusive): failure unless false.
+  bool junit_inconclusive_fails = true;
 };
 
 struct Judgement {

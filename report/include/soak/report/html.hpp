@@ -41,10 +41,18 @@ struct ReportInput {
 
 std::string render_html(const ReportInput& input);
 
+/// How JUnit shows what soak could not decide. A release gate must not go green on "we could
+/// not tell", and Jenkins and GitLab count a skipped test as green: so an inconclusive check
+/// (and an inconclusive verdict without one) is a failure unless skipped is asked for.
+enum class JunitInconclusive { failure, skipped };
+
 /// JUnit XML: one testsuite for the run (for a group, one per process, named by it and with its
 /// identity as properties), one testcase per check; failures carry the measured value and the
-/// limit, inconclusive checks are skipped with the reason.
-std::string render_junit(const analysis::Verdict& verdict, const nlohmann::json& header);
+/// limit; inconclusive checks are failures (type "inconclusive") or skipped, with the reason.
+/// An inconclusive verdict without an inconclusive check (nothing to judge) adds a testcase
+/// `verdict` shown the same way.
+std::string render_junit(const analysis::Verdict& verdict, const nlohmann::json& header,
+                         JunitInconclusive inconclusive = JunitInconclusive::failure);
 
 /// Escapes text for XML attributes and content; control characters XML cannot carry become
 /// \xNN text.
