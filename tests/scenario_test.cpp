@@ -656,12 +656,13 @@ TEST_CASE("a gc action that fails is a value: a closed port, a command past its 
 
 namespace {
 
-/// Samples the leaky example every 5 ms for 3 s with a real Sampler and writer, the writer
-/// teeing every line into a LiveRunLog of `capacity` points a series, as a session does. Returns
-/// the live log's snapshot at the end.
-soak::log::RunLog record_leaky_live(const fs::path& log_path, std::size_t capacity) {
+/// Samples the leaky example every 5 ms for `duration` with a real Sampler and writer, the
+/// writer teeing every line into a LiveRunLog of `capacity` points a series, as a session does.
+/// Returns the live log's snapshot at the end.
+soak::log::RunLog record_leaky_live(const fs::path& log_path, std::size_t capacity,
+                                    std::chrono::milliseconds duration) {
   soak::sampler::LaunchOptions launch;
-  launch.argv = {leaky_binary().string(), "--leak-mib-per-min", "300", "--duration", "30"};
+  launch.argv = {leaky_binary().string(), "--leak-mib-per-min", "300", "--duration", "60"};
   soak::sampler::LaunchedProcess target(launch);
   soak::sampler::OpenResult opened = soak::sampler::ProcessReader::open(target.pid());
   REQUIRE(opened.status == soak::sampler::ReadStatus::ok);
@@ -675,7 +676,7 @@ soak::log::RunLog record_leaky_live(const fs::path& log_path, std::size_t capaci
   soak::log::LiveRunLog live(writer, capacity);
   soak::sampler::SamplerOptions options;
   options.interval = 5ms;
-  options.duration = 3s;
+  options.duration = duration;
   boost::asio::io_context io;
   soak::sampler::Sampler sampler(io.get_executor(), std::move(opened.reader), writer, options);
   sampler.start([](soak::sampler::EndReason) {});
@@ -716,7 +717,9 @@ void check_same_verdict(const soak::analysis::Verdict& live, const soak::analysi
 
 TEST_CASE("the live verdict at the end of a real run equals soak analyze of its log") {
   TempDir dir;
-  const soak::log::RunLog live = record_leaky_live(dir / "samples.ndjson", soak::log::kSeriesCapacity);
+  // 31 s: the classification needs 30 s of data to call the leak.
+  const soak::log::RunLog live =
+      record_leaky_live(dir / "samples.ndjson", soak::log::kSeriesCapacity, 31s);
   REQUIRE(live.samples > 100);
   const soak::analysis::Targets targets = soak::judge::load_targets({}, live.header);
   const soak::analysis::Verdict live_verdict = soak::judge::interim(live, targets);
@@ -736,7 +739,7 @@ TEST_CASE("the live verdict at the end of a real run equals soak analyze of its 
 TEST_CASE("a live log binned past its capacity judges as the same file read with that capacity") {
   TempDir dir;
   constexpr std::size_t kCapacity = 64;
-  const soak::log::RunLog live = record_leaky_live(dir / "samples.ndjson", kCapacity);
+  const soak::log::RunLog live = record_leaky_live(dir / "samples.ndjson", kCapacity, 3s);
   REQUIRE(live.series.at("rss_bytes").binned());
   soak::log::RunLogBuilder builder(dir / "samples.ndjson", kCapacity);
   soak::log::read_log_into(dir.path(), builder);
