@@ -280,13 +280,14 @@ int main(int argc, char** argv) {
     pclose(p);
   }
 
-  std::printf("\nanalyze a %s 1 Hz log end to end (read + all %zu metrics, exact Theil-Sen on\n"
-              "the RSS as read, %zu points for %zu readings)\n",
-              quick ? "6 h" : "24 h", verdict.metrics.size(), series_points, series_readings);
+  std::printf(
+      "\nanalyze a %s 1 Hz log end to end (read + all %zu metrics, exact Theil-Sen on\n"
+      "the RSS as read, %zu points for %zu readings)\n",
+      quick ? "6 h" : "24 h", verdict.metrics.size(), series_points, series_readings);
   std::printf("  soak:                         %8.3f s   (goal < 0.2 s: %s)\n", soak_s,
               soak_s < 0.2 ? "met" : "NOT MET");
-  std::printf("  raw read (wc -l), %zu lines: %8.3f s   ratio soak / raw read: %.1fx\n",
-              raw_lines, raw_s, soak_s / raw_s);
+  std::printf("  raw read (wc -l), %zu lines: %8.3f s   ratio soak / raw read: %.1fx\n", raw_lines,
+              raw_s, soak_s / raw_s);
   std::printf("  Theil-Sen, n = %d:         %8.3f s   slope %.2f B/s (leak 8333 B/s)\n",
               static_cast<int>(series.size()), ts_s, ts);
   if (std::isfinite(scipy_total)) {

@@ -37,16 +37,16 @@ void append_int(std::string& out, std::int64_t v) {
 BigLog write_big_log(const fs::path& path, std::size_t lines) {
   std::FILE* out = std::fopen(path.c_str(), "w");
   REQUIRE(out != nullptr);
-  std::string block =
-      R"({"type":"header","format":"soak-samples","version":1,"interval_s":0.001,)"
-      R"("mode":"attach","target":{"pid":4242,"name":"big"},)"
-      R"("host":{"mem_total_bytes":25000000000,"page_size":4096}})"
-      "\n";
+  std::string block = R"({"type":"header","format":"soak-samples","version":1,"interval_s":0.001,)"
+                      R"("mode":"attach","target":{"pid":4242,"name":"big"},)"
+                      R"("host":{"mem_total_bytes":25000000000,"page_size":4096}})"
+                      "\n";
   BigLog log;
   std::uint64_t state = 7;
   for (std::size_t i = 1; i < lines; ++i) {
     const std::int64_t t_us = static_cast<std::int64_t>(i) * 1000;  // 1 ms apart
-    std::string t = std::to_string(t_us / 1000000) + "." + std::to_string(1000000 + t_us % 1000000).substr(1);
+    std::string t =
+        std::to_string(t_us / 1000000) + "." + std::to_string(1000000 + t_us % 1000000).substr(1);
     if (i % 10 == 0) {
       block += R"({"type":"event","t":)" + t +
                R"(,"kind":"probe_failed","detail":"GET http://127.0.0.1:1/metrics: timeout"})"
@@ -94,9 +94,9 @@ struct Measured {
 Measured analyze_measured(const fs::path& log, const fs::path& out_file) {
   const std::string binary = soak_binary().string();
   const std::string log_arg = log.string();
-  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>("analyze"),
+  std::vector<char*> argv = {const_cast<char*>(binary.c_str()),  const_cast<char*>("analyze"),
                              const_cast<char*>(log_arg.c_str()), const_cast<char*>("--format"),
-                             const_cast<char*>("json"), nullptr};
+                             const_cast<char*>("json"),          nullptr};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
@@ -121,8 +121,8 @@ Measured analyze_measured(const fs::path& log, const fs::path& out_file) {
 /// The verdict of a generated log says what was written: every sample counted, the spike's
 /// exact maximum, the first reading, and the leak.
 void check_verdict(const Measured& m, const BigLog& log) {
-  INFO("exit " << m.exit_code << ", peak RSS " << m.peak_rss_bytes / 1048576 << " MiB, "
-               << m.wall_s << " s");
+  INFO("exit " << m.exit_code << ", peak RSS " << m.peak_rss_bytes / 1048576 << " MiB, " << m.wall_s
+               << " s");
   CHECK(m.exit_code == 1);  // it leaks 400 bytes a millisecond: 24 MB/min
   REQUIRE(m.verdict.is_object());
   CHECK(m.verdict["samples"] == log.samples);

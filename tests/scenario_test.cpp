@@ -2,11 +2,10 @@
 
 #include "soak/scenarios/scenario.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
-
-#include <boost/asio/io_context.hpp>
 
 #include "soak/judge/judge.hpp"
 #include "soak/log/log.hpp"
@@ -666,12 +665,10 @@ soak::log::RunLog record_leaky_live(const fs::path& log_path, std::size_t capaci
   soak::sampler::LaunchedProcess target(launch);
   soak::sampler::OpenResult opened = soak::sampler::ProcessReader::open(target.pid());
   REQUIRE(opened.status == soak::sampler::ReadStatus::ok);
-  const nlohmann::ordered_json header = {{"type", "header"},
-                                         {"format", "soak-samples"},
-                                         {"version", 1},
-                                         {"interval_s", 0.005},
-                                         {"mode", "attach"},
-                                         {"target", {{"pid", target.pid()}, {"name", "leaky"}}}};
+  const nlohmann::ordered_json header = {
+      {"type", "header"}, {"format", "soak-samples"},
+      {"version", 1},     {"interval_s", 0.005},
+      {"mode", "attach"}, {"target", {{"pid", target.pid()}, {"name", "leaky"}}}};
   soak::log::SampleWriter writer(log_path, header);
   soak::log::LiveRunLog live(writer, capacity);
   soak::sampler::SamplerOptions options;
@@ -731,9 +728,9 @@ TEST_CASE("the live verdict at the end of a real run equals soak analyze of its 
   CHECK(rss->analysis->classification == soak::analysis::Classification::leak);
   // And `soak analyze`, the binary, says the same verdict (its exit code).
   const SoakResult cli = run_soak({"analyze", dir.path().string()});
-  CHECK(cli.exit_code == (analyzed.verdict.verdict == soak::analysis::VerdictKind::fail      ? 1
-                          : analyzed.verdict.verdict == soak::analysis::VerdictKind::pass    ? 0
-                                                                                             : 2));
+  CHECK(cli.exit_code == (analyzed.verdict.verdict == soak::analysis::VerdictKind::fail   ? 1
+                          : analyzed.verdict.verdict == soak::analysis::VerdictKind::pass ? 0
+                                                                                          : 2));
 }
 
 TEST_CASE("a live log binned past its capacity judges as the same file read with that capacity") {

@@ -33,8 +33,8 @@ constexpr std::size_t kMaxHeaderBytes = std::size_t{1} << 20;
 
 /// One series being built: full points up to the capacity, then bins of `width` readings.
 struct Bins {
-  std::vector<double> t, value, max, min;  ///< completed points (max, min once binned)
-  std::size_t width = 1;                   ///< readings per completed point
+  std::vector<double> t, value, max, min;   ///< completed points (max, min once binned)
+  std::size_t width = 1;                    ///< readings per completed point
   double pending_t = 0, pending_value = 0;  ///< sums of the bin still filling
   double pending_max = 0, pending_min = 0;
   std::size_t pending = 0;  ///< readings in the bin still filling
@@ -89,8 +89,7 @@ struct Bins {
     return s;
   }
   Series series() && {
-    Series s{std::move(t), std::move(value), std::move(max), std::move(min), readings, first,
-             last};
+    Series s{std::move(t), std::move(value), std::move(max), std::move(min), readings, first, last};
     append_pending(s);
     return s;
   }
@@ -130,8 +129,8 @@ struct KindTally {
 
 /// The kinds the analysis reads one by one (judge/): job ends, forced collections.
 bool analysed_kind(std::string_view kind) {
-  return kind == event::job_finished || kind == event::job_failed ||
-         kind == event::gc_checkpoint || kind == event::gc_checkpoint_failed;
+  return kind == event::job_finished || kind == event::job_failed || kind == event::gc_checkpoint ||
+         kind == event::gc_checkpoint_failed;
 }
 
 /// object[key] as a string when it is one, else "" (a wrong type is a bad field, not a crash).
@@ -377,13 +376,11 @@ std::vector<std::string> RunLogBuilder::State::all_warnings() const {
   std::vector<std::string> out = warnings;
   for (const auto& [kind, tally] : kinds) {
     if (tally.stride == 1) continue;
-    out.push_back("kept " + std::to_string(tally.kept) + " of the " +
-                  std::to_string(tally.count) + " \"" + kind +
-                  "\" events, evenly spread (their count is exact)");
+    out.push_back("kept " + std::to_string(tally.kept) + " of the " + std::to_string(tally.count) +
+                  " \"" + kind + "\" events, evenly spread (their count is exact)");
   }
   if (backwards > 0) {
-    out.push_back("dropped " + std::to_string(backwards) +
-                  " sample(s) whose time went backwards");
+    out.push_back("dropped " + std::to_string(backwards) + " sample(s) whose time went backwards");
   }
   if (skipped > 0) {
     out.push_back("skipped " + std::to_string(skipped) + " malformed line(s), the first at line " +
@@ -455,7 +452,9 @@ void RunLogBuilder::skip_long_line() {
   if (s.skipped++ == 0) s.first_skipped = s.line_number;
 }
 
-bool RunLogBuilder::has_header() const { return state_->has_header; }
+bool RunLogBuilder::has_header() const {
+  return state_->has_header;
+}
 
 RunLog RunLogBuilder::snapshot() const {
   const State& s = *state_;
@@ -492,7 +491,9 @@ RunLog RunLogBuilder::finish() && {
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 /// Reads `fd` into `buffer` (appending at most kReadChunkBytes); 0 at the end of the file.
 std::size_t read_chunk(int fd, std::string& buffer, const fs::path& path) {
@@ -562,7 +563,9 @@ LiveRunLog::LiveRunLog(SampleWriter& writer, std::size_t capacity)
   });
 }
 
-LiveRunLog::~LiveRunLog() { writer_.set_line_observer({}); }
+LiveRunLog::~LiveRunLog() {
+  writer_.set_line_observer({});
+}
 
 RunLog LiveRunLog::snapshot() const {
   const std::lock_guard lock(mutex_);

@@ -108,18 +108,16 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live
                                                      SessionView& view,
                                                      probes::Exporter* exporter) {
   const analysis::Targets targets = judge::load_targets(options.judge);
-  return std::make_unique<sampler::PeriodicTask>(
-      kInterimPeriod, [&live, targets, &view, exporter] {
-        try {
-          const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
-          view.on_interim(so_far);
-          if (exporter)
-            exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
-        } catch (const std::exception& e) {
-          view.on_interim_failed(e.what());
-        }
-        return std::chrono::nanoseconds(kInterimPeriod);
-      });
+  return std::make_unique<sampler::PeriodicTask>(kInterimPeriod, [&live, targets, &view, exporter] {
+    try {
+      const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
+      view.on_interim(so_far);
+      if (exporter) exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
+    } catch (const std::exception& e) {
+      view.on_interim_failed(e.what());
+    }
+    return std::chrono::nanoseconds(kInterimPeriod);
+  });
 }
 
 /// What the load driver of a scenario adds to a session: started on the session's io_context,
