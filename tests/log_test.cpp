@@ -2,12 +2,17 @@
 
 #include "soak/log/log.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <charconv>
+#include <cmath>
 #include <fstream>
+#include <optional>
 
 #include "soak/log/header.hpp"
 #include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
+#include "soak/log/run_log_builder.hpp"
 #include "support.hpp"
 
 using namespace soak::log;
@@ -25,6 +30,15 @@ HeaderFields sample_fields() {
   f.planned_duration_s = 60;
   f.soak_version = "0.1.0";
   return f;
+}
+
+/// A number as the writer writes it: integral values without a fraction, else shortest.
+void append_json_number_for_test(std::string& out, double value) {
+  char buf[32];
+  const auto r = value == std::floor(value) && std::fabs(value) < 9.0e15
+                     ? std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(value))
+                     : std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
 }
 
 void write_lines(const fs::path& path, std::initializer_list<std::string> lines) {
@@ -222,4 +236,199 @@ TEST_CASE("secrets in a command line are written as ***, the rest as given") {
   const auto own = redact_command_line(argv, compile_redactions({"customer-[0-9]+"}));
   CHECK(own.back() == "***");
   CHECK_THROWS_AS(compile_redactions({"("}), RedactError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bounded builder (run_log_builder.hpp): capacity, merging, exact extremes, determinism.
+
+namespace {
+
+const std::string kHeaderLine = R"({"type":"header","format":"soak-samples","version":1})";
+
+std::string sample_line(double t, double rss) {
+  std::string line = R"({"type":"sample","t":)";
+  append_json_number_for_test(line, t);
+  line += R"(,"rss_bytes":)";
+  append_json_number_for_test(line, rss);
+  return line + "}";
+}
+
+}  // namespace
+
+TEST_CASE("a series within the capacity is kept point for point, unbinned") {
+  RunLogBuilder builder("mem", 8);
+  builder.add_line(kHeaderLine);
+  for (int i = 0; i < 8; ++i) builder.add_line(sample_line(i, 100 + i));
+  const RunLog log = std::move(builder).finish();
+  const Series& s = log.series.at("rss_bytes");
+  CHECK_FALSE(s.binned());
+  CHECK(s.t == std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7});
+  CHECK(s.value == std::vector<double>{100, 101, 102, 103, 104, 105, 106, 107});
+  CHECK(s.max.empty());
+  CHECK(s.readings == 8);
+  CHECK(s.first == 100);
+  CHECK(s.last == 107);
+}
+
+TEST_CASE("past the capacity neighbouring points merge pairwise into bins twice as wide") {
+  RunLogBuilder builder("mem", 4);
+  builder.add_line(kHeaderLine);
+  for (int i = 0; i < 9; ++i) builder.add_line(sample_line(i, i % 2 == 0 ? 10 * i : -i));
+  // 9 readings into 4 points: two merges (width 4), then one reading in the open bin.
+  const RunLog log = builder.snapshot();
+  const Series& s = log.series.at("rss_bytes");
+  REQUIRE(s.binned());
+  REQUIRE(s.size() == 3);
+  CHECK(s.t == std::vector<double>{1.5, 5.5, 8});
+  // Readings 0,-1,20,-3 | 40,-5,60,-7 | 80.
+  CHECK(s.value == std::vector<double>{4, 22, 80});
+  CHECK(s.max == std::vector<double>{20, 60, 80});
+  CHECK(s.min == std::vector<double>{-3, -7, 80});
+  CHECK(s.readings == 9);
+  CHECK(s.first == 0);
+  CHECK(s.last == 80);
+}
+
+TEST_CASE("a series never holds more than the capacity, its extremes and ends stay exact") {
+  constexpr std::size_t kCapacity = 64;
+  RunLogBuilder builder("mem", kCapacity);
+  builder.add_line(kHeaderLine);
+  double raw_max = -INFINITY, raw_min = INFINITY;
+  std::uint64_t state = 12345;
+  double first = 0, last = 0;
+  for (int i = 0; i < 100000; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double v = static_cast<double>(state >> 40);
+    if (i == 0) first = v;
+    last = v;
+    raw_max = std::max(raw_max, v);
+    raw_min = std::min(raw_min, v);
+    builder.add_line(sample_line(i * 0.001, v));
+    if (i % 997 == 0) CHECK(builder.snapshot().series.at("rss_bytes").size() <= kCapacity);
+  }
+  const RunLog log = std::move(builder).finish();
+  const Series& s = log.series.at("rss_bytes");
+  CHECK(s.size() <= kCapacity);
+  CHECK(s.size() > kCapacity / 2);
+  CHECK(log.samples == 100000);
+  CHECK(s.readings == 100000);
+  CHECK(s.first == first);
+  CHECK(s.last == last);
+  CHECK(*std::max_element(s.max.begin(), s.max.end()) == raw_max);
+  CHECK(*std::min_element(s.min.begin(), s.min.end()) == raw_min);
+  CHECK(std::is_sorted(s.t.begin(), s.t.end()));
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    CHECK(s.min[i] <= s.value[i]);
+    CHECK(s.value[i] <= s.max[i]);
+  }
+}
+
+TEST_CASE("the same lines give the same log, bit for bit, whether streamed from a file or fed") {
+  TempDir dir;
+  const fs::path path = dir / "samples.ndjson";
+  std::vector<std::string> lines = {kHeaderLine};
+  for (int i = 0; i < 5000; ++i) {
+    lines.push_back(sample_line(i * 0.25, 1e6 + i * 37.5 + (i % 7) * 1e3));
+    if (i % 100 == 0) {
+      lines.push_back(R"({"type":"event","t":)" + std::to_string(i * 0.25) +
+                      R"(,"kind":"job_finished","detail":"ok"})");
+    }
+  }
+  {
+    std::ofstream out(path);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  RunLogBuilder fed(path, 128), streamed(path, 128);
+  for (const auto& l : lines) fed.add_line(l);
+  read_log_into(path, streamed);
+  const RunLog a = std::move(fed).finish(), b = std::move(streamed).finish();
+  const Series &sa = a.series.at("rss_bytes"), &sb = b.series.at("rss_bytes");
+  CHECK(sa.t == sb.t);
+  CHECK(sa.value == sb.value);
+  CHECK(sa.max == sb.max);
+  CHECK(sa.min == sb.min);
+  CHECK(a.events.size() == b.events.size());
+  CHECK(a.event_counts.at("job_finished") == 50);
+  // And read_run_log (the default capacity) keeps these 5000 readings as they are.
+  const RunLog raw = read_run_log(path);
+  CHECK_FALSE(raw.series.at("rss_bytes").binned());
+  CHECK(raw.series.at("rss_bytes").size() == 5000);
+}
+
+TEST_CASE("a million events of one kind keep their count and a bounded, evenly spread few") {
+  RunLogBuilder builder("mem");
+  builder.add_line(kHeaderLine);
+  builder.add_line(R"({"type":"event","t":0,"kind":"target_exec","detail":"/bin/x"})");
+  for (int i = 0; i < 1000000; ++i) {
+    builder.add_line(R"({"type":"event","t":)" + std::to_string(i) +
+                     R"(,"kind":"probe_failed","detail":"timeout"})");
+  }
+  builder.add_line(R"({"type":"event","t":1000001,"kind":"target_exited","detail":"x"})");
+  const RunLog log = std::move(builder).finish();
+  CHECK(log.event_counts.at("probe_failed") == 1000000);
+  CHECK(log.event_counts.at("target_exited") == 1);
+  std::size_t kept = 0;
+  double last_t = -1;
+  for (const auto& e : log.events) {
+    if (e.kind != "probe_failed") continue;
+    ++kept;
+    CHECK(e.t > last_t);
+    last_t = e.t;
+  }
+  CHECK(kept <= kEventsKeptPerKind);
+  CHECK(kept > kEventsKeptPerKind / 2);
+  CHECK(log.events.front().kind == "target_exec");
+  CHECK(log.events.back().kind == "target_exited");
+  CHECK(last_t > 900000);  // spread over the whole run, not the first thousand
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings[0], Catch::Contains("of the 1000000 \"probe_failed\" events"));
+}
+
+TEST_CASE("a line longer than the limit is skipped as malformed, the lines after it are read") {
+  TempDir dir;
+  const fs::path path = dir / "samples.ndjson";
+  {
+    std::ofstream out(path);
+    out << kHeaderLine << "\n" << sample_line(0, 1) << "\n";
+    out << std::string(kMaxLineBytes + 10, 'x') << "\n";
+    out << sample_line(1, 2) << "\n";
+  }
+  const RunLog log = read_run_log(path);
+  CHECK(log.series.at("rss_bytes").size() == 2);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings[0], Catch::Contains("skipped 1 malformed line(s), the first at line 3"));
+}
+
+TEST_CASE("a live log fed by its writer equals the file read back, header and early events too") {
+  TempDir dir;
+  const fs::path path = dir / "samples.ndjson";
+  SampleWriter writer(path, make_header(sample_fields()));
+  writer.event(0, "target_exec", "before the live log");
+  std::optional<RunLog> at_end;
+  {
+    LiveRunLog live(writer, 32);
+    for (int i = 0; i < 1000; ++i) {
+      writer.begin_sample(i * 0.01);
+      writer.metric("rss_bytes", 4096.0 * (1000 + i));
+      writer.metric("cpu_s", i * 0.0031);
+      REQUIRE(writer.end_sample());
+      if (i % 250 == 0) writer.event(i * 0.01, "late_tick", "x");
+    }
+    at_end = live.snapshot();
+  }
+  writer.event(11, "after", "not fed: the live log is gone");
+  RunLogBuilder read(path, 32);
+  read_log_into(path, read);
+  RunLog file = std::move(read).finish();
+  CHECK(at_end->header == file.header);
+  CHECK(at_end->samples == file.samples);
+  for (const auto& [name, s] : file.series) {
+    const Series& live = at_end->series.at(name);
+    CHECK(live.t == s.t);
+    CHECK(live.value == s.value);
+    CHECK(live.max == s.max);
+    CHECK(live.min == s.min);
+  }
+  CHECK(at_end->events.size() + 1 == file.events.size());
+  CHECK(at_end->events.front().detail == "before the live log");
 }

@@ -2,11 +2,17 @@
 
 #include "soak/scenarios/scenario.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
 
+#include "soak/judge/judge.hpp"
 #include "soak/log/log.hpp"
+#include "soak/log/run_log_builder.hpp"
+#include "soak/sampler/launcher.hpp"
+#include "soak/sampler/process.hpp"
+#include "soak/sampler/sampler.hpp"
 #include "soak/scenarios/driver.hpp"
 #include "support.hpp"
 
@@ -642,4 +648,108 @@ TEST_CASE("a gc action that fails is a value: a closed port, a command past its 
   const auto missing = soak::scenarios::run_gc_action(
       parse_gc_checkpoint("cmd:/nonexistent/gc-trigger every=1s"), 1, dir / "out.log", stopping);
   CHECK(missing.failure == GcFailure::cannot_start);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live analysis (log::LiveRunLog, judge::interim) against `soak analyze` of the same log.
+
+namespace {
+
+/// Samples the leaky example every 5 ms for `duration` with a real Sampler and writer, the
+/// writer teeing every line into a LiveRunLog of `capacity` points a series, as a session does.
+/// Returns the live log's snapshot at the end.
+soak::log::RunLog record_leaky_live(const fs::path& log_path, std::size_t capacity,
+                                    std::chrono::milliseconds duration) {
+  soak::sampler::LaunchOptions launch;
+  launch.argv = {leaky_binary().string(), "--leak-mib-per-min", "300", "--duration", "60"};
+  soak::sampler::LaunchedProcess target(launch);
+  soak::sampler::OpenResult opened = soak::sampler::ProcessReader::open(target.pid());
+  REQUIRE(opened.status == soak::sampler::ReadStatus::ok);
+  const nlohmann::ordered_json header = {
+      {"type", "header"}, {"format", "soak-samples"},
+      {"version", 1},     {"interval_s", 0.005},
+      {"mode", "attach"}, {"target", {{"pid", target.pid()}, {"name", "leaky"}}}};
+  soak::log::SampleWriter writer(log_path, header);
+  soak::log::LiveRunLog live(writer, capacity);
+  soak::sampler::SamplerOptions options;
+  options.interval = 5ms;
+  options.duration = duration;
+  boost::asio::io_context io;
+  soak::sampler::Sampler sampler(io.get_executor(), std::move(opened.reader), writer, options);
+  sampler.start([](soak::sampler::EndReason) {});
+  io.run();
+  return live.snapshot();
+}
+
+void check_same_verdict(const soak::analysis::Verdict& live, const soak::analysis::Verdict& file) {
+  CHECK(live.verdict == file.verdict);
+  CHECK(live.samples == file.samples);
+  REQUIRE(live.metrics.size() == file.metrics.size());
+  for (std::size_t i = 0; i < live.metrics.size(); ++i) {
+    const auto &a = live.metrics[i], &b = file.metrics[i];
+    INFO(b.name);
+    CHECK(a.name == b.name);
+    CHECK(a.points == b.points);
+    CHECK(a.first == b.first);
+    CHECK(a.last == b.last);
+    CHECK(a.max == b.max);
+    CHECK(a.min == b.min);
+    REQUIRE(a.analysis.has_value() == b.analysis.has_value());
+    if (!a.analysis) continue;
+    CHECK(a.analysis->classification == b.analysis->classification);
+    CHECK(a.analysis->growth_per_s == b.analysis->growth_per_s);
+    CHECK(a.analysis->ci_low_per_s == b.analysis->ci_low_per_s);
+    CHECK(a.analysis->ci_high_per_s == b.analysis->ci_high_per_s);
+  }
+  REQUIRE(live.checks.size() == file.checks.size());
+  for (std::size_t i = 0; i < live.checks.size(); ++i) {
+    INFO(file.checks[i].name);
+    CHECK(live.checks[i].name == file.checks[i].name);
+    CHECK(live.checks[i].status == file.checks[i].status);
+    CHECK(live.checks[i].measured == file.checks[i].measured);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the live verdict at the end of a real run equals soak analyze of its log") {
+  TempDir dir;
+  // 31 s: the classification needs 30 s of data to call the leak.
+  const soak::log::RunLog live =
+      record_leaky_live(dir / "samples.ndjson", soak::log::kSeriesCapacity, 31s);
+  REQUIRE(live.samples > 100);
+  const soak::analysis::Targets targets = soak::judge::load_targets({}, live.header);
+  const soak::analysis::Verdict live_verdict = soak::judge::interim(live, targets);
+  const soak::judge::Judgement analyzed = soak::judge::judge_log(dir.path(), {}, {});
+  check_same_verdict(live_verdict, analyzed.verdict);
+  const auto* rss = analyzed.verdict.find("rss_bytes");
+  REQUIRE(rss != nullptr);
+  REQUIRE(rss->analysis);
+  CHECK(rss->analysis->classification == soak::analysis::Classification::leak);
+  // And `soak analyze`, the binary, says the same verdict (its exit code).
+  const SoakResult cli = run_soak({"analyze", dir.path().string()});
+  CHECK(cli.exit_code == (analyzed.verdict.verdict == soak::analysis::VerdictKind::fail   ? 1
+                          : analyzed.verdict.verdict == soak::analysis::VerdictKind::pass ? 0
+                                                                                          : 2));
+}
+
+TEST_CASE("a live log binned past its capacity judges as the same file read with that capacity") {
+  TempDir dir;
+  constexpr std::size_t kCapacity = 64;
+  const soak::log::RunLog live = record_leaky_live(dir / "samples.ndjson", kCapacity, 3s);
+  REQUIRE(live.series.at("rss_bytes").binned());
+  soak::log::RunLogBuilder builder(dir / "samples.ndjson", kCapacity);
+  soak::log::read_log_into(dir.path(), builder);
+  const soak::log::RunLog file = std::move(builder).finish();
+  for (const auto& [name, s] : file.series) {
+    INFO(name);
+    const soak::log::Series& l = live.series.at(name);
+    CHECK(l.t == s.t);
+    CHECK(l.value == s.value);
+    CHECK(l.max == s.max);
+    CHECK(l.min == s.min);
+    CHECK(l.readings == s.readings);
+  }
+  const soak::analysis::Targets targets = soak::judge::load_targets({}, live.header);
+  check_same_verdict(soak::judge::interim(live, targets), soak::judge::interim(file, targets));
 }

@@ -71,8 +71,10 @@ Check fraction_check(std::string name, double limit) {
   return c;
 }
 
-/// Max of a series within the first `horizon_s` seconds.
-double max_within(std::span<const double> t, std::span<const double> v, double horizon_s) {
+/// Max of a series within the first `horizon_s` seconds: its largest reading (a binned point's
+/// exact maximum, never its mean).
+double max_within(const SeriesView& s, double horizon_s) {
+  const std::span<const double> t = s.t, v = s.maxima();
   double m = -INFINITY;
   for (std::size_t i = 0; i < t.size() && t[i] - t.front() <= horizon_s; ++i) m = std::max(m, v[i]);
   return m;
@@ -109,12 +111,12 @@ MetricResult classify_metric(const SeriesView& series, const RunInput& input,
   MetricResult m;
   m.name = series.name;
   m.kind = metric_kind(series.name);
-  m.points = series.value.size();
-  m.first = series.value.front();
-  m.last = series.value.back();
-  const auto [lo, hi] = std::minmax_element(series.value.begin(), series.value.end());
-  m.min = *lo;
-  m.max = *hi;
+  m.points = series.reading_count();
+  m.first = series.first_reading();
+  m.last = series.last_reading();
+  const std::span<const double> lows = series.minima(), highs = series.maxima();
+  m.min = *std::min_element(lows.begin(), lows.end());
+  m.max = *std::max_element(highs.begin(), highs.end());
   if (m.kind == MetricKind::counter) return m;
   ClassifyOptions options;
   options.integer_valued = m.kind == MetricKind::integer_gauge;
@@ -285,7 +287,7 @@ Check size_check(std::string name, double bytes, const Tiered& limit) {
 
 Check max_rss_check(std::string name, const SeriesView& rss, double horizon_s, double duration_s,
                     const Tiered& limit) {
-  Check c = size_check(std::move(name), max_within(rss.t, rss.value, horizon_s), limit);
+  Check c = size_check(std::move(name), max_within(rss, horizon_s), limit);
   c.figures.horizon_s = horizon_s;
   c.figures.run_shorter_than_horizon = duration_s < horizon_s;
   return c;
@@ -397,7 +399,7 @@ Check job_growth_check(const SeriesView& rss, const RunInput& input, const Targe
 /// RSS at the end against RSS before the first job, within a fraction either way.
 Check return_to_baseline_check(const SeriesView& rss, double limit_fraction) {
   Check c = fraction_check("return_to_baseline", limit_fraction);
-  const double baseline = rss.value.front(), end = rss.value.back();
+  const double baseline = rss.first_reading(), end = rss.last_reading();
   const double fraction = (end - baseline) / baseline;
   c.measured = fraction;
   c.figures.from = baseline;
@@ -514,9 +516,9 @@ std::vector<RegionGrowth> regions_grown(const RunInput& input) {
   for (const auto& s : input.series) {
     if (!s.name.starts_with(kRegionPrefix) || s.value.empty()) continue;
     const bool appeared_later = s.t.front() > first_snapshot + kRegionAppearedLaterS;
-    RegionGrowth g{s.name.substr(kRegionPrefix.size()), appeared_later ? 0.0 : s.value.front(),
-                   s.value.back()};
-    if (g.growth_bytes() > 0 && (appeared_later || s.value.size() >= 2)) grown.push_back(g);
+    RegionGrowth g{s.name.substr(kRegionPrefix.size()), appeared_later ? 0.0 : s.first_reading(),
+                   s.last_reading()};
+    if (g.growth_bytes() > 0 && (appeared_later || s.reading_count() >= 2)) grown.push_back(g);
   }
   std::sort(grown.begin(), grown.end(), [](const RegionGrowth& a, const RegionGrowth& b) {
     return a.growth_bytes() > b.growth_bytes();

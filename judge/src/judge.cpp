@@ -108,10 +108,23 @@ analysis::Targets load_targets(const JudgeOptions& options, const nlohmann::json
 
 namespace {
 
+/// A log's series for the analysis, with a binned series' exact extremes and ends.
+analysis::SeriesView view_of(std::string name, const log::Series& s) {
+  analysis::SeriesView view{std::move(name), s.t, s.value};
+  if (s.binned()) {
+    view.max = s.max;
+    view.min = s.min;
+    view.first = s.first;
+    view.last = s.last;
+    view.readings = s.readings;
+  }
+  return view;
+}
+
 std::optional<analysis::SeriesView> view_in(const SeriesMap& series, std::string_view name) {
   const auto it = series.find(name);
   if (it == series.end()) return std::nullopt;
-  return analysis::SeriesView{std::string(name), it->second.t, it->second.value};
+  return view_of(std::string(name), it->second);
 }
 
 /// The analysis input of one process of a log: its series, its samples and its events (those
@@ -129,7 +142,7 @@ analysis::RunInput input_of(const log::RunLog& log, const SeriesMap& series, std
   }
   if (const auto limit = view_in(series, metric::cgroup_limit_bytes);
       limit && !limit->value.empty()) {
-    input.memory_limit_bytes = limit->value.back();  // time-to-OOM against memory.max
+    input.memory_limit_bytes = limit->last_reading();  // time-to-OOM against memory.max
   }
   input.load_level = view_in(series, metric::load_level);
   input.load_errors = view_in(series, metric::load_errors);
@@ -137,9 +150,7 @@ analysis::RunInput input_of(const log::RunLog& log, const SeriesMap& series, std
   input.load_p95_ms = view_in(series, metric::load_p95_ms);
   input.ramp_error_rate_limit = log::scenario_error_rate_limit(log.header);
   input.ramp_p95_limit_s = log::scenario_p95_limit_s(log.header);
-  for (const auto& [name, s] : series) {
-    input.series.push_back(analysis::SeriesView{name, s.t, s.value});
-  }
+  for (const auto& [name, s] : series) input.series.push_back(view_of(name, s));
   // An imported recording without rss_bytes names the series it is judged by.
   if (const auto imported = log::import_facts(log.header);
       imported && !imported->judged_series.empty() && !series.contains(metric::rss_bytes)) {
@@ -312,8 +323,7 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
   return judgement;
 }
 
-analysis::Verdict interim(const fs::path& log_path, const analysis::Targets& targets) {
-  const log::RunLog log = log::read_run_log(log_path);
+analysis::Verdict interim(const log::RunLog& log, const analysis::Targets& targets) {
   analysis::Verdict verdict = analysis::analyze(input_from_log(log), targets);
   verdict.gc_checkpoints = gc_checkpoints_of(log);
   return verdict;

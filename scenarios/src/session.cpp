@@ -16,6 +16,7 @@
 #include "soak/log/metrics.hpp"
 #include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
+#include "soak/log/run_log_builder.hpp"
 #include "soak/probes/exporter.hpp"
 #include "soak/probes/http_probe.hpp"
 #include "soak/report/words.hpp"
@@ -40,8 +41,9 @@ namespace {
 constexpr std::chrono::milliseconds kStopGrace{5000};
 /// How often the sampling thread looks for a stop request: a Ctrl-C is acted on within this.
 constexpr std::chrono::milliseconds kStopPoll{50};
-/// How often the interim analysis re-reads the log: often enough for a live view, rare enough
-/// that re-reading a day's log (~0.1 s) costs nothing.
+/// How often the interim analysis judges the run so far: often enough for a live view; its cost
+/// is bounded (a snapshot of the live log, log::kSeriesCapacity points a series) however long
+/// the run.
 constexpr std::chrono::minutes kInterimPeriod{1};
 
 std::optional<double> seconds(const std::optional<std::chrono::nanoseconds>& d) {
@@ -103,24 +105,23 @@ std::vector<probes::GrowthFigures> growth_of(const analysis::Verdict& verdict) {
   return growth;
 }
 
-/// Re-analyzes the log every minute, off the sampling thread, for the view and the exporter.
-std::unique_ptr<sampler::PeriodicTask> start_interim(const fs::path& log_path,
+/// Re-analyzes the run every minute, off the sampling thread, for the view and the exporter:
+/// a snapshot of `live`, which must outlive the task.
+std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live,
                                                      const SessionOptions& options,
                                                      SessionView& view,
                                                      probes::Exporter* exporter) {
   const analysis::Targets targets = judge::load_targets(options.judge);
-  return std::make_unique<sampler::PeriodicTask>(
-      kInterimPeriod, [log_path, targets, &view, exporter] {
-        try {
-          const analysis::Verdict so_far = judge::interim(log_path, targets);
-          view.on_interim(so_far);
-          if (exporter)
-            exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
-        } catch (const std::exception& e) {
-          view.on_interim_failed(e.what());
-        }
-        return std::chrono::nanoseconds(kInterimPeriod);
-      });
+  return std::make_unique<sampler::PeriodicTask>(kInterimPeriod, [&live, targets, &view, exporter] {
+    try {
+      const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
+      view.on_interim(so_far);
+      if (exporter) exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
+    } catch (const std::exception& e) {
+      view.on_interim_failed(e.what());
+    }
+    return std::chrono::nanoseconds(kInterimPeriod);
+  });
 }
 
 /// --stop-on-fail: every interim verdict goes through the stop rule, on the interim thread; a
@@ -211,7 +212,10 @@ class Session {
     view_.begin(title, seconds(options_.duration));
     sampler_.set_on_sample([this](const sampler::SamplerStatus& s) { view_.on_sample(s); });
     start_exporter();
-    const auto interim = start_interim(writer_.path(), options_, interim_view_, exporter_.get());
+    // Every line written from here on is also fed to the live log (the ones before are read
+    // back), so the interim analysis never re-reads the file.
+    const log::LiveRunLog live(writer_);
+    const auto interim = start_interim(live, options_, interim_view_, exporter_.get());
     add_sources();
     if (load.setup) load.setup(io_, sampler_);
     sampler::EndReason reason = sampler::EndReason::stopped;

@@ -28,10 +28,26 @@
 namespace soak::analysis {
 
 /// One metric's points; t in seconds since the run started, ascending.
+/// A series read from a long log may be binned (log::Series): each point is then the mean of
+/// neighbouring readings, and the exact figures the checks need ride along: each point's largest
+/// and smallest reading, and the first and last readings. The level checks (initial_rss,
+/// max_rss_*, a metric's first/last/max/min) read those, never a bin's mean.
 struct SeriesView {
   std::string name;
   std::span<const double> t;
   std::span<const double> value;
+  std::span<const double> max = {};  ///< per point, its largest reading; empty: unbinned
+  std::span<const double> min = {};  ///< per point, its smallest reading; empty: unbinned
+  std::optional<double> first = {};  ///< the first reading; absent: value.front()
+  std::optional<double> last = {};   ///< the last reading; absent: value.back()
+  std::size_t readings = 0;          ///< raw readings behind the points; 0: one per point
+
+  double first_reading() const { return first.value_or(value.front()); }
+  double last_reading() const { return last.value_or(value.back()); }
+  std::size_t reading_count() const { return readings > 0 ? readings : value.size(); }
+  /// Per point, the largest (smallest) reading: `max` (`min`) when binned, else the values.
+  std::span<const double> maxima() const { return max.empty() ? value : max; }
+  std::span<const double> minima() const { return min.empty() ? value : min; }
 };
 
 /// How a watched target's run ended, for the target_alive check.

@@ -4,8 +4,8 @@
 // analysis::analyze against the same targets, and gets the same verdict.json, JUnit, report and
 // verdict kind (which cli/ maps to the exit code, in one place).
 //
-// Thread-safety: free functions on their arguments; judge_log and interim read files and may
-// be called from any thread. Failure modes: a log that cannot be read throws log::LogError, a
+// Thread-safety: free functions on their arguments; judge_log reads files and may be called
+// from any thread. Failure modes: a log that cannot be read throws log::LogError, a
 // targets file or document that cannot be used throws TargetsInputError (both bad input: exit
 // 3); an output file that cannot be written is a warning in Judgement::warnings, never an
 // exception, so a verdict already reached is not lost.
@@ -92,7 +92,10 @@ Judgement judge_series(const std::vector<LabelledSeries>& series,
                        const std::optional<std::string>& as_metric, const SeriesSource& source,
                        const JudgeOptions& options, const Outputs& outputs);
 
-/// The analysis so far of a log still being written, for the live view and the exporter.
-analysis::Verdict interim(const std::filesystem::path& log_path, const analysis::Targets& targets);
+/// The analysis so far of a run still being recorded, for the live view and the exporter: `log`
+/// is a snapshot of its log (log::LiveRunLog), so the cost is bounded by the builder's capacity,
+/// not the log's length, and the snapshot at the end is judged as `judge_log` judges the file
+/// (without the outputs).
+analysis::Verdict interim(const log::RunLog& log, const analysis::Targets& targets);
 
 }  // namespace soak::judge

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -75,9 +76,16 @@ class SampleWriter {
   int error_number() const { return error_number_; }
   std::uint64_t bytes_written() const { return bytes_written_; }
   const std::filesystem::path& path() const { return path_; }
+  /// Called, on the writer's thread, with every line written from now on (without its '\n'),
+  /// after it reached the kernel; empty to detach. A live reader (LiveRunLog) keeps in step
+  /// with the file this way. The observer must not throw.
+  void set_line_observer(std::function<void(std::string_view)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   bool write_line();
+  std::function<void(std::string_view)> observer_;
   std::filesystem::path path_;
   UniqueFd fd_;
   int error_number_ = 0;
@@ -86,11 +94,20 @@ class SampleWriter {
 };
 
 /// One metric over time. A sample without this metric contributes no point (a gap).
+/// A series with more readings than the reader's capacity (run_log_builder.hpp) is binned: each
+/// point is then the mean time and mean value of neighbouring readings, and `max` and `min` hold
+/// each point's largest and smallest reading; `first` and `last` are always the exact readings.
 struct Series {
-  std::vector<double> t;
-  std::vector<double> value;
+  std::vector<double> t;      ///< a reading's time, or a bin's mean time (s)
+  std::vector<double> value;  ///< a reading, or a bin's mean
+  std::vector<double> max;    ///< per point, its largest reading; empty while not binned
+  std::vector<double> min;    ///< per point, its smallest reading; empty while not binned
+  std::size_t readings = 0;   ///< raw readings behind the points (== size() while not binned)
+  double first = 0;           ///< the first reading (when readings > 0)
+  double last = 0;            ///< the last reading (when readings > 0)
   std::size_t size() const { return t.size(); }
   bool empty() const { return t.empty(); }
+  bool binned() const { return !max.empty(); }
 };
 
 struct LogEvent {
@@ -114,7 +131,10 @@ struct RunLog {
   std::filesystem::path path;
   nlohmann::json header;
   std::map<std::string, Series, std::less<>> series;
+  /// Events in log order; each kind keeps at most a fixed number (run_log_builder.hpp), thinned
+  /// evenly past it. event_counts has every kind's exact count.
   std::vector<LogEvent> events;
+  std::map<std::string, std::size_t, std::less<>> event_counts;
   std::size_t samples = 0;
   double first_t = 0;
   double last_t = 0;
@@ -127,8 +147,9 @@ struct RunLog {
 std::filesystem::path resolve_log_path(const std::filesystem::path& run);
 
 /// Reads a samples log tolerantly: a torn last line (a crash mid-write) and malformed lines
-/// are skipped with a warning. Throws LogError when the file is missing, unreadable, empty
-/// or not a soak samples log.
+/// are skipped with a warning. Streams the file through a RunLogBuilder (run_log_builder.hpp):
+/// memory is bounded by the builder's capacity whatever the log's length, time is linear in it.
+/// Throws LogError when the file is missing, unreadable, empty or not a soak samples log.
 RunLog read_run_log(const std::filesystem::path& run);
 
 /// Appends a JSON string literal (with quotes) for `text` to `out`.
