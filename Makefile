@@ -25,7 +25,7 @@ test: build
 test-sanitize: setup
 	@cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOAK_WERROR=ON -DSOAK_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
-	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real'
+	@cd $(SAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real|slow'
 
 # The thread-sanitizer build: the same suite but the two corpora (labels `corpus` and `real`:
 # numbers in one thread, which TSan slows past its timeouts and has nothing to check in).
@@ -33,7 +33,7 @@ TSAN_BUILD ?= build-tsan
 test-tsan: setup
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOAK_WERROR=ON -DSOAK_TSAN=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
-	@cd $(TSAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real'
+	@cd $(TSAN_BUILD) && ctest --output-on-failure -j 2 -LE 'corpus|real|slow'
 
 # libFuzzer targets for every parser (fuzz/README.md): a clang build with ASan/UBSan, then each
 # target for FUZZ_SECONDS over a copy of its committed corpus; fails on the first crash and
