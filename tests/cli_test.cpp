@@ -841,7 +841,7 @@ TEST_CASE("an attached target that vanished while its cgroup's OOM killer ran fa
 
 TEST_CASE(
     "a run with --stop-on-fail ends a leaking run long before its planned end, exit 1, all written",
-    "[real]") {
+    "[slow]") {  // five minutes: its own ctest entry, beside the others
   TempDir dir;
   const fs::path out = dir / "run";
   const auto started = std::chrono::steady_clock::now();
