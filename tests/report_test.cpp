@@ -420,3 +420,21 @@ TEST_CASE("JUnit shows an inconclusive verdict as a failure unless skipped is as
   CHECK_THAT(junit,
              Catch::Contains("name=\"verdict\"") && Catch::Contains("type=\"inconclusive\""));
 }
+
+TEST_CASE("a chart's axis and hover values never use an exponent") {
+  namespace rp = soak::report;
+  std::vector<double> t, v;
+  for (int i = 0; i < 100; ++i) {
+    t.push_back(i);
+    v.push_back(6e6 + 1e4 * i);
+  }
+  rp::Chart chart;
+  chart.id = "chart-heap";
+  chart.title = "Target heap";
+  chart.unit = rp::Unit::plain;
+  chart.t_end = 100;
+  chart.lines.push_back({"heap.in_use", t, v, "#0969da"});
+  const std::string svg = rp::render_chart(chart);
+  CHECK(svg.find("e+0") == std::string::npos);
+  CHECK_THAT(svg, Catch::Contains(">6.") && Catch::Contains("M<"));
+}

@@ -393,8 +393,9 @@ std::string load_section(const ReportInput& in, double t_end,
       {"Load level and errors per interval", errors},
       {"Latency (ms, from the intended send time)",
        named({metric::load_p50_ms, metric::load_p95_ms, metric::load_p99_ms})},
-      {"Jobs and requests in flight",
-       named({metric::load_jobs_done, metric::load_jobs_failed, metric::load_in_flight})},
+      {"Jobs done and failed (cumulative)",
+       named({metric::load_jobs_done, metric::load_jobs_failed})},
+      {"Requests in flight", named({metric::load_in_flight})},
       {"Job duration (s, mean per interval)", named({metric::load_job_s})}};
   std::string s = "<h2>Load</h2>";
   int index = 0;
@@ -409,9 +410,11 @@ std::string load_section(const ReportInput& in, double t_end,
 /// The target's own figures (heap.* and other prefixes): bytes and other units apart.
 std::string prefix_section(const ReportInput& in, double t_end, const std::string& prefix,
                            const std::vector<std::string>& names) {
-  std::vector<std::string> bytes, other;
+  // One unit per axis: bytes, cumulative counters (*_total) and other figures apart.
+  std::vector<std::string> bytes, counters, other;
   for (const auto& n : names) {
-    (log::metric::base_of(n).ends_with("_bytes") ? bytes : other).push_back(n);
+    const std::string_view base = log::metric::base_of(n);
+    (base.ends_with("_bytes") ? bytes : base.ends_with("_total") ? counters : other).push_back(n);
   }
   const std::string title = prefix == "heap" ? "Target heap" : prefix;
   std::string s;
@@ -422,6 +425,12 @@ std::string prefix_section(const ReportInput& in, double t_end, const std::strin
   if (!other.empty()) {
     s += "<h2>" + escape_html(title) + "</h2><div class=\"card\">" +
          group_chart(in, t_end, "chart-" + prefix, title, other, Unit::plain) + "</div>";
+  }
+  if (!counters.empty()) {
+    const std::string counted = title + " (counters, cumulative)";
+    s += "<h2>" + escape_html(counted) + "</h2><div class=\"card\">" +
+         group_chart(in, t_end, "chart-" + prefix + "-counters", counted, counters, Unit::plain) +
+         "</div>";
   }
   return s;
 }

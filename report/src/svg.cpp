@@ -1,6 +1,7 @@
 #include "soak/report/svg.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <tuple>
@@ -91,6 +92,17 @@ std::string fmt(double v) {
 std::string format_value(Unit unit, double v) {
   if (unit == Unit::bytes) return format_bytes(v);
   char buf[32];
+  // Large values with a thousands suffix ("6.00M", "12.5k"), never an exponent ("6e+06").
+  constexpr std::array<std::pair<double, const char*>, 4> kSuffixes = {
+      {{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}}};
+  if (std::fabs(v) >= 1e4) {
+    for (const auto& [scale, suffix] : kSuffixes) {
+      if (std::fabs(v) >= scale) {
+        std::snprintf(buf, sizeof buf, "%.3g%s", v / scale, suffix);
+        return buf;
+      }
+    }
+  }
   std::snprintf(buf, sizeof buf, unit == Unit::count ? "%.0f" : "%.4g", v);
   return buf;
 }
