@@ -35,6 +35,7 @@ th{font-weight:600;background:#f0f2f4}
 td.status{font-weight:700;text-transform:uppercase;font-size:12px}
 td.status.pass{background:#dafbe1}td.status.fail{background:#ffebe9}td.status.inconclusive{background:#fff8c5}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+td code.name{word-break:normal;white-space:nowrap}
 svg.chart{width:100%;height:auto;display:block}
 svg .chart-title{font-weight:600;font-size:13px;fill:#1d2330}
 svg .tick,svg .legend,svg .marker-label,svg .ref-label{font-size:11px;fill:#57606a}
@@ -207,8 +208,9 @@ std::string checks_table(const analysis::Verdict& v) {
   for (const auto& c : v.checks) {
     const CheckWords w = describe_check(c, units);
     const std::string tier = analysis::to_string(c.tier);
-    s += "<tr><td><code>" + escape_html(c.name) + "</code></td><td>" + escape_html(w.measured) +
-         "</td><td>" + escape_html(w.target.empty() ? w.limit : w.target) + "</td><td>" +
+    s += "<tr><td><code class=\"name\">" + escape_html(c.name) + "</code></td><td>" +
+         escape_html(w.measured) + "</td><td>" +
+         escape_html(w.target.empty() ? w.limit : w.target) + "</td><td>" +
          escape_html(w.acceptable) + "</td><td class=\"status " + status_class(c.status) + "\">" +
          analysis::to_string(c.status) + (tier.empty() ? "" : " (" + tier + ")") + "</td><td>" +
          escape_html(w.detail) + "</td></tr>";
@@ -243,8 +245,8 @@ std::string metrics_table(const analysis::Verdict& v) {
                  fixed(*m.time_to_limit_s / 3600, 1) + " h";
       }
     }
-    s += "<tr><td><code>" + escape_html(m.name) + "</code></td><td>" + cls + "</td><td>" +
-         escape_html(growth) + "</td><td>" + value(m.name, m.first) + "</td><td>" +
+    s += "<tr><td><code class=\"name\">" + escape_html(m.name) + "</code></td><td>" + cls +
+         "</td><td>" + escape_html(growth) + "</td><td>" + value(m.name, m.first) + "</td><td>" +
          value(m.name, m.last) + "</td><td>" + value(m.name, m.max) + "</td><td>" +
          escape_html(notes) + "</td></tr>";
   }
