@@ -8,7 +8,8 @@
 // stat), the run directory's size, and the sample lines written so far. At the end of each case,
 // on the same target, it times the syscall floor (statm + stat + fd count, as
 // bench/sampler_bench.cpp defines it), python3-psutil and ps. It prints a table and, per case:
-//   RSS after 1 min X MiB, at end Y MiB (flat within Z MiB)
+//   RSS after 1 min X MiB, at end Y MiB (flat within Z MiB); and its peak (VmHWM), which
+//   catches what a poll misses: the once-a-minute interim analysis' transient growth
 //   disk N MiB/h
 //   CPU per sample R x floor (and ps, psutil as ratios to the same floor)
 // Exit code: 0; 1 when a case did not run (soak failed to start or wrote no samples) or, with
@@ -146,6 +147,7 @@ int run_paced_floor(pid_t target, double interval_s, double duration_s) {
 
 struct ProcFigures {
   double rss_bytes = 0;
+  double peak_rss_bytes = 0;  ///< VmHWM: catches a peak between two polls (an interim analysis)
   double cpu_s = 0;  ///< utime + stime of every thread
   bool ok = false;
 };
@@ -165,6 +167,10 @@ ProcFigures read_proc(pid_t pid) {
   f.cpu_s = (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / ticks;
   f.rss_bytes = std::atof(fields[21].c_str()) * static_cast<double>(sysconf(_SC_PAGESIZE));
   f.ok = fields[0] != "Z" && fields[0] != "X";
+  const std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+  if (const auto hwm = status.find("VmHWM:"); hwm != std::string::npos) {
+    f.peak_rss_bytes = std::atof(status.c_str() + hwm + 6) * 1024;
+  }
   return f;
 }
 
@@ -210,7 +216,7 @@ class SampleCounter {
 };
 
 struct Row {
-  double t_s, rss_bytes, disk_bytes, cpu_s;
+  double t_s, rss_bytes, peak_rss_bytes, disk_bytes, cpu_s;
   std::uint64_t samples;
 };
 
@@ -298,7 +304,7 @@ void poll_case(Case& c, double t_s, double duration_s) {
     }
   }
   const std::uint64_t samples = c.counter.update(c.run_dir / "samples.ndjson");
-  c.rows.push_back({t_s, f.rss_bytes, dir_bytes(c.run_dir), f.cpu_s, samples});
+  c.rows.push_back({t_s, f.rss_bytes, f.peak_rss_bytes, dir_bytes(c.run_dir), f.cpu_s, samples});
 }
 
 pid_t start_steady_target(const fs::path& build, const fs::path& out, double alive_s) {
@@ -352,7 +358,7 @@ void measure_references(Case& c, const fs::path& build, bool quick) {
 }
 
 struct Summary {
-  double rss_1min = 0, rss_end = 0, flat = 0, disk_per_h = 0, cpu_per_sample_ns = 0;
+  double rss_1min = 0, rss_end = 0, flat = 0, peak_1min = 0, peak_end = 0, disk_per_h = 0, cpu_per_sample_ns = 0;
   std::uint64_t samples = 0;
 };
 
@@ -374,6 +380,8 @@ Summary summarize(const Case& c, double duration_s) {
     hi = std::max(hi, rows[i].rss_bytes);
   }
   s.rss_1min = rows[from].rss_bytes;
+  s.peak_1min = rows[from].peak_rss_bytes;
+  s.peak_end = last.peak_rss_bytes;
   s.rss_end = last.rss_bytes;
   s.flat = hi - lo;
   s.disk_per_h = last.t_s > 0 ? last.disk_bytes / last.t_s * 3600 : 0;
@@ -383,12 +391,12 @@ Summary summarize(const Case& c, double duration_s) {
 }
 
 void print_table(const std::vector<Case>& cases) {
-  std::printf("\n%-12s %9s %10s %10s %12s %10s\n", "case", "t (s)", "RSS (MiB)", "disk (MiB)",
-              "samples", "CPU (s)");
+  std::printf("\n%-12s %9s %10s %10s %10s %12s %10s\n", "case", "t (s)", "RSS (MiB)",
+              "peak (MiB)", "disk (MiB)", "samples", "CPU (s)");
   for (const Case& c : cases) {
     for (const Row& r : c.rows) {
-      std::printf("%-12s %9.0f %10.2f %10.2f %12llu %10.2f\n", c.name.c_str(), r.t_s,
-                  r.rss_bytes / kMiB, r.disk_bytes / kMiB,
+      std::printf("%-12s %9.0f %10.2f %10.2f %10.2f %12llu %10.2f\n", c.name.c_str(), r.t_s,
+                  r.rss_bytes / kMiB, r.peak_rss_bytes / kMiB, r.disk_bytes / kMiB,
                   static_cast<unsigned long long>(r.samples), r.cpu_s);
     }
   }
@@ -407,8 +415,10 @@ bool print_summaries(const std::vector<Case>& cases, double duration_s, double f
       ok = false;
       continue;
     }
-    std::printf("  RSS after 1 min %.2f MiB, at end %.2f MiB (flat within %.2f MiB)\n",
-                s.rss_1min / kMiB, s.rss_end / kMiB, s.flat / kMiB);
+    std::printf("  RSS after 1 min %.2f MiB, at end %.2f MiB (flat within %.2f MiB); "
+                "peak (VmHWM) %.2f MiB after 1 min, %.2f MiB at end\n",
+                s.rss_1min / kMiB, s.rss_end / kMiB, s.flat / kMiB, s.peak_1min / kMiB,
+                s.peak_end / kMiB);
     std::printf("  disk %.1f MiB/h\n", s.disk_per_h / kMiB);
     if (c.floor_ns <= 0) {
       std::printf("  CPU per sample %.1f us (no floor: the target was gone)\n",
@@ -447,7 +457,7 @@ bool print_summaries(const std::vector<Case>& cases, double duration_s, double f
 struct Args {
   fs::path build = "build";
   double duration_s = 120;
-  double poll_s = 5;
+  double poll_s = 5;  // "every few seconds"; VmHWM covers what falls between two polls
   std::vector<std::string> cases = {"attach-10ms", "attach-1ms", "scenario"};
   double fail_above_ratio = 0;
   bool keep = false;
