@@ -148,7 +148,7 @@ int run_paced_floor(pid_t target, double interval_s, double duration_s) {
 struct ProcFigures {
   double rss_bytes = 0;
   double peak_rss_bytes = 0;  ///< VmHWM: catches a peak between two polls (an interim analysis)
-  double cpu_s = 0;  ///< utime + stime of every thread
+  double cpu_s = 0;           ///< utime + stime of every thread
   bool ok = false;
 };
 
@@ -233,8 +233,8 @@ struct Case {
   SampleCounter counter;
   std::vector<Row> rows;
   double floor_ns = 0, psutil_ns = 0, ps_ns = 0;
-  pid_t paced = -1;            ///< the paced floor, beside soak on the same target
-  double paced_floor_ns = 0;   ///< its CPU per sample
+  pid_t paced = -1;           ///< the paced floor, beside soak on the same target
+  double paced_floor_ns = 0;  ///< its CPU per sample
 };
 
 std::string interval_text(double s) {
@@ -272,16 +272,17 @@ void start_case(Case& c, const fs::path& build, double duration_s) {
   const std::string duration = std::to_string(static_cast<long>(duration_s)) + "s";
   if (c.scenario) {
     write_scenario(c, build / "examples" / "soak-example-server", duration_s);
-    c.soak = spawn({soak, "run", (c.dir / "scenario.json").string(), "--out", c.run_dir.string(),
-                    "--quiet"},
-                   c.dir / "soak.out");
+    c.soak = spawn(
+        {soak, "run", (c.dir / "scenario.json").string(), "--out", c.run_dir.string(), "--quiet"},
+        c.dir / "soak.out");
     return;  // the target is soak's child, found once it runs
   }
   // A steady target: no leak, a few threads and descriptors, alive past the run.
   c.target = start_steady_target(build, c.dir / "target.out", duration_s + 600);
-  c.soak = spawn({soak, "attach", std::to_string(c.target), "--interval", interval_text(c.interval_s),
-                  "--duration", duration, "--out", c.run_dir.string(), "--quiet"},
-                 c.dir / "soak.out");
+  c.soak =
+      spawn({soak, "attach", std::to_string(c.target), "--interval", interval_text(c.interval_s),
+             "--duration", duration, "--out", c.run_dir.string(), "--quiet"},
+            c.dir / "soak.out");
   c.paced = spawn({self_path(), "--paced-floor", std::to_string(c.target),
                    std::to_string(c.interval_s), std::to_string(duration_s)},
                   c.dir / "paced.out");
@@ -352,13 +353,14 @@ void measure_references(Case& c, const fs::path& build, bool quick) {
                          c.dir / "psutil.out");
   c.psutil_ns = wait_exit(py) == 0 ? std::atof(slurp(c.dir / "psutil.out").c_str()) : 0.0;
   c.ps_ns = time_ns(3, quick ? 10 : 30, [&] {
-    wait_exit(spawn({"ps", "-o", "rss=,vsz=,nlwp=", "-p", std::to_string(c.target)},
-                    c.dir / "ps.out"));
+    wait_exit(
+        spawn({"ps", "-o", "rss=,vsz=,nlwp=", "-p", std::to_string(c.target)}, c.dir / "ps.out"));
   });
 }
 
 struct Summary {
-  double rss_1min = 0, rss_end = 0, flat = 0, peak_1min = 0, peak_end = 0, disk_per_h = 0, cpu_per_sample_ns = 0;
+  double rss_1min = 0, rss_end = 0, flat = 0, peak_1min = 0, peak_end = 0, disk_per_h = 0,
+         cpu_per_sample_ns = 0;
   std::uint64_t samples = 0;
 };
 
@@ -391,8 +393,8 @@ Summary summarize(const Case& c, double duration_s) {
 }
 
 void print_table(const std::vector<Case>& cases) {
-  std::printf("\n%-12s %9s %10s %10s %10s %12s %10s\n", "case", "t (s)", "RSS (MiB)",
-              "peak (MiB)", "disk (MiB)", "samples", "CPU (s)");
+  std::printf("\n%-12s %9s %10s %10s %10s %12s %10s\n", "case", "t (s)", "RSS (MiB)", "peak (MiB)",
+              "disk (MiB)", "samples", "CPU (s)");
   for (const Case& c : cases) {
     for (const Row& r : c.rows) {
       std::printf("%-12s %9.0f %10.2f %10.2f %10.2f %12llu %10.2f\n", c.name.c_str(), r.t_s,
@@ -415,10 +417,10 @@ bool print_summaries(const std::vector<Case>& cases, double duration_s, double f
       ok = false;
       continue;
     }
-    std::printf("  RSS after 1 min %.2f MiB, at end %.2f MiB (flat within %.2f MiB); "
-                "peak (VmHWM) %.2f MiB after 1 min, %.2f MiB at end\n",
-                s.rss_1min / kMiB, s.rss_end / kMiB, s.flat / kMiB, s.peak_1min / kMiB,
-                s.peak_end / kMiB);
+    std::printf(
+        "  RSS after 1 min %.2f MiB, at end %.2f MiB (flat within %.2f MiB); "
+        "peak (VmHWM) %.2f MiB after 1 min, %.2f MiB at end\n",
+        s.rss_1min / kMiB, s.rss_end / kMiB, s.flat / kMiB, s.peak_1min / kMiB, s.peak_end / kMiB);
     std::printf("  disk %.1f MiB/h\n", s.disk_per_h / kMiB);
     if (c.floor_ns <= 0) {
       std::printf("  CPU per sample %.1f us (no floor: the target was gone)\n",
@@ -430,17 +432,19 @@ bool print_summaries(const std::vector<Case>& cases, double duration_s, double f
     const double hot_ratio = s.cpu_per_sample_ns / c.floor_ns;
     const double ratio = c.paced_floor_ns > 0 ? s.cpu_per_sample_ns / c.paced_floor_ns : hot_ratio;
     if (c.paced_floor_ns > 0) {
-      std::printf("  CPU per sample %.2f x floor (%.1f us; paced floor %.1f us, the same reads on "
-                  "the same %s grid; %.2f x the hot-loop floor of %.1f us)\n",
-                  ratio, s.cpu_per_sample_ns / 1000, c.paced_floor_ns / 1000,
-                  interval_text(c.interval_s).c_str(), hot_ratio, c.floor_ns / 1000);
+      std::printf(
+          "  CPU per sample %.2f x floor (%.1f us; paced floor %.1f us, the same reads on "
+          "the same %s grid; %.2f x the hot-loop floor of %.1f us)\n",
+          ratio, s.cpu_per_sample_ns / 1000, c.paced_floor_ns / 1000,
+          interval_text(c.interval_s).c_str(), hot_ratio, c.floor_ns / 1000);
     } else {
-      std::printf("  CPU per sample %.2f x floor (%.1f us; hot-loop floor %.1f us; no paced "
-                  "floor beside this case)\n",
-                  ratio, s.cpu_per_sample_ns / 1000, c.floor_ns / 1000);
+      std::printf(
+          "  CPU per sample %.2f x floor (%.1f us; hot-loop floor %.1f us; no paced "
+          "floor beside this case)\n",
+          ratio, s.cpu_per_sample_ns / 1000, c.floor_ns / 1000);
     }
-    std::printf("  references, per sample, hot loop: floor %.1f us, ps %.0f x floor", c.floor_ns / 1000,
-                c.ps_ns / c.floor_ns);
+    std::printf("  references, per sample, hot loop: floor %.1f us, ps %.0f x floor",
+                c.floor_ns / 1000, c.ps_ns / c.floor_ns);
     if (c.psutil_ns > 0) {
       std::printf(", psutil %.2f x floor\n", c.psutil_ns / c.floor_ns);
     } else {
