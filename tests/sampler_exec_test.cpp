@@ -23,14 +23,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// DIR/first/prog, a copy of /bin/sh, and DIR/second/prog, a copy of `second_program`: two
-/// files with the same name, so the kernel gives both processes the comm "prog".
+/// DIR/one/prog, a copy of /bin/sh, and DIR/two/prog, a copy of `second_program`: two files
+/// with the same name (so the kernel gives both processes the comm "prog") and paths of the
+/// same length.
 fs::path same_name_programs(const fs::path& dir, const fs::path& second_program) {
-  fs::create_directories(dir / "first");
-  fs::create_directories(dir / "second");
-  fs::copy_file("/bin/sh", dir / "first" / "prog");
-  fs::copy_file(second_program, dir / "second" / "prog");
-  return dir / "first" / "prog";
+  fs::create_directories(dir / "one");
+  fs::create_directories(dir / "two");
+  fs::copy_file("/bin/sh", dir / "one" / "prog");
+  fs::copy_file(second_program, dir / "two" / "prog");
+  return dir / "one" / "prog";
 }
 
 /// Reads the target every 10 ms until a read reports an exec or `limit` passes.
@@ -50,7 +51,7 @@ std::optional<ExecSeen> watch_for_exec(ProcessReader& reader, std::chrono::milli
 TEST_CASE("an exec into another program of the same name is seen and recorded") {
   TempDir dir;
   const fs::path first = same_name_programs(dir.path(), "/bin/sleep");
-  const std::string second = (dir / "second" / "prog").string();
+  const std::string second = (dir / "two" / "prog").string();
   LaunchOptions launch;
   launch.argv = {first.string(), "-c", "sleep 0.4; exec " + second + " 3"};
   LaunchedProcess target(launch);
@@ -93,22 +94,27 @@ TEST_CASE("an exec into another program of the same name is seen and recorded") 
 }
 
 TEST_CASE("an exec of an identical copy with randomization off is seen through the program file") {
-  // setarch -R: no address-space randomization, so where exec places the code of the same
-  // program's copy may repeat; the program file (another inode) still tells them apart.
+  // setarch -R: no address-space randomization. The two copies of the shell run the same
+  // command line (only argv[0]'s folder differs, in a path of the same length) in the same
+  // environment, so stat's code and stack placement repeat exactly; only the program file
+  // (another inode) tells them apart. The second copy then execs itself every 0.4 s: the very
+  // same file, which is not an exec soak can see with randomization off.
   if (!fs::exists("/usr/bin/setarch")) SOAK_SKIP("no /usr/bin/setarch (util-linux)");
   TempDir dir;
   const fs::path first = same_name_programs(dir.path(), "/bin/sh");
-  const std::string second = (dir / "second" / "prog").string();
+  const std::string second = (dir / "two" / "prog").string();
+  const std::string command = R"(sleep 0.4; exec "$NEXT" -c "$CMD")";
   LaunchOptions launch;
-  launch.argv = {"/usr/bin/setarch", "-R", first.string(), "-c",
-                 "sleep 0.4; exec " + second + " -c 'sleep 3'"};
+  launch.argv = {"/usr/bin/setarch", "-R", first.string(), "-c", command};
+  launch.environment = {{"NEXT", second}, {"CMD", command}};
   LaunchedProcess target(launch);
   std::this_thread::sleep_for(100ms);  // setarch has exec'ed the first copy
   OpenResult opened = ProcessReader::open(target.pid());
   REQUIRE(opened.status == ReadStatus::ok);
   REQUIRE(opened.reader->info().name == "prog");
+  REQUIRE(opened.reader->info().cmdline.front() == first.string());
   const auto exec = watch_for_exec(*opened.reader, 3000ms);
   REQUIRE(exec);
   CHECK(exec->name == "prog");
-  CHECK(exec->cmdline.front() == second);
+  CHECK(exec->cmdline == std::vector<std::string>{second, "-c", command});
 }
