@@ -4,7 +4,7 @@ SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-sanitize test-tsan fuzz check-style bench clean
+.PHONY: setup build demo test test-sanitize test-tsan fuzz check-style bench selfsoak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +56,15 @@ check-style: build
 bench: build
 	@bash scripts/setup.sh bench
 	@bash scripts/bench.sh $(BUILD)
+
+# soak's own cost over a long run (bench/selfsoak.cpp): `soak attach` at 10ms and 1ms on a
+# steady process and a scenario with load, side by side, each for HOURS (or MINUTES; default 30
+# minutes); prints soak's RSS and disk over time and its CPU per sample against the floor.
+HOURS ?=
+MINUTES ?= 30
+SELFSOAK_FLAGS ?=
+selfsoak: build
+	@$(BUILD)/bench/selfsoak --build $(BUILD) $(if $(HOURS),--hours $(HOURS),--minutes $(MINUTES)) $(SELFSOAK_FLAGS)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -108,21 +108,21 @@ CgroupSource::CgroupSource(fs::path dir, int version, std::string cgroup_path)
   const bool v2 = version_ == 2;
   events_file_ = dir_ / (v2 ? "memory.events" : "memory.oom_control");
   oom_kills_at_start_ = oom_kills();
-  current_file_ = dir_ / (v2 ? "memory.current" : "memory.usage_in_bytes");
-  limit_file_ = dir_ / (v2 ? "memory.max" : "memory.limit_in_bytes");
-  stat_file_ = dir_ / "memory.stat";
+  current_fd_ = open_read_only((dir_ / (v2 ? "memory.current" : "memory.usage_in_bytes")).c_str());
+  limit_fd_ = open_read_only((dir_ / (v2 ? "memory.max" : "memory.limit_in_bytes")).c_str());
+  stat_fd_ = open_read_only((dir_ / "memory.stat").c_str());
 }
 
-std::optional<double> CgroupSource::read_value(const std::string& file) {
+std::optional<double> CgroupSource::read_value(const UniqueFd& file) {
   int err = 0;
-  if (!read_whole_file(file.c_str(), buffer_, err)) return std::nullopt;
+  if (!file || !pread_all(file.get(), buffer_, err)) return std::nullopt;
   return parse_cgroup_value(buffer_);
 }
 
 void CgroupSource::contribute(TickSink& sink) {
   const bool v2 = version_ == 2;
-  const auto current = read_value(current_file_);
-  const auto limit = read_value(limit_file_);
+  const auto current = read_value(current_fd_);
+  const auto limit = read_value(limit_fd_);
   if (calls_++ == 0) {
     char detail[512];
     std::snprintf(detail, sizeof detail, "cgroup v%d %s, memory limit %s", version_,
@@ -135,7 +135,7 @@ void CgroupSource::contribute(TickSink& sink) {
   if (limit) sink.metric(metric::cgroup_limit_bytes, *limit);
   if ((calls_ - 1) % kCgroupStatEveryTicks != 0) return;
   int err = 0;
-  if (!read_whole_file(stat_file_.c_str(), buffer_, err)) return;
+  if (!stat_fd_ || !pread_all(stat_fd_.get(), buffer_, err)) return;
   if (const auto anon = parse_cgroup_stat_field(buffer_, v2 ? "anon" : "total_rss")) {
     sink.metric(metric::cgroup_anon_bytes, *anon);
   }

@@ -3,7 +3,9 @@
 // (memory.current, memory.max, memory.stat anon/file) and, on hosts still on v1 for the memory
 // controller, its equivalents (memory.usage_in_bytes, memory.limit_in_bytes, total_rss and
 // total_cache). Metrics: cgroup.memory_bytes, cgroup.limit_bytes (when a limit is set),
-// cgroup.anon_bytes, cgroup.file_bytes. A few small file reads per tick; memory.stat every 10th.
+// cgroup.anon_bytes, cgroup.file_bytes. Two preads per tick on descriptors opened once (no path
+// walk: at a 1 ms interval the walk cost more than the target's own reading); memory.stat
+// every 10th tick.
 // Private to soak::sampler (made by make_cgroup_source); tests reach it for the parsers.
 //
 // Thread-safety: contribute() runs on the sampling executor only.
@@ -15,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "soak/log/unique_fd.hpp"
 #include "soak/sampler/process.hpp"
 #include "soak/sampler/source.hpp"
 
@@ -53,13 +56,16 @@ class CgroupSource : public Source {
 
  private:
   CgroupSource(std::filesystem::path dir, int version, std::string cgroup_path);
-  std::optional<double> read_value(const std::string& file);
+  std::optional<double> read_value(const log::UniqueFd& file);
 
   std::filesystem::path dir_;
   int version_;
   std::string cgroup_path_;
   std::optional<double> oom_kills();
-  std::string current_file_, limit_file_, stat_file_;  ///< full paths, built once
+  /// memory.current, memory.max and memory.stat (or v1's), opened once and re-read at offset
+  /// 0: kernfs regenerates the text on each read from the start. Closed (a gap) if the
+  /// cgroup goes away.
+  log::UniqueFd current_fd_, limit_fd_, stat_fd_;
   std::string events_file_;  ///< memory.events (v2) or memory.oom_control (v1)
   std::optional<double> oom_kills_at_start_;
   std::string buffer_;  ///< reused read buffer

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,17 @@ bool skip_fields(std::string_view& rest, int count) {
   return true;
 }
 
+/// Fields 25 (rsslim, skipped) to 28 (startstack): optional, a line that ends early (an old
+/// kernel, a test's short line) leaves them zero.
+bool parse_layout(std::string_view rest, StatFields& out) {
+  std::uint64_t rss_limit = 0;
+  if (parse_number(rest, rss_limit) && parse_number(rest, out.start_code) &&
+      parse_number(rest, out.end_code)) {
+    parse_number(rest, out.start_stack);
+  }
+  return true;
+}
+
 /// Fields 4 (ppid) to 24 (rss) of a stat line, `rest` starting after the state letter.
 bool parse_stat_numbers(std::string_view rest, StatFields& out) {
   return parse_number(rest, out.ppid) &&          // 4
@@ -64,7 +76,8 @@ bool parse_stat_numbers(std::string_view rest, StatFields& out) {
          skip_fields(rest, 1) &&                  // 21 itrealvalue
          parse_number(rest, out.start_ticks) &&   // 22
          parse_number(rest, out.vsize_bytes) &&   // 23
-         parse_number(rest, out.rss_pages);       // 24
+         parse_number(rest, out.rss_pages) &&     // 24
+         parse_layout(rest, out);                 // 25 .. 28, optional
 }
 
 /// PF_KTHREAD in stat's flags (include/linux/sched.h): a kernel thread, with no user memory.
@@ -99,6 +112,23 @@ namespace {
 constexpr std::size_t kMaxCachedThreads = 256;
 /// A fork bomb must not stall the sampler: the descendant walk stops after this many.
 constexpr std::size_t kMaxDescendants = 65536;
+/// How often the program file behind /proc/PID/exe (its device and inode) is compared with the
+/// one opened: the backstop for an exec that keeps the name and the layout in stat (no
+/// address-space randomization, a copy of the same binary). One stat() of a symlink target
+/// costs about a floor sample, so at a 1 ms interval it is taken once a second, not per tick.
+constexpr std::chrono::seconds kExeCheckPeriod{1};
+
+/// The program a process runs, as far as stat and /proc/PID/exe tell it apart.
+struct ProgramLayout {
+  std::uint64_t start_code = 0, end_code = 0, start_stack = 0;
+  friend bool operator==(const ProgramLayout&, const ProgramLayout&) = default;
+};
+struct ProgramFile {
+  std::uint64_t device = 0, inode = 0;
+  bool known = false;  ///< false when /proc/PID/exe cannot be followed (permissions, a kernel
+                       ///< thread): never compared then
+  friend bool operator==(const ProgramFile&, const ProgramFile&) = default;
+};
 
 class LinuxProcessReader final : public ProcessReader {
  public:
@@ -113,6 +143,8 @@ class LinuxProcessReader final : public ProcessReader {
   ReadStatus open_files(Pid pid, int& error_number);
   void read_cmdline();
   std::vector<std::string> current_cmdline() const;
+  ProgramFile program_file() const;
+  void check_program_file();
   ReadStatus read_stat(ProcessSnapshot& out, int& error_number);
   ReadStatus read_statm(ProcessSnapshot& out, int& error_number);
   std::optional<std::uint32_t> count_fds();
@@ -134,6 +166,9 @@ class LinuxProcessReader final : public ProcessReader {
   bool fd_size_is_count_ = false;  ///< Linux >= 6.2: st_size of /proc/PID/fd is the count
   std::string buffer_;             ///< reused read buffer (no allocation per tick)
   std::string current_name_;       ///< the name now (it changes at an exec)
+  ProgramLayout current_layout_;   ///< stat's code and stack placement now (set at an exec)
+  ProgramFile current_file_;       ///< /proc/PID/exe's device and inode now
+  std::chrono::steady_clock::time_point last_exe_check_;
   bool exec_pending_ = false;
   std::vector<Pid> pending_;  ///< reused work lists for the descendant walk
   std::vector<Pid> descendants_;
@@ -159,6 +194,9 @@ void LinuxProcessReader::open_into(Pid pid, OpenResult& result) {
   if ((fields.flags & kKernelThreadFlag) != 0) return fail(ReadStatus::kernel_thread, EINVAL);
   reader->info_.identity = ProcessIdentity{pid, fields.start_ticks};
   reader->info_.name = fields.comm;
+  reader->current_layout_ = {fields.start_code, fields.end_code, fields.start_stack};
+  reader->current_file_ = reader->program_file();
+  reader->last_exe_check_ = std::chrono::steady_clock::now();
   struct stat dir_stat {};
   if (::fstat(reader->dir_fd_.get(), &dir_stat) == 0) reader->info_.uid = dir_stat.st_uid;
   reader->read_cmdline();
@@ -207,6 +245,22 @@ std::vector<std::string> LinuxProcessReader::current_cmdline() const {
   return args;
 }
 
+ProgramFile LinuxProcessReader::program_file() const {
+  struct stat st {};
+  if (::fstatat(dir_fd_.get(), "exe", &st, 0) != 0) return {};
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), true};
+}
+
+void LinuxProcessReader::check_program_file() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_exe_check_ < kExeCheckPeriod) return;
+  last_exe_check_ = now;
+  const ProgramFile file = program_file();
+  if (!file.known) return;  // gone or hidden now: the next read says which
+  if (current_file_.known && file != current_file_) exec_pending_ = true;
+  current_file_ = file;
+}
+
 void LinuxProcessReader::read_cmdline() {
   info_.cmdline = current_cmdline();
   current_name_ = info_.name;
@@ -221,8 +275,12 @@ ReadStatus LinuxProcessReader::read_stat(ProcessSnapshot& out, int& error_number
   }
   if (fields.start_ticks != info_.identity.start_ticks) return ReadStatus::pid_reused;
   if (is_gone_state(fields.state)) return ReadStatus::exited;
-  if (fields.comm != current_name_) {
-    current_name_ = fields.comm;  // an exec: the same process runs another program
+  // An exec: the same process runs another program. A new name says so at once; a program
+  // of the same name is seen by where exec placed its code and stack.
+  const ProgramLayout layout{fields.start_code, fields.end_code, fields.start_stack};
+  if (fields.comm != current_name_ || layout != current_layout_) {
+    current_name_ = fields.comm;
+    current_layout_ = layout;
     exec_pending_ = true;
   }
   out.state = fields.state;
@@ -370,8 +428,11 @@ ReadResult LinuxProcessReader::read(ReadDetail detail) {
     if (process_exists(info_.identity.pid)) result.status = ReadStatus::pid_reused;
   }
   if (!result.ok()) return result;
+  check_program_file();
   if (exec_pending_) {
     exec_pending_ = false;
+    current_file_ = program_file();  // the program seen now, whichever check saw the exec
+    last_exe_check_ = std::chrono::steady_clock::now();
     result.exec = ExecSeen{current_name_, current_cmdline()};
   }
   result.snapshot.fds = count_fds();

@@ -196,6 +196,12 @@ struct StatFields {
   std::uint64_t start_ticks = 0;
   std::uint64_t vsize_bytes = 0;
   std::uint64_t rss_pages = 0;
+  // Fields 26 to 28: where the program's code and stack were placed. Set at each exec (and,
+  // with address-space randomization, different at each), so a change means an exec even of
+  // a program with the same name. Zero when the kernel hides them or the line ends early.
+  std::uint64_t start_code = 0;
+  std::uint64_t end_code = 0;
+  std::uint64_t start_stack = 0;
 };
 
 /// The one /proc/PID/stat parser: splits after the last ')' (a process name may hold spaces

@@ -84,8 +84,11 @@ struct ReadResult {
   ReadStatus status = ReadStatus::ok;
   int error_number = 0;  ///< the platform's error code (Linux: errno) when status is not ok
   ProcessSnapshot snapshot;
-  /// Set on the read that first sees an exec (Linux: the name in stat changed; an exec of a
-  /// program with the same name is not seen). info() keeps what was opened.
+  /// Set on the read that first sees an exec. info() keeps what was opened. Linux: on the
+  /// first read when the name or the code and stack placement in stat changed (exec places
+  /// them anew, so a program of the same name is seen too); otherwise, within a second, when
+  /// /proc/PID/exe names another file (device and inode). An exec of the very same file with
+  /// address-space randomization turned off is not seen.
   std::optional<ExecSeen> exec;
   bool ok() const { return status == ReadStatus::ok; }
 };
