@@ -1,7 +1,7 @@
 // The /proc and cgroup text parsers of the Linux sampler. The first byte picks the parser:
 // /proc/PID/stat, a children file's PID list, a statm-like pair of numbers, a cgroup value file,
 // a memory.stat field (the key is the text's first word), /proc/PID/smaps, /proc/PID/cgroup,
-// memory.events' oom_kill count. None throws: bad
+// memory.events' oom_kill count, /proc/PID/smaps_rollup. None throws: bad
 // text is "not read" (false, nullopt, no entry).
 #include "linux/procfs.hpp"
 
@@ -17,7 +17,7 @@ namespace detail = soak::sampler::detail;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view text = soak::fuzz::text_of(data + 1, size - 1);
-  switch (data[0] % 8) {
+  switch (data[0] % 9) {
     case 0: {
       detail::StatFields stat;
       (void)detail::parse_stat(text, stat);
@@ -46,6 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 6:
       (void)detail::parse_cgroup_stat_field(text, "oom_kill");
+      break;
+    case 7:
+      (void)detail::parse_smaps_rollup(text);
       break;
     default:
       (void)detail::reduce_smaps(text);

@@ -127,7 +127,7 @@ TEST_CASE("attach samples for the duration and leaves a complete run directory")
   CHECK(log.samples >= 14);
   CHECK(log.samples <= 17);
   CHECK(log.header["target"]["pid"] == target->pid());
-  CHECK(log.header["target"]["name"] == "soak-example-le");
+  CHECK(log.header["target"]["name"] == "soak-example-leaky");  // the full name, not comm
   CHECK(log.header["interval_s"] == 0.1);
   CHECK(log.series.at("children").value.front() == 2);
   CHECK(has_event(log, "run_ended"));
@@ -219,7 +219,7 @@ TEST_CASE("run launches the command itself and records its exit code") {
   INFO(r.err);
   CHECK(r.exit_code == 1);  // no planned duration: its end is the run's end, and code 3 fails
   const auto log = read_run_log(out);
-  CHECK(log.header["target"]["name"] == "soak-example-le");  // not a wrapper shell
+  CHECK(log.header["target"]["name"] == "soak-example-leaky");  // not a wrapper shell
   CHECK(log.header["target"]["cmdline"][0] == leaky_binary().string());
   CHECK(log.header["mode"] == "run");
   const auto exited = std::find_if(log.events.begin(), log.events.end(),

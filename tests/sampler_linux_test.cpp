@@ -325,3 +325,20 @@ TEST_CASE("a file path that is not UTF-8 is escaped in the region name, and no s
   const SoakResult analyzed = run_soak({"analyze", (dir / "run").string()});
   CHECK(analyzed.err.find("malformed") == std::string::npos);
 }
+
+TEST_CASE("smaps_rollup's text gives PSS, USS and swap in bytes, and other text no rollup") {
+  namespace detail = soak::sampler::detail;
+  const auto rollup = detail::parse_smaps_rollup(
+      "55d5a8a3b000-7ffd1c3ef000 ---p 00000000 00:00 0    [rollup]\n"
+      "Rss:               12004 kB\nPss:                8123 kB\nPss_Anon:   6000 kB\n"
+      "Private_Clean:       100 kB\nPrivate_Dirty:      7000 kB\nPrivate_Hugetlb:  0 kB\n"
+      "Swap:                 12 kB\n");
+  REQUIRE(rollup.has_value());
+  CHECK(rollup->pss_bytes == 8123u * 1024);
+  CHECK(rollup->uss_bytes == 7100u * 1024);
+  CHECK(rollup->swap_bytes == 12u * 1024);
+  CHECK_FALSE(detail::parse_smaps_rollup("Rss: 12 kB\n").has_value());  // no Pss line
+  CHECK_FALSE(detail::parse_smaps_rollup("").has_value());
+  CHECK_FALSE(detail::parse_smaps_rollup("Pss: 99999999999999999999 kB\n").has_value());
+  CHECK_FALSE(detail::parse_smaps_rollup("Pss: 36028797018963968 kB\n").has_value());  // 2^55
+}

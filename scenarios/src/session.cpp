@@ -51,6 +51,16 @@ std::optional<double> seconds(const std::optional<std::chrono::nanoseconds>& d) 
   return std::chrono::duration<double>(*d).count();
 }
 
+/// The program's full name: the kernel keeps only 15 characters of it (comm: "soak-example-le"),
+/// the command line has all of it. When argv[0]'s file name starts with comm it is that name;
+/// otherwise (an interpreter, a renamed process) comm is what there is.
+std::string display_name(const sampler::ProcessInfo& info) {
+  if (info.cmdline.empty()) return info.name;
+  const std::string program = fs::path(info.cmdline.front()).filename().string();
+  if (program.size() > info.name.size() && program.starts_with(info.name)) return program;
+  return info.name;
+}
+
 nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const SessionOptions& options,
                                    const char* mode) {
   const sampler::HostInfo host = sampler::read_host_info();
@@ -58,7 +68,7 @@ nlohmann::ordered_json make_header(const sampler::ProcessInfo& info, const Sessi
   fields.started_at = log::utc_now_iso();
   fields.interval_s = std::chrono::duration<double>(options.interval).count();
   // Secrets in the target's command line never reach the log (nor the report or JUnit).
-  fields.target = {info.identity.pid, info.name,
+  fields.target = {info.identity.pid, display_name(info),
                    log::redact_command_line(info.cmdline, log::compile_redactions(options.redact)),
                    info.identity.start_ticks, static_cast<std::uint32_t>(info.uid)};
   fields.host = {host.kernel, host.page_size, host.mem_total_bytes, host.clock_ticks_per_s};
@@ -273,7 +283,7 @@ class Session {
   void start_exporter() {
     if (!exporter_) return;
     const sampler::ProcessInfo& info = sampler_.reader().info();
-    exporter_->set_target(info.name, info.identity.pid);
+    exporter_->set_target(display_name(info), info.identity.pid);
     view_.note("serving the run at " + exporter_->url());
     sampler_.set_metrics_tap([this](const std::vector<std::pair<std::string, double>>& m) {
       exporter_->set_sample(m, sampler_.status().samples + 1);
@@ -386,15 +396,16 @@ SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionVie
                                   "no process with PID " + std::to_string(pid) +
                                       " (it may have exited); check the PID with `ps -e`"));
   const sampler::ProcessInfo info = reader->info();
+  const std::string name = display_name(info);
   auto exporter = bind_exporter(options);
   SessionResult result;
   result.judge = options.judge;
-  result.dir = log::create_run_dir(options.out_dir, info.name);
+  result.dir = log::create_run_dir(options.out_dir, name);
   log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "attach"));
-  view.note("attached to " + std::to_string(pid) + " (" + info.name + "); writing " +
+  view.note("attached to " + std::to_string(pid) + " (" + name + "); writing " +
             result.dir.string());
   Session session(std::move(reader), writer, options, view, std::move(exporter));
-  result.reason = session.run("attach " + std::to_string(pid) + " (" + info.name + ")", nullptr);
+  result.reason = session.run("attach " + std::to_string(pid) + " (" + name + ")", nullptr);
   return result;
 }
 

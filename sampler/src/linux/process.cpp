@@ -325,32 +325,11 @@ std::optional<std::uint32_t> LinuxProcessReader::count_fds() {
 void LinuxProcessReader::read_smaps_rollup(ProcessSnapshot& out) {
   int err = 0;
   if (!smaps_fd_ || !pread_all(smaps_fd_.get(), buffer_, err)) return;
-  std::uint64_t pss_kb = 0, private_kb = 0, swap_kb = 0;
-  bool saw_pss = false;
-  std::string_view rest(buffer_);
-  while (!rest.empty()) {
-    const auto eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string_view key = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    std::uint64_t kb = 0;
-    if (!parse_number(value, kb)) continue;
-    if (key == "Pss") {
-      pss_kb = kb;
-      saw_pss = true;
-    } else if (key == "Private_Clean" || key == "Private_Dirty" || key == "Private_Hugetlb") {
-      private_kb += kb;
-    } else if (key == "Swap") {
-      swap_kb = kb;
-    }
-  }
-  if (!saw_pss) return;
-  out.pss_bytes = pss_kb * 1024;
-  out.uss_bytes = private_kb * 1024;
-  out.swap_bytes = swap_kb * 1024;
+  const std::optional<SmapsRollup> rollup = parse_smaps_rollup(buffer_);
+  if (!rollup) return;
+  out.pss_bytes = rollup->pss_bytes;
+  out.uss_bytes = rollup->uss_bytes;
+  out.swap_bytes = rollup->swap_bytes;
 }
 
 /// The children file of thread `tid`: the one kept from the last detail tick, else a new one.

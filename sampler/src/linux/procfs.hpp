@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,43 @@ bool parse_number(std::string_view& rest, T& out) {
 }
 
 /// Appends the PIDs listed (space-separated) in a children file's text to `out`.
+/// The figures soak reads from /proc/PID/smaps_rollup, in bytes.
+struct SmapsRollup {
+  std::uint64_t pss_bytes = 0;
+  std::uint64_t uss_bytes = 0;  ///< Private_Clean + Private_Dirty + Private_Hugetlb
+  std::uint64_t swap_bytes = 0;
+};
+
+/// smaps_rollup's text ("Pss:  1234 kB" lines); nullopt without a Pss line (not a rollup).
+inline std::optional<SmapsRollup> parse_smaps_rollup(std::string_view text) {
+  std::uint64_t pss_kb = 0, private_kb = 0, swap_kb = 0;
+  bool saw_pss = false;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    std::uint64_t kb = 0;
+    if (!parse_number(value, kb)) continue;
+    if (key == "Pss") {
+      pss_kb = kb;
+      saw_pss = true;
+    } else if (key == "Private_Clean" || key == "Private_Dirty" || key == "Private_Hugetlb") {
+      private_kb += kb;
+    } else if (key == "Swap") {
+      swap_kb = kb;
+    }
+  }
+  if (!saw_pss) return std::nullopt;
+  // A kB count past 2^54 would overflow as bytes: no machine has it, so it is no rollup.
+  constexpr std::uint64_t kMaxKb = std::uint64_t{1} << 54;
+  if (pss_kb > kMaxKb || private_kb > kMaxKb || swap_kb > kMaxKb) return std::nullopt;
+  return SmapsRollup{pss_kb * 1024, private_kb * 1024, swap_kb * 1024};
+}
+
 inline void parse_pid_list(std::string_view text, std::vector<Pid>& out) {
   const char* p = text.data();
   const char* end = p + text.size();
