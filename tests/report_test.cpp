@@ -59,13 +59,15 @@ TEST_CASE("the report of a recorded leak shows the verdict, the trend and the fa
 TEST_CASE("reports render for plateau, sawtooth, flat and crash-ended runs") {
   TempDir dir;
   const std::string plateau = report_of("trace_plateau.ndjson", dir);
-  CHECK(std::regex_search(plateau, std::regex("<code class=\"name\">rss_bytes</code></td><td>plateau")));
+  CHECK(std::regex_search(plateau,
+                          std::regex("<code class=\"name\">rss_bytes</code></td><td>plateau")));
   const std::string saw = report_of("trace_healthy_churn.ndjson", dir);
   CHECK_THAT(saw, Catch::Contains("id=\"verdict\">pass"));
   CHECK_THAT(saw, Catch::Contains("rss floor (cycle minima)"));  // the floor that was judged
   CHECK(count_of(saw, "class=\"dot\"") >= 5);
   const std::string flat = report_of("trace_flat.ndjson", dir);
-  CHECK(std::regex_search(flat, std::regex("<code class=\"name\">rss_bytes</code></td><td>steady")));
+  CHECK(
+      std::regex_search(flat, std::regex("<code class=\"name\">rss_bytes</code></td><td>steady")));
   const std::string torn = report_of("torn.ndjson", dir);
   CHECK_THAT(torn, Catch::Contains("id=\"verdict\">inconclusive"));
   CHECK_THAT(torn, Catch::Contains("torn last line"));
