@@ -284,11 +284,12 @@ TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are r
   const double mean =
       std::accumulate(middle.begin(), middle.end(), 0.0) / static_cast<double>(middle.size());
   CHECK(mean == Approx(200).epsilon(0.02));
-  // No rate artefact at the start: the first point covers a whole interval or more, so every
-  // sent rate stays near the asked 200/s (a sliver of an interval once read as thousands).
+  // No rate artefact at the start: the first point covers a whole interval or more, so it is
+  // near the asked 200/s (a sliver of an interval read as hundreds or thousands; a slow build,
+  // the sanitizers', showed it). Later points may catch up on a stall, as the open model does.
   const auto& sent_rps = run.log.series.at("load.sent_rps");
   REQUIRE_FALSE(sent_rps.empty());
-  CHECK(*std::max_element(sent_rps.value.begin(), sent_rps.value.end()) < 300);
+  CHECK(sent_rps.value.front() < 300);
   // Latency quantiles are logged every interval; 404s are counted as http_4xx errors.
   CHECK(run.log.series.at("load.p95_ms").size() >= 15);
   CHECK(run.log.series.at("load.p50_ms").value.back() > 0);

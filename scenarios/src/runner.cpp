@@ -5,6 +5,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "soak/log/metrics.hpp"
 #include "soak/probes/http_client.hpp"
@@ -24,11 +25,12 @@ double rounded(double v, double digits = 1000) {
 }  // namespace
 
 void LoadSource::contribute(sampler::TickSink& sink) {
-  const LoadFigures f = driver_.take_interval();
   for (const JobEvent& e : driver_.take_job_events()) {
     sink.event(e.ok ? log::event::job_finished : log::event::job_failed, e.detail);
   }
-  if (f.interval_s < 1e-3) return;  // the first tick: nothing measured yet
+  if (std::exchange(first_tick_, false)) return;  // nothing measured over a whole interval yet
+  const LoadFigures f = driver_.take_interval();
+  if (f.interval_s < 1e-3) return;
   sink.metric(metric::load_level, f.level);
   sink.metric(metric::load_sent_rps, rounded(static_cast<double>(f.sent) / f.interval_s));
   sink.metric(metric::load_rps, rounded(static_cast<double>(f.completed) / f.interval_s));

@@ -41,6 +41,10 @@ class LoadSource : public sampler::Source {
  private:
   LoadDriver& driver_;
   std::string name_buffer_;
+  /// The first tick comes a moment after the load started: rates over that sliver (a couple of
+  /// first sends in a few ms read as hundreds a second) say nothing, so its figures are left in
+  /// the driver's interval and the second tick reports start-to-then.
+  bool first_tick_ = true;
 };
 
 /// Reads `output_file` until `pattern` (a regex with one group: the port) matches, then returns
