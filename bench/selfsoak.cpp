@@ -40,9 +40,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+
 extern char** environ;
 
 namespace {
+
+using soak::bench::floor_sample;
+using soak::bench::slurp;
+using soak::bench::time_ns;
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -81,44 +87,6 @@ bool exited(pid_t pid, int& code) {
   if (waitpid(pid, &status, WNOHANG) != pid) return false;
   code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return true;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// Median over `rounds` of the mean ns per call of `fn` over `iterations` calls.
-double time_ns(int rounds, int iterations, const std::function<void()>& fn) {
-  for (int i = 0; i < std::max(1, iterations / 10); ++i) fn();  // warm caches
-  std::vector<double> per_call;
-  for (int r = 0; r < rounds; ++r) {
-    const auto start = Clock::now();
-    for (int i = 0; i < iterations; ++i) fn();
-    per_call.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
-                       iterations);
-  }
-  std::sort(per_call.begin(), per_call.end());
-  return per_call[per_call.size() / 2];
-}
-
-/// The floor, as in bench/sampler_bench.cpp: statm, stat and one stat() of /proc/PID/fd, each
-/// opened, read and closed, nothing parsed.
-void floor_sample(pid_t pid) {
-  char path[64], buf[4096];
-  for (const char* file : {"statm", "stat"}) {
-    std::snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      [[maybe_unused]] auto n = ::read(fd, buf, sizeof buf);
-      ::close(fd);
-    }
-  }
-  std::snprintf(path, sizeof path, "/proc/%d/fd", pid);
-  struct stat st {};
-  ::stat(path, &st);
 }
 
 /// The paced floor: the floor sample on the same interval grid as soak, sleeping between ticks
