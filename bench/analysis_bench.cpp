@@ -28,6 +28,7 @@
 #include "soak/analysis/classify.hpp"
 #include "soak/analysis/theil_sen.hpp"
 #include "soak/analysis/verdict.hpp"
+#include "soak/judge/judge.hpp"
 #include "soak/log/log.hpp"
 #include "soak/log/unique_fd.hpp"
 #include "soak/report/html.hpp"
@@ -93,28 +94,11 @@ double raw_read_s(const fs::path& path, std::size_t* lines_out = nullptr) {
   return seconds_since(start);
 }
 
-/// A log's series as the analysis sees it (as judge/ passes it: a binned series' exact
-/// extremes and ends beside its points).
-soak::analysis::SeriesView view_of(const std::string& name, const soak::log::Series& s) {
-  soak::analysis::SeriesView view{name, s.t, s.value};
-  if (s.binned()) {
-    view.max = s.max;
-    view.min = s.min;
-    view.first = s.first;
-    view.last = s.last;
-    view.readings = s.readings;
-  }
-  return view;
-}
-
 double analyze_log(const fs::path& path, soak::analysis::Verdict* out = nullptr) {
   const auto start = Clock::now();
+  // As `soak analyze` does it: the bounded read, then the one verdict path's input.
   const soak::log::RunLog log = soak::log::read_run_log(path);
-  soak::analysis::RunInput input;
-  input.samples = log.samples;
-  input.duration_s = log.last_t - log.first_t;
-  for (const auto& [name, s] : log.series) input.series.push_back(view_of(name, s));
-  soak::analysis::Verdict v = soak::analysis::analyze(input);
+  soak::analysis::Verdict v = soak::analysis::analyze(soak::judge::input_from_log(log));
   const double elapsed = seconds_since(start);
   if (out) *out = std::move(v);
   return elapsed;

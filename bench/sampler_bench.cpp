@@ -30,39 +30,16 @@
 #include "soak/sampler/process.hpp"
 #include "soak/sampler/sampler.hpp"
 
-extern char** environ;
-
 namespace {
 
 using soak::bench::floor_sample;
 using soak::bench::slurp;
+using soak::bench::spawn;
 using soak::bench::time_ns;
+using soak::bench::wait_exit;
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-
-pid_t spawn(const std::vector<std::string>& argv, const char* stdout_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
-    std::fprintf(stderr, "sampler_bench: cannot start %s\n", argv[0].c_str());
-    std::exit(1);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 long self_rss_bytes() {
   std::ifstream in("/proc/self/statm");

@@ -42,45 +42,23 @@
 
 #include "bench_support.hpp"
 
-extern char** environ;
-
 namespace {
 
 using soak::bench::floor_sample;
 using soak::bench::slurp;
 using soak::bench::time_ns;
+using soak::bench::wait_exit;
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-constexpr double kMiB = 1048576.0;
-
+/// A child with its stdout and stderr into `out_path`.
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& out_path,
             const fs::path& cwd = {}) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
-    std::fprintf(stderr, "selfsoak: cannot start %s\n", argv[0].c_str());
-    std::exit(1);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+  return soak::bench::spawn(argv, out_path, cwd, true);
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+constexpr double kMiB = 1048576.0;
 
 bool exited(pid_t pid, int& code) {
   int status = 0;
