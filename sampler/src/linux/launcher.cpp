@@ -329,23 +329,22 @@ void LaunchedProcess::start_keeper(const LaunchOptions& options, int output_read
   plan.output_path = output.c_str();
   plan.rotated_path = rotated.c_str();
   plan.file_cap_bytes = options.output_file_cap_bytes;
-  int control[2];
-  if (::pipe2(control, O_CLOEXEC) != 0) {
-    const int rc = errno;
+  // Without a keeper the target could outlive soak: it is stopped and the launch fails.
+  auto fail = [this](int rc) {
     terminate(std::chrono::milliseconds(0));
-    throw LaunchError(std::string("cannot start soak's keeper of the target: ") +
-                      std::strerror(rc));
-  }
+    return LaunchError(std::string("cannot start soak's keeper of the target: ") +
+                       std::strerror(rc));
+  };
+  int control[2];
+  if (::pipe2(control, O_CLOEXEC) != 0) throw fail(errno);
   plan.control = control[0];
   const pid_t keeper = ::fork();
   if (keeper == 0) become_keeper(plan);
+  const int fork_error = errno;
   ::close(control[0]);
   if (keeper < 0) {
-    const int rc = errno;
     ::close(control[1]);
-    terminate(std::chrono::milliseconds(0));
-    throw LaunchError(std::string("cannot start soak's keeper of the target: ") +
-                      std::strerror(rc));
+    throw fail(fork_error);
   }
   keeper_pid_ = keeper;
   keeper_control_ = log::UniqueFd(control[1]);
