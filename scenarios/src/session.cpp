@@ -130,24 +130,6 @@ void return_freed_memory() {
 #endif
 }
 
-std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live,
-                                                     const SessionOptions& options,
-                                                     SessionView& view,
-                                                     probes::Exporter* exporter) {
-  const analysis::Targets targets = judge::load_targets(options.judge);
-  return std::make_unique<sampler::PeriodicTask>(kInterimPeriod, [&live, targets, &view, exporter] {
-    try {
-      const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
-      view.on_interim(so_far);
-      if (exporter) exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
-    } catch (const std::exception& e) {
-      view.on_interim_failed(e.what());
-    }
-    return_freed_memory();
-    return std::chrono::nanoseconds(kInterimPeriod);
-  });
-}
-
 /// --stop-on-fail: every interim verdict goes through the stop rule, on the interim thread; a
 /// decision is picked up by the sampling thread's stop watch, which ends the run in order.
 class StopOnFail {
@@ -182,26 +164,26 @@ class StopOnFail {
   std::atomic<bool> requested_{false};
 };
 
-/// The person's view, with the stop rule seeing each interim verdict first.
-class StopRuleView : public SessionView {
- public:
-  StopRuleView(SessionView& inner, StopOnFail* stop) : inner_(inner), stop_(stop) {}
-  void begin(const std::string& title, std::optional<double> planned_s) override {
-    inner_.begin(title, planned_s);
-  }
-  void note(const std::string& line) override { inner_.note(line); }
-  void on_sample(const sampler::SamplerStatus& status) override { inner_.on_sample(status); }
-  void on_interim(const analysis::Verdict& so_far) override {
-    if (stop_ != nullptr) stop_->consider(so_far);
-    inner_.on_interim(so_far);
-  }
-  void on_interim_failed(const std::string& why) override { inner_.on_interim_failed(why); }
-  void end(const sampler::SamplerStatus& status) override { inner_.end(status); }
-
- private:
-  SessionView& inner_;
-  StopOnFail* stop_;
-};
+std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live,
+                                                     const SessionOptions& options,
+                                                     SessionView& view, probes::Exporter* exporter,
+                                                     StopOnFail* stop_on_fail) {
+  const analysis::Targets targets = judge::load_targets(options.judge);
+  return std::make_unique<sampler::PeriodicTask>(
+      kInterimPeriod, [&live, targets, &view, exporter, stop_on_fail] {
+        try {
+          const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
+          if (stop_on_fail != nullptr) stop_on_fail->consider(so_far);
+          view.on_interim(so_far);
+          if (exporter)
+            exporter->set_analysis(analysis::to_string(so_far.verdict), growth_of(so_far));
+        } catch (const std::exception& e) {
+          view.on_interim_failed(e.what());
+        }
+        return_freed_memory();
+        return std::chrono::nanoseconds(kInterimPeriod);
+      });
+}
 
 /// What the load driver of a scenario adds to a session: started on the session's io_context,
 /// torn down before it.
@@ -224,8 +206,7 @@ class Session {
         exporter_(std::move(exporter)),
         sampler_(io_.get_executor(), std::move(reader), writer, sampler_options(options)),
         stop_watch_(io_),
-        stop_on_fail_(options.stop_on_fail ? std::make_unique<StopOnFail>(options) : nullptr),
-        interim_view_(view, stop_on_fail_.get()) {}
+        stop_on_fail_(options.stop_on_fail ? std::make_unique<StopOnFail>(options) : nullptr) {}
 
   sampler::Sampler& sampler() { return sampler_; }
   std::chrono::steady_clock::time_point start_time() const { return sampler_.start_time(); }
@@ -239,7 +220,7 @@ class Session {
     // Every line written from here on is also fed to the live log (the ones before are read
     // back), so the interim analysis never re-reads the file.
     const log::LiveRunLog live(writer_);
-    const auto interim = start_interim(live, options_, interim_view_, exporter_.get());
+    const auto interim = start_interim(live, options_, view_, exporter_.get(), stop_on_fail_.get());
     add_sources();
     if (load.setup) load.setup(io_, sampler_);
     sampler::EndReason reason = sampler::EndReason::stopped;
@@ -357,7 +338,6 @@ class Session {
   sampler::Sampler sampler_;
   boost::asio::steady_timer stop_watch_;
   std::unique_ptr<StopOnFail> stop_on_fail_;  ///< --stop-on-fail; null without it
-  StopRuleView interim_view_;                 ///< what the interim analysis reports to
   bool ended_ = false;  ///< the sampler has finished (on the io_context's thread)
   std::unique_ptr<sampler::Source> cgroup_;
   std::unique_ptr<sampler::Source> regions_;
