@@ -43,7 +43,9 @@ struct Flags {
   std::string format = "text", prometheus, query, since = "1h", step = "15s", end, as_metric;
   bool keep_running = false;
   bool stop_on_fail = false;
-  std::string stop_if_oom_within;  ///< --stop-if-oom-within D
+  std::string stop_if_oom_within;      ///< --stop-if-oom-within D
+  std::string full_rate_for = "1h";    ///< --full-rate-for D|all
+  std::string segment_size = "64MiB";  ///< --segment-size SIZE
   bool quiet = false;
 };
 
@@ -119,7 +121,59 @@ void add_sampling_flags(CLI::App& cmd, Flags& flags) {
   cmd.add_option("--redact", flags.redact,
                  "a regular expression for more of the target's command line to write as *** "
                  "(passwords, tokens and URL credentials always are); repeatable");
+  cmd.add_option("--full-rate-for", flags.full_rate_for,
+                 "keep samples on disk at full rate this long, then bin them to the resolution "
+                 "the analysis reads (1h by default; 'all' keeps every sample)")
+      ->capture_default_str();
+  cmd.add_option("--segment-size", flags.segment_size,
+                 "close the log into a compressed segment past this size (64MiB by default; "
+                 "KiB, MiB, GiB; at least 64KiB)")
+      ->capture_default_str();
   add_judge_flags(cmd, flags);
+}
+
+/// A size such as 64MiB, 512KiB, 1GiB or plain bytes; UsageError naming `flag` otherwise.
+std::uint64_t parse_flag_size(const std::string& flag, const std::string& text) {
+  std::size_t used = 0;
+  double number = -1;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  for (const auto& [name, factor] : {std::pair{"", 1.0},
+                                     {"B", 1.0},
+                                     {"KiB", 1024.0},
+                                     {"MiB", 1048576.0},
+                                     {"GiB", 1073741824.0}}) {
+    if (unit == name) scale = factor;
+  }
+  if (used == 0 || scale == 0 || !(number > 0) || number * scale > 1e15) {
+    throw UsageError(flag + ": '" + text + "' is not a size; use e.g. 64MiB, 512KiB or 1GiB");
+  }
+  return static_cast<std::uint64_t>(number * scale);
+}
+
+/// --full-rate-for and --segment-size as the log's segment options.
+soak::log::SegmentOptions log_segments(const Flags& flags) {
+  soak::log::SegmentOptions segments{soak::log::kDefaultSegmentBytes,
+                                     soak::log::kDefaultSegmentSeconds,
+                                     soak::log::kDefaultFullRateSeconds};
+  segments.segment_bytes = parse_flag_size("--segment-size", flags.segment_size);
+  if (segments.segment_bytes < (std::uint64_t{64} << 10)) {
+    throw UsageError("--segment-size: '" + flags.segment_size +
+                     "' is below the 64KiB minimum; use 64KiB or more");
+  }
+  if (flags.full_rate_for == "all") {
+    segments.full_rate_s = -1;
+  } else {
+    segments.full_rate_s =
+        std::chrono::duration<double>(parse_flag_duration("--full-rate-for", flags.full_rate_for))
+            .count();
+  }
+  return segments;
 }
 
 /// The words of --gc-checkpoint as one spec, checked now: a bad spec is a bad start.
@@ -155,6 +209,7 @@ soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& c
         parse_flag_duration("--stop-if-oom-within", flags.stop_if_oom_within);
   }
   options.judge = to_judge(flags);
+  options.log_segments = log_segments(flags);
   for (const auto& spec : flags.probes) {
     soak::probes::parse_probe_spec(spec);  // every spec checked before anything starts
   }

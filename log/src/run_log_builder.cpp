@@ -12,7 +12,10 @@
 #include <limits>
 #include <span>
 
+#include "chunk_reader.hpp"
+#include "line_parse.hpp"
 #include "soak/log/metrics.hpp"
+#include "soak/log/segments.hpp"
 
 namespace soak::log {
 
@@ -56,7 +59,41 @@ struct Bins {
     pending_max = pending == 0 ? v : std::max(pending_max, v);
     pending_min = pending == 0 ? v : std::min(pending_min, v);
     if (++pending < width) return;
-    const auto n = static_cast<double>(width);
+    complete_pending();
+  }
+
+  /// A bin of `bin.n` readings written by the segment compactor (segments.hpp), one part of a
+  /// group of `bin.w` readings that starts at a multiple of w. When this series is still finer
+  /// than w and the group starts here, its points are first merged to width w, as a reader of
+  /// the full-rate lines would have merged them by the end of the log: the result is then the
+  /// same points. Otherwise (a reader already coarser, or a log whose counts disagree) the
+  /// bin's readings join the bin still filling, weighted by their number.
+  void add_bin(const detail::StoredBin& bin, std::size_t capacity) {
+    if (bin.n == 0) return;
+    if (readings == 0) first = bin.v0;
+    last = bin.v1;
+    if (bin.w > width && pending == 0 && readings % bin.w == 0) {
+      while (width < bin.w && t.size() % 2 == 0) halve();
+    }
+    readings += bin.n;
+    if (width == 1 && bin.n == 1 && t.size() < capacity) {
+      t.push_back(bin.t);
+      value.push_back(bin.v);
+      return;
+    }
+    if (pending == 0 && t.size() == capacity) halve();
+    const auto n = static_cast<double>(bin.n);
+    pending_max = pending == 0 ? bin.max : std::max(pending_max, bin.max);
+    pending_min = pending == 0 ? bin.min : std::min(pending_min, bin.min);
+    pending_t += n * bin.t;
+    pending_value += n * bin.v;
+    pending += bin.n;
+    if (pending >= width) complete_pending();
+  }
+
+  /// The bin still filling becomes a point.
+  void complete_pending() {
+    const auto n = static_cast<double>(pending);
     t.push_back(pending_t / n);
     value.push_back(pending_value / n);
     max.push_back(pending_max);
@@ -118,6 +155,13 @@ struct ProcessBins {
     ++samples;
     last_t = t;
   }
+  /// A compacted segment's `count` samples from `from` to `to` (s).
+  void count_span(std::size_t count, double from, double to) {
+    if (count == 0) return;
+    if (samples == 0) first_t = from;
+    samples += count;
+    last_t = std::max(last_t, to);
+  }
 };
 
 /// One event kind: how many came, how many are kept, and which (every stride-th).
@@ -137,95 +181,6 @@ bool analysed_kind(std::string_view kind) {
 std::string string_field(const nlohmann::json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-struct FlatPair {
-  std::string_view key;
-  double value;
-};
-
-/// The parsed fields of a flat sample line (the fast path).
-struct FlatSample {
-  FlatPair pairs[64];
-  std::size_t count = 0;
-  double t = NAN;
-};
-
-/// One "key": value of a flat line at `p`; false on anything but a plain key and a number or
-/// the string "sample" for "type". Advances `p` past the value.
-bool parse_flat_field(const char*& p, const char* end, FlatSample& out, bool& is_sample) {
-  if (p == end || *p++ != '"') return false;
-  const char* key_begin = p;
-  while (p < end && *p != '"' && *p != '\\') ++p;
-  if (p == end || *p == '\\') return false;
-  const std::string_view key(key_begin, static_cast<std::size_t>(p - key_begin));
-  ++p;
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
-  if (p == end || *p++ != ':') return false;
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
-  if (p == end) return false;
-  if (*p == '"') {
-    const char* v = ++p;
-    while (p < end && *p != '"' && *p != '\\') ++p;
-    if (p == end || *p == '\\') return false;
-    const std::string_view text(v, static_cast<std::size_t>(p - v));
-    ++p;
-    if (key != "type" || text != "sample") return false;
-    is_sample = true;
-    return true;
-  }
-  // JSON numbers start with '-' or a digit: from_chars would also take NaN, inf and Infinity,
-  // which are not JSON (the general path then refuses the line).
-  if (*p != '-' && (*p < '0' || *p > '9')) return false;
-  // Most values are integers (bytes, counts): parse those as such, which is much faster.
-  double value = 0;
-  std::int64_t whole = 0;
-  auto [int_end, int_ec] = std::from_chars(p, end, whole);
-  if (int_ec == std::errc() && int_end != end && *int_end != '.' && *int_end != 'e' &&
-      *int_end != 'E') {
-    value = static_cast<double>(whole);
-    p = int_end;
-  } else {
-    auto [next, ec] = std::from_chars(p, end, value);
-    if (ec != std::errc() || !std::isfinite(value)) return false;
-    p = next;
-  }
-  if (key == "t") {
-    out.t = value;
-  } else {
-    if (out.count == std::size(out.pairs)) return false;
-    out.pairs[out.count++] = FlatPair{key, value};
-  }
-  return true;
-}
-
-/// Fast path for the common sample line: a flat object of a "type" string and numbers.
-/// Returns false on anything else (escapes, nesting, literals), and the caller falls back to
-/// the full JSON parser, so the fast path never decides what a line means on its own.
-bool parse_flat_sample(std::string_view line, FlatSample& out) {
-  bool is_sample = false;
-  const char* p = line.data();
-  const char* end = p + line.size();
-  auto skip_ws = [&] {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
-  };
-  skip_ws();
-  if (p == end || *p++ != '{') return false;
-  for (;;) {
-    skip_ws();
-    if (!parse_flat_field(p, end, out, is_sample)) return false;
-    skip_ws();
-    if (p == end) return false;
-    if (*p == ',') {
-      ++p;
-      continue;
-    }
-    if (*p++ != '}') return false;
-    skip_ws();
-    if (p != end) return false;
-    break;
-  }
-  return is_sample && std::isfinite(out.t);
 }
 
 }  // namespace
@@ -249,7 +204,9 @@ struct RunLogBuilder::State {
   std::vector<std::string> warnings;  ///< said once (a newer version, a torn last line)
 
   void read_header(std::string_view line);
-  void store_flat(const FlatSample& sample);
+  void store_flat(const detail::FlatLine& sample);
+  void store_bin(const detail::FlatLine& line, ProcessBins& p);
+  void store_bin_general(const nlohmann::json& j, double t, const std::string& process);
   bool parse_line(std::string_view line);
   bool parse_general(std::string_view line);
   void add_sample(const nlohmann::json& j, double t, const std::string& process);
@@ -276,13 +233,13 @@ void RunLogBuilder::State::read_header(std::string_view line) {
   has_header = true;
 }
 
-void RunLogBuilder::State::store_flat(const FlatSample& sample) {
+void RunLogBuilder::State::store_flat(const detail::FlatLine& sample) {
   if (main.samples > 0 && sample.t < main.last_t) {
     ++backwards;  // consumed and dropped: time never runs backwards in a log
     return;
   }
   for (std::size_t i = 0; i < sample.count; ++i) {
-    const FlatPair& pair = sample.pairs[i];
+    const detail::FlatPair& pair = sample.pairs[i];
     Bins* bins = nullptr;
     if (i < slots.size() && slots[i].first == pair.key) {
       bins = slots[i].second;
@@ -320,6 +277,7 @@ bool RunLogBuilder::State::parse_general(std::string_view line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return false;
   const auto type = string_field(j, "type");
+  if (type == "header") return true;  // a later segment's copy of the header (segments.hpp)
   const auto t_it = j.find("t");
   if (t_it == j.end() || !t_it->is_number()) return false;
   const double t = t_it->get<double>();
@@ -328,6 +286,8 @@ bool RunLogBuilder::State::parse_general(std::string_view line) {
   if (key_it != j.end() && key_it->is_string()) process = key_it->get<std::string>();
   if (type == "sample") {
     add_sample(j, t, process);
+  } else if (type == "bin") {
+    store_bin_general(j, t, process);
   } else if (type == "event") {
     LogEvent event;
     event.t = t;
@@ -342,12 +302,50 @@ bool RunLogBuilder::State::parse_general(std::string_view line) {
 }
 
 bool RunLogBuilder::State::parse_line(std::string_view line) {
-  FlatSample sample;
-  if (parse_flat_sample(line, sample)) {
-    store_flat(sample);
-    return true;
+  detail::FlatLine flat;
+  if (detail::parse_flat_line(line, flat)) {
+    if (flat.type == "sample") {
+      store_flat(flat);
+      return true;
+    }
+    if (flat.type == "bin") {
+      store_bin(flat, main);
+      return true;
+    }
   }
   return parse_general(line);
+}
+
+/// A compacted segment's line: one series' bin (with "m") or the segment's sample span.
+void RunLogBuilder::State::store_bin(const detail::FlatLine& line, ProcessBins& p) {
+  if (line.metric.empty()) {
+    const double count = line.get("samples"), to = line.get("t_end");
+    if (count >= 0 && count <= 9.0e15 && std::isfinite(to)) {
+      p.count_span(static_cast<std::size_t>(count), line.t, to);
+    }
+    return;
+  }
+  detail::StoredBin bin;
+  if (!detail::stored_bin_of(line, bin)) return;
+  auto it = p.series.find(line.metric);
+  if (it == p.series.end()) it = p.series.emplace(std::string(line.metric), Bins{}).first;
+  it->second.add_bin(bin, capacity);
+}
+
+/// A bin line the fast path did not take (one with a process key): its numbers are read into
+/// a flat line and stored the same way.
+void RunLogBuilder::State::store_bin_general(const nlohmann::json& j, double t,
+                                             const std::string& process) {
+  detail::FlatLine flat;
+  flat.type = "bin";
+  flat.t = t;
+  const std::string metric = string_field(j, "m");
+  flat.metric = metric;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "t" || !value.is_number() || flat.count == std::size(flat.pairs)) continue;
+    flat.pairs[flat.count++] = detail::FlatPair{key, value.get<double>()};
+  }
+  store_bin(flat, process.empty() ? main : processes[process]);
 }
 
 void RunLogBuilder::State::add_event(LogEvent&& e) {
@@ -489,27 +487,6 @@ RunLog RunLogBuilder::finish() && {
 
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
-/// Reads `fd` into `buffer` (appending at most kReadChunkBytes); 0 at the end of the file.
-std::size_t read_chunk(int fd, std::string& buffer, const fs::path& path) {
-  const std::size_t old = buffer.size();
-  buffer.resize(old + kReadChunkBytes);
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data() + old, kReadChunkBytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw LogError("cannot read " + path.string() + ": " + errno_text(errno));
-    buffer.resize(old + static_cast<std::size_t>(n));
-    return static_cast<std::size_t>(n);
-  }
-}
-
-}  // namespace
-
 void read_log_into(const fs::path& log_path, RunLogBuilder& builder) {
   const fs::path path = resolve_log_path(log_path);
   std::error_code ec;
@@ -517,38 +494,31 @@ void read_log_into(const fs::path& log_path, RunLogBuilder& builder) {
     throw LogError("no samples log at " + path.string() +
                    ": pass a run directory or the path of a samples.ndjson file");
   }
-  const UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) throw LogError("cannot open " + path.string() + ": " + errno_text(errno));
-  ::posix_fadvise(file.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::string buffer;
-  buffer.reserve(2 * kReadChunkBytes);
-  bool skipping = false;  // inside a line longer than kMaxLineBytes
-  while (read_chunk(file.get(), buffer, path) > 0) {
-    std::string_view rest(buffer);
-    for (auto eol = rest.find('\n'); eol != std::string_view::npos; eol = rest.find('\n')) {
-      if (skipping) {
-        builder.skip_long_line();
-        skipping = false;
-      } else {
-        builder.add_line(rest.substr(0, eol));
-      }
-      rest.remove_prefix(eol + 1);
-    }
+  const auto not_a_log = [&] {
     // A device or pipe that is no log (/dev/zero) is refused at its first line, not read
     // until memory runs out; any other overlong line is skipped.
-    if (!builder.has_header() && rest.size() >= kMaxHeaderBytes) {
-      throw LogError(path.string() + " is not a soak samples log (line 1 must be its header)");
-    }
-    if (rest.size() > kMaxLineBytes) {
-      skipping = true;
-      rest = {};
-    }
-    buffer.erase(0, buffer.size() - rest.size());
-  }
-  if (skipping) {
-    builder.skip_long_line();
-  } else if (!buffer.empty()) {
-    builder.add_torn_line(buffer);
+    throw LogError(path.string() + " is not a soak samples log (line 1 must be its header)");
+  };
+  const std::vector<fs::path> files = log_files(path);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const bool active = i + 1 == files.size();
+    // A closed segment may have been compressed or binned since it was listed: its newer form
+    // replaced it by rename before the older one was removed.
+    fs::path file = files[i];
+    if (!active && !fs::exists(file, ec)) file = segment_now(file);
+    detail::for_each_line(
+        file, kReadChunkBytes, kMaxLineBytes,
+        builder.has_header() ? kMaxLineBytes : kMaxHeaderBytes,
+        [&](std::string_view line) { builder.add_line(line); }, [&] { builder.skip_long_line(); },
+        [&](std::string_view line) {
+          // Only the active file can end mid-line; a closed segment ended at a whole line.
+          if (active) {
+            builder.add_torn_line(line);
+          } else {
+            builder.add_line(line);
+          }
+        },
+        not_a_log);
   }
 }
 

@@ -395,7 +395,8 @@ SessionResult attach(sampler::Pid pid, const SessionOptions& options, SessionVie
   SessionResult result;
   result.judge = options.judge;
   result.dir = log::create_run_dir(options.out_dir, name);
-  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "attach"));
+  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "attach"),
+                           options.log_segments);
   view.note("attached to " + std::to_string(pid) + " (" + name + "); writing " +
             result.dir.string());
   Session session(std::move(reader), writer, options, view, std::move(exporter));
@@ -425,7 +426,8 @@ SessionResult run_command(const std::vector<std::string>& argv, const SessionOpt
     return result;
   }
   const sampler::ProcessInfo info = opened.reader->info();
-  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "run"));
+  log::SampleWriter writer(result.dir / log::samples_file, make_header(info, options, "run"),
+                           options.log_segments);
   view.note("started " + name + " as pid " + std::to_string(target.pid()) + "; writing " +
             result.dir.string() + " (target output: " + launch.output_file->string() + ")");
   Session session(std::move(opened.reader), writer, options, view, std::move(exporter));
@@ -553,7 +555,7 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
   log::add_scenario(header, {scenario.name, fs::absolute(scenario.file).string(),
                              probes::redact_urls(base_url), scenario.model,
                              scenario.limits.error_rate, scenario.limits.p95_s, scenario.targets});
-  log::SampleWriter writer(result.dir / log::samples_file, header);
+  log::SampleWriter writer(result.dir / log::samples_file, header, options.log_segments);
   view.note("scenario " + scenario.name + " against " + probes::redact_urls(base_url) + " (pid " +
             std::to_string(pid) + "); writing " + result.dir.string());
   Session session(std::move(reader), writer, options, view, std::move(exporter));

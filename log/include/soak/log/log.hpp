@@ -12,16 +12,19 @@
 // start, exit 3); a write failing later is a value (end_sample() false, error_number()), so
 // the run ends cleanly with what was recorded; malformed and torn lines are warnings.
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "soak/log/segments.hpp"
 #include "soak/log/unique_fd.hpp"
 
 namespace soak::log {
@@ -55,7 +58,10 @@ class SampleWriter {
  public:
   /// Creates (truncates) the file and writes the header. Throws LogError when it cannot be
   /// created, LogWriteError when the header cannot be written (the file is then removed).
-  SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header);
+  /// With `segments` set, the file is closed into DIR/samples.d/ past their size or age and
+  /// closed segments are compressed and binned in the background (segments.hpp).
+  SampleWriter(const std::filesystem::path& path, const nlohmann::ordered_json& header,
+               SegmentOptions segments = {});
   SampleWriter(const SampleWriter&) = delete;
   SampleWriter& operator=(const SampleWriter&) = delete;
   ~SampleWriter();
@@ -74,7 +80,12 @@ class SampleWriter {
   bool sync();
   /// errno of the first failed write, 0 while all writes succeeded.
   int error_number() const { return error_number_; }
+  /// Bytes written to the log's files (before compression).
   std::uint64_t bytes_written() const { return bytes_written_; }
+  /// Closed segments so far.
+  std::uint64_t segments_closed() const { return segment_index_; }
+  /// Waits until the background keeper has compressed and binned what is due (tests).
+  void settle_segments();
   const std::filesystem::path& path() const { return path_; }
   /// Called, on the writer's thread, with every line written from now on (without its '\n'),
   /// after it reached the kernel; empty to detach. A live reader (LiveRunLog) keeps in step
@@ -85,12 +96,26 @@ class SampleWriter {
 
  private:
   bool write_line();
+  bool write_raw(std::string_view bytes);
+  void start_line(double t);
+  void rotate();
+  void write_keeper_events();
   std::function<void(std::string_view)> observer_;
   std::filesystem::path path_;
   UniqueFd fd_;
   int error_number_ = 0;
   std::uint64_t bytes_written_ = 0;
   std::string line_;  ///< reused between lines: no allocation per sample
+  // Segments (segments.hpp): the header each new segment repeats, where the active one stands.
+  SegmentOptions segments_;
+  std::string header_text_;
+  std::uint64_t segment_index_ = 0;  ///< segments closed so far
+  std::uint64_t segment_bytes_ = 0;  ///< bytes in the active segment after its header
+  double segment_first_t_ = NAN;     ///< the active segment's first line's time
+  double segment_last_t_ = NAN;
+  double line_t_ = 0;  ///< the time of the line being written
+  bool writing_keeper_events_ = false;
+  std::unique_ptr<SegmentKeeper> keeper_;
 };
 
 /// One metric over time. A sample without this metric contributes no point (a gap).
@@ -154,5 +179,8 @@ RunLog read_run_log(const std::filesystem::path& run);
 
 /// Appends a JSON string literal (with quotes) for `text` to `out`.
 void append_json_string(std::string& out, std::string_view text);
+/// Appends `value` as the writer writes numbers: integral values without a fraction, others in
+/// the shortest form that reads back to the same double.
+void append_json_number(std::string& out, double value);
 
 }  // namespace soak::log

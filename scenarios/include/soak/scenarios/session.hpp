@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "soak/judge/judge.hpp"
+#include "soak/log/segments.hpp"
 #include "soak/sampler/sampler.hpp"
 
 namespace soak::scenarios {
@@ -63,6 +64,10 @@ struct SessionOptions {
   /// --redact patterns: what else of the target's command line is secret (log/redact.hpp),
   /// checked before anything starts.
   std::vector<std::string> redact;
+  /// The log on disk (log/segments.hpp): segments of 64 MiB or an hour, compressed once
+  /// closed, binned once older than an hour (--segment-size, --full-rate-for).
+  log::SegmentOptions log_segments{log::kDefaultSegmentBytes, log::kDefaultSegmentSeconds,
+                                   log::kDefaultFullRateSeconds};
 };
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
