@@ -432,3 +432,29 @@ TEST_CASE("a live log fed by its writer equals the file read back, header and ea
   CHECK(at_end->events.size() + 1 == file.events.size());
   CHECK(at_end->events.front().detail == "before the live log");
 }
+
+TEST_CASE("a live log's minute copy reuses its memory and equals a fresh snapshot") {
+  TempDir dir;
+  SampleWriter writer(dir / "samples.ndjson", make_header(sample_fields()));
+  LiveRunLog live(writer, 64);
+  RunLog copy;
+  const double* data = nullptr;
+  for (int i = 0; i < 5000; ++i) {
+    writer.begin_sample(i * 0.01);
+    writer.metric("rss_bytes", 4096.0 * (1000 + i % 77));
+    REQUIRE(writer.end_sample());
+    if (i % 500 != 499) continue;
+    live.snapshot_into(copy);
+    const RunLog fresh = live.snapshot();
+    const Series &a = copy.series.at("rss_bytes"), &b = fresh.series.at("rss_bytes");
+    CHECK(a.t == b.t);
+    CHECK(a.value == b.value);
+    CHECK(a.max == b.max);
+    CHECK(a.min == b.min);
+    CHECK(a.readings == b.readings);
+    CHECK(copy.samples == fresh.samples);
+    // The series took its whole capacity at once: every later copy lands in the same memory.
+    if (data == nullptr) data = a.value.data();
+    CHECK(a.value.data() == data);
+  }
+}

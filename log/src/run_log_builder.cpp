@@ -125,6 +125,17 @@ struct Bins {
     append_pending(s);
     return s;
   }
+  /// The series into `s`, reusing the memory `s` already holds.
+  void series_into(Series& s) const {
+    s.t.assign(t.begin(), t.end());
+    s.value.assign(value.begin(), value.end());
+    s.max.assign(max.begin(), max.end());
+    s.min.assign(min.begin(), min.end());
+    s.readings = readings;
+    s.first = first;
+    s.last = last;
+    append_pending(s);
+  }
   Series series() && {
     Series s{std::move(t), std::move(value), std::move(max), std::move(min), readings, first, last};
     append_pending(s);
@@ -202,6 +213,20 @@ struct RunLogBuilder::State {
   std::size_t skipped = 0;    ///< malformed lines
   std::size_t first_skipped = 0;
   std::vector<std::string> warnings;  ///< said once (a newer version, a torn last line)
+  bool preallocate = false;           ///< series take their whole capacity when they appear
+
+  /// A new series: with `preallocate`, its points' memory is taken (and touched) now, so a
+  /// live log's memory is the same from its first minute to its last.
+  Bins new_bins() const {
+    Bins b;
+    if (preallocate) {
+      for (auto* v : {&b.t, &b.value, &b.max, &b.min}) {
+        v->resize(capacity);
+        v->clear();
+      }
+    }
+    return b;
+  }
 
   void read_header(std::string_view line);
   void store_flat(const detail::FlatLine& sample);
@@ -245,7 +270,8 @@ void RunLogBuilder::State::store_flat(const detail::FlatLine& sample) {
       bins = slots[i].second;
     } else {
       auto it = main.series.find(pair.key);
-      if (it == main.series.end()) it = main.series.emplace(std::string(pair.key), Bins{}).first;
+      if (it == main.series.end())
+        it = main.series.emplace(std::string(pair.key), new_bins()).first;
       bins = &it->second;  // std::map nodes are stable
       if (i < slots.size()) {
         slots[i] = {std::string(pair.key), bins};
@@ -267,7 +293,9 @@ void RunLogBuilder::State::add_sample(const nlohmann::json& j, double t,
   }
   for (const auto& [key, value] : j.items()) {
     if (key == "type" || key == "t" || !value.is_number()) continue;
-    p.series[key].add(t, value.get<double>(), capacity);
+    auto it = p.series.find(key);
+    if (it == p.series.end()) it = p.series.emplace(key, new_bins()).first;
+    it->second.add(t, value.get<double>(), capacity);
   }
   p.count_sample(t);
 }
@@ -328,7 +356,7 @@ void RunLogBuilder::State::store_bin(const detail::FlatLine& line, ProcessBins& 
   detail::StoredBin bin;
   if (!detail::stored_bin_of(line, bin)) return;
   auto it = p.series.find(line.metric);
-  if (it == p.series.end()) it = p.series.emplace(std::string(line.metric), Bins{}).first;
+  if (it == p.series.end()) it = p.series.emplace(std::string(line.metric), new_bins()).first;
   it->second.add_bin(bin, capacity);
 }
 
@@ -469,6 +497,54 @@ RunLog RunLogBuilder::snapshot() const {
   return log;
 }
 
+void RunLogBuilder::preallocate_series() {
+  state_->preallocate = true;
+}
+
+namespace {
+
+/// `into`'s series named like `from`'s, refilled in place (a new one takes its whole capacity
+/// at once when the builder preallocates).
+template <class From, class Into>
+void refill(const From& from, Into& into, std::size_t capacity, bool preallocate) {
+  for (const auto& [name, bins] : from) {
+    auto it = into.find(name);
+    if (it == into.end()) {
+      it = into.emplace(name, Series{}).first;
+      if (preallocate) {
+        for (auto* v : {&it->second.t, &it->second.value, &it->second.max, &it->second.min}) {
+          v->resize(capacity + 1);  // + the bin still filling
+          v->clear();
+        }
+      }
+    }
+    bins.series_into(it->second);
+  }
+}
+
+}  // namespace
+
+void RunLogBuilder::snapshot_into(RunLog& out) const {
+  const State& s = *state_;
+  RunLog base = s.base();
+  out.path = std::move(base.path);
+  out.header = std::move(base.header);
+  out.event_counts = std::move(base.event_counts);
+  out.samples = base.samples;
+  out.first_t = base.first_t;
+  out.last_t = base.last_t;
+  out.warnings = std::move(base.warnings);
+  refill(s.main.series, out.series, s.capacity, s.preallocate);
+  for (const auto& [key, p] : s.processes) {
+    ProcessLog& into = out.processes[key];
+    refill(p.series, into.series, s.capacity, s.preallocate);
+    into.samples = p.samples;
+    into.first_t = p.first_t;
+    into.last_t = p.last_t;
+  }
+  out.events = s.events;
+}
+
 RunLog RunLogBuilder::finish() && {
   State& s = *state_;
   RunLog log = s.base();
@@ -524,6 +600,7 @@ void read_log_into(const fs::path& log_path, RunLogBuilder& builder) {
 
 LiveRunLog::LiveRunLog(SampleWriter& writer, std::size_t capacity)
     : writer_(writer), builder_(writer.path(), capacity) {
+  builder_.preallocate_series();
   // What was written before (the header, the first events) is read back; both happen on the
   // writer's thread, so no line falls between the two.
   read_log_into(writer.path(), builder_);
@@ -540,6 +617,11 @@ LiveRunLog::~LiveRunLog() {
 RunLog LiveRunLog::snapshot() const {
   const std::lock_guard lock(mutex_);
   return builder_.snapshot();
+}
+
+void LiveRunLog::snapshot_into(RunLog& out) const {
+  const std::lock_guard lock(mutex_);
+  builder_.snapshot_into(out);
 }
 
 }  // namespace soak::log

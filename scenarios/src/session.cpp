@@ -170,9 +170,13 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live
                                                      StopOnFail* stop_on_fail) {
   const analysis::Targets targets = judge::load_targets(options.judge);
   return std::make_unique<sampler::PeriodicTask>(
-      kInterimPeriod, [&live, targets, &view, exporter, stop_on_fail] {
+      kInterimPeriod,
+      [&live, targets, &view, exporter, stop_on_fail, copy = std::make_shared<log::RunLog>()] {
         try {
-          const analysis::Verdict so_far = judge::interim(live.snapshot(), targets);
+          // The same RunLog every minute: the copy reuses its memory instead of taking a new
+          // snapshot's worth, so soak's RSS does not saw by a snapshot a minute.
+          live.snapshot_into(*copy);
+          const analysis::Verdict so_far = judge::interim(*copy, targets);
           if (stop_on_fail != nullptr) stop_on_fail->consider(so_far);
           view.on_interim(so_far);
           if (exporter)

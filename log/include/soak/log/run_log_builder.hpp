@@ -72,6 +72,14 @@ class RunLogBuilder {
   /// The log so far (a copy: O(capacity x metrics + kept events)). Throws LogError when no
   /// header was read.
   RunLog snapshot() const;
+  /// The log so far into `out`, reusing the memory its series already hold, so a snapshot
+  /// taken every minute into the same RunLog allocates nothing once the series are full.
+  /// Throws LogError when no header was read.
+  void snapshot_into(RunLog& out) const;
+  /// Every series takes its whole capacity when it first appears (and snapshot_into a new
+  /// series in `out` likewise): a live log's memory is then what it will be at the end from
+  /// the first minute on, instead of growing until the series are full. Call before any line.
+  void preallocate_series();
   /// The log, moving out what was built. Throws LogError when no header was read.
   RunLog finish() &&;
 
@@ -100,6 +108,8 @@ class LiveRunLog {
 
   /// The run so far. Throws LogError only if the writer's header could not be read back.
   RunLog snapshot() const;
+  /// The run so far into `out`, reusing its memory (RunLogBuilder::snapshot_into).
+  void snapshot_into(RunLog& out) const;
 
  private:
   SampleWriter& writer_;
