@@ -417,3 +417,33 @@ TEST_CASE("the Grafana dashboard asks only for metrics the exporter serves") {
     CHECK(asked.count(name) == 1);
   }
 }
+
+TEST_CASE("soak import prometheus reads a recording of the exporter as soak's own metrics") {
+  TempDir dir;
+  std::string values;
+  for (int i = 0; i < 60; ++i) {
+    values += std::string(i ? "," : "") + "[" + std::to_string(1764000000 + i * 10) + ",\"" +
+              std::to_string(100000000 + i * 100000) + "\"]";
+  }
+  const auto series = [&](const std::string& labels) {
+    return R"({"metric":{)" + labels + R"(},"values":[)" + values + "]}";
+  };
+  const std::string target = R"("target":"soak-example-leaky","pid":"42","job":"soak")";
+  std::ofstream(dir / "exporter.json")
+      << R"({"status":"success","data":{"resultType":"matrix","result":[)" +
+             series(R"("__name__":"soak_target_resident_memory_bytes",)" + target) + "," +
+             series(R"("__name__":"soak_target_region_resident_memory_bytes","region":"heap",)" +
+                    target) +
+             "]}}";
+  const SoakResult r = run_soak(
+      {"import", "prometheus", (dir / "exporter.json").string(), "--out", (dir / "run").string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream log(dir / "run" / "samples.ndjson");
+  std::string first;
+  std::getline(log, first);
+  const auto measures = nlohmann::json::parse(first)["import"]["measures"];
+  INFO(measures.dump());
+  CHECK(measures.contains("rss_bytes"));
+  CHECK(measures.contains("region.heap"));
+}
