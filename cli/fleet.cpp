@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "soak/importers/prometheus_names.hpp"
 #include "soak/log/header.hpp"
 #include "soak/probes/prometheus_client.hpp"
 #include "soak/report/format.hpp"
@@ -40,6 +41,23 @@ std::vector<probes::RangeSeries> fetch(const FleetOptions& options, double start
   }
 }
 
+/// The soak metric the series are, when the user did not say (--as) and every one is a series
+/// soak's exporter serves for the same metric (soak_target_resident_memory_bytes: rss_bytes),
+/// so that they get that metric's checks; otherwise --as as given.
+std::optional<std::string> judged_as(const FleetOptions& options,
+                                     const std::vector<judge::LabelledSeries>& series) {
+  if (options.as_metric || series.empty()) return options.as_metric;
+  std::optional<std::string> common;
+  for (const auto& s : series) {
+    const auto metric = importers::soak_metric_of(s.labels);
+    if (!metric || s.labels.count("metric") > 0 || (common && *common != *metric)) {
+      return std::nullopt;
+    }
+    common = metric;
+  }
+  return common;
+}
+
 }  // namespace
 
 ExitCode fleet_command(const FleetOptions& options) {
@@ -58,7 +76,8 @@ ExitCode fleet_command(const FleetOptions& options) {
     series.push_back(std::move(s));
   }
   const judge::Judgement judgement = judge::judge_series(
-      series, options.as_metric, {options.prometheus_url, log::utc_iso(start)}, options.judge,
+      series, judged_as(options, series), {options.prometheus_url, log::utc_iso(start)},
+      options.judge,
       {std::nullopt, options.junit_file, std::nullopt, options.junit_inconclusive_fails});
   for (const auto& w : judgement.warnings) std::fprintf(stderr, "soak: warning: %s\n", w.c_str());
   if (options.format == "json") {

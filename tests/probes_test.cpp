@@ -278,15 +278,15 @@ TEST_CASE("the live exporter (--metrics-listen) serves the run in Prometheus for
     Child curl({"curl", "-s", url});
     curl.wait_for(5s);
     scraped = curl.out();
-    return scraped.find("metric=\"rss_bytes\"") != std::string::npos;
+    return scraped.find("soak_target_resident_memory_bytes{") != std::string::npos;
   }));
   // What Prometheus would read: every line parses, the target's RSS and soak's own are there.
   const PromDocument doc = parse_prometheus_text(scraped);
   CHECK(doc.skipped_lines == 0);
-  const auto rss = select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\"}"));
+  const auto rss = select_sum(doc, *parse_selector("soak_target_resident_memory_bytes"));
   REQUIRE(rss);
   CHECK(*rss > 1e6);
-  CHECK(*select_sum(doc, *parse_selector("soak_process_resident_bytes")) > 1e6);
+  CHECK(*select_sum(doc, *parse_selector("process_resident_memory_bytes")) > 1e6);
   CHECK(*select_sum(doc, *parse_selector("soak_up")) == 1);
   CHECK(soak.wait_for(30s).has_value());
   // A port that is taken is a usage error before anything is sampled.
@@ -318,25 +318,26 @@ TEST_CASE(
   // Until Prometheus holds 45 s of 1 s scrapes of a 120 MiB/min leak.
   REQUIRE(wait_until(
       [&] {
-        return prometheus.instant("count_over_time(soak_target_value{metric=\"rss_bytes\"}[2m])") >=
-               45;
+        return prometheus.instant("count_over_time(soak_target_resident_memory_bytes[2m])") >= 45;
       },
       60s));
-  const SoakResult r = run_soak({"analyze", "--prometheus", base, "--query",
-                                 "soak_target_value{metric=\"rss_bytes\"}", "--since", "2m",
-                                 "--step", "1s", "--format", "json"});
+  const SoakResult r =
+      run_soak({"analyze", "--prometheus", base, "--query", "soak_target_resident_memory_bytes",
+                "--since", "2m", "--step", "1s", "--format", "json"});
   INFO(r.err << r.out);
   CHECK(r.exit_code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   CHECK(doc["verdict"] == "fail");
   REQUIRE(doc["processes"].size() == 1);
   const auto& member = doc["processes"][0];
-  CHECK(member["labels"]["metric"] == "rss_bytes");
+  CHECK(member["labels"]["target"] == "soak-example-leaky");  // the full name, not comm
   CHECK(member["verdict"] == "fail");
+  // The exporter's series reads as the soak metric it serves, with that metric's checks.
+  REQUIRE(member["metrics"].contains("rss_bytes"));
   CHECK(member["metrics"]["rss_bytes"]["classification"] == "leak");
   CHECK(member["metrics"]["rss_bytes"]["growth_per_min"].get<double>() / 1048576 ==
         Approx(120).epsilon(0.15));
-  CHECK(doc["source"]["query"] == "soak_target_value{metric=\"rss_bytes\"}");
+  CHECK(doc["source"]["query"] == "soak_target_resident_memory_bytes");
   soak.signal(SIGINT);
   CHECK(soak.wait_for(30s).has_value());
   // A query Prometheus refuses is a usage error naming it.
@@ -588,12 +589,12 @@ TEST_CASE("the exporter serves /metrics over HTTP, 404 elsewhere, and refuses ov
   CHECK(scrape.status == 200);
   // The text of render(), up to soak's own RSS and CPU (which move between two calls).
   const auto run_part = [](const std::string& text) {
-    return text.substr(0, text.find("# HELP soak_process"));
+    return text.substr(0, text.find("# HELP process_"));
   };
   CHECK(run_part(scrape.body) == run_part(exporter.render()));
   const PromDocument doc = parse_prometheus_text(scrape.body);
   CHECK(doc.skipped_lines == 0);
-  CHECK(*select_sum(doc, *parse_selector("soak_target_value{metric=\"rss_bytes\",pid=\"42\"}")) ==
+  CHECK(*select_sum(doc, *parse_selector("soak_target_resident_memory_bytes{pid=\"42\"}")) ==
         1.5e6);
   CHECK(*select_sum(doc, *parse_selector("soak_samples_total")) == 3);
   HttpUrl with_query = url;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "readers.hpp"
+#include "soak/importers/prometheus_names.hpp"
 #include "soak/log/metrics.hpp"
 #include "text.hpp"
 
@@ -128,7 +129,7 @@ constexpr std::string_view kExpected =
     "query=...&start=...&end=...&step=...' > FILE.json)";
 
 /// soak's own metric names (log/metrics.hpp), as a `metric` label may carry them (soak's
-/// exporter labels soak_target_value so).
+/// exporter labelled soak_target_value so before the renames in docs/verdicts.md).
 bool soak_metric_name(std::string_view name) {
   namespace m = log::metric;
   static constexpr std::array<std::string_view, 14> kNames = {
@@ -169,6 +170,9 @@ Judged judged_as(const std::map<std::string, std::string>& labels) {
   const std::string what =
       name.empty() ? std::string("Prometheus series without a metric name (an expression's)")
                    : "Prometheus " + name;
+  if (const auto exported = soak_metric_of(labels)) {  // a series soak's exporter serves
+    return {*exported, what};
+  }
   if (const std::string metric = label(labels, "metric"); soak_metric_name(metric)) {
     return {metric, what + "{metric=\"" + metric + "\"}"};
   }

@@ -10,7 +10,10 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 
+#include "soak/importers/prometheus_names.hpp"
 #include "soak/sampler/process.hpp"
 
 namespace soak::probes {
@@ -22,12 +25,49 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string escape_label(const std::string& v) {
+using importers::PromType;
+
+/// `v` as UTF-8 the text format accepts: each byte that does not begin or continue a valid
+/// sequence becomes U+FFFD (a process name is any bytes; Prometheus refuses invalid UTF-8).
+std::string valid_utf8(std::string_view v) {
   std::string out;
-  for (const char c : v) {
+  std::size_t i = 0;
+  while (i < v.size()) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    const std::size_t length = c < 0x80                ? 1
+                               : c >= 0xc2 && c < 0xe0 ? 2
+                               : c >= 0xe0 && c < 0xf0 ? 3
+                               : c >= 0xf0 && c < 0xf5 ? 4
+                                                       : 0;
+    bool ok = length > 0 && i + length <= v.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      ok = (static_cast<unsigned char>(v[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok && length == 3) {  // no overlong forms, no surrogates
+      const auto c1 = static_cast<unsigned char>(v[i + 1]);
+      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    } else if (ok && length == 4) {
+      const auto c1 = static_cast<unsigned char>(v[i + 1]);
+      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(v.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// A label value or HELP text escaped: backslash and newline always, '"' in label values.
+std::string escaped(std::string_view v, bool label) {
+  std::string out;
+  for (const char c : valid_utf8(v)) {
     if (c == '\\')
       out += "\\\\";
-    else if (c == '"')
+    else if (c == '"' && label)
       out += "\\\"";
     else if (c == '\n')
       out += "\\n";
@@ -43,6 +83,94 @@ std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
+}
+
+/// `name="value"` pairs, joined with ','.
+std::string labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
+  std::string out;
+  for (const auto& [name, value] : pairs) {
+    if (name.empty()) continue;
+    if (!out.empty()) out += ',';
+    out.append(name) += "=\"" + escaped(value, true) + "\"";
+  }
+  return out;
+}
+
+/// The text of one scrape: families in the order they first appear, each once with its HELP
+/// and TYPE, every series in it once (a later series with a name and labels already there is
+/// dropped: two soak names a sanitized name cannot tell apart keep the first).
+class Exposition {
+ public:
+  void add(const std::string& name, PromType type, std::string_view help,
+           const std::string& label_text, double value) {
+    auto [at, fresh] = index_.try_emplace(name, families_.size());
+    if (fresh) families_.push_back({name, type, escaped(help, false), {}, {}});
+    Family& f = families_[at->second];
+    if (!f.series.insert(label_text).second) return;
+    f.lines +=
+        name + (label_text.empty() ? "" : "{" + label_text + "}") + " " + number(value) + "\n";
+  }
+  std::string text() const {
+    std::string s;
+    for (const Family& f : families_) {
+      s += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " +
+           importers::to_string(f.type) + "\n" + f.lines;
+    }
+    return s;
+  }
+
+ private:
+  struct Family {
+    std::string name;
+    PromType type;
+    std::string help;
+    std::string lines;
+    std::set<std::string> series;  ///< label texts already written
+  };
+  std::vector<Family> families_;
+  std::map<std::string, std::size_t> index_;
+};
+
+/// Each metric's growth (in its base unit per second, three bounds) and class (a state set).
+void add_analysis(Exposition& out, const std::string& target, const std::string& pid,
+                  const std::vector<GrowthFigures>& growth) {
+  for (const GrowthFigures& g : growth) {
+    if (!g.estimated) continue;
+    const importers::ExportedName e = importers::exported_name(g.metric);
+    const std::string help = "Growth of " + e.name + " so far, in " +
+                             (e.unit.empty() ? std::string("units") : e.unit) +
+                             " per second: the estimate, and the low and high ends of its 95 % "
+                             "interval (label bound).";
+    const std::string name = importers::growth_name(e);
+    for (const auto& [bound, value] : {std::pair<const char*, double>{"estimate", g.per_s},
+                                       {"low", g.low_per_s},
+                                       {"high", g.high_per_s}}) {
+      out.add(
+          name, PromType::gauge, help,
+          labels({{"target", target}, {"pid", pid}, {e.label, e.label_value}, {"bound", bound}}),
+          value * e.scale);
+    }
+  }
+  constexpr std::string_view help =
+      "1 for each metric's class so far (label class), 0 for the other classes; metric is the "
+      "name in verdict.json.";
+  for (const GrowthFigures& g : growth) {
+    bool known = false;
+    for (const char* c : kClassifications) {
+      known = known || g.classification == c;
+      out.add("soak_classification", PromType::gauge, help,
+              labels({{"target", target}, {"pid", pid}, {"metric", g.metric}, {"class", c}}),
+              g.classification == c ? 1 : 0);
+    }
+    if (!known) {
+      out.add("soak_classification", PromType::gauge, help,
+              labels({{"target", target},
+                      {"pid", pid},
+                      {"metric", g.metric},
+                      {"class", g.classification}}),
+              1);
+    }
+  }
 }
 
 }  // namespace
@@ -313,44 +441,34 @@ void Exporter::set_analysis(const std::string& verdict, const std::vector<Growth
 
 std::string Exporter::render() const {
   std::lock_guard lock(mutex_);
-  const std::string target =
-      "target=\"" + escape_label(target_name_) + "\",pid=\"" + std::to_string(target_pid_) + "\"";
-  std::string s;
-  s += "# HELP soak_up 1 while soak is sampling.\n# TYPE soak_up gauge\nsoak_up 1\n";
-  s += "# HELP soak_target_value The target's latest sample, by metric (units in the metric's "
-       "name).\n";
-  s += "# TYPE soak_target_value gauge\n";
-  for (const auto& [name, value] : sample_) {
-    s += "soak_target_value{" + target + ",metric=\"" + escape_label(name) + "\"} " +
-         number(value) + "\n";
+  const std::string pid = std::to_string(target_pid_);
+  const std::string target = labels({{"target", target_name_}, {"pid", pid}});
+  Exposition out;
+  out.add("soak_up", PromType::gauge, "1 while soak is sampling.", "", 1);
+  for (const auto& [metric, value] : sample_) {
+    const importers::ExportedName e = importers::exported_name(metric);
+    out.add(e.name, e.type, e.help,
+            labels({{"target", target_name_}, {"pid", pid}, {e.label, e.label_value}}),
+            value * e.scale);
   }
-  s += "# HELP soak_samples_total Samples written so far.\n# TYPE soak_samples_total counter\n";
-  s += "soak_samples_total{" + target + "} " + std::to_string(samples_) + "\n";
-  s += "# HELP soak_growth_per_minute Growth estimate so far (metric unit per minute) and its 95% "
-       "interval.\n";
-  s += "# TYPE soak_growth_per_minute gauge\n";
-  for (const auto& g : growth_) {
-    const std::string labels = target + ",metric=\"" + escape_label(g.metric) +
-                               "\",classification=\"" + escape_label(g.classification) + "\"";
-    s += "soak_growth_per_minute{" + labels + ",bound=\"estimate\"} " + number(g.per_min) + "\n";
-    s += "soak_growth_per_minute{" + labels + ",bound=\"low\"} " + number(g.low_per_min) + "\n";
-    s += "soak_growth_per_minute{" + labels + ",bound=\"high\"} " + number(g.high_per_min) + "\n";
-  }
-  s += "# HELP soak_verdict_so_far 1 for the verdict the run would get now.\n# TYPE "
-       "soak_verdict_so_far gauge\n";
+  out.add("soak_samples_total", PromType::counter, "Samples written so far.", target,
+          static_cast<double>(samples_));
+  add_analysis(out, target_name_, pid, growth_);
   for (const char* v : {"pass", "fail", "inconclusive"}) {
-    s += "soak_verdict_so_far{" + target + ",verdict=\"" + v + "\"} " +
-         (verdict_ == v ? "1" : "0") + "\n";
+    out.add("soak_verdict_so_far", PromType::gauge,
+            "1 for the verdict the run would get now (label verdict), 0 for the others; all 0 "
+            "before the first analysis.",
+            labels({{"target", target_name_}, {"pid", pid}, {"verdict", v}}),
+            verdict_ == v ? 1 : 0);
   }
-  // soak's own footprint: an overnight run must keep it flat.
+  // soak's own footprint, under the names client libraries give a process's own: an
+  // overnight run must keep it flat.
   const sampler::SelfUsage self = sampler::read_self_usage();
-  s += "# HELP soak_process_resident_bytes soak's own RSS.\n# TYPE soak_process_resident_bytes "
-       "gauge\n";
-  s += "soak_process_resident_bytes " + number(static_cast<double>(self.resident_bytes)) + "\n";
-  s += "# HELP soak_process_cpu_seconds_total soak's own CPU time.\n# TYPE "
-       "soak_process_cpu_seconds_total counter\n";
-  s += "soak_process_cpu_seconds_total " + number(self.cpu_s) + "\n";
-  return s;
+  out.add("process_resident_memory_bytes", PromType::gauge, "soak's own resident memory.", "",
+          static_cast<double>(self.resident_bytes));
+  out.add("process_cpu_seconds_total", PromType::counter, "soak's own user and system CPU time.",
+          "", self.cpu_s);
+  return out.text();
 }
 
 }  // namespace soak::probes

@@ -104,16 +104,16 @@ std::unique_ptr<sampler::ProcessReader> open_target(sampler::Pid pid, const Star
   return std::move(opened.reader);
 }
 
-/// The exporter's growth figures: each classified metric's growth per minute and interval.
+/// The exporter's figures: each analyzed metric's class, and its growth per second with its
+/// interval when there was data enough for one.
 std::vector<probes::GrowthFigures> growth_of(const analysis::Verdict& verdict) {
   std::vector<probes::GrowthFigures> growth;
   for (const auto& m : verdict.metrics) {
-    if (!m.analysis || m.analysis->classification == analysis::Classification::insufficient) {
-      continue;
-    }
+    if (!m.analysis) continue;
     const analysis::SeriesAnalysis& a = *m.analysis;
-    growth.push_back({m.name, analysis::to_string(a.classification), a.growth_per_s * 60,
-                      a.ci_low_per_s * 60, a.ci_high_per_s * 60});
+    growth.push_back({m.name, analysis::to_string(a.classification),
+                      a.classification != analysis::Classification::insufficient, a.growth_per_s,
+                      a.ci_low_per_s, a.ci_high_per_s});
   }
   return growth;
 }

@@ -1,7 +1,11 @@
 #pragma once
 // --metrics-listen: the live run in the Prometheus text format, so Grafana (or a Prometheus
-// server) can watch an overnight soak: the target's latest sample (soak_target_value{metric}),
-// the growth estimate and verdict so far, and soak's own RSS and CPU.
+// server) can watch an overnight soak. Named per Prometheus' conventions
+// (soak/importers/prometheus_names.hpp, docs/exporter.md): one metric per meaning in base
+// units (soak_target_resident_memory_bytes, soak_target_cpu_seconds_total, ...), each metric's
+// growth per second with its 95 % interval, the classification and the verdict so far as
+// state sets (one series per possible state, 1 for the current one), and soak's own
+// process_resident_memory_bytes and process_cpu_seconds_total.
 //
 // Served by a Boost.Beast HTTP/1.1 server on a thread of its own: GET or HEAD /metrics (any
 // query string) answers the text of render(); other paths get 404, other methods 405. Each
@@ -35,12 +39,20 @@ class ExporterError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// One metric's growth so far, as soak_growth_per_minute exports it.
+/// One metric's analysis so far, as the exporter serves it: its growth per second (the metric
+/// soak_target_..._growth_<unit>_per_second) and its class (soak_classification).
 struct GrowthFigures {
   std::string metric;          ///< the log's metric name (rss_bytes, heap.in_use, ...)
   std::string classification;  ///< leak, stable, ... (analysis::to_string)
-  double per_min = 0, low_per_min = 0, high_per_min = 0;  ///< metric unit per minute, 95 % CI
+  bool estimated = true;       ///< false: too little data for a growth (insufficient)
+  double per_s = 0, low_per_s = 0, high_per_s = 0;  ///< metric unit per second, 95 % CI
 };
+
+/// The classes soak_classification has one series each for (analysis::Classification, as
+/// SPEC.md names them); a class outside it gets a series of its own.
+inline constexpr const char* kClassifications[] = {"steady",      "warmup",     "plateau",
+                                                   "sawtooth",    "leak",       "slow_growth",
+                                                   "load_driven", "decreasing", "insufficient"};
 
 class Exporter {
  public:
@@ -54,11 +66,13 @@ class Exporter {
   Exporter& operator=(const Exporter&) = delete;
 
   std::string url() const;  ///< http://host:port/metrics, the port the one actually bound
+  /// The target's full program name (the run header's, from its command line; labels
+  /// `target`) and PID (label `pid`) on every series about it.
   void set_target(const std::string& name, int pid);
   /// The latest sample (metric name, value in the metric's unit) and the samples written so far.
   void set_sample(const std::vector<std::pair<std::string, double>>& metrics,
                   std::uint64_t samples);
-  /// The verdict so far ("pass", "fail", "inconclusive") and each metric's growth.
+  /// The verdict so far ("pass", "fail", "inconclusive") and each metric's growth and class.
   void set_analysis(const std::string& verdict, const std::vector<GrowthFigures>& growth);
   /// The exposition text as a scrape would return it (tests, and the server's handler).
   std::string render() const;
