@@ -869,41 +869,37 @@ TEST_CASE(
   CHECK(count_events(log, "run_ended") == 1);
 }
 
-TEST_CASE(
-    "a 1 ms run past its full-rate window is binned on disk and judged as the full-rate log is",
-    "[slow]") {  // two and a half minutes
-  // Two soaks attach to the same leaking process at 1 ms for 150 s: one keeps every sample,
-  // one bins what is older than 30 s (in 1 MiB segments). Binning starts once the reader's
-  // bins hold 8 readings (131072 readings a series), so about 130 s in.
+TEST_CASE("a 1 ms run's log is closed into compressed segments and judged as one file is",
+          "[slow]") {  // a minute and a half
+  // Two soaks attach to the same leaking process at 1 ms for 90 s: one in 1 MiB segments,
+  // one in a single file (segments of 1 GiB never close).
   auto target = start_leaky({"--leak-mib-per-min", "60"});
   TempDir dir;
-  const fs::path full = dir / "full", binned = dir / "binned";
-  const auto attach = [&](const fs::path& out, const std::string& full_rate) {
+  const fs::path one = dir / "one", segmented = dir / "segmented";
+  const auto attach = [&](const fs::path& out, const std::string& size) {
     return std::make_unique<Child>(std::vector<std::string>{
-        soak_binary().string(), "attach", std::to_string(target->pid()), "--duration", "150s",
-        "--interval", "1ms", "--segment-size", "1MiB", "--full-rate-for", full_rate, "-q", "--out",
-        out.string()});
+        soak_binary().string(), "attach", std::to_string(target->pid()), "--duration", "90s",
+        "--interval", "1ms", "--segment-size", size, "-q", "--out", out.string()});
   };
-  auto a = attach(full, "all");
-  auto b = attach(binned, "30s");
-  const auto code_a = a->wait_for(std::chrono::minutes(5));
-  const auto code_b = b->wait_for(std::chrono::minutes(5));
+  auto a = attach(one, "1GiB");
+  auto b = attach(segmented, "1MiB");
+  const auto code_a = a->wait_for(std::chrono::minutes(4));
+  const auto code_b = b->wait_for(std::chrono::minutes(4));
   INFO(a->err() << b->err());
   CHECK(code_a == 1);
   CHECK(code_b == 1);
+  CHECK_FALSE(fs::exists(one / "samples.d"));
   std::map<std::string, int> kinds;
-  for (const auto& e : fs::directory_iterator(binned / "samples.d")) {
+  for (const auto& e : fs::directory_iterator(segmented / "samples.d")) {
     const std::string name = e.path().filename().string();
     kinds[name.substr(name.find('.'))] += 1;
   }
-  CHECK(kinds[".bins.ndjson.gz"] >= 1);
-  CHECK(kinds[".ndjson.gz"] >= 1);
-  CHECK(kinds[".ndjson"] == 0);  // every closed segment compressed
-  const soak::log::RunLog log = soak::log::read_run_log(binned);
-  CHECK(count_events(log, "log_binned") == static_cast<std::size_t>(kinds[".bins.ndjson.gz"]));
-  // The binned log is judged as the full-rate one: same verdict and classes, the same growth.
-  const auto va = nlohmann::json::parse(read_file(full / "verdict.json"));
-  const auto vb = nlohmann::json::parse(read_file(binned / "verdict.json"));
+  CHECK(kinds[".ndjson.gz"] >= 5);  // ~200 bytes a sample: a MiB every 5 s
+  CHECK(kinds[".ndjson"] == 0);     // every closed segment compressed, nothing half-written
+  CHECK(kinds[".ndjson.gz.tmp"] == 0);
+  // Judged as the one-file log is: same verdict and classes, the same growth.
+  const auto va = nlohmann::json::parse(read_file(one / "verdict.json"));
+  const auto vb = nlohmann::json::parse(read_file(segmented / "verdict.json"));
   CHECK(va["verdict"] == vb["verdict"]);
   for (const char* m : {"rss_bytes", "anon_bytes", "threads", "fds"}) {
     INFO(m);
@@ -912,12 +908,14 @@ TEST_CASE(
   const double ga = va["metrics"]["rss_bytes"]["growth_per_min"].get<double>();
   const double gb = vb["metrics"]["rss_bytes"]["growth_per_min"].get<double>();
   CHECK(std::fabs(ga - gb) < 0.03 * std::fabs(ga));  // two samplers a few µs apart
-  // And re-reading it gives the verdict written at the end, field for field.
-  const SoakResult again = run_soak({"analyze", binned.string(), "--format", "json"});
+  // Every sample is read back from the segments, and re-reading gives the verdict written.
+  const soak::log::RunLog log = soak::log::read_run_log(segmented);
+  CHECK(vb["samples"] == log.samples);
+  CHECK(log.warnings.empty());
+  const SoakResult again = run_soak({"analyze", segmented.string(), "--format", "json"});
   const auto vc = nlohmann::json::parse(again.out);
   CHECK(vc["metrics"] == vb["metrics"]);
   CHECK(vc["checks"] == vb["checks"]);
-  // On disk: the binned run takes a fraction of the full-rate one (both compressed).
   const auto bytes = [](const fs::path& d) {
     std::uintmax_t total = 0;
     for (const auto& e : fs::recursive_directory_iterator(d)) {
@@ -925,8 +923,8 @@ TEST_CASE(
     }
     return total;
   };
-  INFO("full " << bytes(full) << " B, binned " << bytes(binned) << " B");
-  CHECK(bytes(binned) < bytes(full));
+  INFO("one file " << bytes(one) << " B, segmented " << bytes(segmented) << " B");
+  CHECK(bytes(segmented) * 4 < bytes(one));
 }
 
 namespace {

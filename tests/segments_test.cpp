@@ -198,3 +198,36 @@ TEST_CASE("a log whose segments cannot be closed goes on in one file and says wh
   CHECK(log.samples == 2000);
   CHECK(log.event_counts.count("log_segment_kept") == 1);
 }
+
+TEST_CASE("a segment is binned only where that halves it; the rest stays at full rate") {
+  // A steady series compresses to almost nothing at full rate (its lines repeat): binning is
+  // tried for each old segment and kept only where the bins take at most half.
+  TempDir dir;
+  constexpr int kSamples = 200000;
+  std::uint64_t closed = 0;
+  {
+    SampleWriter writer(dir / "samples.ndjson", test_header(),
+                        SegmentOptions{std::uint64_t{1} << 20, 0, 20});
+    for (int i = 0; i < kSamples; ++i) {
+      writer.begin_sample(i * 0.001);
+      writer.metric("rss_bytes", 104857600);
+      writer.metric("threads", 4);
+      REQUIRE(writer.end_sample());
+    }
+    writer.settle_segments();
+    closed = writer.segments_closed();
+  }
+  const auto kinds = files_by_suffix(dir.path());
+  const std::uint64_t binned = kinds.count(".bins.ndjson.gz") ? kinds.at(".bins.ndjson.gz") : 0;
+  CHECK(binned < closed);  // the early ones (bins of 8 readings) did not pay
+  CHECK(kinds.at(".ndjson.gz") + binned == closed);
+  const RunLog log = read_run_log(dir.path());
+  CHECK(log.samples == kSamples);
+  CHECK(log.series.at("rss_bytes").readings == kSamples);
+  CHECK(log.event_counts.count("log_binned") == (binned > 0 ? 1u : 0u));
+  for (const auto& e : log.events) {
+    if (e.kind != "log_binned") continue;
+    CHECK(2 * e.fields.at("bytes_after").get<double>() <=
+          e.fields.at("bytes_before").get<double>());
+  }
+}

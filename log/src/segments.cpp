@@ -92,17 +92,26 @@ class GzipFile {
     buffer_.push_back('\n');
     maybe_flush();
   }
-  /// Completes the file: the last bytes, the gzip trailer, fdatasync, rename into place.
-  std::uint64_t commit() {
+  /// Completes the file (the last bytes, the gzip trailer, fdatasync) under its temporary
+  /// name; returns its size. Unless published, it is removed when this is destroyed.
+  std::uint64_t finish() {
     flush();
     gzFile gz = std::exchange(gz_, nullptr);
     if (::gzclose(gz) != Z_OK) fail("cannot complete");
     if (::fdatasync(fd_.get()) != 0) fail("cannot sync");
     std::error_code ec;
     const auto size = fs::file_size(tmp_, ec);
+    return ec ? 0 : size;
+  }
+  /// Renames the finished file into place.
+  void publish() {
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename");
     done_ = true;
-    return ec ? 0 : size;
+  }
+  std::uint64_t commit() {
+    const auto size = finish();
+    publish();
+    return size;
   }
 
  private:
@@ -338,6 +347,12 @@ struct SegmentKeeper::Compactor {
         [](std::string_view) {});
   }
 
+  /// Segment `index` was binned and its bins kept.
+  void binned(std::uint64_t index) {
+    binned_through = counted[index].through;
+    counted.erase(index);
+  }
+
   /// Segment `index` was counted to its end.
   void counted_all(std::uint64_t index) { counted[index].through = total; }
 
@@ -365,16 +380,27 @@ struct SegmentKeeper::Compactor {
     return out;
   }
 
-  /// True when binning segment `index` now saves most of its size: its readings would be at
-  /// least kMinBinReadings a bin on average. Until then it stays at full rate (compressed).
-  bool worth_binning(std::uint64_t index) const {
+  /// Readings a bin segment `index` would hold on average if it were binned now.
+  double mean_width(std::uint64_t index) const {
     const auto widths = targets(index);
     double readings = 0, bins = 0;
     for (const auto& [key, n] : readings_in(index)) {
       readings += static_cast<double>(n);
       bins += static_cast<double>(n) / static_cast<double>(widths.at(key));
     }
-    return readings > 0 && bins * kMinBinReadings <= readings;
+    return bins > 0 ? readings / bins : 0;
+  }
+
+  /// Where the binning stands, to undo an attempt that did not pay.
+  struct Saved {
+    std::map<Key, Group> groups;
+    std::map<std::string, double> last_t;
+  };
+  Saved save() const { return {groups, binner.last_t}; }
+  void restore(Saved saved) {
+    groups = std::move(saved.groups);
+    binner.last_t = std::move(saved.last_t);
+    binner.slots.clear();  // they pointed into the groups replaced
   }
 
   static void bin_line(std::string& out, const std::string& process, std::string_view metric,
@@ -490,8 +516,6 @@ std::pair<std::uint64_t, std::uint64_t> SegmentKeeper::Compactor::compact(std::u
     g.part = 0;
     ++emitted;
   }
-  binned_through = c.through;
-  counted.erase(index);
   return {readings, emitted - emitted_before};
 }
 
@@ -573,17 +597,24 @@ bool SegmentKeeper::work_once() {
     } else if (!closed_.empty() && compacting_ && options_.full_rate_s >= 0 &&
                closed_.front().last_t <=
                    now_t_.load(std::memory_order_relaxed) - options_.full_rate_s &&
-               compactor_->worth_binning(closed_.front().index)) {
+               compactor_->mean_width(closed_.front().index) >=
+                   std::max(kMinBinReadings, 2 * closed_.front().tried_width)) {
       item = closed_.front();
-      closed_.pop_front();
     } else {
       return false;
     }
   }
   if (compress) {
     compress_segment(item);
+    return true;
+  }
+  const double width = compactor_->mean_width(item.index);
+  const bool binned = compact_segment(item);
+  const std::lock_guard lock(mutex_);
+  if (binned) {
+    closed_.pop_front();
   } else {
-    compact_segment(item);
+    closed_.front().tried_width = width;  // tried again once bins are twice as wide
   }
   return true;
 }
@@ -631,7 +662,9 @@ void SegmentKeeper::compress_segment(const Closed& item) {
           R"("segment":)" + std::to_string(item.index)});
 }
 
-void SegmentKeeper::compact_segment(const Closed& item) {
+/// Bins segment `item`; false when that would not halve its size (the segment then stays at
+/// full rate and is tried again once its bins would be twice as wide) or failed.
+bool SegmentKeeper::compact_segment(const Closed& item) {
   const fs::path binned = dir_ / segment_name(item.index, kBinnedSuffix);
   fs::path in = dir_ / segment_name(item.index, kCompressedSuffix);
   std::error_code ec;
@@ -639,8 +672,15 @@ void SegmentKeeper::compact_segment(const Closed& item) {
   try {
     const auto before = fs::file_size(in, ec);
     GzipFile out(binned);
+    auto saved = compactor_->save();
     const auto [readings, bins] = compactor_->compact(item.index, in, out);
-    const auto after = out.commit();
+    const auto after = out.finish();
+    if (!ec && after * 2 > before) {
+      compactor_->restore(std::move(saved));
+      return false;
+    }
+    out.publish();
+    compactor_->binned(item.index);
     ::unlink(in.c_str());
     std::string fields = R"("segment":)" + std::to_string(item.index) + R"(,"from_s":)";
     append_number(fields, item.first_t);
@@ -654,6 +694,7 @@ void SegmentKeeper::compact_segment(const Closed& item) {
                   "samples from %.0f s to %.0f s binned to the analysis' resolution (segment %llu)",
                   item.first_t, item.last_t, static_cast<unsigned long long>(item.index));
     report({"log_binned", detail, std::move(fields)});
+    return true;
   } catch (const std::exception& e) {
     // The segment stays at full rate; later ones too, so every bin is where a reader expects.
     {
@@ -663,6 +704,7 @@ void SegmentKeeper::compact_segment(const Closed& item) {
     report({"log_segment_kept",
             "binning stopped at segment " + std::to_string(item.index) + ": " + e.what(),
             R"("segment":)" + std::to_string(item.index)});
+    return true;  // off the queue: binning has stopped
   }
 }
 

@@ -102,11 +102,12 @@ class SegmentKeeper {
     std::uint64_t index;
     double first_t, last_t;
     bool compressed = false;
+    double tried_width = 0;  ///< the bins' mean width when binning last did not pay
   };
   void run();
   bool work_once();
   void compress_segment(const Closed& item);
-  void compact_segment(const Closed& item);
+  bool compact_segment(const Closed& item);
   void report(KeeperEvent event);
 
   std::filesystem::path active_;
