@@ -9,12 +9,14 @@
 // the writer wrote (what the log took before segments), what is on disk at the end, and the
 // ratio; then checks that the run directory reads back with every sample.
 //
-// Usage: log_disk BUILD_DIR [--record S] [--long]   (--long adds a day at 1 ms)
+// Usage: log_disk BUILD_DIR [--record S] [--long] [--only MS]  (--long adds a day at 1 ms;
+// --only runs the cases at that interval)
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -107,10 +109,11 @@ void run_case(const Recorded& r, const fs::path& dir, double interval_s, double 
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto on_disk = directory_bytes(out);
   const soak::log::RunLog back = soak::log::read_run_log(out);
-  std::printf("%-8g %6g h %11llu %10.1f MiB %9.1f MiB %7.1fx %7.1f s  %s\n", interval_s * 1000,
+  const auto binned = back.event_counts.count("log_binned") ? back.event_counts.at("log_binned") : 0;
+  std::printf("%-8g %6g h %11llu %10.1f MiB %9.1f MiB %7.1fx %7.1f s %7zu  %s\n", interval_s * 1000,
               hours, static_cast<unsigned long long>(n), static_cast<double>(written) / 1048576.0,
               static_cast<double>(on_disk) / 1048576.0,
-              static_cast<double>(written) / static_cast<double>(on_disk), took,
+              static_cast<double>(written) / static_cast<double>(on_disk), took, binned,
               back.samples == n ? "reads back whole" : "READ BACK FEWER SAMPLES");
   std::fflush(stdout);
   fs::remove_all(out);
@@ -127,10 +130,12 @@ int main(int argc, char** argv) {
   const fs::path build = argv[1];
   int seconds = 60;
   bool long_cases = false;
+  double only_ms = 0;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--record" && i + 1 < argc) seconds = std::atoi(argv[++i]);
     if (a == "--long") long_cases = true;
+    if (a == "--only" && i + 1 < argc) only_ms = std::atof(argv[++i]);
   }
   char pattern[] = "/tmp/soak-log-disk-XXXXXX";
   const fs::path dir = ::mkdtemp(pattern);
@@ -138,14 +143,14 @@ int main(int argc, char** argv) {
   std::printf("recorded %zu samples of the leaky example at 1 ms (%d s)\n", r.samples.size(),
               seconds);
   if (r.samples.empty()) return 1;
-  std::printf("%-8s %8s %11s %14s %13s %8s %9s\n", "interval", "run", "samples", "written",
-              "on disk", "ratio", "took");
+  std::printf("%-8s %8s %11s %14s %13s %8s %9s %7s\n", "interval", "run", "samples", "written",
+              "on disk", "ratio", "took", "binned");
   std::printf("%-8s\n", "(ms)");
-  run_case(r, dir, 1.0, 24);
-  run_case(r, dir, 0.1, 24);
-  run_case(r, dir, 0.01, 24);
-  run_case(r, dir, 0.001, 2);
-  if (long_cases) run_case(r, dir, 0.001, 24);
+  for (const auto& [interval_s, hours] : std::vector<std::pair<double, double>>{
+           {1.0, 24}, {0.1, 24}, {0.01, 24}, {0.001, 2}, {0.001, long_cases ? 24 : 0}}) {
+    if (hours == 0 || (only_ms > 0 && std::abs(interval_s * 1000 - only_ms) > 1e-9)) continue;
+    run_case(r, dir, interval_s, hours);
+  }
   fs::remove_all(dir);
   return 0;
 }

@@ -8,3 +8,6 @@ echo
 "$build/bench/analysis_bench" "$@"
 echo
 "$build/bench/load_bench" "$@"
+echo
+# The disk a log takes per interval and run length (not a ratio: sizes, on replayed real values).
+if [ "${1:-}" != "--quick" ]; then "$build/bench/log_disk" "$build"; fi
