@@ -109,7 +109,8 @@ void run_case(const Recorded& r, const fs::path& dir, double interval_s, double 
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto on_disk = directory_bytes(out);
   const soak::log::RunLog back = soak::log::read_run_log(out);
-  const auto binned = back.event_counts.count("log_binned") ? back.event_counts.at("log_binned") : 0;
+  const auto binned =
+      back.event_counts.count("log_binned") ? back.event_counts.at("log_binned") : 0;
   std::printf("%-8g %6g h %11llu %10.1f MiB %9.1f MiB %7.1fx %7.1f s %7zu  %s\n", interval_s * 1000,
               hours, static_cast<unsigned long long>(n), static_cast<double>(written) / 1048576.0,
               static_cast<double>(on_disk) / 1048576.0,

@@ -941,6 +941,8 @@ std::size_t columns_of(const std::string& line) {
 TEST_CASE("the live view stays one block within an 80x24 and a 60x20 terminal", "[real]") {
   if (!fs::exists("/usr/bin/tmux")) SOAK_SKIP("tmux is not installed");
   TempDir dir;
+  // A tmux server of the test's own: other tmux users on the machine neither see nor end it.
+  const std::string tmux = "tmux -L soaktest" + std::to_string(::getpid()) + " ";
   const std::vector<std::pair<int, int>> sizes = {{80, 24}, {60, 20}};
   std::vector<std::string> sessions;
   for (const auto& [width, height] : sizes) {
@@ -948,7 +950,7 @@ TEST_CASE("the live view stays one block within an 80x24 and a 60x20 terminal", 
     const std::string command = soak_binary().string() + " run --duration 100s --out " +
                                 (dir / name).string() + " -- " + leaky_binary().string() +
                                 " --leak-mib-per-min 20; sleep 60";
-    REQUIRE(std::system(("tmux new-session -d -s " + name + " -x " + std::to_string(width) +
+    REQUIRE(std::system((tmux + "new-session -d -s " + name + " -x " + std::to_string(width) +
                          " -y " + std::to_string(height) + " '" + command + "'")
                             .c_str()) == 0);
     sessions.push_back(name);
@@ -959,8 +961,8 @@ TEST_CASE("the live view stays one block within an 80x24 and a 60x20 terminal", 
     const int width = sizes[i].first;
     CAPTURE(width);
     const fs::path screen = dir / (sessions[i] + ".txt");
-    std::system(("tmux capture-pane -t " + sessions[i] + " -p > " + screen.string()).c_str());
-    std::system(("tmux kill-session -t " + sessions[i] + " 2>/dev/null").c_str());
+    std::system((tmux + "capture-pane -t " + sessions[i] + " -p > " + screen.string()).c_str());
+    std::system((tmux + "kill-session -t " + sessions[i] + " 2>/dev/null").c_str());
     std::istringstream lines(read_file(screen));
     std::string line;
     int titles = 0, growth = 0;
