@@ -199,7 +199,7 @@ TEST_CASE("a log whose segments cannot be closed goes on in one file and says wh
   CHECK(log.event_counts.count("log_segment_kept") == 1);
 }
 
-TEST_CASE("a segment is binned only where that halves it; the rest stays at full rate") {
+TEST_CASE("a segment is binned only where that halves it, the rest stays at full rate") {
   // A steady series compresses to almost nothing at full rate (its lines repeat): binning is
   // tried for each old segment and kept only where the bins take at most half.
   TempDir dir;
