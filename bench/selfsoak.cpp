@@ -38,6 +38,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -134,12 +135,46 @@ double dir_bytes(const fs::path& dir) {
 /// Counts the sample lines appended to a log since the last call (reads only the new bytes).
 class SampleCounter {
  public:
+  SampleCounter() = default;
+  SampleCounter(const SampleCounter&) = delete;
+  SampleCounter& operator=(const SampleCounter&) = delete;
+  SampleCounter(SampleCounter&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)),
+        offset_(other.offset_),
+        count_(other.count_),
+        line_(std::move(other.line_)) {}
+  ~SampleCounter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  /// Samples in the log so far. The log's active file is replaced when a segment closes
+  /// (log/segments.hpp): the file followed is read to its end before the new one is taken.
   std::uint64_t update(const fs::path& log) {
-    const int fd = ::open(log.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return count_;
+    if (fd_ < 0) open(log);
+    read_to_end();
+    struct stat now {
+    }, followed{};
+    if (fd_ >= 0 && ::stat(log.c_str(), &now) == 0 && ::fstat(fd_, &followed) == 0 &&
+        now.st_ino != followed.st_ino) {
+      read_to_end();  // what was written before the segment closed
+      ::close(fd_);
+      fd_ = -1;
+      open(log);
+      read_to_end();
+    }
+    return count_;
+  }
+
+ private:
+  void open(const fs::path& log) {
+    fd_ = ::open(log.c_str(), O_RDONLY | O_CLOEXEC);
+    offset_ = 0;
+    line_.clear();
+  }
+  void read_to_end() {
+    if (fd_ < 0) return;
     char buf[1 << 16];
     for (;;) {
-      const ssize_t n = ::pread(fd, buf, sizeof buf, offset_);
+      const ssize_t n = ::pread(fd_, buf, sizeof buf, offset_);
       if (n <= 0) break;
       offset_ += n;
       for (ssize_t i = 0; i < n; ++i) {
@@ -151,11 +186,9 @@ class SampleCounter {
         line_.clear();
       }
     }
-    ::close(fd);
-    return count_;
   }
 
- private:
+  int fd_ = -1;
   off_t offset_ = 0;
   std::uint64_t count_ = 0;
   std::string line_;

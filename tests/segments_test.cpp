@@ -51,6 +51,14 @@ void write_run(SampleWriter& writer, int n, std::uint64_t seed = 42) {
   }
 }
 
+std::string sample_text(double t, double rss) {
+  std::string line = R"({"type":"sample","t":)";
+  append_json_number(line, t);
+  line += R"(,"rss_bytes":)";
+  append_json_number(line, rss);
+  return line + "}";
+}
+
 std::map<std::string, std::uint64_t> files_by_suffix(const fs::path& dir) {
   std::map<std::string, std::uint64_t> out;
   std::error_code ec;
@@ -230,4 +238,29 @@ TEST_CASE("a segment is binned only where that halves it, the rest stays at full
     CHECK(2 * e.fields.at("bytes_after").get<double>() <=
           e.fields.at("bytes_before").get<double>());
   }
+}
+
+TEST_CASE("bin lines a reader does not expect are taken without breaking the series") {
+  // A hand-made log: bins that start unaligned, a group wider than the reader's, a bin of many
+  // readings into a series of single readings, a span, then plain samples.
+  RunLogBuilder builder("mem", 8);
+  builder.add_line(R"({"type":"header","format":"soak-samples","version":1})");
+  builder.add_line(R"({"type":"sample","t":0,"rss_bytes":10})");
+  builder.add_line(R"({"type":"bin","t":0.5,"m":"rss_bytes","n":3,"w":4,"v":20,"max":30})");
+  builder.add_line(R"({"type":"bin","t":1,"t_end":2,"samples":3})");
+  builder.add_line(R"({"type":"bin","t":2,"m":"rss_bytes","n":1000000,"w":1048576,"v":40})");
+  builder.add_line(R"({"type":"bin","t":3,"m":"rss_bytes","n":0,"w":1,"v":1})");    // n 0
+  builder.add_line(R"({"type":"bin","t":3,"m":"rss_bytes","n":1,"w":1,"v":"x"})");  // bad v
+  for (int i = 0; i < 40; ++i) builder.add_line(sample_text(4 + i, 50 + i));
+  const RunLog log = std::move(builder).finish();
+  const Series& s = log.series.at("rss_bytes");
+  CHECK(s.readings == 1 + 3 + 1000000 + 40);
+  CHECK(s.first == 10);
+  CHECK(s.last == 89);
+  REQUIRE(s.binned());
+  CHECK(s.size() <= 8);
+  CHECK(s.max.size() == s.size());
+  CHECK(s.min.size() == s.size());
+  CHECK(*std::max_element(s.max.begin(), s.max.end()) == 89);
+  CHECK(log.samples == 1 + 3 + 40);
 }

@@ -93,6 +93,10 @@ struct Bins {
 
   /// The bin still filling becomes a point.
   void complete_pending() {
+    if (max.size() != t.size()) {  // the first binned point of a series of single readings
+      max = value;
+      min = value;
+    }
     const auto n = static_cast<double>(pending);
     t.push_back(pending_t / n);
     value.push_back(pending_value / n);

@@ -48,6 +48,10 @@ constexpr std::chrono::milliseconds kStopPoll{50};
 /// is bounded (a snapshot of the live log, log::kSeriesCapacity points a series) however long
 /// the run.
 constexpr std::chrono::minutes kInterimPeriod{1};
+/// The first interim analysis comes early, once the costlier readings (every 10 s) have come:
+/// it says "too little data" yet, but its copy of the live log takes its memory now, so soak's
+/// RSS is what it will be from the first minute on (log/run_log_builder.hpp).
+constexpr std::chrono::seconds kFirstInterim{15};
 
 std::optional<double> seconds(const std::optional<std::chrono::nanoseconds>& d) {
   if (!d) return std::nullopt;
@@ -170,8 +174,9 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live
                                                      StopOnFail* stop_on_fail) {
   const analysis::Targets targets = judge::load_targets(options.judge);
   return std::make_unique<sampler::PeriodicTask>(
-      kInterimPeriod,
-      [&live, targets, &view, exporter, stop_on_fail, copy = std::make_shared<log::RunLog>()] {
+      kFirstInterim,
+      [&live, targets, &view, exporter, stop_on_fail, copy = std::make_shared<log::RunLog>(),
+       first = std::make_shared<bool>(true)] {
         try {
           // The same RunLog every minute: the copy reuses its memory instead of taking a new
           // snapshot's worth, so soak's RSS does not saw by a snapshot a minute.
@@ -185,7 +190,9 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live
           view.on_interim_failed(e.what());
         }
         return_freed_memory();
-        return std::chrono::nanoseconds(kInterimPeriod);
+        // Then on the minute, as before: a minute, two minutes, ... after the start.
+        return std::chrono::nanoseconds(
+            std::exchange(*first, false) ? kInterimPeriod - kFirstInterim : kInterimPeriod);
       });
 }
 
