@@ -1,6 +1,9 @@
 #include "soak/log/segments.hpp"
 
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,13 +30,24 @@ namespace {
 constexpr std::string_view kRawSuffix = ".ndjson";
 constexpr std::string_view kCompressedSuffix = ".ndjson.gz";
 constexpr std::string_view kBinnedSuffix = ".bins.ndjson.gz";
-constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+/// The keeper's reads and writes go in chunks this large: its buffers stay a few hundred KiB,
+/// small beside soak's own few tens of MiB, at no cost in speed.
+constexpr std::size_t kChunkBytes = std::size_t{128} << 10;
 /// zlib's level for closed segments: 1 compresses soak's lines about 8:1 at a few hundred
 /// MB/s, so a segment costs a fraction of a second of the keeper's thread; 6 gains a tenth.
 constexpr const char* kGzipMode = "wb1";
 /// A segment is binned once its readings would be at least this many a bin on average: below
 /// it, bin lines (about 150 bytes for up to this many readings) save little over the samples.
 constexpr double kMinBinReadings = 8;
+
+/// What a job of the keeper freed (its buffers, zlib's state) goes back to the system: the
+/// keeper's thread has an allocator arena of its own, which glibc keeps otherwise, and soak's
+/// RSS would step up at every closed segment.
+void return_freed_memory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+}
 
 std::string errno_text(int err) {
   return std::strerror(err);
@@ -606,10 +620,12 @@ bool SegmentKeeper::work_once() {
   }
   if (compress) {
     compress_segment(item);
+    return_freed_memory();
     return true;
   }
   const double width = compactor_->mean_width(item.index);
   const bool binned = compact_segment(item);
+  return_freed_memory();
   const std::lock_guard lock(mutex_);
   if (binned) {
     closed_.pop_front();
