@@ -51,6 +51,10 @@ struct Bins {
     if (width == 1 && t.size() < capacity) {
       t.push_back(at);
       value.push_back(v);
+      if (!max.empty()) {  // binned by a bin of several readings (add_bin): its own extreme
+        max.push_back(v);
+        min.push_back(v);
+      }
       return;
     }
     if (pending == 0 && t.size() == capacity) halve();
@@ -79,6 +83,10 @@ struct Bins {
     if (width == 1 && bin.n == 1 && t.size() < capacity) {
       t.push_back(bin.t);
       value.push_back(bin.v);
+      if (!max.empty()) {
+        max.push_back(bin.max);
+        min.push_back(bin.min);
+      }
       return;
     }
     if (pending == 0 && t.size() == capacity) halve();
