@@ -264,3 +264,20 @@ TEST_CASE("bin lines a reader does not expect are taken without breaking the ser
   CHECK(*std::max_element(s.max.begin(), s.max.end()) == 89);
   CHECK(log.samples == 1 + 3 + 40);
 }
+
+TEST_CASE("a run directory copied without its closed segments reads what is there, and says so") {
+  TempDir dir;
+  {
+    SampleWriter writer(dir / "samples.ndjson", test_header(), SegmentOptions{65536, 0, -1});
+    write_run(writer, 5000);
+    writer.settle_segments();
+    REQUIRE(writer.segments_closed() >= 3);
+  }
+  fs::remove(dir / "samples.d" / "000001.ndjson.gz");
+  const RunLog log = read_run_log(dir.path());
+  CHECK(log.samples < 5000);
+  CHECK(log.samples > 0);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK_THAT(log.warnings[0], Catch::Contains("1 of the log's"));
+  CHECK_THAT(log.warnings[0], Catch::Contains("earlier segments are missing"));
+}

@@ -482,6 +482,10 @@ void RunLogBuilder::add_torn_line(std::string_view line) {
                        "): the run ended mid-write");
 }
 
+void RunLogBuilder::add_warning(std::string warning) {
+  state_->warnings.push_back(std::move(warning));
+}
+
 void RunLogBuilder::skip_long_line() {
   State& s = *state_;
   if (++s.line_number == 1) {
@@ -575,6 +579,26 @@ RunLog RunLogBuilder::finish() && {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+/// The "segment" field of the header at the start of `active` (segments.hpp), 0 without one.
+std::uint64_t segments_before(const fs::path& active) {
+  const UniqueFd fd(::open(active.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  std::string head(4096, '\0');
+  const ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
+  if (n <= 0) return 0;
+  head.resize(static_cast<std::size_t>(n));
+  const auto eol = head.find('\n');
+  if (eol == std::string::npos) return 0;
+  const auto j = nlohmann::json::parse(std::string_view(head).substr(0, eol), nullptr, false);
+  if (!j.is_object()) return 0;
+  const auto it = j.find("segment");
+  return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+}  // namespace
+
 void read_log_into(const fs::path& log_path, RunLogBuilder& builder) {
   const fs::path path = resolve_log_path(log_path);
   std::error_code ec;
@@ -588,6 +612,15 @@ void read_log_into(const fs::path& log_path, RunLogBuilder& builder) {
     throw LogError(path.string() + " is not a soak samples log (line 1 must be its header)");
   };
   const std::vector<fs::path> files = log_files(path);
+  // The active file's header counts the segments closed before it: fewer found means some
+  // were moved or deleted, and the run reads from where its files begin.
+  const std::uint64_t before = segments_before(path);
+  if (before > files.size() - 1) {
+    builder.add_warning(std::to_string(before - (files.size() - 1)) + " of the log's " +
+                        std::to_string(before) + " earlier segments are missing from " +
+                        (path.parent_path() / segments_dir).string() +
+                        ": the run is read from the samples that are there");
+  }
   for (std::size_t i = 0; i < files.size(); ++i) {
     const bool active = i + 1 == files.size();
     // A closed segment may have been compressed or binned since it was listed: its newer form

@@ -64,6 +64,8 @@ class RunLogBuilder {
   void add_line(std::string_view line);
   /// A last line without its '\n': torn by a crash mid-write unless it parses.
   void add_torn_line(std::string_view line);
+  /// A warning about the log as a whole (segments missing), listed with the others.
+  void add_warning(std::string warning);
   /// A line longer than kMaxLineBytes, skipped unread (counted as malformed).
   void skip_long_line();
 
