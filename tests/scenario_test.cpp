@@ -552,6 +552,34 @@ nlohmann::json check_named(const TempDir& dir, const std::string& name) {
 
 }  // namespace
 
+TEST_CASE("load.jobs counts jobs done and failed, durations from the jobs done only") {
+  TempDir dir;
+  // Three workers of 400 ms jobs against a server that takes one job at a time: the other
+  // submits get 503 and fail at once, in well under a millisecond.
+  const auto run =
+      run_scenario(dir, scenario_with({"--fail-above-jobs", "1"}, job_load(3, 400), "5s"));
+  std::size_t finished = 0, failed = 0;
+  for (const auto& e : run.log.events) {
+    finished += e.kind == "job_finished";
+    failed += e.kind == "job_failed";
+  }
+  REQUIRE(finished >= 5);
+  REQUIRE(failed >= 5);
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  const auto& jobs = verdict["load"]["jobs"];
+  INFO(verdict["load"].dump(2));
+  CHECK(jobs["done"] == finished);
+  CHECK(jobs["failed"] == failed);
+  // A job done takes its 400 ms at least; failed ones would pull every percentile to ~0.
+  CHECK(jobs["duration_s"]["p50"].get<double>() >= 0.4 * 0.99);  // a bucket's half width
+  CHECK(jobs["duration_s"]["max"].get<double>() < 2.0);
+  const auto& job_s = run.log.series.at("load.job_s").value;
+  CHECK(*std::min_element(job_s.begin(), job_s.end()) >= 0.4);
+  // The refused submits are the 5xx of the submit request, under its default name.
+  const auto& submit = verdict["load"]["by_request"]["POST /api/jobs"];
+  CHECK(submit["errors"]["http_5xx"].get<std::uint64_t>() >= failed);
+}
+
 TEST_CASE("a per-job leak fails the per-iteration check, and a healthy server passes it") {
   TempDir leaky_dir, healthy_dir;
   auto leaky = scenario_with({"--leak-per-job-kib", "4096"}, job_load(1, 100), "8s");
@@ -603,13 +631,19 @@ TEST_CASE("a stress ramp finds the configured breaking point and sees the recove
                      {{"duration", "5s"}, {"users", 1}}}}};
   auto scenario = scenario_with({"--fail-above-jobs", "3"}, load, "25s");
   scenario["limits"] = {{"error_rate", "5%"}};
-  run_scenario(dir, scenario);
+  const auto run = run_scenario(dir, scenario);
   const auto check = check_named(dir, "breaking_point");
   INFO(check.dump());
   CHECK_THAT(check["measured"].get<std::string>(), Catch::StartsWith("broke at level 4"));
   CHECK_THAT(check["detail"].get<std::string>(),
              Catch::Contains("recovered after the load dropped"));
   CHECK(check["status"] == "pass");
+  // A result of the run, not only a passing check: in the terminal and the report's headline.
+  CHECK_THAT(run.result.out, Catch::Contains("Broke at level 4"));
+  const std::string html = read_file(dir / "run" / "report.html");
+  const auto headline = html.find("id=\"breaking-point\">Broke at level 4");
+  CHECK(headline != std::string::npos);
+  CHECK(headline < html.find("<h2>"));
 }
 
 // ---- checkpoints after a forced collection (gc_checkpoint) ----------------------------------

@@ -383,14 +383,26 @@ std::string load_row(const std::string& name, const nlohmann::ordered_json& f) {
   const nlohmann::ordered_json none = nlohmann::ordered_json::object();
   const auto it = f.find("latency_ms");
   const nlohmann::ordered_json& latency = it != f.end() && it->is_object() ? *it : none;
-  char line[256];
+  // A figure right-aligned in `width`, or "-" when there is none (nothing answered).
+  auto cell = [](double v, int width, const char* format) {
+    char buf[48];
+    if (std::isnan(v)) {
+      std::snprintf(buf, sizeof buf, "%*s", width, "-");
+    } else {
+      std::snprintf(buf, sizeof buf, format, width, v);
+    }
+    return std::string(buf);
+  };
   std::string shown = escape_terminal(name);
   if (shown.size() > 28) shown = shown.substr(0, 27) + "~";
-  std::snprintf(line, sizeof line, "  %-28s %9.0f %8.1f %7.2f %% %8.2f %8.2f %8.2f %8.2f\n",
-                shown.c_str(), number_at(f, "requests"), number_at(f, "rps"),
-                number_at(f, "error_rate") * 100, number_at(latency, "p50"),
-                number_at(latency, "p95"), number_at(latency, "p99"), number_at(latency, "max"));
-  return line;
+  shown.resize(28, ' ');
+  return "  " + shown + " " + cell(number_at(f, "requests"), 9, "%*.0f") + " " +
+         cell(number_at(f, "rps"), 8, "%*.1f") + " " +
+         cell(number_at(f, "error_rate") * 100, 7, "%*.2f") + " % " +
+         cell(number_at(latency, "p50"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "p95"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "p99"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "max"), 8, "%*.2f") + "\n";
 }
 
 }  // namespace
