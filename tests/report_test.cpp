@@ -528,3 +528,32 @@ TEST_CASE("a growing cgroup is shown as the cgroup's, not warned about as the ta
   CHECK(noted);
   CHECK(verdict["verdict"] == "pass");
 }
+
+TEST_CASE("the metrics table shows regions as bytes and probe figures without long digits") {
+  TempDir dir;
+  const fs::path log = dir / "samples.ndjson";
+  {
+    std::ofstream out(log);
+    out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-02T00:00:00Z","interval_s":1.0,"target":{"pid":1,"name":"svc","cmdline":["svc"]},"host":{"kernel":"6.1.0","page_size":4096,"mem_total_bytes":25000000000}})"
+        << "\n";
+    for (int i = 0; i <= 120; ++i) {
+      // A probe's mean of a count (as a binned series has them) and a region of 6 MiB.
+      char requests[32];
+      std::snprintf(requests, sizeof requests, "%.6f", 1868578.161383 + i);
+      out << "{\"type\":\"sample\",\"t\":" << i << ",\"rss_bytes\":" << 50000000 + (i % 7) * 4096
+          << ",\"heap.requests\":" << requests << ",\"region.heap\":" << 6291456 << "}\n";
+    }
+  }
+  const SoakResult r = run_soak({"report", log.string(), "-o", (dir / "report.html").string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string html = read_file(dir / "report.html");
+  const auto table = html.substr(html.find("id=\"metrics\""));
+  const auto region = table.substr(table.find("region.heap"), 200);
+  CHECK_THAT(region, Catch::Contains("6.29 MB"));  // the default targets are written in MB
+  const auto probe = table.substr(table.find("heap.requests"), 300);
+  INFO(probe);
+  CHECK_THAT(probe, Catch::Contains("1868578"));
+  CHECK(probe.find("1868578.16") == std::string::npos);
+  CHECK(probe.find("e+06") == std::string::npos);
+}

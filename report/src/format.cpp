@@ -319,7 +319,9 @@ std::optional<ByteFormat> byte_format_of(std::string_view written) {
 }
 
 std::string format_metric_value(const std::string& metric, double value, ByteSystem system) {
-  if (log::metric::base_of(metric).ends_with("_bytes")) {
+  // smaps regions (region.heap, region.file:/lib/...) are bytes without the suffix.
+  if (log::metric::base_of(metric).ends_with("_bytes") ||
+      metric.starts_with(log::metric::region_prefix)) {
     ByteFormat f;
     f.system = system;
     return format_bytes(value, f);

@@ -228,7 +228,7 @@ std::string metrics_table(const analysis::Verdict& v) {
     return escape_html(format_metric_value(name, x, units.levels));
   };
   for (const auto& m : v.metrics) {
-    std::string cls = "counter", growth, notes;
+    std::string cls = std::string(metric_kind(m.name)) + ", not judged", growth, notes;
     if (m.analysis) {
       const auto& a = *m.analysis;
       cls = analysis::to_string(a.classification);
