@@ -45,6 +45,13 @@ std::string fit(std::string_view line, int columns) {
   return std::string(line.substr(0, end));
 }
 
+/// One number in a printf format ("%.1f/s").
+std::string printf_figure(const char* format, double value) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
 }  // namespace
 
 LiveView::LiveView(std::FILE* out, bool quiet)
@@ -130,16 +137,13 @@ void LiveView::on_load(const scenarios::LoadReading& r) {
     load_line_ = "(first figures after an interval)";
     return;
   }
-  // "sent 100.0/s answered 99.8/s errors 2.0% p95 12.3 ms": most telling first, as fit() cuts
-  // the end on a narrow terminal.
-  char line[160];
-  std::snprintf(line, sizeof line, "sent %.1f/s answered %.1f/s errors %.1f%%", r.sent_rps,
-                r.answered_rps, r.error_rate * 100);
-  load_line_ = line;
-  if (r.p95_ms) {
-    std::snprintf(line, sizeof line, " p95 %.1f ms", *r.p95_ms);
-    load_line_ += line;
-  }
+  // "sent 50.0/s answered 49.8/s err 2.0% p95 1.2 ms": 47 columns, so that the whole line fits
+  // 60; on a narrower terminal fit() cuts the end.
+  auto rate = [](double v) { return printf_figure(v < 100 ? "%.1f/s" : "%.0f/s", v); };
+  load_line_ = "sent " + rate(r.sent_rps) + " answered " + rate(r.answered_rps) + " err " +
+               printf_figure("%.1f%%", r.error_rate * 100);
+  if (r.p95_ms)
+    load_line_ += " p95 " + printf_figure(*r.p95_ms < 10 ? "%.1f ms" : "%.0f ms", *r.p95_ms);
 }
 
 void LiveView::set_analysis(std::string line) {

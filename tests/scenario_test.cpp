@@ -10,6 +10,8 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <regex>
+#include <sstream>
 
 #include "soak/judge/judge.hpp"
 #include "soak/log/log.hpp"
@@ -443,6 +445,53 @@ TEST_CASE("verdict.json's load counts what was sent and what the server answered
   const auto table = html.find("id=\"load\"");
   REQUIRE(table != std::string::npos);
   CHECK(table < html.find("<h2>Memory</h2>"));
+}
+
+TEST_CASE("in a 60-column terminal a scenario's live view shows its load in one line") {
+  if (!fs::exists("/usr/bin/tmux")) SOAK_SKIP("tmux is not installed");
+  TempDir dir;
+  const auto scenario = scenario_with({},
+                                      {{"model", "open"},
+                                       {"connections", 2},
+                                       {"shape", {{"type", "constant"}, {"rate", 50}}},
+                                       {"requests", {{{"path", "/api/items"}}}}},
+                                      "12s");
+  std::ofstream(dir / "scenario.json") << scenario.dump(2);
+  const std::string name = "soakload" + std::to_string(::getpid());
+  const std::string command = soak_binary().string() + " run " + (dir / "scenario.json").string() +
+                              " --out " + (dir / "run").string() + "; sleep 30";
+  REQUIRE(std::system(
+              ("tmux new-session -d -s " + name + " -x 60 -y 20 '" + command + "'").c_str()) == 0);
+  const fs::path screen = dir / "screen.txt";
+  std::string text;
+  // Once the load line has figures (after the first interval), while the run goes on.
+  wait_until(
+      [&] {
+        std::system(("tmux capture-pane -t " + name + " -p > " + screen.string()).c_str());
+        text = read_file(screen);
+        return text.find("load      sent") != std::string::npos &&
+               text.find("p95") != std::string::npos;
+      },
+      8s);
+  std::system(("tmux capture-pane -t " + name + " -p > " + screen.string()).c_str());
+  std::system(("tmux kill-session -t " + name + " 2>/dev/null").c_str());
+  text = read_file(screen);
+  INFO(text);
+  std::istringstream lines(text);
+  std::string line;
+  int titles = 0, load_lines = 0;
+  while (std::getline(lines, line)) {
+    CHECK(line.size() <= 60);  // ASCII: one byte a column
+    titles += line.starts_with("soak scenario ");
+    if (line.starts_with("  load      ")) {
+      ++load_lines;
+      CHECK(std::regex_search(
+          line,
+          std::regex(R"(sent \d+(\.\d)?/s answered \d+(\.\d)?/s err 0\.0% p95 [0-9.]+ ms$)")));
+    }
+  }
+  CHECK(titles == 1);
+  CHECK(load_lines == 1);
 }
 
 TEST_CASE("a slow target shows as latency measured from the intended send time") {
