@@ -445,6 +445,9 @@ TEST_CASE("verdict.json's load counts what was sent and what the server answered
   const auto table = html.find("id=\"load\"");
   REQUIRE(table != std::string::npos);
   CHECK(table < html.find("<h2>Memory</h2>"));
+  // The headline above it is verdict.json's summary, word for word.
+  const auto headline = html.find("id=\"summary\">" + verdict["summary"].get<std::string>());
+  CHECK(headline < table);
 }
 
 TEST_CASE("in a 60-column terminal a scenario's live view shows its load in one line") {

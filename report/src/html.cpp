@@ -346,10 +346,6 @@ std::string page_top(const ReportInput& in) {
   s += "<p class=\"verdict " + verdict + "\" id=\"verdict\">" + verdict + "</p>";
   const std::string summary = summary_sentence(v);
   s += "<p class=\"sentence\" id=\"summary\">" + escape_html(summary) + "</p>";
-  const std::string all_deciding = verdict_sentence(v);
-  if (all_deciding != summary) {
-    s += "<p class=\"muted\" id=\"verdict-sentence\">" + escape_html(all_deciding) + "</p>";
-  }
   if (const std::string ramp = ramp_sentence(v); !ramp.empty()) {
     s += "<p class=\"sentence\" id=\"breaking-point\">" + escape_html(ramp) + "</p>";
   }
