@@ -34,6 +34,9 @@ void print(const judge::Judgement& judgement, const std::string& format,
     std::printf("%s\n", judgement.document.dump(2).c_str());
   } else if (format == "text") {
     std::fputs(report::verdict_to_text(judgement.verdict, {use_color()}).c_str(), stdout);
+    if (const auto load = judgement.document.find("load"); load != judgement.document.end()) {
+      std::fputs(report::load_to_text(*load).c_str(), stdout);
+    }
     if (log_path) {
       std::printf("  log:     %s\n", log_path->c_str());
       for (const auto& [what, path] : judgement.written) {

@@ -45,6 +45,13 @@ std::string fit(std::string_view line, int columns) {
   return std::string(line.substr(0, end));
 }
 
+/// One number in a printf format ("%.1f/s").
+std::string printf_figure(const char* format, double value) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
 }  // namespace
 
 LiveView::LiveView(std::FILE* out, bool quiet)
@@ -93,6 +100,7 @@ std::string LiveView::render_block(const sampler::SamplerStatus& s, int columns)
                                           ? std::string("(first estimate after a minute)")
                                           : analysis_line_));
   }
+  if (!load_line_.empty()) lines.push_back("  load      " + load_line_);
   std::snprintf(line, sizeof line, "  samples   %llu written, %llu late, %llu skipped",
                 static_cast<unsigned long long>(s.samples),
                 static_cast<unsigned long long>(s.late_ticks),
@@ -118,9 +126,24 @@ std::string LiveView::render_line(const sampler::SamplerStatus& s) const {
                 static_cast<unsigned long long>(s.samples),
                 static_cast<unsigned long long>(s.late_ticks));
   std::string text = line;
+  if (!load_line_.empty()) text.insert(text.size() - 1, " load: " + load_line_);
   std::lock_guard lock(analysis_mutex_);
   if (!analysis_line_.empty()) text.insert(text.size() - 1, " growth: " + analysis_line_);
   return text;
+}
+
+void LiveView::on_load(const scenarios::LoadReading& r) {
+  if (!r.measured) {
+    load_line_ = "(first figures after an interval)";
+    return;
+  }
+  // "sent 50.0/s answered 49.8/s err 2.0% p95 1.2 ms": 47 columns, so that the whole line fits
+  // 60; on a narrower terminal fit() cuts the end.
+  auto rate = [](double v) { return printf_figure(v < 100 ? "%.1f/s" : "%.0f/s", v); };
+  load_line_ = "sent " + rate(r.sent_rps) + " answered " + rate(r.answered_rps) + " err " +
+               printf_figure("%.1f%%", r.error_rate * 100);
+  if (r.p95_ms)
+    load_line_ += " p95 " + printf_figure(*r.p95_ms < 10 ? "%.1f ms" : "%.0f ms", *r.p95_ms);
 }
 
 void LiveView::set_analysis(std::string line) {

@@ -22,6 +22,8 @@ class LiveView : public scenarios::SessionView {
   void begin(const std::string& title, std::optional<double> planned_s) override;
   void note(const std::string& line) override;
   void on_sample(const sampler::SamplerStatus& status) override { update(status); }
+  /// The block gets a load line from the first one on (so its height never changes after).
+  void on_load(const scenarios::LoadReading& reading) override;
   /// The latest interim analysis as one line ("rss 2.0 MiB/min [1.9, 2.1] leak; so far: fail").
   /// Thread-safe: called from the analysis thread.
   void on_interim(const analysis::Verdict& so_far) override;
@@ -46,6 +48,7 @@ class LiveView : public scenarios::SessionView {
   std::chrono::steady_clock::time_point last_draw_{};
   mutable std::mutex analysis_mutex_;
   std::string analysis_line_;
+  std::string load_line_;  ///< empty without a load; on the sampling thread only
 };
 
 }  // namespace soak::cli

@@ -497,11 +497,11 @@ TEST_CASE("a target that exits non-zero before the planned end fails the run, re
   CHECK(check["code"] == "died");
   CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("exited with code 3"));
   CHECK_THAT(check["detail"].get<std::string>(), Catch::Contains("of the planned 6 s"));
-  // The reason leads what people read: the report's verdict sentence starts with it.
+  // The reason leads what people read: the report's headline (the summary) starts with it.
   const SoakResult report = run_soak({"report", out.string()});
   CHECK(report.exit_code == 0);
   CHECK_THAT(read_file(out / "report.html"),
-             Catch::Contains("id=\"verdict-sentence\">The target exited with code 3"));
+             Catch::Contains("id=\"summary\">The target exited with code 3"));
 }
 
 TEST_CASE("a target killed by a signal mid-run (as an OOM kill does) fails the run") {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -439,4 +440,120 @@ TEST_CASE("a chart's axis and hover values never use an exponent") {
   const std::string svg = rp::render_chart(chart);
   CHECK(svg.find("e+0") == std::string::npos);
   CHECK_THAT(svg, Catch::Contains(">6.") && Catch::Contains("M<"));
+}
+
+TEST_CASE("verdict.json says counter for cumulative figures and gauge for levels") {
+  // A recorded run: cpu_s and the page faults only rise; rss, threads and fds are levels.
+  const SoakResult r =
+      run_soak({"analyze", (data_dir() / "trace_leaky.ndjson").string(), "--format", "json"});
+  INFO(r.err);
+  const auto verdict = nlohmann::json::parse(r.out);
+  const auto& metrics = verdict["metrics"];
+  for (const char* counter : {"cpu_s", "minor_faults", "major_faults"}) {
+    INFO(counter);
+    REQUIRE(metrics.contains(counter));
+    CHECK(metrics[counter]["kind"] == "counter");
+  }
+  for (const char* gauge : {"rss_bytes", "vms_bytes", "threads", "fds"}) {
+    INFO(gauge);
+    REQUIRE(metrics.contains(gauge));
+    CHECK(metrics[gauge]["kind"] == "gauge");
+  }
+  CHECK(std::string(soak::report::metric_kind("heap.requests_total")) == "counter");
+  CHECK(std::string(soak::report::metric_kind("load.jobs_done")) == "counter");
+  CHECK(std::string(soak::report::metric_kind("heap.in_use_bytes")) == "gauge");
+}
+
+TEST_CASE("the load table keeps the recorded figures in order and says '-' for none") {
+  // As a load_summary event records it (a plain JSON object: keys sorted), with a request that
+  // never got an answer and a field of the wrong type.
+  const auto recorded = nlohmann::json::parse(R"({
+    "answered": 9, "by_request": {
+      "down": {"answered": 0, "error_rate": 1.0, "errors": {"connect": 1}, "latency_ms": null,
+               "requests": 1, "rps": 0.1},
+      "items": {"answered": 9, "error_rate": 0.0, "errors": {}, "rps": 0.9, "requests": 9,
+                "latency_ms": {"max": 7.5, "p50": 1.25, "p95": 3.5, "p99": 7.0}}},
+    "duration_s": 10.0, "error_rate": 0.1, "errors": {"connect": 1, "bogus": "x"},
+    "jobs": {"done": 3, "failed": 1, "duration_s": {"max": 0.9, "p50": 0.4, "p95": 0.8, "p99": 0.9}},
+    "latency_ms": {"max": 7.5, "p50": 1.25, "p95": 3.5, "p99": 7.0},
+    "requests": 10, "rps": 1.0, "sent": "ten"})");
+  const auto load = soak::report::load_to_json(recorded);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : load.items()) keys.push_back(key);
+  CHECK(keys == std::vector<std::string>{"requests", "answered", "errors", "error_rate", "rps",
+                                         "duration_s", "latency_ms", "by_request", "jobs"});
+  CHECK(load["errors"] == nlohmann::ordered_json{{"connect", 1}});  // "bogus" is no count
+  CHECK(load["by_request"]["down"]["latency_ms"].is_null());
+  const std::string text = soak::report::load_to_text(load);
+  INFO(text);
+  CHECK_THAT(text, Catch::StartsWith("load: 10 requests in 10.0 s, 1.0/s, 10.00 % errors"));
+  CHECK_THAT(text, Catch::Contains("(connect 1)"));
+  CHECK(std::regex_search(text,
+                          std::regex(R"(items +9 +0\.9 +0\.00 % +1\.25 +3\.50 +7\.00 +7\.50)")));
+  CHECK(std::regex_search(text, std::regex(R"(down +1 +0\.1 +100\.00 % +- +- +- +-\n)")));
+  CHECK_THAT(text, Catch::Contains("jobs: 3 done, 1 failed; done in p50 0.40 s"));
+  CHECK(text.find("nan") == std::string::npos);
+  CHECK(soak::report::load_to_text(nullptr).empty());
+}
+
+TEST_CASE("a growing cgroup is shown as the cgroup's, not warned about as the target's leak") {
+  // Ten minutes at 1 s: the target's RSS flat (with noise), its cgroup growing 2 MB/min (under
+  // the 5 MB/min target: a slow leak warning, were it the target's).
+  TempDir dir;
+  const fs::path log = dir / "samples.ndjson";
+  {
+    std::ofstream out(log);
+    out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-02T00:00:00Z","interval_s":1.0,"target":{"pid":1,"name":"svc","cmdline":["svc"]},"host":{"kernel":"6.1.0","page_size":4096,"mem_total_bytes":25000000000}})"
+        << "\n";
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> noise(0, 20000);
+    for (int i = 0; i <= 600; ++i) {
+      const double rss = 50e6 + noise(rng);
+      const double cgroup = 200e6 + 2e6 * i / 60.0 + noise(rng);
+      out << "{\"type\":\"sample\",\"t\":" << i << ",\"rss_bytes\":" << std::llround(rss)
+          << ",\"threads\":4,\"fds\":12,\"cgroup.memory_bytes\":" << std::llround(cgroup) << "}\n";
+    }
+  }
+  const SoakResult r = run_soak({"analyze", log.string(), "--format", "json"});
+  INFO(r.err << r.out);
+  const auto verdict = nlohmann::json::parse(r.out);
+  CHECK(verdict["metrics"]["cgroup.memory_bytes"]["classification"] == "leak");
+  for (const auto& w : verdict["warnings"])
+    CHECK(w.get<std::string>().find("cgroup") == std::string::npos);
+  bool noted = false;
+  for (const auto& n : verdict["notes"]) {
+    noted =
+        noted || n.get<std::string>().starts_with("cgroup.memory_bytes grows (the target's cgroup");
+  }
+  CHECK(noted);
+  CHECK(verdict["verdict"] == "pass");
+}
+
+TEST_CASE("the metrics table shows regions as bytes and probe figures without long digits") {
+  TempDir dir;
+  const fs::path log = dir / "samples.ndjson";
+  {
+    std::ofstream out(log);
+    out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-02T00:00:00Z","interval_s":1.0,"target":{"pid":1,"name":"svc","cmdline":["svc"]},"host":{"kernel":"6.1.0","page_size":4096,"mem_total_bytes":25000000000}})"
+        << "\n";
+    for (int i = 0; i <= 120; ++i) {
+      // A probe's mean of a count (as a binned series has them) and a region of 6 MiB.
+      char requests[32];
+      std::snprintf(requests, sizeof requests, "%.6f", 1868578.161383 + i);
+      out << "{\"type\":\"sample\",\"t\":" << i << ",\"rss_bytes\":" << 50000000 + (i % 7) * 4096
+          << ",\"heap.requests\":" << requests << ",\"region.heap\":" << 6291456 << "}\n";
+    }
+  }
+  const SoakResult r = run_soak({"report", log.string(), "-o", (dir / "report.html").string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string html = read_file(dir / "report.html");
+  const auto table = html.substr(html.find("id=\"metrics\""));
+  const auto region = table.substr(table.find("region.heap"), 200);
+  CHECK_THAT(region, Catch::Contains("6.29 MB"));  // the default targets are written in MB
+  const auto probe = table.substr(table.find("heap.requests"), 300);
+  INFO(probe);
+  CHECK_THAT(probe, Catch::Contains("1868578"));
+  CHECK(probe.find("1868578.16") == std::string::npos);
+  CHECK(probe.find("e+06") == std::string::npos);
 }

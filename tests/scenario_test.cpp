@@ -2,10 +2,16 @@
 
 #include "soak/scenarios/scenario.hpp"
 
+#include <httplib.h>
+
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
+#include <random>
+#include <regex>
+#include <sstream>
 
 #include "soak/judge/judge.hpp"
 #include "soak/log/log.hpp"
@@ -273,10 +279,13 @@ TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are r
   }
   REQUIRE_FALSE(summary.empty());
   const auto sent = number_in(summary, "sent ");
-  const auto answered = number_in(summary, "requests, ");
+  const auto answered_ok = number_in(summary, "requests: ");
+  const auto errors = number_in(summary, "without error, ");
   // 10 s x 200/s = 2000 intended sends; the schedule is exact, the 2 % is the goal's bound.
   CHECK(std::fabs(static_cast<double>(sent) - 2000) <= 40);
-  CHECK(answered >= sent - 8);  // at most one in flight per connection at the end
+  // At most one in flight per connection at the end; the 404s are errors, not answers.
+  CHECK(answered_ok + errors >= sent - 8);
+  CHECK(static_cast<double>(errors) / static_cast<double>(sent) == Approx(0.1).margin(0.03));
   const auto& rps = run.log.series.at("load.rps");
   REQUIRE(rps.size() >= 15);
   // Each full interval's completed rate, away from the first and last: within 2 % of 200/s.
@@ -295,6 +304,197 @@ TEST_CASE("the asked arrival rate is held within 2 %, latencies and errors are r
   CHECK(run.log.series.at("load.p50_ms").value.back() > 0);
   const double not_found = sum_of(run.log.series.at("load.errors.http_4xx"));
   CHECK(not_found / static_cast<double>(sent) == Approx(0.1).margin(0.03));  // 1 in 10, sampled
+}
+
+namespace {
+
+/// The exact nearest-rank quantile (the ceil(q n)-th smallest), as LatencyHistogram defines it.
+double exact_quantile(std::vector<double> v, double q) {
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  const auto at = v.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
+  std::nth_element(v.begin(), at, v.end());
+  return *at;
+}
+
+}  // namespace
+
+TEST_CASE("latency histogram percentiles are within a bucket's half width of the exact ones") {
+  // Buckets are 2 % wide (edges 1 us x 1.02^b) and a quantile is read as its bucket's middle
+  // in log space (x 1.02^0.5): a value x in [e, 1.02 e) reads as 1.00995 e, so the ratio to x
+  // is within (1.02^-0.5, 1.02^0.5] = (0.99015, 1.00995]: under 1 % either way.
+  constexpr double kTolerance = 0.01;
+  std::mt19937_64 rng(20261202);
+  // Latencies of a loaded service: log-normal around 5 ms with a long tail, and 2 % of slow
+  // outliers near 800 ms.
+  std::lognormal_distribution<double> typical(std::log(0.005), 0.6);
+  std::uniform_real_distribution<double> slow(0.6, 1.0);
+  std::bernoulli_distribution outlier(0.02);
+  std::vector<double> values;
+  soak::scenarios::LatencyHistogram h;
+  for (int i = 0; i < 20000; ++i) {
+    const double v = outlier(rng) ? slow(rng) : typical(rng);
+    values.push_back(v);
+    h.add(v);
+  }
+  REQUIRE(h.count() == values.size());
+  for (const double q : {0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0}) {
+    INFO("q = " << q);
+    const double exact = exact_quantile(values, q);
+    CHECK(h.quantile(q) == Approx(exact).epsilon(kTolerance));
+  }
+  // A single value is every quantile; an empty histogram has none.
+  soak::scenarios::LatencyHistogram one;
+  one.add(0.250);
+  CHECK(one.quantile(0.5) == Approx(0.250).epsilon(kTolerance));
+  CHECK(one.quantile(0.99) == Approx(0.250).epsilon(kTolerance));
+  one.reset();
+  CHECK(std::isnan(one.quantile(0.5)));
+}
+
+TEST_CASE("verdict.json's load counts what was sent and what the server answered, by kind") {
+  // The server is started here and attached to, so that after the run it can be asked how
+  // many requests it served (it counts every /api request it answered).
+  Child server({server_binary().string(), "--port", "0", "--fail-above-jobs", "1"});
+  REQUIRE(server.wait_for_output("listening on"));
+  const std::string out = server.out();
+  const int port = std::stoi(out.substr(out.rfind(':') + 1));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  // 100/s for 6 s over 4 connections: 60 % a healthy GET, 20 % job submits that get 503 while
+  // a 1 s job runs (one a second is accepted), 20 % a path that does not exist (404).
+  nlohmann::json scenario = {
+      {"name", "load-figures"},
+      {"target", {{"pid", server.pid()}, {"base_url", base}, {"ready", {{"http", "/health"}}}}},
+      {"sampling", {{"interval", "500ms"}}},
+      {"duration", "6s"},
+      {"load",
+       {{"model", "open"},
+        {"connections", 4},
+        {"shape", {{"type", "constant"}, {"rate", 100}}},
+        {"requests",
+         {{{"name", "items"}, {"path", "/api/items"}, {"weight", 6}},
+          {{"name", "submit"},
+           {"method", "POST"},
+           {"path", "/api/jobs"},
+           {"body", "{\"duration_ms\": 1000}"},
+           {"weight", 2}},
+          {{"name", "missing"}, {"path", "/missing"}, {"weight", 2}}}}}}};
+  TempDir dir;
+  std::ofstream(dir / "scenario.json") << scenario.dump(2);
+  const auto result =
+      run_soak({"run", (dir / "scenario.json").string(), "--out", (dir / "run").string()}, 120s);
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code >= 0);
+  REQUIRE(result.exit_code <= 2);
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  REQUIRE(verdict.contains("load"));
+  const auto& load = verdict["load"];
+  INFO(load.dump(2));
+  const auto requests = load["requests"].get<std::uint64_t>();
+  const auto sent = load["sent"].get<std::uint64_t>();
+  // 6 s x 100/s intended sends; all but those in flight at the end (one per connection) ended.
+  CHECK(std::fabs(static_cast<double>(sent) - 600) <= 12);
+  CHECK(requests <= sent);
+  CHECK(requests + 4 >= sent);
+  CHECK(load["rps"].get<double>() == Approx(100).epsilon(0.05));
+  // Per name: the figures add up to the whole, and each kind of answer is where it belongs.
+  const auto& by = load["by_request"];
+  REQUIRE(by.size() == 3);
+  std::uint64_t sum = 0;
+  for (const auto& [name, f] : by.items()) sum += f["requests"].get<std::uint64_t>();
+  CHECK(sum == requests);
+  const auto& items = by["items"];
+  const auto& submit = by["submit"];
+  const auto& missing = by["missing"];
+  CHECK(items["errors"].empty());
+  CHECK(items["error_rate"] == 0.0);
+  CHECK(missing["errors"]["http_4xx"] == missing["requests"]);
+  CHECK(missing["error_rate"] == 1.0);
+  const auto refused = submit["errors"]["http_5xx"].get<std::uint64_t>();
+  const auto submits = submit["requests"].get<std::uint64_t>();
+  CHECK(submits - refused >= 5);  // about one accepted a second, over 6 s
+  CHECK(submits - refused <= 8);
+  const auto not_found = missing["requests"].get<std::uint64_t>();
+  CHECK(load["errors"]["http_4xx"] == not_found);
+  CHECK(load["errors"]["http_5xx"] == refused);
+  CHECK(load["error_rate"].get<double>() ==
+        Approx(static_cast<double>(refused + not_found) / static_cast<double>(requests)));
+  // Shares of the mix (fixed seed): 60/20/20 within sampling noise.
+  CHECK(static_cast<double>(not_found) / static_cast<double>(requests) == Approx(0.2).margin(0.05));
+  // Latency: ordered percentiles, a real max, for all and for each name.
+  for (const auto* f : {&load, &items, &submit, &missing}) {
+    const auto& l = (*f)["latency_ms"];
+    CHECK(l["p50"].get<double>() > 0);
+    CHECK(l["p50"] <= l["p95"]);
+    CHECK(l["p95"] <= l["p99"]);
+    CHECK(l["p99"].get<double>() <= l["max"].get<double>() * 1.01);  // a bucket's middle
+  }
+  // What the server saw: it served every /api request answered (items and submits, the 503s
+  // too), and perhaps the few still in flight when the load stopped.
+  httplib::Client client("127.0.0.1", port);
+  const auto perf = client.Get("/api/perf");
+  REQUIRE(perf);
+  const auto served = nlohmann::json::parse(perf->body)["requests"].get<std::uint64_t>();
+  const auto answered_api =
+      items["answered"].get<std::uint64_t>() + submit["answered"].get<std::uint64_t>();
+  CHECK(served >= answered_api);
+  CHECK(served <= answered_api + 4);
+  // The terminal prints the load table; the report has it near the top.
+  CHECK_THAT(result.out, Catch::Contains("p95 ms"));
+  CHECK_THAT(result.out, Catch::Contains("missing"));
+  const std::string html = read_file(dir / "run" / "report.html");
+  const auto table = html.find("id=\"load\"");
+  REQUIRE(table != std::string::npos);
+  CHECK(table < html.find("<h2>Memory</h2>"));
+  // The headline above it is verdict.json's summary, word for word.
+  const auto headline = html.find("id=\"summary\">" + verdict["summary"].get<std::string>());
+  CHECK(headline < table);
+}
+
+TEST_CASE("in a 60-column terminal a scenario's live view shows its load in one line") {
+  if (!fs::exists("/usr/bin/tmux")) SOAK_SKIP("tmux is not installed");
+  TempDir dir;
+  const auto scenario = scenario_with({},
+                                      {{"model", "open"},
+                                       {"connections", 2},
+                                       {"shape", {{"type", "constant"}, {"rate", 50}}},
+                                       {"requests", {{{"path", "/api/items"}}}}},
+                                      "12s");
+  std::ofstream(dir / "scenario.json") << scenario.dump(2);
+  const std::string name = "soakload" + std::to_string(::getpid());
+  const std::string command = soak_binary().string() + " run " + (dir / "scenario.json").string() +
+                              " --out " + (dir / "run").string() + "; sleep 30";
+  REQUIRE(std::system(
+              ("tmux new-session -d -s " + name + " -x 60 -y 20 '" + command + "'").c_str()) == 0);
+  const fs::path screen = dir / "screen.txt";
+  std::string text;
+  // Once the load line has figures (after the first interval), while the run goes on.
+  wait_until(
+      [&] {
+        std::system(("tmux capture-pane -t " + name + " -p > " + screen.string()).c_str());
+        text = read_file(screen);
+        return text.find("load      sent") != std::string::npos &&
+               text.find("p95") != std::string::npos;
+      },
+      8s);
+  std::system(("tmux capture-pane -t " + name + " -p > " + screen.string()).c_str());
+  std::system(("tmux kill-session -t " + name + " 2>/dev/null").c_str());
+  text = read_file(screen);
+  INFO(text);
+  std::istringstream lines(text);
+  std::string line;
+  int titles = 0, load_lines = 0;
+  while (std::getline(lines, line)) {
+    CHECK(line.size() <= 60);  // ASCII: one byte a column
+    titles += line.starts_with("soak scenario ");
+    if (line.starts_with("  load      ")) {
+      ++load_lines;
+      CHECK(std::regex_search(
+          line,
+          std::regex(R"(sent \d+(\.\d)?/s answered \d+(\.\d)?/s err 0\.0% p95 [0-9.]+ ms$)")));
+    }
+  }
+  CHECK(titles == 1);
+  CHECK(load_lines == 1);
 }
 
 TEST_CASE("a slow target shows as latency measured from the intended send time") {
@@ -404,6 +604,34 @@ nlohmann::json check_named(const TempDir& dir, const std::string& name) {
 
 }  // namespace
 
+TEST_CASE("load.jobs counts jobs done and failed, durations from the jobs done only") {
+  TempDir dir;
+  // Three workers of 400 ms jobs against a server that takes one job at a time: the other
+  // submits get 503 and fail at once, in well under a millisecond.
+  const auto run =
+      run_scenario(dir, scenario_with({"--fail-above-jobs", "1"}, job_load(3, 400), "5s"));
+  std::size_t finished = 0, failed = 0;
+  for (const auto& e : run.log.events) {
+    finished += e.kind == "job_finished";
+    failed += e.kind == "job_failed";
+  }
+  REQUIRE(finished >= 5);
+  REQUIRE(failed >= 5);
+  const auto verdict = nlohmann::json::parse(read_file(dir / "run" / "verdict.json"));
+  const auto& jobs = verdict["load"]["jobs"];
+  INFO(verdict["load"].dump(2));
+  CHECK(jobs["done"] == finished);
+  CHECK(jobs["failed"] == failed);
+  // A job done takes its 400 ms at least; failed ones would pull every percentile to ~0.
+  CHECK(jobs["duration_s"]["p50"].get<double>() >= 0.4 * 0.99);  // a bucket's half width
+  CHECK(jobs["duration_s"]["max"].get<double>() < 2.0);
+  const auto& job_s = run.log.series.at("load.job_s").value;
+  CHECK(*std::min_element(job_s.begin(), job_s.end()) >= 0.4);
+  // The refused submits are the 5xx of the submit request, under its default name.
+  const auto& submit = verdict["load"]["by_request"]["POST /api/jobs"];
+  CHECK(submit["errors"]["http_5xx"].get<std::uint64_t>() >= failed);
+}
+
 TEST_CASE("a per-job leak fails the per-iteration check, and a healthy server passes it") {
   TempDir leaky_dir, healthy_dir;
   auto leaky = scenario_with({"--leak-per-job-kib", "4096"}, job_load(1, 100), "8s");
@@ -455,13 +683,19 @@ TEST_CASE("a stress ramp finds the configured breaking point and sees the recove
                      {{"duration", "5s"}, {"users", 1}}}}};
   auto scenario = scenario_with({"--fail-above-jobs", "3"}, load, "25s");
   scenario["limits"] = {{"error_rate", "5%"}};
-  run_scenario(dir, scenario);
+  const auto run = run_scenario(dir, scenario);
   const auto check = check_named(dir, "breaking_point");
   INFO(check.dump());
   CHECK_THAT(check["measured"].get<std::string>(), Catch::StartsWith("broke at level 4"));
   CHECK_THAT(check["detail"].get<std::string>(),
              Catch::Contains("recovered after the load dropped"));
   CHECK(check["status"] == "pass");
+  // A result of the run, not only a passing check: in the terminal and the report's headline.
+  CHECK_THAT(run.result.out, Catch::Contains("Broke at level 4"));
+  const std::string html = read_file(dir / "run" / "report.html");
+  const auto headline = html.find("id=\"breaking-point\">Broke at level 4");
+  CHECK(headline != std::string::npos);
+  CHECK(headline < html.find("<h2>"));
 }
 
 // ---- checkpoints after a forced collection (gc_checkpoint) ----------------------------------

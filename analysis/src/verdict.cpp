@@ -563,6 +563,15 @@ void add_slow_leaks(const Targets& targets, Verdict& verdict) {
     const SeriesAnalysis& a = *m.analysis;
     const bool leak = a.classification == Classification::leak;
     if (!leak && a.classification != Classification::slow_growth) continue;
+    if (m.name.starts_with(metric::cgroup_prefix)) {
+      // The cgroup's memory is every member's: other processes' growth is not the target's.
+      verdict.notes.push_back({.code = FindingCode::cgroup_growth,
+                               .metric = m.name,
+                               .growth_per_min = a.growth_per_s * 60,
+                               .low_per_min = a.ci_low_per_s * 60,
+                               .high_per_min = a.ci_high_per_s * 60});
+      continue;
+    }
     if (leak) slow_leaks.push_back(m.name);
     (leak ? verdict.warnings : verdict.notes)
         .push_back({.code = leak ? FindingCode::slow_leak : FindingCode::slow_growth,
@@ -776,6 +785,8 @@ const char* to_string(FindingCode code) {
       return "no_processes";
     case FindingCode::small_judged_share:
       return "small_judged_share";
+    case FindingCode::cgroup_growth:
+      return "cgroup_growth";
   }
   return "";
 }

@@ -238,6 +238,17 @@ std::optional<analysis::TargetEnd> target_end_of(const log::RunLog& log) {
   return end;
 }
 
+/// verdict.json's `load`: the figures the run's last load_summary event recorded (the driver's
+/// cumulative histograms); null for a run without load or a log from before they were recorded.
+nlohmann::ordered_json load_of(const log::RunLog& log) {
+  for (auto e = log.events.rbegin(); e != log.events.rend(); ++e) {
+    if (!e->process.empty() || e->kind != log::event::load_summary) continue;
+    if (!e->fields.is_object()) return nullptr;
+    return report::load_to_json(e->fields.value("load", nlohmann::json()));
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 analysis::RunInput input_from_log(const log::RunLog& log) {
@@ -259,12 +270,14 @@ Judgement judge_log(const fs::path& run, const JudgeOptions& options, const Outp
   judgement.verdict.gc_checkpoints = gc_checkpoints_of(log);
   judgement.document = report::verdict_to_json(judgement.verdict);
   for (const auto& w : log.warnings) judgement.document["warnings"].push_back("log: " + w);
+  if (auto load = load_of(log); !load.is_null()) judgement.document["load"] = std::move(load);
   if (outputs.verdict_json) {
     write_output(*outputs.verdict_json, judgement.document.dump(2) + "\n", "verdict", judgement);
   }
   if (outputs.report_html) {
-    write_output(*outputs.report_html, report::render_html(report_input(log, judgement.verdict)),
-                 "report", judgement);
+    report::ReportInput in = report_input(log, judgement.verdict);
+    in.load = judgement.document.value("load", nlohmann::ordered_json());
+    write_output(*outputs.report_html, report::render_html(in), "report", judgement);
   }
   if (outputs.junit) {
     write_output(*outputs.junit,

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 
 #include "soak/log/metrics.hpp"
 #include "soak/report/words.hpp"
@@ -46,6 +47,7 @@ nlohmann::json optional_number(const std::optional<double>& v) {
 
 nlohmann::ordered_json metric_json(const analysis::MetricResult& m) {
   nlohmann::ordered_json e;
+  e["kind"] = metric_kind(m.name);
   if (m.analysis) {
     const auto& a = *m.analysis;
     e["classification"] = analysis::to_string(a.classification);
@@ -71,8 +73,6 @@ nlohmann::ordered_json metric_json(const analysis::MetricResult& m) {
       e["limit"] = analysis::to_string(m.limit);
     }
     e["judged_on"] = m.judged_on.empty() ? m.name : m.judged_on;
-  } else {
-    e["kind"] = "counter";
   }
   e["first"] = m.first;
   e["last"] = m.last;
@@ -267,6 +267,14 @@ std::string group_text(const Verdict& group, const TextOptions& options) {
 
 }  // namespace
 
+const char* metric_kind(std::string_view metric) {
+  namespace m = log::metric;
+  const std::string_view base = m::base_of(metric);
+  const bool counter = base.ends_with("_total") || base == m::cpu_s || base.ends_with("_faults") ||
+                       base == m::load_jobs_done || base == m::load_jobs_failed;
+  return counter ? "counter" : "gauge";
+}
+
 std::string format_bytes(double bytes, const ByteFormat& format) {
   const UnitSymbols& units = symbols_of(format.system);
   int power = 0;
@@ -311,7 +319,9 @@ std::optional<ByteFormat> byte_format_of(std::string_view written) {
 }
 
 std::string format_metric_value(const std::string& metric, double value, ByteSystem system) {
-  if (log::metric::base_of(metric).ends_with("_bytes")) {
+  // smaps regions (region.heap, region.file:/lib/...) are bytes without the suffix.
+  if (log::metric::base_of(metric).ends_with("_bytes") ||
+      metric.starts_with(log::metric::region_prefix)) {
     ByteFormat f;
     f.system = system;
     return format_bytes(value, f);
@@ -321,6 +331,8 @@ std::string format_metric_value(const std::string& metric, double value, ByteSys
     std::snprintf(buf, sizeof buf, "%.2f s", value);
   } else if (value == std::floor(value) && std::fabs(value) < 1e15) {
     std::snprintf(buf, sizeof buf, "%.0f", value);
+  } else if (std::fabs(value) >= 1e4 && std::fabs(value) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", value);  // a count's mean: no digits nobody reads
   } else {
     std::snprintf(buf, sizeof buf, "%.4g", value);
   }
@@ -329,6 +341,124 @@ std::string format_metric_value(const std::string& metric, double value, ByteSys
 
 std::string format_metric_value(const std::string& metric, double value) {
   return format_metric_value(metric, value, ByteSystem::binary);
+}
+
+namespace {
+
+/// The numbers of `from` at `keys`, in that order; others (and non-numbers) are left out.
+nlohmann::ordered_json numbers_of(const nlohmann::json& from,
+                                  std::initializer_list<const char*> keys) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  if (!from.is_object()) return out;
+  for (const char* key : keys) {
+    const auto it = from.find(key);
+    if (it != from.end() && it->is_number()) out[key] = *it;
+  }
+  return out;
+}
+
+nlohmann::ordered_json percentiles_of(const nlohmann::json& from) {
+  if (!from.is_object()) return nullptr;
+  return numbers_of(from, {"p50", "p95", "p99", "max"});
+}
+
+nlohmann::ordered_json request_figures_of(const nlohmann::json& from) {
+  nlohmann::ordered_json out = numbers_of(from, {"requests", "answered", "sent"});
+  nlohmann::ordered_json errors = nlohmann::ordered_json::object();
+  if (const auto it = from.find("errors"); it != from.end() && it->is_object()) {
+    for (const auto& [kind, n] : it->items())
+      if (n.is_number()) errors[kind] = n;
+  }
+  out["errors"] = std::move(errors);
+  out.update(numbers_of(from, {"error_rate", "rps", "duration_s"}));
+  out["latency_ms"] = percentiles_of(from.value("latency_ms", nlohmann::json()));
+  return out;
+}
+
+double number_at(const nlohmann::ordered_json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : NAN;
+}
+
+/// "  GET /api/items        1800  180.0/s   0.00 %    0.41    0.93    1.50    5.20 ms".
+std::string load_row(const std::string& name, const nlohmann::ordered_json& f) {
+  const nlohmann::ordered_json none = nlohmann::ordered_json::object();
+  const auto it = f.find("latency_ms");
+  const nlohmann::ordered_json& latency = it != f.end() && it->is_object() ? *it : none;
+  // A figure right-aligned in `width`, or "-" when there is none (nothing answered).
+  auto cell = [](double v, int width, const char* format) {
+    char buf[48];
+    if (std::isnan(v)) {
+      std::snprintf(buf, sizeof buf, "%*s", width, "-");
+    } else {
+      std::snprintf(buf, sizeof buf, format, width, v);
+    }
+    return std::string(buf);
+  };
+  std::string shown = escape_terminal(name);
+  if (shown.size() > 28) shown = shown.substr(0, 27) + "~";
+  shown.resize(28, ' ');
+  return "  " + shown + " " + cell(number_at(f, "requests"), 9, "%*.0f") + " " +
+         cell(number_at(f, "rps"), 8, "%*.1f") + " " +
+         cell(number_at(f, "error_rate") * 100, 7, "%*.2f") + " % " +
+         cell(number_at(latency, "p50"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "p95"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "p99"), 8, "%*.2f") + " " +
+         cell(number_at(latency, "max"), 8, "%*.2f") + "\n";
+}
+
+}  // namespace
+
+nlohmann::ordered_json load_to_json(const nlohmann::json& recorded) {
+  if (!recorded.is_object()) return nullptr;
+  nlohmann::ordered_json out = request_figures_of(recorded);
+  nlohmann::ordered_json by_request = nlohmann::ordered_json::object();
+  if (const auto it = recorded.find("by_request"); it != recorded.end() && it->is_object()) {
+    for (const auto& [name, figures] : it->items()) by_request[name] = request_figures_of(figures);
+  }
+  out["by_request"] = std::move(by_request);
+  if (const auto it = recorded.find("jobs"); it != recorded.end() && it->is_object()) {
+    nlohmann::ordered_json jobs = numbers_of(*it, {"done", "failed"});
+    jobs["duration_s"] = percentiles_of(it->value("duration_s", nlohmann::json()));
+    out["jobs"] = std::move(jobs);
+  }
+  return out;
+}
+
+std::string load_to_text(const nlohmann::ordered_json& load) {
+  if (!load.is_object()) return {};
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof line, "load: %.0f requests in %.1f s, %.1f/s, %.2f %% errors",
+                number_at(load, "requests"), number_at(load, "duration_s"), number_at(load, "rps"),
+                number_at(load, "error_rate") * 100);
+  out += line;
+  std::string kinds;
+  if (const auto it = load.find("errors"); it != load.end() && it->is_object()) {
+    for (const auto& [kind, n] : it->items())
+      kinds += (kinds.empty() ? "" : ", ") + escape_terminal(kind) + " " + n.dump();
+  }
+  out += kinds.empty() ? "\n" : " (" + kinds + ")\n";
+  std::snprintf(line, sizeof line, "  %-28s %9s %8s %9s %8s %8s %8s %8s\n", "request", "requests",
+                "rps", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms");
+  out += line;
+  out += load_row("all", load);
+  if (const auto it = load.find("by_request"); it != load.end() && it->is_object()) {
+    for (const auto& [name, figures] : it->items()) out += load_row(name, figures);
+  }
+  if (const auto it = load.find("jobs"); it != load.end() && it->is_object()) {
+    std::snprintf(line, sizeof line, "  jobs: %.0f done, %.0f failed", number_at(*it, "done"),
+                  number_at(*it, "failed"));
+    out += line;
+    if (const auto d = it->find("duration_s"); d != it->end() && d->is_object()) {
+      std::snprintf(line, sizeof line, "; done in p50 %.2f s, p95 %.2f s, p99 %.2f s, max %.2f s",
+                    number_at(*d, "p50"), number_at(*d, "p95"), number_at(*d, "p99"),
+                    number_at(*d, "max"));
+      out += line;
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 nlohmann::ordered_json verdict_to_json(const Verdict& verdict) {
@@ -362,7 +492,10 @@ std::string verdict_to_text(const Verdict& verdict, const TextOptions& options) 
                 analysis::to_string(verdict.verdict), colors.off, verdict.samples,
                 verdict.duration_s);
   // The sentence holds names from outside (metrics, the target's): escaped for the terminal.
-  return line + escape_terminal(summary_sentence(verdict)) + "\n" + process_text(verdict, options);
+  std::string out = line + escape_terminal(summary_sentence(verdict)) + "\n";
+  // The stress ramp's breaking point and recovery are a result of the run, not only a check.
+  if (const std::string ramp = ramp_sentence(verdict); !ramp.empty()) out += ramp + "\n";
+  return out + process_text(verdict, options);
 }
 
 }  // namespace soak::report

@@ -228,7 +228,7 @@ std::string metrics_table(const analysis::Verdict& v) {
     return escape_html(format_metric_value(name, x, units.levels));
   };
   for (const auto& m : v.metrics) {
-    std::string cls = "counter", growth, notes;
+    std::string cls = std::string(metric_kind(m.name)) + ", not judged", growth, notes;
     if (m.analysis) {
       const auto& a = *m.analysis;
       cls = analysis::to_string(a.classification);
@@ -344,7 +344,11 @@ std::string page_top(const ReportInput& in) {
          escape_html(facts->sha1) + "): soak judged samples another tool recorded.</p>";
   }
   s += "<p class=\"verdict " + verdict + "\" id=\"verdict\">" + verdict + "</p>";
-  s += "<p class=\"sentence\" id=\"verdict-sentence\">" + escape_html(verdict_sentence(v)) + "</p>";
+  const std::string summary = summary_sentence(v);
+  s += "<p class=\"sentence\" id=\"summary\">" + escape_html(summary) + "</p>";
+  if (const std::string ramp = ramp_sentence(v); !ramp.empty()) {
+    s += "<p class=\"sentence\" id=\"breaking-point\">" + escape_html(ramp) + "</p>";
+  }
   if (v.warnings.empty() && in.log_warnings.empty()) return s;
   const Units units = units_of(v);
   s += "<ul class=\"warnings\">";
@@ -352,6 +356,57 @@ std::string page_top(const ReportInput& in) {
     s += "<li>" + escape_html(describe_finding(w, v, units)) + "</li>";
   for (const auto& w : in.log_warnings) s += "<li>log: " + escape_html(w) + "</li>";
   return s + "</ul>";
+}
+
+/// One row of the load table: requests, rps, errors (by kind), latency percentiles.
+std::string load_row(const std::string& name, const nlohmann::ordered_json& f) {
+  auto number = [](const nlohmann::ordered_json& j, const char* key, int digits) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? fixed(it->get<double>(), digits) : std::string("-");
+  };
+  const auto lat = f.find("latency_ms");
+  const nlohmann::ordered_json latency =
+      lat != f.end() && lat->is_object() ? *lat : nlohmann::ordered_json::object();
+  std::string kinds;
+  if (const auto e = f.find("errors"); e != f.end() && e->is_object()) {
+    for (const auto& [kind, n] : e->items())
+      kinds += (kinds.empty() ? "" : ", ") + kind + " " + n.dump();
+  }
+  const auto rate = f.find("error_rate");
+  const std::string errors =
+      rate != f.end() && rate->is_number() ? fixed(rate->get<double>() * 100, 2) + " %" : "-";
+  return "<tr><td><code class=\"name\">" + escape_html(name) + "</code></td><td>" +
+         number(f, "requests", 0) + "</td><td>" + number(f, "rps", 1) + "</td><td>" + errors +
+         (kinds.empty() ? "" : " (" + escape_html(kinds) + ")") + "</td><td>" +
+         number(latency, "p50", 2) + "</td><td>" + number(latency, "p95", 2) + "</td><td>" +
+         number(latency, "p99", 2) + "</td><td>" + number(latency, "max", 2) + "</td></tr>";
+}
+
+/// verdict.json's `load` as a table near the top of the page: all requests, then each name;
+/// the jobs below it.
+std::string load_table(const nlohmann::ordered_json& load) {
+  if (!load.is_object()) return {};
+  std::string s =
+      "<h2>Load results</h2><table id=\"load\"><thead><tr><th>request</th><th>requests</th>"
+      "<th>per second</th><th>errors</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
+      "<th>max ms</th></tr></thead><tbody>" +
+      load_row("all requests", load);
+  if (const auto by = load.find("by_request"); by != load.end() && by->is_object()) {
+    for (const auto& [name, figures] : by->items()) s += load_row(name, figures);
+  }
+  s += "</tbody></table>";
+  const auto jobs = load.find("jobs");
+  if (jobs == load.end() || !jobs->is_object()) return s;
+  s += "<p id=\"load-jobs\">Jobs: " + jobs->value("done", nlohmann::ordered_json(0)).dump() +
+       " done, " + jobs->value("failed", nlohmann::ordered_json(0)).dump() + " failed";
+  if (const auto d = jobs->find("duration_s"); d != jobs->end() && d->is_object()) {
+    auto at = [&d](const char* key) {
+      return d->contains(key) && d->at(key).is_number() ? fixed(d->at(key).get<double>(), 2) : "-";
+    };
+    s += "; jobs done took p50 " + at("p50") + " s, p95 " + at("p95") + " s, p99 " + at("p99") +
+         " s, max " + at("max") + " s (failed jobs excluded)";
+  }
+  return s + ".</p>";
 }
 
 std::string regions_section(const analysis::Verdict& v) {
@@ -398,7 +453,8 @@ std::string load_section(const ReportInput& in, double t_end,
       {"Jobs done and failed (cumulative)",
        named({metric::load_jobs_done, metric::load_jobs_failed})},
       {"Requests in flight", named({metric::load_in_flight})},
-      {"Job duration (s, mean per interval)", named({metric::load_job_s})}};
+      {"Job duration (s, mean of the jobs done per interval; failed jobs excluded)",
+       named({metric::load_job_s})}};
   std::string s = "<h2>Load</h2>";
   int index = 0;
   for (const auto& [title, chart_names] : load_charts) {
@@ -491,6 +547,7 @@ std::string render_html(const ReportInput& in) {
   std::string s;
   s.reserve(256 * 1024);
   s += page_top(in);
+  s += load_table(in.load);
   // A group whose members hold every series (an import of several instances) has no run-level
   // charts: each member's are in its own section.
   if (!in.series.empty() || in.process_series.empty()) s += charts(in, t_end);

@@ -191,8 +191,12 @@ CheckWords no_growth_words(const Check& c) {
   CheckWords w;
   w.limit = w.target =
       c.quantity == Quantity::count_per_min ? "no sustained growth" : "not classified as a leak";
-  w.measured = printf_string("%g -> %g (%+.3g/min)", c.figures.from.value_or(0),
-                             c.figures.to.value_or(0), c.measured.value_or(0));
+  // In the metric's unit: "6.12 MiB -> 9.80 MiB (+1.20 MiB/min)", "12 -> 40 (+2.8/min)".
+  const std::string name = c.metric.empty() ? std::string("value") : c.metric;
+  const double rate = c.measured.value_or(0);
+  w.measured = format_metric_value(name, c.figures.from.value_or(0)) + " -> " +
+               format_metric_value(name, c.figures.to.value_or(0)) + " (" +
+               (rate >= 0 ? "+" : "-") + format_metric_value(name, std::fabs(rate)) + "/min)";
   if (c.code == CheckCode::insufficient_data) {
     w.detail = "too little data";
   } else {
@@ -424,6 +428,12 @@ std::string describe_finding(const analysis::Finding& f, const analysis::Verdict
       return f.metric + " is classified as a leak: " +
              format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,
                            units);
+    case FindingCode::cgroup_growth:
+      return f.metric +
+             " grows (the target's cgroup, which may hold other processes too; not "
+             "judged as the target's leak): " +
+             format_growth(verdict, f.metric, f.growth_per_min, f.low_per_min, f.high_per_min,
+                           units);
     case FindingCode::no_rss_series:
       return "no RSS series: nothing to judge memory by";
     case FindingCode::judged_series_missing:
@@ -519,6 +529,17 @@ std::string verdict_sentence(const analysis::Verdict& verdict) {
   }
   if (!sentence.empty()) return capitalized(sentence) + ".";
   return undecided_sentence(verdict, units);
+}
+
+std::string ramp_sentence(const analysis::Verdict& verdict) {
+  for (const auto& c : verdict.checks) {
+    if (c.name != "breaking_point") continue;
+    const CheckWords w = ramp_words(c);
+    return capitalized(c.code == CheckCode::held_every_level ? w.measured + ": " + w.detail
+                                                             : w.detail) +
+           ".";
+  }
+  return {};
 }
 
 std::string escape_terminal(std::string_view text) {

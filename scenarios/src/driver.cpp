@@ -70,10 +70,20 @@ void LatencyHistogram::reset() {
   count_ = 0;
 }
 
-std::uint64_t LoadFigures::error_count() const {
+namespace {
+std::uint64_t sum_of(const std::map<std::string, std::uint64_t>& errors) {
   std::uint64_t n = 0;
   for (const auto& [kind, count] : errors) n += count;
   return n;
+}
+}  // namespace
+
+std::uint64_t LoadFigures::error_count() const {
+  return sum_of(errors);
+}
+
+std::uint64_t RequestTotals::error_count() const {
+  return sum_of(errors);
 }
 
 // ---- one keep-alive connection -----------------------------------------------------------
@@ -228,9 +238,9 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     ++d_.interval_.sent;
     std::weak_ptr<bool> alive = d_.alive_;
     conn_->send(build_request(spec, d_.host_header_, path),
-                [this, intended, next = std::move(next), alive](Result r) {
+                [this, &spec, intended, next = std::move(next), alive](Result r) {
                   if (alive.expired()) return;
-                  d_.record(r, intended);
+                  d_.record(r, intended, spec);
                   next(r);
                 });
   }
@@ -296,8 +306,13 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     busy_ = false;
     const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     (ok ? d_.jobs_done_ : d_.jobs_failed_)++;
-    ++d_.interval_.jobs_ended;
-    d_.interval_.job_seconds += seconds;
+    if (ok) {
+      // Durations of jobs done only: a job that failed fast would read as a fast job.
+      ++d_.interval_.jobs_ended;
+      d_.interval_.job_seconds += seconds;
+      d_.totals_.job_duration.add(seconds);
+      d_.totals_.max_job_s = std::max(d_.totals_.max_job_s, seconds);
+    }
     char detail[256];
     std::snprintf(detail, sizeof detail, "job %s %s in %.2f s", id_.empty() ? "?" : id_.c_str(),
                   why.c_str(), seconds);
@@ -397,6 +412,7 @@ void LoadDriver::jobs_tick() {
 void LoadDriver::stop() {
   if (!running_) return;
   running_ = false;
+  stopped_ = Clock::now();
   *alive_ = false;
   alive_ = std::make_shared<bool>(true);
   timer_.cancel();
@@ -409,19 +425,32 @@ void LoadDriver::stop() {
   queue_.clear();
 }
 
-void LoadDriver::record(const Result& r, Clock::time_point intended) {
-  --in_flight_;
-  if (!r.error.empty()) {
-    ++interval_.errors[r.error];
-    return;
+void LoadDriver::count_error(const std::string& kind, const RequestSpec& spec) {
+  ++interval_.errors[kind];
+  RequestTotals& named = totals_.by_request[spec.name];
+  for (RequestTotals* t : {&totals_.all, &named}) {
+    ++t->requests;
+    ++t->errors[kind];
   }
+}
+
+void LoadDriver::record(const Result& r, Clock::time_point intended, const RequestSpec& spec) {
+  --in_flight_;
+  if (!r.error.empty()) return count_error(r.error, spec);
   ++total_completed_;
   ++interval_.completed;
-  histogram_.add(std::chrono::duration<double>(Clock::now() - intended).count());
-  if (r.status >= 500)
-    ++interval_.errors["http_5xx"];
-  else if (r.status >= 400)
-    ++interval_.errors["http_4xx"];
+  const double latency = std::chrono::duration<double>(Clock::now() - intended).count();
+  histogram_.add(latency);
+  const char* kind = r.status >= 500 ? "http_5xx" : r.status >= 400 ? "http_4xx" : nullptr;
+  if (kind != nullptr) ++interval_.errors[kind];
+  RequestTotals& named = totals_.by_request[spec.name];
+  for (RequestTotals* t : {&totals_.all, &named}) {
+    ++t->requests;
+    ++t->answered;
+    if (kind != nullptr) ++t->errors[kind];
+    t->latency.add(latency);
+    t->max_latency_s = std::max(t->max_latency_s, latency);
+  }
 }
 
 void LoadDriver::open_tick() {
@@ -462,7 +491,7 @@ void LoadDriver::dispatch(Pending p) {
     return send_on(new_connection(), p);
   }
   if (queue_.size() >= kMaxQueuedSends) {
-    ++interval_.errors["overload"];  // the client cannot keep up: counted, never hidden
+    count_error("overload", *p.spec);  // the client cannot keep up: counted, never hidden
     return;
   }
   queue_.push_back(p);
@@ -474,7 +503,7 @@ void LoadDriver::send_on(std::shared_ptr<Connection> c, Pending p) {
   const std::string& path = p.spec->path;
   c->send(build_request(*p.spec, host_header_, path), [this, c, p, alive](Result r) {
     if (alive.expired()) return;
-    record(r, p.intended);
+    record(r, p.intended, *p.spec);
     if (!running_) return;
     if (!queue_.empty()) {
       const Pending next = queue_.front();
@@ -525,9 +554,9 @@ void LoadDriver::user_loop(std::size_t u) {
   ++in_flight_;
   std::weak_ptr<bool> alive = alive_;
   users_[u]->send(
-      build_request(spec, host_header_, spec.path), [this, u, intended, alive](Result r) {
+      build_request(spec, host_header_, spec.path), [this, u, &spec, intended, alive](Result r) {
         if (alive.expired()) return;
-        record(r, intended);
+        record(r, intended, spec);
         if (!running_) return;
         if (scenario_.think_time_s <= 0) return user_loop(u);
         auto timer = std::make_shared<asio::steady_timer>(executor_, to_ns(scenario_.think_time_s));
@@ -569,6 +598,18 @@ LoadFigures LoadDriver::take_interval() {
   f.jobs_done = jobs_done_;
   f.jobs_failed = jobs_failed_;
   return f;
+}
+
+const LoadTotals& LoadDriver::totals() {
+  const auto end = running_ || stopped_ == Clock::time_point{} ? Clock::now() : stopped_;
+  totals_.duration_s = start_ == Clock::time_point{}
+                           ? 0.0
+                           : std::min(std::chrono::duration<double>(end - start_).count(),
+                                      scenario_.total_duration());
+  totals_.sent = total_sent_;
+  totals_.jobs_done = jobs_done_;
+  totals_.jobs_failed = jobs_failed_;
+  return totals_;
 }
 
 std::vector<JobEvent> LoadDriver::take_job_events() {

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -201,6 +202,8 @@ std::unique_ptr<sampler::PeriodicTask> start_interim(const log::LiveRunLog& live
 struct LoadHooks {
   std::function<void(boost::asio::io_context&, sampler::Sampler&)> setup;
   std::function<void()> teardown;
+  /// The load for the live view, from a sample's metrics; on the sampling thread.
+  std::function<LoadReading(const std::vector<std::pair<std::string, double>>&)> read;
 };
 
 /// The sampler and its companions on one io_context, from the first tick to the end.
@@ -228,6 +231,7 @@ class Session {
     view_.begin(title, seconds(options_.duration));
     sampler_.set_on_sample([this](const sampler::SamplerStatus& s) { view_.on_sample(s); });
     start_exporter();
+    install_metrics_tap(load.read);
     // Every line written from here on is also fed to the live log (the ones before are read
     // back), so the interim analysis never re-reads the file.
     const log::LiveRunLog live(writer_);
@@ -291,9 +295,18 @@ class Session {
     const sampler::ProcessInfo& info = sampler_.reader().info();
     exporter_->set_target(display_name(info), info.identity.pid);
     view_.note("serving the run at " + exporter_->url());
-    sampler_.set_metrics_tap([this](const std::vector<std::pair<std::string, double>>& m) {
-      exporter_->set_sample(m, sampler_.status().samples + 1);
-    });
+  }
+
+  /// Every sample's metrics to the exporter and, for a load, the view (only when either wants
+  /// them: the tap costs a copy of the names a tick).
+  void install_metrics_tap(const decltype(LoadHooks::read)& read_load) {
+    if (!exporter_ && !read_load) return;
+    if (read_load) view_.on_load(LoadReading{});
+    sampler_.set_metrics_tap(
+        [this, read_load](const std::vector<std::pair<std::string, double>>& m) {
+          if (exporter_) exporter_->set_sample(m, sampler_.status().samples + 1);
+          if (read_load) view_.on_load(read_load(m));
+        });
   }
 
   void add_sources() {
@@ -500,15 +513,82 @@ std::string make_ready(const Scenario& scenario, const fs::path& dir, sampler::P
   return base_url;
 }
 
+/// A figure of the load to a sensible precision (the log and verdict.json are read by people).
+double rounded(double v, double digits = 1000) {
+  return std::round(v * digits) / digits;
+}
+
+/// p50, p95, p99 and the exact max of a histogram, in `scale` units a second; null when empty.
+nlohmann::json percentiles(const LatencyHistogram& h, double max_s, double scale) {
+  if (h.count() == 0) return nullptr;
+  return {{"p50", rounded(h.quantile(0.50) * scale)},
+          {"p95", rounded(h.quantile(0.95) * scale)},
+          {"p99", rounded(h.quantile(0.99) * scale)},
+          {"max", rounded(max_s * scale)}};
+}
+
+/// One request name's (or all requests') figures, as verdict.json's `load` has them.
+nlohmann::ordered_json request_figures(const RequestTotals& t, double duration_s) {
+  nlohmann::ordered_json j;
+  j["requests"] = t.requests;
+  j["answered"] = t.answered;
+  j["errors"] = nlohmann::json::object();
+  for (const auto& [kind, n] : t.errors) j["errors"][kind] = n;
+  const std::uint64_t errors = t.error_count();
+  j["error_rate"] =
+      t.requests > 0 ? rounded(static_cast<double>(errors) / static_cast<double>(t.requests), 1e6)
+                     : 0.0;
+  j["rps"] = duration_s > 0 ? rounded(static_cast<double>(t.requests) / duration_s) : 0.0;
+  j["latency_ms"] = percentiles(t.latency, t.max_latency_s, 1000);
+  return j;
+}
+
+/// The whole load of a run, for the load_summary event (verdict.json's `load` is a copy).
+nlohmann::ordered_json load_figures(const LoadTotals& t) {
+  nlohmann::ordered_json j = request_figures(t.all, t.duration_s);
+  j["sent"] = t.sent;
+  j["duration_s"] = rounded(t.duration_s);
+  j["by_request"] = nlohmann::json::object();
+  for (const auto& [name, figures] : t.by_request)
+    j["by_request"][name] = request_figures(figures, t.duration_s);
+  if (t.jobs_done + t.jobs_failed > 0) {
+    j["jobs"] = {{"done", t.jobs_done},
+                 {"failed", t.jobs_failed},
+                 {"duration_s", percentiles(t.job_duration, t.max_job_s, 1)}};
+  }
+  return j;
+}
+
+/// "sent 2000 requests: 1627 answered without error, 373 errors (http_5xx 373)".
+std::string load_sentence(const LoadTotals& t) {
+  const std::uint64_t errors = t.all.error_count();
+  std::string s =
+      "sent " + std::to_string(t.sent) + " requests: " + std::to_string(t.all.requests - errors) +
+      " answered without error, " + std::to_string(errors) + (errors == 1 ? " error" : " errors");
+  if (errors > 0) {
+    std::string kinds;
+    for (const auto& [kind, n] : t.all.errors) {
+      kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(n);
+    }
+    s += " (" + kinds + ")";
+  }
+  if (t.sent > t.all.requests)
+    s += ", " + std::to_string(t.sent - t.all.requests) + " in flight at the end";
+  return s;
+}
+
 /// The load driver as a session companion: created on the session's io_context, its figures a
 /// source on the sampling clock; at teardown it is stopped and its totals kept.
 struct Load {
+  explicit Load(const Scenario& s) : scenario(s) {}
   const Scenario& scenario;
   boost::asio::ip::tcp::endpoint endpoint;
   std::string host_header;
   std::unique_ptr<LoadDriver> driver;
   std::unique_ptr<LoadSource> source;
-  std::uint64_t sent = 0, answered = 0;
+  LoadTotals totals;
+  std::uint64_t seen_sent = 0, seen_ended = 0;  ///< at the previous reading
+  std::chrono::steady_clock::time_point seen_at{};
 
   bool active() const { return !scenario.requests.empty() || scenario.jobs.has_value(); }
   LoadHooks hooks() {
@@ -523,12 +603,38 @@ struct Load {
             [this] {
               if (driver) {
                 driver->stop();
-                sent = driver->total_sent();
-                answered = driver->total_completed();
+                totals = driver->totals();
               }
               source.reset();
               driver.reset();
+            },
+            [this](const std::vector<std::pair<std::string, double>>& metrics) {
+              return reading(metrics);
             }};
+  }
+
+  LoadReading reading(const std::vector<std::pair<std::string, double>>& metrics) {
+    LoadReading r;
+    if (!driver) return r;
+    const LoadTotals& now = driver->totals();
+    const auto at = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(at - seen_at).count();
+    if (seen_at != std::chrono::steady_clock::time_point{} && dt > 0) {
+      r.measured = true;
+      r.sent_rps = static_cast<double>(now.sent - seen_sent) / dt;
+      r.answered_rps = static_cast<double>(now.all.requests - seen_ended) / dt;
+    }
+    seen_sent = now.sent;
+    seen_ended = now.all.requests;
+    seen_at = at;
+    if (now.all.requests > 0) {
+      r.error_rate =
+          static_cast<double>(now.all.error_count()) / static_cast<double>(now.all.requests);
+    }
+    for (const auto& [name, value] : metrics) {
+      if (name == log::metric::load_p95_ms) r.p95_ms = value;
+    }
+    return r;
   }
 };
 
@@ -553,7 +659,7 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
                                              "no process with PID " + std::to_string(pid) +
                                                  " (from the scenario's target.pid)"));
 
-  Load load{scenario, {}, {}, {}, {}};
+  Load load(scenario);
   try {
     load.endpoint = parse_base_url(base_url, load.host_header);
   } catch (const std::invalid_argument& e) {  // a port the target printed that is no port
@@ -574,8 +680,7 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
                               launched ? &*launched : nullptr, load.hooks());
   if (load.active()) {
     writer.event(session.seconds_since_start(), log::event::load_summary,
-                 "sent " + std::to_string(load.sent) + " requests, " +
-                     std::to_string(load.answered) + " answered");
+                 load_sentence(load.totals), {{"load", load_figures(load.totals)}});
   }
   if (launched) {
     stop_if_running(*launched, writer, session.seconds_since_start(), options.keep_running, result);

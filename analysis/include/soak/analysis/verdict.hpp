@@ -214,6 +214,9 @@ enum class FindingCode {
   no_processes,           ///< note: a group without members
   small_judged_share,     ///< warning: gaps left under half of the run sampled (growth_per_min
                           ///< carries the share, low/high the gaps' count and seconds)
+  /// note: a cgroup.* figure grows (leak or slow growth); the cgroup may hold other processes,
+  /// so it is shown, never a leak warning about the target nor a fail_on_any_leak failure.
+  cgroup_growth,
 };
 const char* to_string(FindingCode code);
 

@@ -44,6 +44,21 @@ std::string format_metric_value(const std::string& metric, double value, ByteSys
 /// The same in binary units (kept for callers without a verdict).
 std::string format_metric_value(const std::string& metric, double value);
 
+/// A metric's Prometheus-style kind: "counter" for cumulative figures (`*_total`, cpu_s, page
+/// faults, jobs done and failed), "gauge" for everything read as a level (rss, threads, fds...).
+const char* metric_kind(std::string_view metric);
+
+/// verdict.json's `load` from what the log's load_summary event recorded in its `load` field:
+/// the same figures in a fixed key order (requests, answered, sent, errors, error_rate, rps,
+/// duration_s, latency_ms {p50, p95, p99, max}, by_request {name: the same}, jobs {done,
+/// failed, duration_s {p50, p95, p99, max}}); fields of the wrong type are dropped. Null when
+/// `recorded` is not an object.
+nlohmann::ordered_json load_to_json(const nlohmann::json& recorded);
+/// The terminal's load table (as a load tester's end-of-test summary): one line for all
+/// requests and one per request name with requests, rps, errors %, p50/p95/p99/max latency;
+/// then the jobs. `load` is verdict.json's `load`; empty text when it is null.
+std::string load_to_text(const nlohmann::ordered_json& load);
+
 /// The verdict.json document (SPEC.md's schema). A group (analysis::analyze_group) adds
 /// "processes": [{pid, name, cmdline, labels (when any), verdict, metrics, checks, ...}].
 nlohmann::ordered_json verdict_to_json(const analysis::Verdict& verdict);

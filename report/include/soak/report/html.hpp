@@ -37,6 +37,8 @@ struct ReportInput {
   std::string log_path;
   /// For a verdict of several processes: each one's series, in the order of verdict.processes.
   std::vector<std::vector<ReportSeries>> process_series;
+  /// verdict.json's `load` (load_to_json) for a scenario run; null otherwise.
+  nlohmann::ordered_json load;
 };
 
 std::string render_html(const ReportInput& input);

@@ -66,6 +66,10 @@ std::string verdict_sentence(const analysis::Verdict& verdict);
 /// one's sentence.
 std::string summary_sentence(const analysis::Verdict& verdict);
 
+/// The stress ramp's breaking point and recovery in one sentence ("Broke at level 4 (t=12 s:
+/// 31.0% errors, p95 12 ms); recovered after the load dropped."); empty without a ramp check.
+std::string ramp_sentence(const analysis::Verdict& verdict);
+
 /// Text from outside (names, labels, command lines) made safe for a terminal: control
 /// characters become \xNN.
 std::string escape_terminal(std::string_view text);

@@ -61,9 +61,33 @@ struct LoadFigures {
   double p50_s = NAN, p95_s = NAN, p99_s = NAN;  ///< NaN when nothing was answered
   std::uint64_t in_flight = 0;  ///< sent and not yet answered, at the end of the interval
   std::uint64_t jobs_started = 0, jobs_done = 0, jobs_failed = 0;  ///< cumulative
-  std::uint64_t jobs_ended = 0;  ///< jobs that finished (either way) in this interval
+  std::uint64_t jobs_ended = 0;  ///< jobs done in this interval (failed ones not counted)
   double job_seconds = 0;        ///< their summed durations
   std::uint64_t error_count() const;
+};
+
+/// Cumulative figures of one request name (or of all requests), from start() on: bounded
+/// memory (one histogram) however long the run. A request is counted when it ends: answered
+/// (any status; its latency is recorded) or failed without an answer (connect, timeout, io,
+/// overload); requests still in flight when the driver stops are not counted.
+struct RequestTotals {
+  std::uint64_t requests = 0;
+  std::uint64_t answered = 0;                   ///< an HTTP answer arrived, any status
+  std::map<std::string, std::uint64_t> errors;  ///< by kind, as LoadFigures::errors
+  LatencyHistogram latency;                     ///< answered requests, from intended send
+  double max_latency_s = 0;                     ///< exact, not a bucket's middle
+  std::uint64_t error_count() const;
+};
+
+/// Everything the driver did from start() to now (or to stop()).
+struct LoadTotals {
+  double duration_s = 0;  ///< from start() to stop() (or now), at most the shape's length
+  std::uint64_t sent = 0;
+  RequestTotals all;
+  std::map<std::string, RequestTotals> by_request;  ///< by RequestSpec::name
+  std::uint64_t jobs_done = 0, jobs_failed = 0;
+  LatencyHistogram job_duration;  ///< jobs done only: a failed job's time says nothing of speed
+  double max_job_s = 0;           ///< the longest job done, exact
 };
 
 /// One finished job workflow.
@@ -103,6 +127,8 @@ class LoadDriver {
   std::vector<JobEvent> take_job_events();
   std::uint64_t total_sent() const { return total_sent_; }
   std::uint64_t total_completed() const { return total_completed_; }
+  /// Cumulative figures since start(), per request name and for all; see LoadTotals.
+  const LoadTotals& totals();
 
   struct Connection;
   struct Result;
@@ -119,7 +145,9 @@ class LoadDriver {
   void closed_tick();
   void dispatch(Pending p);
   void send_on(std::shared_ptr<Connection> c, Pending p);
-  void record(const Result& r, std::chrono::steady_clock::time_point intended);
+  void record(const Result& r, std::chrono::steady_clock::time_point intended,
+              const RequestSpec& spec);
+  void count_error(const std::string& kind, const RequestSpec& spec);
   void user_loop(std::size_t user);
   void start_job();
   void jobs_tick();
@@ -150,6 +178,8 @@ class LoadDriver {
   std::uint64_t in_flight_ = 0, total_sent_ = 0, total_completed_ = 0;
   std::uint64_t jobs_started_ = 0, jobs_done_ = 0, jobs_failed_ = 0;
   std::vector<JobEvent> job_events_;
+  LoadTotals totals_;
+  std::chrono::steady_clock::time_point stopped_;  ///< when stop() ran; unset while running
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  ///< guards late callbacks
 };
 

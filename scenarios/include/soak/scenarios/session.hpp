@@ -72,6 +72,15 @@ struct SessionOptions {
 
 /// What the person watching sees. on_sample runs on the sampling thread at every tick and must
 /// be quick; on_interim runs on the interim-analysis thread once a minute.
+/// The load of a scenario run as a person watching it reads it, once a sample.
+struct LoadReading {
+  bool measured = false;         ///< false until a first interval has passed
+  double sent_rps = 0;           ///< requests sent per second since the previous reading
+  double answered_rps = 0;       ///< requests that ended (answered or failed) per second, likewise
+  double error_rate = 0;         ///< errors / requests ended, over the run so far (0..1)
+  std::optional<double> p95_ms;  ///< the latest interval's p95 latency, when anything answered
+};
+
 class SessionView {
  public:
   virtual ~SessionView() = default;
@@ -80,6 +89,9 @@ class SessionView {
   /// One line for the person starting the run ("attached to 1234 (server); writing DIR").
   virtual void note(const std::string& line) = 0;
   virtual void on_sample(const sampler::SamplerStatus& status) = 0;
+  /// Scenario runs with a load: before the first sample (not measured yet), then before every
+  /// on_sample, on the sampling thread.
+  virtual void on_load(const LoadReading& /*reading*/) {}
   virtual void on_interim(const analysis::Verdict& so_far) = 0;
   /// The interim analysis could not be made this minute (a torn log, ...); the run goes on.
   virtual void on_interim_failed(const std::string& why) = 0;
