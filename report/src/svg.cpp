@@ -147,7 +147,7 @@ constexpr double kMarginLeft = 78, kMarginRight = 16, kMarginTop = 30, kMarginBo
 constexpr int kTitleBaseline = 18;
 constexpr double kTickLabelGap = 6;             ///< between a y label and the plot
 constexpr double kTickLabelRise = 4;            ///< centres a y label's text on its grid line
-constexpr double kTimeLabelDrop = 16;           ///< x labels' baseline below the plot
+constexpr double kTimeLabelDrop = 18;           ///< x labels' baseline below the plot
 constexpr int kValueTicks = 5, kTimeTicks = 8;  ///< about this many grid lines each way
 /// A reference line (a target) stretches the scale only when it lies within half the data's
 /// range (or half its top) above the data: a far-away target would flatten the series.
@@ -160,14 +160,69 @@ constexpr double kZeroSnap = 0.5;
 constexpr double kHoverSpacing = 4;
 constexpr int kHoverRadius = 4, kDotRadius = 3;
 constexpr double kReferenceLabelInset = 4, kMarkerLabelOffset = 3, kMarkerLabelDrop = 12;
-/// Legend items: a swatch, a gap, the label (about 7 px a character at the page's font size).
+/// Marker labels step down a row at most this many times to stay off other labels.
+constexpr int kMarkerLabelRows = 4;
+/// Legend items: a swatch, a gap, the label, a gap to the next item.
 constexpr double kLegendBaselineUp = 8, kLegendSwatch = 18, kLegendTextGap = 22;
 constexpr double kLegendSwatchRise = 4;  ///< the swatch sits at the text's middle
-constexpr double kLegendItemGap = 30, kLegendCharWidth = 7;
+constexpr double kLegendItemGap = 16;
 constexpr double kLegendRowHeight = 16;  ///< a further legend row below the first
+/// The page's font sizes for labels and the chart's (bold) title (report/src/html.cpp's
+/// stylesheet), in user units: text scales with the chart, so the layout holds at any
+/// rendered width.
+constexpr double kLabelFontSize = 11, kTitleFontSize = 13;
+/// Bold glyphs are up to this much wider than regular ones (DejaVu Sans Bold against Book).
+constexpr double kBoldWidening = 1.12;
+/// A label's glyphs reach this far above and below its baseline, in ems.
+constexpr double kLabelAscent = 0.95, kLabelDescent = 0.25;
 
 /// Enough for a chart of a few lines without reallocating.
 constexpr std::size_t kTypicalChartBytes = 64 * 1024;
+
+/// Advance widths of printable ASCII (space to '~') in hundredths of an em: DejaVu Sans, the
+/// widest of the sans-serif faces a browser picks for system-ui (Segoe UI, San Francisco,
+/// Roboto and Helvetica are all narrower), so an estimate from it is never short. Measured in
+/// headless Chromium at 11 px (tests/report_browser_test.cpp checks the result).
+constexpr std::array<unsigned char, 95> kAdvance = {
+    32, 41, 46, 84, 64, 95, 78, 28, 39,  39, 50, 84, 32, 37, 32, 34, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 34, 34, 84, 84, 84, 53, 100, 69, 69, 70, 77, 64, 58, 78, 76, 30, 30, 66, 56, 87, 75, 79,
+    61, 79, 70, 64, 62, 74, 69, 99, 69,  62, 69, 39, 34, 39, 84, 50, 50, 62, 64, 54, 64, 57, 36, 64,
+    64, 28, 28, 58, 28, 98, 64, 55, 64,  64, 39, 53, 40, 64, 60, 82, 60, 60, 53, 64, 34, 64, 84};
+/// Anything beyond ASCII (a CJK name, a symbol, a replacement character) is taken as a full em.
+constexpr double kWideAdvance = 1.0;
+
+/// The width a text takes at `font_size` (times `widening` for bold), from its UTF-8 text
+/// (continuation bytes add nothing; control characters are shown as U+FFFD, a full em).
+double text_width(std::string_view text, double font_size = kLabelFontSize, double widening = 1) {
+  double ems = 0;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      ems += kAdvance[byte - 0x20] / 100.0;
+    } else if ((byte & 0xC0) != 0x80) {
+      ems += kWideAdvance;
+    }
+  }
+  return ems * font_size * widening;
+}
+
+/// The longest start of `text` (whole UTF-8 characters) that with an ellipsis fits in
+/// `room` at `font_size` (times `widening`); the text itself when it fits.
+std::string fitted_label(const std::string& text, double room, double font_size = kLabelFontSize,
+                         double widening = 1) {
+  const auto fits = [&](std::string_view t) { return text_width(t, font_size, widening) <= room; };
+  if (fits(text)) return text;
+  static constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
+  std::size_t end = text.size();
+  while (end > 0) {
+    do {
+      --end;
+    } while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80);
+    const std::string cut = text.substr(0, end) + std::string(kEllipsis);
+    if (fits(cut)) return cut;
+  }
+  return std::string(kEllipsis);
+}
 
 /// Where values and times land on the canvas.
 struct Scales {
@@ -206,6 +261,7 @@ std::pair<double, double> value_scale(const Chart& chart) {
       hi = std::max(hi, ref.y);
     }
   }
+  if (chart.y_from_zero && lo > 0) lo = 0;
   if (hi == lo) {
     lo -= 1;
     hi += 1;
@@ -241,8 +297,11 @@ void draw_header(std::string& s, const Chart& chart, int width, int height) {
        "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
        "\" role=\"img\" aria-label=\"" + escape_html(chart.title) + "\">";
   s += "<title>" + escape_html(chart.title) + "</title>";
+  // A title too long for the chart (an imported file's path) is cut; <title> holds it all.
+  const std::string shown =
+      fitted_label(chart.title, width - kMarginLeft - kMarginRight, kTitleFontSize, kBoldWidening);
   s += "<text class=\"chart-title\" x=\"" + fmt(kMarginLeft) + "\" y=\"" +
-       std::to_string(kTitleBaseline) + "\">" + escape_html(chart.title) + "</text>";
+       std::to_string(kTitleBaseline) + "\">" + escape_html(shown) + "</text>";
 }
 
 /// Shaded regions (the warm-up), under everything else.
@@ -280,16 +339,43 @@ void draw_grid(std::string& s, const Chart& chart, const Scales& sc) {
        fmt(sc.plot_w) + "\" height=\"" + fmt(sc.plot_h) + "\"/>";
 }
 
-/// Reference lines (targets) that fit on the scale.
-void draw_references(std::string& s, const Chart& chart, const Scales& sc) {
+/// Where a label's glyphs land (user units), to keep labels inside the plot and off each other.
+struct TextBox {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool overlaps(const TextBox& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+};
+
+/// A label of `text` at kLabelFontSize with its baseline at `baseline`, starting at `x` (ending
+/// there when `end_anchored`).
+TextBox label_box(std::string_view text, double x, double baseline, bool end_anchored) {
+  const double w = text_width(text);
+  return {end_anchored ? x - w : x, baseline - kLabelAscent * kLabelFontSize,
+          end_anchored ? x : x + w, baseline + kLabelDescent * kLabelFontSize};
+}
+
+bool free_at(const TextBox& box, const std::vector<TextBox>& placed) {
+  return std::none_of(placed.begin(), placed.end(),
+                      [&](const TextBox& other) { return box.overlaps(other); });
+}
+
+/// Reference lines (targets) that fit on the scale, labelled at the right above the line, or
+/// below it where the label would leave the plot or cover another label.
+void draw_references(std::string& s, const Chart& chart, const Scales& sc,
+                     std::vector<TextBox>& placed) {
   for (const auto& ref : chart.references) {
     if (ref.y > sc.y_hi || ref.y < sc.y_lo) continue;
-    const double y = sc.y_of(ref.y);
+    const double y = sc.y_of(ref.y), x = sc.left + sc.plot_w - kReferenceLabelInset;
+    double baseline = y - kReferenceLabelInset;
+    TextBox box = label_box(ref.label, x, baseline, true);
+    if (box.y0 < sc.top || !free_at(box, placed)) {
+      baseline = y + kReferenceLabelInset + kLabelAscent * kLabelFontSize;
+      box = label_box(ref.label, x, baseline, true);
+    }
+    placed.push_back(box);
     s += "<g class=\"reference\"><line x1=\"" + fmt(sc.left) + "\" x2=\"" +
          fmt(sc.left + sc.plot_w) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\" stroke=\"" +
-         ref.color + "\" stroke-dasharray=\"6 4\"/><text class=\"ref-label\" x=\"" +
-         fmt(sc.left + sc.plot_w - kReferenceLabelInset) + "\" y=\"" +
-         fmt(y - kReferenceLabelInset) + "\" text-anchor=\"end\">" + escape_html(ref.label) +
+         ref.color + "\" stroke-dasharray=\"6 4\"/><text class=\"ref-label\" x=\"" + fmt(x) +
+         "\" y=\"" + fmt(baseline) + "\" text-anchor=\"end\">" + escape_html(ref.label) +
          "</text></g>";
   }
 }
@@ -363,53 +449,103 @@ void draw_trend_lines(std::string& s, const Chart& chart, const Scales& sc) {
   }
 }
 
-/// Vertical lines at moments (the leak's onset, events), labelled at the top.
-void draw_markers(std::string& s, const Chart& chart, const Scales& sc) {
+/// Vertical lines at moments (the leak's onset, events), labelled at the top: right of the
+/// line (left of it near the plot's right edge), a row lower where that would cover a label.
+void draw_markers(std::string& s, const Chart& chart, const Scales& sc,
+                  std::vector<TextBox>& placed) {
   for (const auto& m : chart.markers) {
     const double x = sc.x_of(m.t);
+    const bool left = x + kMarkerLabelOffset + text_width(m.label) > sc.left + sc.plot_w;
+    const double label_x = left ? x - kMarkerLabelOffset : x + kMarkerLabelOffset;
+    double baseline = sc.top + kMarkerLabelDrop;
+    for (int row = 1; row < kMarkerLabelRows; ++row) {
+      if (free_at(label_box(m.label, label_x, baseline, left), placed)) break;
+      baseline += kMarkerLabelDrop;
+    }
+    placed.push_back(label_box(m.label, label_x, baseline, left));
     s += "<g class=\"marker\"><line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" +
          fmt(sc.top) + "\" y2=\"" + fmt(sc.top + sc.plot_h) + "\" stroke=\"" + m.color +
-         "\" stroke-dasharray=\"2 3\"/><text class=\"marker-label\" x=\"" +
-         fmt(x + kMarkerLabelOffset) + "\" y=\"" + fmt(sc.top + kMarkerLabelDrop) + "\">" +
+         "\" stroke-dasharray=\"2 3\"/><text class=\"marker-label\" x=\"" + fmt(label_x) +
+         "\" y=\"" + fmt(baseline) + "\"" + (left ? " text-anchor=\"end\"" : "") + ">" +
          escape_html(m.label) + "</text></g>";
   }
 }
 
-/// One legend entry: a line swatch (solid or dashed) or a band's filled swatch.
+/// One legend entry: a line swatch (solid or dashed), a dot (a series drawn as points) or a
+/// band's filled swatch. `label` is what is written, cut to fit a row; `full` what it names.
 struct LegendItem {
   std::string label, color;
-  bool dashed = false, band = false;
-  double width() const {
-    return kLegendItemGap + kLegendTextGap - kLegendSwatch +
-           kLegendCharWidth * static_cast<double>(label.size());
-  }
+  enum class Swatch { line, dashed, dot, band } swatch = Swatch::line;
+  std::string full;
+  bool keep_with_next = false;  ///< a trend and its band share a row
+  double width() const { return kLegendTextGap + text_width(label) + kLegendItemGap; }
 };
 
-/// Every line, then each trend (dashed, as drawn) and its 95 % band.
-std::vector<LegendItem> legend_items(const Chart& chart) {
+/// Every line, then each trend (dashed, as drawn) and its 95 % band. A label longer than a
+/// whole row is cut with an ellipsis (the full text is its tooltip).
+std::vector<LegendItem> legend_items(const Chart& chart, int width) {
+  using Swatch = LegendItem::Swatch;
   std::vector<LegendItem> items;
-  for (const auto& line : chart.lines) items.push_back({line.label, line.color, line.dashed});
-  for (const auto& tr : chart.trends) {
-    items.push_back({tr.label, tr.color, true});
-    if (tr.band_slopes_per_s) items.push_back({"95% interval", tr.color, false, true});
+  for (const auto& line : chart.lines) {
+    items.push_back({line.label, line.color,
+                     line.dots     ? Swatch::dot
+                     : line.dashed ? Swatch::dashed
+                                   : Swatch::line,
+                     line.label});
   }
+  for (const auto& tr : chart.trends) {
+    items.push_back({tr.label, tr.color, Swatch::dashed, tr.label});
+    if (!tr.band_slopes_per_s) continue;
+    items.back().keep_with_next = true;
+    items.push_back({"95% interval", tr.color, Swatch::band, tr.label + " (95% interval)"});
+  }
+  const double room = width - kMarginLeft - kMarginRight - kLegendTextGap;
+  for (auto& item : items) item.label = fitted_label(item.label, room);
   return items;
 }
 
-/// The legend's rows: items left to right, a new row where the next would pass the right
-/// edge, so no label is ever clipped.
+/// The legend's rows: items left to right, a new row where the next item (with the band that
+/// belongs to it) would pass the right edge, so no label is ever clipped.
 std::vector<std::vector<LegendItem>> legend_rows(const Chart& chart, int width) {
   std::vector<std::vector<LegendItem>> rows(1);
+  auto items = legend_items(chart, width);
+  // The last item's trailing gap may reach past the right margin: only its text must fit.
+  const double right = width - kMarginRight + kLegendItemGap;
   double x = kMarginLeft;
-  for (auto& item : legend_items(chart)) {
-    if (x + item.width() > width - kMarginRight && !rows.back().empty()) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    double needed = items[i].width();
+    if (items[i].keep_with_next && i + 1 < items.size()) needed += items[i + 1].width();
+    if (x + needed > right && !rows.back().empty()) {
       rows.emplace_back();
       x = kMarginLeft;
     }
-    x += item.width();
-    rows.back().push_back(std::move(item));
+    x += items[i].width();
+    rows.back().push_back(std::move(items[i]));
   }
   return rows;
+}
+
+void draw_legend_swatch(std::string& s, const LegendItem& item, double x, double y) {
+  const double mid = y - kLegendSwatchRise;
+  switch (item.swatch) {
+    case LegendItem::Swatch::band:
+      s += "<rect class=\"band\" x=\"" + fmt(x) + "\" y=\"" + fmt(y - 2 * kLegendSwatchRise) +
+           "\" width=\"" + fmt(kLegendSwatch) + "\" height=\"" + fmt(2 * kLegendSwatchRise) +
+           "\" fill=\"" + item.color + "\"/>";
+      break;
+    case LegendItem::Swatch::dot:
+      s += "<circle cx=\"" + fmt(x + kLegendSwatch / 2) + "\" cy=\"" + fmt(mid) + "\" r=\"" +
+           std::to_string(kDotRadius) + "\" fill=\"" + item.color + "\"/>";
+      break;
+    case LegendItem::Swatch::line:
+    case LegendItem::Swatch::dashed: {
+      const bool dashed = item.swatch == LegendItem::Swatch::dashed;
+      s += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + kLegendSwatch) + "\" y1=\"" + fmt(mid) +
+           "\" y2=\"" + fmt(mid) + "\" stroke=\"" + item.color + "\" stroke-width=\"" +
+           (dashed ? "1.5" : "3") + "\"" + (dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>";
+      break;
+    }
+  }
 }
 
 void draw_legend(std::string& s, const std::vector<std::vector<LegendItem>>& rows, int height) {
@@ -417,17 +553,8 @@ void draw_legend(std::string& s, const std::vector<std::vector<LegendItem>>& row
   for (const auto& row : rows) {
     double x = kMarginLeft;
     for (const auto& item : row) {
-      s += "<g class=\"legend-item\">";
-      if (item.band) {
-        s += "<rect class=\"band\" x=\"" + fmt(x) + "\" y=\"" + fmt(y - 2 * kLegendSwatchRise) +
-             "\" width=\"" + fmt(kLegendSwatch) + "\" height=\"" + fmt(2 * kLegendSwatchRise) +
-             "\" fill=\"" + item.color + "\"/>";
-      } else {
-        s += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + kLegendSwatch) + "\" y1=\"" +
-             fmt(y - kLegendSwatchRise) + "\" y2=\"" + fmt(y - kLegendSwatchRise) + "\" stroke=\"" +
-             item.color + "\" stroke-width=\"" + (item.dashed ? "1.5" : "3") + "\"" +
-             (item.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>";
-      }
+      s += "<g class=\"legend-item\"><title>" + escape_html(item.full) + "</title>";
+      draw_legend_swatch(s, item, x, y);
       s += "<text class=\"legend\" x=\"" + fmt(x + kLegendTextGap) + "\" y=\"" + fmt(y) + "\">" +
            escape_html(item.label) + "</text></g>";
       x += item.width();
@@ -449,13 +576,14 @@ std::string render_chart(const Chart& chart, int width, int height) {
   draw_header(s, chart, width, total_height);
   draw_regions(s, chart, sc);
   draw_grid(s, chart, sc);
-  draw_references(s, chart, sc);
-  // Bands under the series; trend lines over them but thin and dashed, so the data shows
-  // through; markers on top.
+  std::vector<TextBox> labels;  // placed so far, to keep the next off them
+  draw_references(s, chart, sc, labels);
+  // Bands, then the trend lines (thin and dashed) over them, then the series: a fitted line
+  // never hides the data it was fitted to. Markers on top.
   draw_trend_bands(s, chart, sc);
-  draw_series(s, chart, sc);
   draw_trend_lines(s, chart, sc);
-  draw_markers(s, chart, sc);
+  draw_series(s, chart, sc);
+  draw_markers(s, chart, sc, labels);
   draw_legend(s, rows, height);
   s += "</svg>";
   return s;

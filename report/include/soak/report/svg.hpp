@@ -78,11 +78,20 @@ struct Chart {
   /// Drawn when they lie within half the data's range above it (else they would flatten the
   /// series); the scale stretches to include them.
   std::vector<ReferenceLine> references;
+  /// The y axis starts at zero for data that is not negative, for figures read as levels from
+  /// zero (request rates, latencies): an interval's one extra request is then a small step, not
+  /// a cliff across the chart. Otherwise a positive scale starts near the data, so slow growth
+  /// in memory is seen.
+  bool y_from_zero = false;
 };
 
 /// One self-contained <svg> element (no scripts, no external references) of `width` x `height`
-/// user units. Draws, bottom to top: regions, grid and labels, references, trend bands, the
-/// series, trend lines, markers, legend.
+/// user units (taller by a row for each further legend row). Draws, bottom to top: regions,
+/// grid and labels, references, trend bands, trend lines (dashed), the series (so a trend never
+/// hides the data), markers, legend. The legend names every line (a dot for a line drawn as
+/// points), each trend and its band, in rows that keep a trend beside its band; label widths
+/// are estimated for the page's 11 px sans-serif and a label longer than a row is cut with an
+/// ellipsis (its full text is the tooltip), so no legend text passes the chart's edge.
 std::string render_chart(const Chart& chart, int width = 960, int height = 280);
 
 /// Reduces (t, v) to at most ~4 points per pixel column (first, min, max, last, in time
