@@ -180,10 +180,11 @@ std::string memory_chart(const ReportInput& in, double t_end) {
 }
 
 std::string group_chart(const ReportInput& in, double t_end, const std::string& id,
-                        const std::string& title, const std::vector<std::string>& names,
-                        Unit unit) {
+                        const std::string& title, const std::vector<std::string>& names, Unit unit,
+                        bool from_zero = false) {
   Chart chart;
   chart.id = id;
+  chart.y_from_zero = from_zero;  // rates and counts: one request more must not read as a cliff
   chart.title = titled(in, title);
   chart.unit = unit;
   chart.t_end = t_end;
@@ -459,7 +460,7 @@ std::string load_section(const ReportInput& in, double t_end,
   int index = 0;
   for (const auto& [title, chart_names] : load_charts) {
     const std::string chart = group_chart(in, t_end, "chart-load-" + std::to_string(index++), title,
-                                          chart_names, Unit::plain);
+                                          chart_names, Unit::plain, true);
     if (!chart.empty()) s += "<div class=\"card\">" + chart + "</div>";
   }
   return s;
