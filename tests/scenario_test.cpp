@@ -347,6 +347,12 @@ TEST_CASE("latency histogram percentiles are within a bucket's half width of the
   one.add(0.250);
   CHECK(one.quantile(0.5) == Approx(0.250).epsilon(kTolerance));
   CHECK(one.quantile(0.99) == Approx(0.250).epsilon(kTolerance));
+  // Never beyond the exact extremes: p99 of jobs of 0.30-0.35 s does not read 0.36 s.
+  one.add(0.30);
+  one.add(0.35);
+  CHECK(one.quantile(1.0) == 0.35);
+  CHECK(one.quantile(0.01) == 0.25);
+  for (const double q : {0.01, 0.5, 0.99, 1.0}) CHECK(h.quantile(q) <= exact_quantile(values, 1.0));
   one.reset();
   CHECK(std::isnan(one.quantile(0.5)));
 }

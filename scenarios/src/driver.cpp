@@ -49,20 +49,24 @@ void LatencyHistogram::add(double seconds) {
   const auto b = std::min<std::size_t>(
       kBuckets - 1, static_cast<std::size_t>(std::log(v / kMinLatency) / kLogGrowth));
   ++buckets_[b];
+  min_ = count_ == 0 ? seconds : std::min(min_, seconds);
+  max_ = count_ == 0 ? seconds : std::max(max_, seconds);
   ++count_;
 }
 
 double LatencyHistogram::quantile(double q) const {
   if (count_ == 0) return NAN;
   const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_)));
+  if (rank >= count_) return max_;  // the largest reading is known exactly
   std::uint64_t seen = 0;
   for (std::size_t b = 0; b < kBuckets; ++b) {
     seen += buckets_[b];
     if (seen >= std::max<std::uint64_t>(1, rank)) {
-      return kMinLatency * std::pow(kBucketGrowth, static_cast<double>(b) + 0.5);  // bucket middle
+      const double middle = kMinLatency * std::pow(kBucketGrowth, static_cast<double>(b) + 0.5);
+      return std::clamp(middle, min_, max_);
     }
   }
-  return kMinLatency * std::pow(kBucketGrowth, kBuckets);
+  return max_;
 }
 
 void LatencyHistogram::reset() {

@@ -41,13 +41,16 @@ class LatencyHistogram {
  public:
   LatencyHistogram();
   void add(double seconds);
-  double quantile(double q) const;  ///< q in 0..1; seconds, a bucket's middle; NaN when empty
+  /// q in 0..1; seconds, a bucket's middle kept within the exact smallest and largest reading
+  /// (so p99 never reads above max); NaN when empty.
+  double quantile(double q) const;
   std::uint64_t count() const { return count_; }
   void reset();
 
  private:
   std::vector<std::uint64_t> buckets_;
   std::uint64_t count_ = 0;
+  double min_ = 0, max_ = 0;  ///< the exact extremes (valid while count_ > 0)
 };
 
 /// What the driver did during one sampling interval.
