@@ -108,6 +108,11 @@ void SampleWriter::settle_segments() {
 bool SampleWriter::write_raw(std::string_view bytes) {
   line_.assign(bytes);
   line_.push_back('\n');
+  return write_buffer();
+}
+
+/// Writes line_ (ending in its newline) whole; false, with error_number(), when it failed.
+bool SampleWriter::write_buffer() {
   std::size_t done = 0;
   while (done < line_.size()) {
     const ssize_t n = ::write(fd_.get(), line_.data() + done, line_.size() - done);
@@ -129,17 +134,8 @@ bool SampleWriter::write_line() {
     rotate();
   }
   line_.push_back('\n');
-  std::size_t done = 0;
-  while (done < line_.size()) {
-    const ssize_t n = ::write(fd_.get(), line_.data() + done, line_.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (error_number_ == 0) error_number_ = errno;
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  bytes_written_ += done;
+  if (!write_buffer()) return false;
+  const std::size_t done = line_.size();
   if (keeper_) {
     if (segment_bytes_ == 0) segment_first_t_ = line_t_;
     segment_bytes_ += done;

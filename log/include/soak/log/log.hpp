@@ -97,6 +97,7 @@ class SampleWriter {
  private:
   bool write_line();
   bool write_raw(std::string_view bytes);
+  bool write_buffer();
   void start_line(double t);
   void rotate();
   void write_keeper_events();
