@@ -106,7 +106,10 @@ TEST_CASE("mprof's quirks: a run appended to the file, psutil's failed CHLD line
   TempDir dir;
   std::string text =
       "CMDLINE /usr/bin/python3 'my app.py' --port 8080\n"
-      "CHLD 0 0.000000 1764000000.0000\n";
+      "CHLD 0 0.000000 1764000000.0000\n"
+      // Not pids: one past any int64 (the fuzzer's find) and a fraction. Skipped, said once.
+      "CHLD 22222222222222222222222222222222 3.5 1764000000.0\n"
+      "CHLD 12.5 3.5 1764000000.0\n";
   for (int i = 0; i < 120; ++i) {
     text += "MEM " + std::to_string(40.0 + (i % 3) * 0.01) + " " +
             std::to_string(1764000000.0 + i * 0.5) + "\n";
@@ -117,6 +120,8 @@ TEST_CASE("mprof's quirks: a run appended to the file, psutil's failed CHLD line
   REQUIRE(r.import.exit_code == 0);
   CHECK_THAT(r.import.err, Catch::Contains("1 later runs appended"));
   CHECK_THAT(r.import.err, Catch::Contains("psutil could not read the children"));
+  CHECK_THAT(r.import.err, Catch::Contains("2 lines that are not mprof samples were skipped"));
+  CHECK_FALSE(r.header.at("import").value("processes", nlohmann::json::object()).contains("child 12"));
   CHECK(r.header["target"]["name"] == "my app.py");
   CHECK(r.header["target"]["cmdline"] ==
         nlohmann::json::array({"/usr/bin/python3", "my app.py", "--port", "8080"}));

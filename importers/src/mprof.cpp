@@ -90,7 +90,7 @@ void read_sample(Reading& r, const text::Line& line, const std::vector<text::Wor
     return;
   }
   const std::size_t at = child ? 2 : 1;
-  const auto pid = child ? text::number(w[1].text) : std::optional<double>(0);
+  const auto pid = child ? text::pid(w[1].text) : std::optional<std::int64_t>(0);
   const auto mib = text::number(w[at].text);
   const auto unix_s = text::number(w[at + 1].text);
   if (!pid || !mib || !unix_s) {
@@ -103,7 +103,7 @@ void read_sample(Reading& r, const text::Line& line, const std::vector<text::Wor
   }
   ImportedProcess* p = &r.parent;
   if (child) {
-    const auto id = static_cast<std::int64_t>(*pid);
+    const std::int64_t id = *pid;
     const auto [it, added] = r.child_index.try_emplace(id, r.children.size());
     if (added) {
       ImportedProcess c;

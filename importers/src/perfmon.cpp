@@ -276,7 +276,8 @@ Recording perfmon(std::string_view content, const std::string& file) {
       }
       ImportedProcess& p = rec.processes[columns[i]->process];
       if (columns[i]->metric.empty()) {
-        if (p.pid == 0 && *v > 0) p.pid = static_cast<std::int64_t>(*v);
+        const auto id = text::pid(cell);
+        if (p.pid == 0 && id && *id > 0) p.pid = *id;
       } else {
         p.set(row_of[columns[i]->process], columns[i]->metric, *v);
       }

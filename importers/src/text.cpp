@@ -76,6 +76,15 @@ std::optional<double> number(std::string_view text) {
   return value;
 }
 
+std::optional<std::int64_t> pid(std::string_view text) {
+  const auto value = number(text);
+  constexpr double kLargest = 4611686018427387904.0;  // 2^62, exactly representable
+  if (!value || *value < 0 || *value > kLargest || std::floor(*value) != *value) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(*value);
+}
+
 double unix_seconds(int year, int month, int day, int hour, int minute, double second) {
   // Days from the civil date (H. Hinnant's algorithm).
   year -= month <= 2;

@@ -3,6 +3,7 @@
 // and time stamps parsed locale-free, and the one way a reader says a file is bad.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,10 @@ std::string_view trim(std::string_view text);
 /// A decimal number ("12", "-3.5", "1e6"), surrounding spaces allowed, locale-free; nullopt
 /// for anything else (an empty field, "n/a", "12 MB"). Finite values only.
 std::optional<double> number(std::string_view text);
+
+/// A process id: a whole number from 0 to 2^62, written as number() reads it ("4321", "4321.0");
+/// nullopt for anything else, so no pid read from a file is cast from an out-of-range double.
+std::optional<std::int64_t> pid(std::string_view text);
 
 /// Unix seconds of a civil UTC date and time (proleptic Gregorian).
 double unix_seconds(int year, int month, int day, int hour, int minute, double second);
