@@ -2,6 +2,9 @@
 // on stderr and a named exit code (SPEC.md).
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -422,6 +425,22 @@ int fail(ExitCode code, const char* what) {
   return static_cast<int>(code);
 }
 
+/// soak is itself a long-running process, and its analysis takes large blocks for a moment
+/// every minute (the exact Theil-Sen selection enumerates up to a few million slopes). glibc's
+/// default raises its mmap threshold to the largest block freed, and its trim threshold to twice
+/// that, so after the first such block the next ones come from a thread's arena and stay
+/// resident there: a night soak's RSS would carry the largest analysis it ever ran. Fixed
+/// thresholds keep every block over 256 KiB mapped (given back the moment it is freed) and trim
+/// free memory over 1 MiB at the top of the heap.
+void keep_allocator_thresholds_fixed() {
+#if defined(__GLIBC__)
+  constexpr int kMapAbove = 256 * 1024;
+  constexpr int kTrimAbove = 1024 * 1024;
+  ::mallopt(M_MMAP_THRESHOLD, kMapAbove);
+  ::mallopt(M_TRIM_THRESHOLD, kTrimAbove);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -429,6 +448,7 @@ int main(int argc, char** argv) {
   // From the first instant: a Ctrl-C while waiting for a target to be ready, or during the
   // stop grace, ends the run in order instead of killing soak.
   soak::sampler::install_stop_signals();
+  keep_allocator_thresholds_fixed();
   try {
     return run_cli(argc, argv);
   } catch (const UsageError& e) {

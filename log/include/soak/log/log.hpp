@@ -141,7 +141,7 @@ struct LogEvent {
   std::string kind;
   std::string detail;
   std::string process;    ///< the process key (version 2); empty for the run's one target
-  nlohmann::json fields;  ///< the whole line, for kinds with extra fields
+  nlohmann::json fields;  ///< the line's other fields (an empty object when it has none)
 };
 
 /// The samples of one process of a log of several (version 2), by metric.
