@@ -4,7 +4,8 @@ SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-sanitize test-tsan fuzz check-style bench selfsoak clean
+PREFIX ?= /usr/local
+.PHONY: install setup build demo test test-sanitize test-tsan fuzz check-style bench selfsoak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -65,6 +66,11 @@ MINUTES ?= 30
 SELFSOAK_FLAGS ?=
 selfsoak: build
 	@$(BUILD)/bench/selfsoak --build $(BUILD) $(if $(HOURS),--hours $(HOURS),--minutes $(MINUTES)) $(SELFSOAK_FLAGS)
+
+# soak, its man page and bash completion, the example servers and scenarios (share/soak/) and the
+# reference (share/doc/soak/) under PREFIX (default /usr/local).
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -1,7 +1,9 @@
 #pragma once
 // Exit codes pinned by SPEC.md, and the two exception types main() maps onto them.
 
+#include <array>
 #include <stdexcept>
+#include <utility>
 
 namespace soak::cli {
 
@@ -12,6 +14,15 @@ enum class ExitCode : int {
   usage_error = 3,    ///< bad flag, bad file, a PID that does not exist
   runtime_error = 4,  ///< a target that cannot be read, disk full, ...
 };
+
+/// Each exit code with what it means, for --help and the man page.
+inline constexpr std::array<std::pair<int, const char*>, 5> exit_code_meanings() {
+  return {{{0, "pass: no leak and every target met"},
+           {1, "fail: a leak over its target, or a limit crossed"},
+           {2, "inconclusive: too little data, or the target or its load failed"},
+           {3, "usage error: a bad flag, file or PID"},
+           {4, "runtime error: the target could not be read, the disk is full, ..."}}};
+}
 
 /// The user asked for something impossible; exit 3. what() is the whole message.
 class UsageError : public std::runtime_error {

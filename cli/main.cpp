@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "reference.hpp"
 #include "soak/log/redact.hpp"
 #include "soak/log/run_dir.hpp"
 #include "soak/probes/exporter.hpp"
@@ -262,6 +263,9 @@ struct Parsed {
   CLI::App* analyze = nullptr;
   CLI::App* report = nullptr;
   CLI::App* import = nullptr;
+  CLI::App* man = nullptr;
+  CLI::App* completion = nullptr;
+  std::string shell;
   Flags flags;
   soak::cli::ImportCommandOptions import_options;
   std::string import_file, import_out, time_column, time_format;
@@ -270,7 +274,30 @@ struct Parsed {
   std::string report_out;
 };
 
+/// `soak man` and `soak completion bash`: the reference pages, from this very definition.
+void define_reference_commands(Parsed& p) {
+  p.man = p.app.add_subcommand("man", "print soak's man page (roff), generated from --help");
+  p.completion =
+      p.app.add_subcommand("completion",
+                           "print a shell completion script: soak completion bash > ~/.local/share/"
+                           "bash-completion/completions/soak");
+  p.completion->add_option("SHELL", p.shell, "the shell (bash)")
+      ->required()
+      ->check(CLI::IsMember({"bash"}));
+}
+
+/// The exit codes, under every command's --help.
+std::string exit_codes_footer() {
+  std::string out = "Exit codes:";
+  for (const auto& [code, meaning] : soak::cli::exit_code_meanings()) {
+    out += "\n  " + std::to_string(code) + "  " + meaning;
+  }
+  return out;
+}
+
 void define_commands(Parsed& p) {
+  p.app.name("soak");
+  p.app.footer(exit_codes_footer());
   p.app.set_version_flag("--version", std::string("soak ") + SOAK_VERSION);
   p.app.require_subcommand(1);
   p.attach = p.app.add_subcommand(
@@ -345,6 +372,13 @@ void define_commands(Parsed& p) {
 
 ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
   const Flags& f = p.flags;
+  if (p.man->parsed() || p.completion->parsed()) {
+    const std::string text = p.man->parsed()
+                                 ? soak::cli::man_page(p.app, std::string("soak ") + SOAK_VERSION)
+                                 : soak::cli::bash_completion(p.app);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0 ? ExitCode::pass : ExitCode::runtime_error;
+  }
   if (!command.empty() && !p.run->parsed()) {
     throw UsageError("'-- CMD' is only valid after 'soak run'");
   }
@@ -407,6 +441,7 @@ int run_cli(int argc, char** argv) {
   }
   Parsed parsed;
   define_commands(parsed);
+  define_reference_commands(parsed);
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
     parsed.app.parse(args);

@@ -121,7 +121,8 @@ TEST_CASE("mprof's quirks: a run appended to the file, psutil's failed CHLD line
   CHECK_THAT(r.import.err, Catch::Contains("1 later runs appended"));
   CHECK_THAT(r.import.err, Catch::Contains("psutil could not read the children"));
   CHECK_THAT(r.import.err, Catch::Contains("2 lines that are not mprof samples were skipped"));
-  CHECK_FALSE(r.header.at("import").value("processes", nlohmann::json::object()).contains("child 12"));
+  CHECK_FALSE(
+      r.header.at("import").value("processes", nlohmann::json::object()).contains("child 12"));
   CHECK(r.header["target"]["name"] == "my app.py");
   CHECK(r.header["target"]["cmdline"] ==
         nlohmann::json::array({"/usr/bin/python3", "my app.py", "--port", "8080"}));

@@ -336,9 +336,9 @@ bool RunLogBuilder::State::parse_general(std::string_view line) {
     event.process = std::move(process);
     // What the struct holds already is not kept twice: a fast run's late_tick events would
     // otherwise hold each line's tree whole, live and in the minute copy.
-    for (const std::string_view held : {std::string_view("type"), std::string_view("t"),
-                                        std::string_view("kind"), std::string_view("detail"),
-                                        kProcessKey}) {
+    for (const std::string_view held :
+         {std::string_view("type"), std::string_view("t"), std::string_view("kind"),
+          std::string_view("detail"), kProcessKey}) {
       j.erase(std::string(held));
     }
     event.fields = std::move(j);
