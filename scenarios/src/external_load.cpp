@@ -374,6 +374,7 @@ std::string locust_wrapper(const ExternalLoad& load) {
       "            continue\n"
       "        _found = _found or _name == _shape\n"
       "    globals()[_name] = _value\n"
+      "del _name, _value  # a loop variable left holding a User class would be a second one\n"
       "if _shape and not _found:\n"
       "    sys.stderr.write('soak: no shape class ' + _shape + ' in ' + _path + '\\n')\n"
       "    sys.exit(2)\n";
