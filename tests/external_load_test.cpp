@@ -121,7 +121,7 @@ TEST_CASE("Locust's final stats become verdict.json's load, errors by kind, per 
   CHECK(locust_figures("Type,Name\n", "").is_null());
 }
 
-TEST_CASE("wrk's summary line becomes load figures; none without it") {
+TEST_CASE("wrk's summary line becomes load figures, and no summary none") {
   const auto j = wrk_figures(
       "Running 3s test\nsoak-wrk-summary {\"duration_us\":2000000,\"requests\":100,\"bytes\":9,"
       "\"connect\":1,\"read\":0,\"write\":0,\"status\":4,\"timeout\":0,\"p50_us\":151,"
