@@ -103,6 +103,38 @@ ExitCode scenario_command(const fs::path& file, const scenarios::SessionOptions&
   return finish_run(scenarios::run_scenario(scenario, options, view));
 }
 
+ExitCode locust_command(const fs::path& scenario_file, const std::vector<std::string>& command,
+                        const LocustFlags& locust, const scenarios::SessionOptions& options,
+                        bool quiet) {
+  scenarios::Scenario scenario;
+  if (!scenario_file.empty()) {
+    scenario = scenarios::load_scenario(scenario_file, options.duration);
+  } else {
+    if (locust.base_url.empty()) {
+      throw UsageError("--locust with '-- CMD' needs --base-url URL, the target's address");
+    }
+    if (!scenarios::split_base_url(locust.base_url).ok()) {
+      throw UsageError("--base-url " + locust.base_url +
+                       ": expected an http:// URL with an IP address or localhost and a port");
+    }
+    scenario.name = fs::path(command.front()).filename().string();
+    scenario.file = "--locust";
+    scenario.command = command;
+    scenario.base_url = locust.base_url;
+    scenario.ready_path = locust.ready;
+    if (options.duration) {
+      scenario.duration_s = std::chrono::duration<double>(*options.duration).count();
+    }
+  }
+  scenario.requests.clear();
+  scenario.jobs.reset();
+  scenario.stages.clear();
+  scenario.external_load = scenarios::locust_load(locust.file, locust.users, locust.spawn_rate,
+                                                  locust.shape, "--locust");
+  LiveView view(stderr, quiet);
+  return finish_run(scenarios::run_scenario(scenario, options, view));
+}
+
 ExitCode analyze_command(const fs::path& run, const AnalyzeOptions& options) {
   const fs::path dir = log::run_dir_of(log::resolve_log_path(run));
   const judge::Judgement judgement = judge::judge_log(

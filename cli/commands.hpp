@@ -27,6 +27,16 @@ ExitCode run_command(const std::vector<std::string>& command,
                      const scenarios::SessionOptions& options, bool quiet);
 ExitCode scenario_command(const std::filesystem::path& file,
                           const scenarios::SessionOptions& options, bool quiet);
+/// `soak run --locust FILE ...`: a team's Locust file as the load of a scenario (replacing the
+/// scenario's own load) or of a command line (then base_url is the target's URL).
+struct LocustFlags {
+  std::string file, base_url, shape, ready;
+  std::optional<int> users;
+  std::optional<double> spawn_rate;
+};
+ExitCode locust_command(const std::filesystem::path& scenario_file,
+                        const std::vector<std::string>& command, const LocustFlags& locust,
+                        const scenarios::SessionOptions& options, bool quiet);
 ExitCode analyze_command(const std::filesystem::path& run, const AnalyzeOptions& options);
 /// Renders the HTML report of a run (to DIR/report.html unless `out` is given).
 ExitCode report_command(const std::filesystem::path& run,

@@ -51,6 +51,7 @@ struct Flags {
   std::string full_rate_for = "1h";    ///< --full-rate-for D|all
   std::string segment_size = "64MiB";  ///< --segment-size SIZE
   bool quiet = false;
+  soak::cli::LocustFlags locust;
 };
 
 void add_judge_flags(CLI::App& cmd, Flags& flags) {
@@ -315,6 +316,19 @@ void define_commands(Parsed& p) {
   add_sampling_flags(*p.run, p.flags);
   p.run->add_flag("--keep-running", p.flags.keep_running,
                   "leave the launched target running when the run ends");
+  p.run->add_option("--locust", p.flags.locust.file,
+                    "a Locust file as the load (headless, its stats read into the log and "
+                    "verdict.json's load); with a scenario it replaces the scenario's load");
+  p.run->add_option("--base-url", p.flags.locust.base_url,
+                    "with --locust and '-- CMD': the target's URL (http://127.0.0.1:PORT)");
+  p.run->add_option("--users", p.flags.locust.users, "with --locust: users (Locust's -u)");
+  p.run->add_option("--spawn-rate", p.flags.locust.spawn_rate,
+                    "with --locust: users started a second (Locust's -r)");
+  p.run->add_option("--shape", p.flags.locust.shape,
+                    "with --locust: the LoadTestShape class of the file to run");
+  p.run->add_option("--ready", p.flags.locust.ready,
+                    "with --locust and '-- CMD': a path that answers 2xx once the target is "
+                    "ready (/health); the load starts then");
 
   p.analyze = p.app.add_subcommand("analyze",
                                    "(re)analyze a recorded run: a run directory or a samples log");
@@ -389,6 +403,13 @@ ExitCode dispatch(const Parsed& p, const std::vector<std::string>& command) {
   if (p.run->parsed()) {
     if (!command.empty() && !p.path.empty()) {
       throw UsageError("give either a scenario file or '-- CMD', not both");
+    }
+    if (!f.locust.file.empty()) {
+      return soak::cli::locust_command(p.path, command, f.locust, to_session(f, *p.run), f.quiet);
+    }
+    if (!f.locust.base_url.empty() || !f.locust.shape.empty() || f.locust.users ||
+        f.locust.spawn_rate || !f.locust.ready.empty()) {
+      throw UsageError("--base-url, --users, --spawn-rate, --shape and --ready go with --locust");
     }
     if (!command.empty()) return soak::cli::run_command(command, to_session(f, *p.run), f.quiet);
     if (p.path.empty()) {

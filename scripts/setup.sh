@@ -14,6 +14,10 @@ packages=(
   chromium
 )
 
+# python3-locust: only the tests (tests/external_load_test.cpp) and users who bring their own
+# Locust load need it; soak itself never does. `setup.sh locust` installs just that.
+if [ "${1:-}" = "locust" ]; then packages=(python3-locust); else packages+=(python3-locust); fi
+
 # `setup.sh bench` also installs what the benchmarks compare against.
 if [ "${1:-}" = "bench" ]; then packages+=(nginx-light wrk); fi
 

@@ -649,6 +649,26 @@ void add_target_check(const RunInput& input, Verdict& verdict) {
   verdict.checks.push_back(std::move(c));
 }
 
+/// load_alive: a run whose external load died cannot pass (its memory was not seen under the
+/// load it was meant to carry); a leak found still fails. measured is the time under load (s).
+void add_load_check(const RunInput& input, Verdict& verdict) {
+  if (!input.load_end) return;
+  const LoadEnd& end = *input.load_end;
+  Check c;
+  c.name = "load_alive";
+  c.quantity = Quantity::seconds;
+  c.measured = end.ended ? std::min(end.at_s, input.duration_s) : input.duration_s;
+  c.target = input.planned_duration_s ? *input.planned_duration_s : input.duration_s;
+  c.figures.planned_s = c.target;
+  if (end.failed) {
+    c.status = CheckStatus::inconclusive;
+    c.code = CheckCode::load_died;
+  } else {
+    c.code = end.ended ? CheckCode::load_finished : CheckCode::load_ran_to_end;
+  }
+  verdict.checks.push_back(std::move(c));
+}
+
 void decide(bool judged, Verdict& verdict) {
   bool any_fail = false, any_inconclusive = !judged;
   for (const auto& c : verdict.checks) {
@@ -763,6 +783,12 @@ const char* to_string(CheckCode code) {
       return "died";
     case CheckCode::ended_early:
       return "ended_early";
+    case CheckCode::load_ran_to_end:
+      return "load_ran_to_end";
+    case CheckCode::load_finished:
+      return "load_finished";
+    case CheckCode::load_died:
+      return "load_died";
     case CheckCode::vanished:
       return "vanished";
   }
@@ -844,6 +870,7 @@ Verdict analyze(const RunInput& input, const Targets& targets) {
   add_slow_leaks(targets, verdict);
   add_gap_warning(verdict);
   add_target_check(input, verdict);
+  add_load_check(input, verdict);
   // An rss_bytes series that could not be classified (it was empty) judges nothing, but
   // today's inputs always carry points; only a missing RSS forces inconclusive.
   decide(judged || rss != nullptr, verdict);

@@ -238,6 +238,22 @@ std::optional<analysis::TargetEnd> target_end_of(const log::RunLog& log) {
   return end;
 }
 
+/// How the run's external load ended, from its events; nullopt when it had none.
+std::optional<analysis::LoadEnd> load_end_of(const log::RunLog& log) {
+  std::optional<analysis::LoadEnd> end;
+  for (const auto& e : log.events) {
+    if (!e.process.empty()) continue;
+    if (e.kind == log::event::load_started) end.emplace();
+    const bool failed = e.kind == log::event::load_failed;
+    if (end && !end->ended && (failed || e.kind == log::event::load_ended)) {
+      end->ended = true;
+      end->failed = failed;
+      end->at_s = e.t;
+    }
+  }
+  return end;
+}
+
 /// verdict.json's `load`: the figures the run's last load_summary event recorded (the driver's
 /// cumulative histograms); null for a run without load or a log from before they were recorded.
 nlohmann::ordered_json load_of(const log::RunLog& log) {
@@ -255,6 +271,7 @@ analysis::RunInput input_from_log(const log::RunLog& log) {
   analysis::RunInput input = input_of(log, log.series, log.samples, log.first_t, log.last_t, {});
   const log::HeaderFields header = log::read_header(log.header);
   input.target_end = target_end_of(log);
+  input.load_end = load_end_of(log);
   input.planned_duration_s = header.planned_duration_s;
   if (header.interval_s > 0) input.interval_s = header.interval_s;
   return input;

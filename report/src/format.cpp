@@ -411,7 +411,22 @@ std::string load_row(const std::string& name, const nlohmann::ordered_json& f) {
 
 nlohmann::ordered_json load_to_json(const nlohmann::json& recorded) {
   if (!recorded.is_object()) return nullptr;
+  // An external load: where its figures came from, how long the run was under it, its end.
+  nlohmann::ordered_json external = nlohmann::ordered_json::object();
+  if (const auto it = recorded.find("source"); it != recorded.end() && it->is_string()) {
+    external["source"] = *it;
+    external.update(numbers_of(recorded, {"under_load_s", "under_load_share"}));
+    if (const auto e = recorded.find("exit"); e != recorded.end() && e->is_object()) {
+      nlohmann::ordered_json exit = numbers_of(*e, {"code", "signal"});
+      for (const char* key : {"stopped_by_soak", "failed"})
+        if (const auto b = e->find(key); b != e->end() && b->is_boolean()) exit[key] = *b;
+      if (const auto d = e->find("detail"); d != e->end() && d->is_string()) exit["detail"] = *d;
+      external["exit"] = std::move(exit);
+    }
+    if (!recorded.contains("requests")) return external;  // a command: no request figures
+  }
   nlohmann::ordered_json out = request_figures_of(recorded);
+  out.update(external);
   nlohmann::ordered_json by_request = nlohmann::ordered_json::object();
   if (const auto it = recorded.find("by_request"); it != recorded.end() && it->is_object()) {
     for (const auto& [name, figures] : it->items()) by_request[name] = request_figures_of(figures);
@@ -429,6 +444,13 @@ std::string load_to_text(const nlohmann::ordered_json& load) {
   if (!load.is_object()) return {};
   char line[256];
   std::string out;
+  if (const auto it = load.find("source"); it != load.end() && it->is_string()) {
+    std::snprintf(line, sizeof line, "load: %s, under load %.1f s (%.0f %% of the run)\n",
+                  escape_terminal(it->get<std::string>()).c_str(), number_at(load, "under_load_s"),
+                  number_at(load, "under_load_share") * 100);
+    out += line;
+    if (!load.contains("requests")) return out;
+  }
   std::snprintf(line, sizeof line, "load: %.0f requests in %.1f s, %.1f/s, %.2f %% errors",
                 number_at(load, "requests"), number_at(load, "duration_s"), number_at(load, "rps"),
                 number_at(load, "error_rate") * 100);

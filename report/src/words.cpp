@@ -309,6 +309,34 @@ CheckWords target_words(const Check& c) {
   return w;
 }
 
+/// load_alive: how long the run was under its external load, and what became of the load.
+CheckWords load_words(const Check& c) {
+  CheckWords w;
+  const double under = c.measured.value_or(0);
+  const double planned = c.target.value_or(0);
+  const std::string share =
+      planned > 0 ? printf_string(" (%.0f%% of the run)", 100 * std::min(1.0, under / planned))
+                  : "";
+  w.limit = "the load alive until it ends by itself or the run ends";
+  w.target = "alive";
+  w.measured = "under load " + run_length(under) + share;
+  switch (c.code) {
+    case CheckCode::load_died:
+      w.detail = "the load died after " + run_length(under) + " of the planned " +
+                 run_length(planned) + share +
+                 " (see the load_failed event and load.log), so this run cannot pass";
+      break;
+    case CheckCode::load_finished:
+      w.detail = "the load ended by itself (code 0) after " + run_length(under) + share +
+                 "; sampling went on without load";
+      break;
+    default:
+      w.detail = "the load ran until the run ended, " + run_length(under) + share;
+      break;
+  }
+  return w;
+}
+
 }  // namespace
 
 Units units_of(const analysis::Verdict& verdict) {
@@ -338,7 +366,7 @@ CheckWords describe_check(const Check& c, const Units& units) {
     case Quantity::count:
       return no_leak_words(c);
     case Quantity::seconds:
-      return target_words(c);
+      return c.name == "load_alive" ? load_words(c) : target_words(c);
   }
   return {};
 }

@@ -1,10 +1,14 @@
 #include "soak/scenarios/scenario.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -13,6 +17,8 @@
 #include "soak/scenarios/gc_checkpoint.hpp"
 
 namespace soak::scenarios {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -512,6 +518,10 @@ class ScenarioParser {
 
   void parse_load(const nlohmann::json& load) {
     const std::string path = "$.load";
+    if (load.is_object() &&
+        (load.contains("command") || load.contains("locust") || load.contains("wrk"))) {
+      return parse_external_load(load);
+    }
     c_.only(load, path,
             {"model", "connections", "timeout", "think_time", "shape", "requests", "jobs"});
     sc_.model = c_.string(load, path, "model", false).value_or(sc_.model);
@@ -537,6 +547,98 @@ class ScenarioParser {
     check_closed_levels();
     check_open_rates();
     check_weights();
+  }
+
+  /// "command", "locust" or "wrk": exactly one, and the program it needs is installed now,
+  /// before the target starts.
+  void parse_external_load(const nlohmann::json& load) {
+    const std::string path = "$.load";
+    const int given = static_cast<int>(load.contains("command")) +
+                      static_cast<int>(load.contains("locust")) +
+                      static_cast<int>(load.contains("wrk"));
+    if (given > 1) {
+      c_.errors.push_back(path + ": give one of \"command\", \"locust\" or \"wrk\", not several");
+      return;
+    }
+    ExternalLoad x;
+    if (load.contains("command")) {
+      c_.only(load, path, {"command", "stop_grace"});
+      parse_load_command(load["command"], x);
+    } else if (load.contains("locust")) {
+      c_.only(load, path, {"locust", "users", "spawn_rate", "shape", "tags", "stop_grace"});
+      parse_locust(load, x);
+    } else {
+      c_.only(load, path, {"wrk", "stop_grace"});
+      parse_wrk(load["wrk"], x);
+    }
+    x.stop_grace_s = c_.duration(load, path, "stop_grace", false).value_or(x.stop_grace_s);
+    sc_.external_load = std::move(x);
+    sc_.stages.clear();
+  }
+
+  void parse_load_command(const nlohmann::json& cmd, ExternalLoad& x) {
+    x.kind = ExternalLoad::Kind::command;
+    if (!cmd.is_array() || cmd.empty() ||
+        !std::all_of(cmd.begin(), cmd.end(), [](const auto& a) { return a.is_string(); })) {
+      return c_.fail("$.load.command", "a non-empty list of strings", &cmd);
+    }
+    for (const auto& a : cmd) x.command.push_back(a.get<std::string>());
+    std::string& program = x.command[0];
+    if (program.find('/') != std::string::npos && program.front() != '/') {
+      program = (base_dir_ / program).lexically_normal().string();
+    }
+    if (!find_program(program)) {
+      c_.errors.push_back("$.load.command: no program " + shown(program) +
+                          " (not in PATH, or not executable)");
+    }
+  }
+
+  void parse_locust(const nlohmann::json& load, ExternalLoad& x) {
+    const std::string path = "$.load";
+    x.kind = ExternalLoad::Kind::locust;
+    const auto file = c_.string(load, path, "locust", true);
+    std::optional<int> users;
+    if (const auto u = c_.number(load, path, "users", false, 1, kMaxConnections)) {
+      users = static_cast<int>(*u);
+    }
+    const auto rate = c_.number(load, path, "spawn_rate", false, 0.001, kMaxConnections);
+    const auto shape = c_.string(load, path, "shape", false);
+    std::vector<std::string> tags;
+    c_.strings(load, path, "tags", "a list of Locust tags (strings)", "a string", tags);
+    if (!file) return;
+    try {
+      x = locust_load(base_dir_ / *file, users, rate, shape.value_or(""), sc_.file.string());
+    } catch (const ScenarioError& e) {
+      for (const auto& line : e.errors()) c_.errors.push_back("$.load.locust: " + line);
+    }
+    x.tags = std::move(tags);
+  }
+
+  void parse_wrk(const nlohmann::json& wrk, ExternalLoad& x) {
+    const std::string p = "$.load.wrk";
+    x.kind = ExternalLoad::Kind::wrk;
+    if (!wrk.is_object()) {
+      return c_.fail(p, "an object (\"threads\", \"connections\", \"duration\", \"script\")", &wrk);
+    }
+    c_.only(wrk, p, {"threads", "connections", "duration", "script", "path"});
+    x.threads = static_cast<int>(c_.number(wrk, p, "threads", false, 1, 1024).value_or(x.threads));
+    x.connections = static_cast<int>(
+        c_.number(wrk, p, "connections", false, 1, kMaxConnections).value_or(x.connections));
+    x.duration_s = c_.duration(wrk, p, "duration", false);
+    x.path = c_.string(wrk, p, "path", false).value_or(x.path);
+    if (x.path.empty() || x.path.front() != '/')
+      c_.fail(p + ".path", "a path starting with /", &wrk["path"]);
+    if (const auto script = c_.string(wrk, p, "script", false)) {
+      x.script = fs::absolute(base_dir_ / *script).lexically_normal();
+      if (!fs::is_regular_file(*x.script)) {
+        c_.errors.push_back(p + ".script: cannot read " + x.script->string());
+      }
+    }
+    if (!find_program("wrk")) {
+      c_.errors.push_back(p +
+                          ": the wrk program is not installed; install Debian's package wrk "
+                          "(apt-get install wrk)");
+    }
   }
 
   void check_open_rates() {
@@ -710,6 +812,68 @@ std::optional<std::vector<Stage>> preset_shape(const std::string& name, double l
     return s;
   }
   return std::nullopt;
+}
+
+const char* to_string(ExternalLoad::Kind kind) {
+  switch (kind) {
+    case ExternalLoad::Kind::command:
+      return "command";
+    case ExternalLoad::Kind::locust:
+      return "locust";
+    case ExternalLoad::Kind::wrk:
+      return "wrk";
+  }
+  return "command";
+}
+
+std::optional<fs::path> find_program(const std::string& program) {
+  if (program.empty()) return std::nullopt;
+  auto usable = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (program.find('/') != std::string::npos) {
+    return usable(program) ? std::optional<fs::path>(program) : std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+    if (usable(candidate)) return candidate;
+    if (colon == std::string_view::npos) return std::nullopt;
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+ExternalLoad locust_load(const fs::path& locustfile, std::optional<int> users,
+                         std::optional<double> spawn_rate, const std::string& shape,
+                         const std::string& origin) {
+  ExternalLoad x;
+  x.kind = ExternalLoad::Kind::locust;
+  x.locustfile = fs::absolute(locustfile).lexically_normal();
+  x.users = users;
+  x.spawn_rate = spawn_rate;
+  x.shape = shape;
+  std::vector<std::string> errors;
+  std::error_code ec;
+  if (!fs::is_regular_file(x.locustfile, ec)) {
+    errors.push_back("no Locust file " + x.locustfile.string());
+  }
+  const bool identifier =
+      std::all_of(
+          shape.begin(), shape.end(),
+          [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; }) &&
+      (shape.empty() || !std::isdigit(static_cast<unsigned char>(shape.front())));
+  if (!identifier) errors.push_back("shape " + shape + " is not a Python class name");
+  if (!find_program("locust")) {
+    errors.push_back(
+        "the locust program is not installed; install Debian's package python3-locust "
+        "(apt-get install python3-locust)");
+  }
+  if (!errors.empty()) throw ScenarioError(origin, errors);
+  return x;
 }
 
 double Scenario::total_duration() const {

@@ -30,6 +30,7 @@
 #include "soak/sampler/process.hpp"
 #include "soak/sampler/stop_signals.hpp"
 #include "soak/scenarios/driver.hpp"
+#include "soak/scenarios/external_load.hpp"
 #include "soak/scenarios/gc_checkpoint.hpp"
 #include "soak/scenarios/runner.hpp"
 #include "soak/scenarios/scenario.hpp"
@@ -638,6 +639,50 @@ struct Load {
   }
 };
 
+/// An external load (load.command, load.locust, load.wrk) as a session companion: launched
+/// when sampling begins (the target is ready), a source on the sampling clock, and stopped
+/// after the sampling ended, when its final figures are read.
+struct External {
+  External(const Scenario& s, std::string url, fs::path run_dir, log::SampleWriter& w)
+      : scenario(s), base_url(std::move(url)), dir(std::move(run_dir)), writer(w) {}
+  const Scenario& scenario;
+  std::string base_url;
+  fs::path dir;
+  log::SampleWriter& writer;
+  std::unique_ptr<ExternalLoadRun> run;
+
+  bool active() const { return scenario.external_load.has_value(); }
+  LoadHooks hooks(double planned_s) {
+    if (!active()) return {};
+    return {[this, planned_s](boost::asio::io_context&, sampler::Sampler& s) {
+              run = std::make_unique<ExternalLoadRun>(*scenario.external_load, base_url, dir,
+                                                      planned_s);
+              writer.event(0.0, log::event::load_started,
+                           std::string("the load (") + to_string(scenario.external_load->kind) +
+                               ") started; its output: " + (dir / kLoadOutputFile).string());
+              s.add_source(*run);
+            },
+            {},
+            [](const std::vector<std::pair<std::string, double>>& metrics) {
+              LoadReading r;
+              for (const auto& [name, value] : metrics) {
+                if (name == log::metric::load_rps) {
+                  r.measured = true;
+                  r.answered_rps = r.sent_rps = value;
+                }
+                if (name == log::metric::load_p95_ms) r.p95_ms = value;
+              }
+              return r;
+            }};
+  }
+  /// The load_summary event, once sampling has ended.
+  void finish(double run_s) {
+    if (!run) return;
+    const nlohmann::ordered_json figures = run->finish(run_s);
+    writer.event(run_s, log::event::load_summary, run->sentence(), {{"load", figures}});
+  }
+};
+
 }  // namespace
 
 SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given,
@@ -675,9 +720,13 @@ SessionResult run_scenario(const Scenario& scenario, const SessionOptions& given
   log::SampleWriter writer(result.dir / log::samples_file, header, options.log_segments);
   view.note("scenario " + scenario.name + " against " + probes::redact_urls(base_url) + " (pid " +
             std::to_string(pid) + "); writing " + result.dir.string());
+  External external(scenario, base_url, result.dir, writer);
   Session session(std::move(reader), writer, options, view, std::move(exporter));
-  result.reason = session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
-                              launched ? &*launched : nullptr, load.hooks());
+  result.reason =
+      session.run("scenario " + scenario.name + " (pid " + std::to_string(pid) + ")",
+                  launched ? &*launched : nullptr,
+                  external.active() ? external.hooks(scenario.duration_s) : load.hooks());
+  external.finish(session.seconds_since_start());
   if (load.active()) {
     writer.event(session.seconds_since_start(), log::event::load_summary,
                  load_sentence(load.totals), {{"load", load_figures(load.totals)}});

@@ -59,6 +59,13 @@ struct TargetEnd {
   bool oom_killed = false;  ///< the kernel's OOM killer ended it (the cgroup's oom_kill rose)
 };
 
+/// How an external load (a command, Locust, wrk) ran, for the load_alive check.
+struct LoadEnd {
+  bool ended = false;   ///< it ended before the run did
+  bool failed = false;  ///< ...with a non-zero code or a signal (load_failed)
+  double at_s = 0;      ///< when it ended
+};
+
 /// One process's (or one series') data, the same from every front-end: a run log, a
 /// Prometheus query, an imported file.
 struct RunInput {
@@ -84,6 +91,8 @@ struct RunInput {
   /// ended, and how long it was meant to run (absent: until the target ends).
   std::optional<TargetEnd> target_end;
   std::optional<double> planned_duration_s;
+  /// A run whose load was an external program: how that ended (absent: soak's own load or none).
+  std::optional<LoadEnd> load_end;
   double interval_s = 1;  ///< the sampling interval: how late soak may see an exit
 };
 
@@ -155,6 +164,10 @@ enum class CheckCode {
   died,            ///< it ended with a non-zero code or by a signal (or the OOM killer): fail
   ended_early,     ///< code 0 before the planned end: it did not run the soak: inconclusive
   vanished,        ///< an attached target gone before the planned end, status unseen
+  // An external load's fate (load_alive).
+  load_ran_to_end,  ///< the load ran until the run ended
+  load_finished,    ///< it ended by itself with code 0; sampling went on without load: pass
+  load_died,        ///< it died (non-zero code, signal): the run cannot pass: inconclusive
 };
 /// A stable identifier ("grows_over_target", ...), for JSON and tests.
 const char* to_string(CheckCode code);

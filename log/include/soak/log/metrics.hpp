@@ -51,6 +51,11 @@ inline constexpr std::string_view load_in_flight = "load.in_flight";
 inline constexpr std::string_view load_jobs_done = "load.jobs_done";
 inline constexpr std::string_view load_jobs_failed = "load.jobs_failed";
 inline constexpr std::string_view load_job_s = "load.job_s";  ///< mean duration of jobs ended
+/// An external load's figures (Locust, wrk): users running, failures a second, and per
+/// endpoint load.request.<name>.{rps,failures_rps,p50_ms,p95_ms,p99_ms}.
+inline constexpr std::string_view load_users = "load.users";
+inline constexpr std::string_view load_failures_rps = "load.failures_rps";
+inline constexpr std::string_view load_request_prefix = "load.request.";
 inline constexpr std::string_view cgroup_memory_bytes = "cgroup.memory_bytes";
 inline constexpr std::string_view cgroup_limit_bytes = "cgroup.limit_bytes";
 inline constexpr std::string_view cgroup_anon_bytes = "cgroup.anon_bytes";
@@ -79,6 +84,13 @@ inline constexpr std::string_view run_ended = "run_ended";
 inline constexpr std::string_view job_finished = "job_finished";
 inline constexpr std::string_view job_failed = "job_failed";
 inline constexpr std::string_view load_summary = "load_summary";
+/// An external load (load.command, load.locust, load.wrk) started: detail says which.
+inline constexpr std::string_view load_started = "load_started";
+/// An external load that ended by itself with code 0 before the run did: sampling goes on.
+inline constexpr std::string_view load_ended = "load_ended";
+/// An external load that died (a non-zero code, a signal): a run that found nothing is
+/// inconclusive.
+inline constexpr std::string_view load_failed = "load_failed";
 /// A forced collection ran: detail names the action; fields `action`, `duration_s` (how long
 /// the action took: the pause it asked for).
 inline constexpr std::string_view gc_checkpoint = "gc_checkpoint";

@@ -71,6 +71,29 @@ struct Stage {
   double level = 0;  ///< requests/s (open model) or concurrent users / jobs (closed model)
 };
 
+/// A load soak does not drive itself ("load": {"command" | "locust" | "wrk": ...}): started once
+/// the target is ready, with SOAK_BASE_URL in its environment and ${base_url} replaced in its
+/// arguments; stopped at the end (SIGINT, then SIGTERM, then SIGKILL, each after stop_grace_s).
+struct ExternalLoad {
+  enum class Kind { command, locust, wrk };
+  Kind kind = Kind::command;
+  std::vector<std::string> command;  ///< command: the argv (argv[0] looked up in PATH)
+  // locust
+  std::filesystem::path locustfile;  ///< made relative to the scenario's folder
+  std::optional<int> users;          ///< -u; Locust ignores it when the file has a shape
+  std::optional<double> spawn_rate;  ///< -r, users started per second
+  std::string shape;                 ///< the LoadTestShape class to run; empty: Locust's pick
+  std::vector<std::string> tags;     ///< --tags
+  // wrk
+  int threads = 2;
+  int connections = 10;
+  std::optional<double> duration_s;             ///< wrk's -d; absent: the run's length and a margin
+  std::optional<std::filesystem::path> script;  ///< a wrk Lua script (-s)
+  std::string path = "/";                       ///< appended to the base URL
+  double stop_grace_s = 10;  ///< between SIGINT, SIGTERM and SIGKILL at the end of the run
+};
+const char* to_string(ExternalLoad::Kind kind);
+
 struct Limits {
   std::optional<double> error_rate;  ///< fraction, e.g. 0.05
   std::optional<double> p95_s;
@@ -107,6 +130,8 @@ struct Scenario {
   std::vector<Stage> stages;  ///< the load shape, expanded; empty when there is no load
   std::vector<RequestSpec> requests;
   std::optional<JobSpec> jobs;
+  /// load.command, load.locust or load.wrk: then requests and jobs are empty.
+  std::optional<ExternalLoad> external_load;
   Limits limits;
   // judgement
   /// A targets document (as for --targets), merged from "targets", "targets_file" and
@@ -126,6 +151,17 @@ Scenario parse_scenario(const nlohmann::json& document, const std::filesystem::p
 /// error).
 Scenario load_scenario(const std::filesystem::path& file,
                        std::optional<std::chrono::nanoseconds> duration = std::nullopt);
+
+/// `soak run --locust FILE`: a Locust load for a scenario or a command line, validated as
+/// load.locust is (the file exists, Debian's python3-locust is installed). Throws ScenarioError
+/// naming `origin` (the scenario file or "--locust").
+ExternalLoad locust_load(const std::filesystem::path& locustfile, std::optional<int> users,
+                         std::optional<double> spawn_rate, const std::string& shape,
+                         const std::string& origin);
+
+/// The full path of `program` (looked up in PATH unless it has a '/'); nullopt when there is
+/// no such executable.
+std::optional<std::filesystem::path> find_program(const std::string& program);
 
 /// The named load shapes of the seed documents, as stages scaled to `level` (rate or users)
 /// and `duration_s`: smoke, baseline, load, stress, spike, endurance, soak, ramp. nullopt for
