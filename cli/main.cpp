@@ -230,6 +230,9 @@ soak::scenarios::SessionOptions to_session(const Flags& flags, const CLI::App& c
   return options;
 }
 
+/// The last second of the year 9999: the latest --end a time stamp can show.
+constexpr double kMaxEndUnixS = 253402300799;
+
 soak::cli::FleetOptions to_fleet(const Flags& flags) {
   soak::cli::FleetOptions fleet;
   fleet.prometheus_url = flags.prometheus;
@@ -242,9 +245,12 @@ soak::cli::FleetOptions to_fleet(const Flags& flags) {
   if (!flags.end.empty()) {
     char* rest = nullptr;
     const double end = std::strtod(flags.end.c_str(), &rest);
-    if (rest == flags.end.c_str() || *rest != '\0' || !(end > 0)) {
-      throw UsageError("--end: expected a Unix time in seconds (e.g. 1764633600), got '" +
-                       flags.end + "'");
+    // Up to the year 9999 (strtod reads "inf" and "1e300", which no time stamp shows).
+    if (rest == flags.end.c_str() || *rest != '\0' || !(end > 0 && end <= kMaxEndUnixS)) {
+      throw UsageError(
+          "--end: expected a Unix time in seconds from 1 to 253402300799 (the year 9999; e.g. "
+          "1764633600), got '" +
+          flags.end + "'");
     }
     fleet.end_unix_s = end;
   }

@@ -1,11 +1,13 @@
 // The import formats: byte 0 picks the format (of the six), byte 1 the CSV options (time
 // format, a time column, a metric mapping); the rest is the file. ImportError is the documented
-// refusal; a recording that parses keeps one value per time stamp in every column.
+// refusal; a recording that parses keeps one value per time stamp in every column, and its
+// start reads as ISO 8601.
 #include <cstdlib>
 #include <string>
 
 #include "fuzz_input.hpp"
 #include "soak/importers/recording.hpp"
+#include "soak/log/header.hpp"
 
 namespace importers = soak::importers;
 
@@ -38,6 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (values.size() != process.t.size()) std::abort();
       }
     }
+    // import_file writes the start into the header as ISO 8601 (a huge stamp must not be cast).
+    if (recording.start_unix_s) (void)soak::log::utc_iso(*recording.start_unix_s);
   } catch (const importers::ImportError&) {
   }
   return 0;

@@ -2,9 +2,11 @@
 // /proc/PID/stat, a children file's PID list, a statm-like pair of numbers, a cgroup value file,
 // a memory.stat field (the key is the text's first word), /proc/PID/smaps, /proc/PID/cgroup,
 // memory.events' oom_kill count, /proc/PID/smaps_rollup. None throws: bad
-// text is "not read" (false, nullopt, no entry).
+// text is "not read" (false, nullopt, no entry); a value read is a number the sampler can
+// cast (a cgroup limit) or sort (an smaps region's size).
 #include "linux/procfs.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <vector>
 
@@ -35,7 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 3: {
-      (void)detail::parse_cgroup_value(text);
+      // CgroupSource's first event shows the limit as a whole number of bytes.
+      if (const auto value = detail::parse_cgroup_value(text)) {
+        (void)static_cast<long long>(*value);
+      }
       break;
     }
     case 4:
@@ -51,7 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)detail::parse_smaps_rollup(text);
       break;
     default:
-      (void)detail::reduce_smaps(text);
+      // SmapsSource sorts the regions by size: a NaN would break its order.
+      for (const auto& [region, bytes] : detail::reduce_smaps(text)) {
+        if (std::isnan(bytes)) std::abort();
+      }
   }
   return 0;
 }

@@ -144,6 +144,20 @@ TEST_CASE("Hamed-Rao widens the trend test on autocorrelated noise, not on white
   CHECK(r.correction > 5);    // AR(1) 0.95: (1+phi)/(1-phi) = 39 in theory, fewer lags significant
 }
 
+TEST_CASE("a series whose span overflows a double is too short to judge, never binned") {
+  // t from -1e308 to 1e308: the span is inf, the bin width inf, the last point's bin NaN, which
+  // was cast to size_t (UB) in bin_median and in sets_robust_high.
+  std::vector<double> t, y;
+  const int n = 600;
+  for (int i = 0; i < n; ++i) {
+    t.push_back(i == 0 ? -1e308 : i == n - 1 ? 1e308 : (i - n / 2) * 1e300);
+    y.push_back(1e6 + i * 1000.0);
+  }
+  const SeriesAnalysis a = classify_series(t, y, ClassifyOptions{});
+  CHECK(a.reason.code == ReasonCode::too_short);
+  CHECK(a.classification == Classification::insufficient);
+}
+
 TEST_CASE("integer series: a staircase of new fds is a leak, a pool that filled once is not") {
   std::vector<double> t, leak, pool;
   for (int i = 0; i <= 1800; ++i) {

@@ -183,3 +183,16 @@ TEST_CASE("a log of several processes is judged process by process") {
   CHECK(verdicts["worker"] == "fail");
   CHECK(verdicts["cache"] == "pass");
 }
+
+TEST_CASE("--end past the year 9999 is a usage error, before any query is sent") {
+  // strtod reads "inf" and "1e300": the start was then cast to time_t for its ISO 8601 form.
+  for (const char* end : {"inf", "1e300", "253402300800", "nan", "0"}) {
+    INFO(end);
+    const SoakResult r = run_soak({"analyze", "--prometheus", "http://127.0.0.1:1", "--query",
+                                   "process_resident_memory_bytes", "--end", end});
+    CHECK(r.exit_code == 3);
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK_THAT(r.err, Catch::Contains("--end: expected a Unix time in seconds from 1 to "
+                                      "253402300799 (the year 9999"));
+  }
+}

@@ -9,6 +9,7 @@
 #include "importers_support.hpp"
 #include "soak/importers/prometheus.hpp"
 #include "soak/importers/recording.hpp"
+#include "soak/log/header.hpp"
 
 using namespace soak::test;
 
@@ -428,4 +429,46 @@ TEST_CASE("bad Python-tool and Prometheus files give one line naming the line an
   const Imported vector =
       import_and_analyze("prometheus", fixture("prometheus-vector.json"), dir, {}, "vector");
   CHECK_THAT(vector.import.err, Catch::Contains("\"vector\" answer (an instant query"));
+}
+
+TEST_CASE("time stamps past the year 9999 are skipped lines, never a start time") {
+  TempDir dir;
+  // mprof: MEM 1 1e300 made the start 1e300, cast to time_t for the header's started_at.
+  std::string mprof = "MEM 1 1e300\nCHLD 5 1 -1\n";
+  for (int i = 0; i < 60; ++i) {
+    mprof += "MEM 40.0 " + std::to_string(1764000000.0 + i) + "\n";
+  }
+  write_text(dir / "huge.dat", mprof);
+  const Imported m = import_and_analyze("mprof", dir / "huge.dat", dir, {}, "mprof");
+  REQUIRE(m.import.exit_code == 0);
+  CHECK_THAT(m.import.err, Catch::Contains("2 lines that are not mprof samples were skipped"));
+  CHECK(m.header["started_at"] == "2025-11-24T16:00:00Z");
+  write_text(dir / "only.dat", "MEM 1 1e300\n");
+  const Imported only = import_and_analyze("mprof", dir / "only.dat", dir, {}, "only");
+  CHECK(only.import.exit_code == 3);
+  CHECK_THAT(only.import.err, Catch::Contains("only.dat:1:7: expected mprof's lines"));
+
+  // psrecord: elapsed rows 0 and 1e300 made the estimated start mtime - 1e300.
+  std::string ps = "# Elapsed time   CPU (%)     Real (MB)   Virtual (MB)\n";
+  ps += "       1e300        0.000       40.000      100.000\n";
+  for (int i = 0; i < 60; ++i) {
+    ps += "       " + std::to_string(i) + ".000        0.000       40.000      100.000\n";
+  }
+  write_text(dir / "huge.txt", ps);
+  const Imported p = import_and_analyze("psrecord", dir / "huge.txt", dir, {}, "psrecord");
+  REQUIRE(p.import.exit_code == 0);
+  CHECK(p.verdict["samples"] == 60);
+  CHECK(p.header["started_at"] != soak::log::kOutOfRangeTime);
+
+  // Prometheus: a point at 1e300 is a malformed point.
+  std::string values;
+  for (int i = 0; i < 60; ++i) values += "[" + std::to_string(1764000000 + 15 * i) + ",\"1\"],";
+  write_text(dir / "huge.json",
+             R"({"status":"success","data":{"resultType":"matrix","result":[)"
+             R"({"metric":{"__name__":"process_resident_memory_bytes"},"values":[)" +
+                 values + R"([1e300,"1"]]}]}})");
+  const Imported q = import_and_analyze("prometheus", dir / "huge.json", dir, {}, "prometheus");
+  REQUIRE(q.import.exit_code == 0);
+  CHECK_THAT(q.import.err, Catch::Contains("1 points that are not [time, \"value\"] were skipped"));
+  CHECK(q.header["started_at"] == "2025-11-24T16:00:00Z");
 }

@@ -124,6 +124,24 @@ TEST_CASE("bad CSV files give one line naming the problem and exit 3, and write 
   CHECK(lines_of(missing.import.err).size() == 1);
 }
 
+TEST_CASE("a CSV time stamp past the year 9999 is a bad time, never a start time") {
+  TempDir dir;
+  // 1e300 epoch seconds was the start, cast to time_t for the header's started_at.
+  std::string text = "t,rss\n1e300,5\n";
+  for (int i = 0; i < 60; ++i) text += std::to_string(1764000000 + i) + ",100\n";
+  write_text(dir / "huge.csv", text);
+  const Imported r = import_and_analyze("csv", dir / "huge.csv", dir, {"--time-format", "epoch-s"});
+  REQUIRE(r.import.exit_code == 0);
+  CHECK(r.header["started_at"] == "2025-11-24T16:00:00Z");
+  CHECK(r.verdict["samples"] == 60);
+  write_text(dir / "elapsed.csv", "t,rss\n0,5\n1e300,6\n1,7\n2,8\n");
+  const Imported e =
+      import_and_analyze("csv", dir / "elapsed.csv", dir, {"--time-format", "elapsed-s"}, "e");
+  REQUIRE(e.import.exit_code == 0);
+  CHECK(e.header["started_at"] != "out of range");
+  CHECK(e.verdict["samples"] == 3);
+}
+
 TEST_CASE("an import never overwrites a recorded run") {
   TempDir dir;
   write_text(dir / "a.csv", rss_csv(0, 3));

@@ -323,3 +323,35 @@ TEST_CASE("a dotnet-counters JSON value written as NaN is a missing value") {
   CHECK(r.import.err.find("1 events without a time stamp or a number") != std::string::npos);
   CHECK(classification(r.verdict, "rss_bytes") == "steady");
 }
+
+TEST_CASE("a dotnet-counters event whose provider, name or tags are not strings still imports") {
+  TempDir dir;
+  // nlohmann's value("provider", "") threw type_error on 1: "unexpected failure", exit 4.
+  std::string events;
+  for (int i = 0; i < 40; ++i) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "2026-01-01T00:%02d:%02dZ", i / 60, i % 60);
+    events += std::string(i ? "," : "") + R"({"timestamp":")" + stamp +
+              R"(","provider":1,"name":["x"],"tags":{"a":1},"value":)" + std::to_string(100 + i) +
+              "}";
+  }
+  write_text(dir / "typed.json", "{\"Events\":[" + events + "]}");
+  const Imported r = import_and_analyze("dotnet-counters", dir / "typed.json", dir);
+  INFO(r.import.err);
+  CHECK(r.import.exit_code != 4);
+  CHECK_THAT(r.import.err, !Catch::Contains("unexpected"));
+}
+
+TEST_CASE("a PDH time zone bias past a day is refused, naming the line and column") {
+  TempDir dir;
+  // (1e300) minutes put the start past any time_t: cast to one when the header was written.
+  write_text(dir / "bias.csv",
+             "\"(PDH-CSV 4.0) (x)(1e300)\",\"\\\\H\\Process(app)\\Private Bytes\"\r\n"
+             "\"12/01/2026 10:00:00.000\",\"1\"\r\n");
+  const Imported r = import_and_analyze("perfmon", dir / "bias.csv", dir);
+  CHECK(r.import.exit_code == 3);
+  CHECK(lines_of(r.import.err).size() == 1);
+  CHECK_THAT(r.import.err, Catch::Contains("bias.csv:1:1: expected a PDH time zone bias from "
+                                           "-1440 to 1440 minutes, found \"1e300\""));
+  CHECK_FALSE(fs::exists(r.run));
+}

@@ -108,6 +108,20 @@ TEST_CASE("an integer field its type cannot hold reads as not known") {
   CHECK(target_facts(fine).uid == 4294967295u);
 }
 
+TEST_CASE("utc_iso shows the years 0000 to 9999 and says 'out of range' for any other time") {
+  CHECK(utc_iso(0) == "1970-01-01T00:00:00Z");
+  CHECK(utc_iso(1764000000.75) == "2025-11-24T16:00:00Z");
+  CHECK(utc_iso(-0.5) == "1969-12-31T23:59:59Z");
+  CHECK(utc_iso(253402300799.5) == "9999-12-31T23:59:59Z");
+  CHECK(utc_iso(-62167219200) == "0000-01-01T00:00:00Z");
+  // An imported stamp of 1e300 was cast to time_t (UB); inf and NaN too.
+  for (const double t : {253402300800.0, -62167219201.0, 1e300, -1e300, double(INFINITY),
+                         -double(INFINITY), double(NAN)}) {
+    INFO(t);
+    CHECK(utc_iso(t) == kOutOfRangeTime);
+  }
+}
+
 TEST_CASE("a run directory that already holds a run is refused, so nothing is overwritten") {
   TempDir dir;
   const fs::path run = create_run_dir(dir.path() / "run", "server");

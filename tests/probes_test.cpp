@@ -101,6 +101,20 @@ TEST_CASE("random and truncated inputs never crash the parser") {
   }
 }
 
+TEST_CASE("a probe's back-off doubles up to a minute, from any interval without overflow") {
+  using namespace std::chrono;
+  CHECK(probe_backoff(1s, 1) == 1s);
+  CHECK(probe_backoff(1s, 3) == 4s);
+  CHECK(probe_backoff(1s, 7) == 60s);
+  CHECK(probe_backoff(10s, 2) == 20s);
+  CHECK(probe_backoff(10s, 30) == 60s);
+  // every=2000d (1.728e17 ns): x64 at the 7th failure overflowed int64 (UB); the longest
+  // interval parse_duration gives (1e18 ns) too.
+  CHECK(probe_backoff(hours(24 * 2000), 7) == 60s);
+  CHECK(probe_backoff(nanoseconds(1'000'000'000'000'000'000), 7) == 60s);
+  CHECK(probe_backoff(hours(24 * 2000), 1) == 60s);
+}
+
 TEST_CASE("probe specs parse, with presets, and bad ones say what to write") {
   const ProbeSpec json = parse_probe_spec(
       "json http://127.0.0.1:9/perf /heap/used as used, /jobs/running timeout=1s every=5s");

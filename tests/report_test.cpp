@@ -496,6 +496,40 @@ TEST_CASE("the load table keeps the recorded figures in order and says '-' for n
   CHECK(soak::report::load_to_text(nullptr).empty());
 }
 
+TEST_CASE("a load_summary whose by_request entries are not objects reads as figures of nothing") {
+  // value("latency_ms", ...) on 5 threw type_error 306: `soak analyze` ended "unexpected failure".
+  const auto recorded =
+      nlohmann::json::parse(R"({"requests": 2, "by_request": {"x": 5, "y": [1]}})");
+  nlohmann::ordered_json load;
+  REQUIRE_NOTHROW(load = soak::report::load_to_json(recorded));
+  CHECK(load["by_request"]["x"]["errors"] == nlohmann::ordered_json::object());
+  CHECK(load["by_request"]["y"]["latency_ms"].is_null());
+  CHECK(std::regex_search(soak::report::load_to_text(load), std::regex(R"(x +- +- +- +% +-)")));
+
+  TempDir dir;
+  const fs::path log = dir / "samples.ndjson";
+  {
+    std::ofstream out(log);
+    out << R"({"type":"header","format":"soak-samples","version":1,"started_at":"2026-12-02T00:00:00Z","interval_s":1.0,"target":{"pid":1,"name":"svc","cmdline":["svc"]}})"
+        << "\n";
+    for (int i = 0; i <= 30; ++i) {
+      out << "{\"type\":\"sample\",\"t\":" << i << ",\"rss_bytes\":50000000}\n";
+    }
+    out << R"({"type":"event","t":30,"kind":"load_summary","detail":"","load":{"by_request":{"x":5}}})"
+        << "\n";
+  }
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"analyze", log.string(), "--format", "json"},
+        std::vector<std::string>{"report", log.string(), "-o", (dir / "r.html").string()}}) {
+    INFO(args[0]);
+    const SoakResult r = run_soak(args);
+    INFO(r.err);
+    CHECK(r.exit_code >= 0);
+    CHECK(r.exit_code <= 2);
+    CHECK_THAT(r.err, !Catch::Contains("unexpected"));
+  }
+}
+
 TEST_CASE("a growing cgroup is shown as the cgroup's, not warned about as the target's leak") {
   // Ten minutes at 1 s: the target's RSS flat (with noise), its cgroup growing 2 MB/min (under
   // the 5 MB/min target: a slow leak warning, were it the target's).

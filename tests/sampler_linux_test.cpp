@@ -146,6 +146,15 @@ TEST_CASE("a mapping header without fields is an anonymous region, read within i
   CHECK(regions == std::map<std::string, double>{{"anonymous", 12 * 1024}});
 }
 
+// Rss was read as a double: "nan" and "inf" were sizes, and a NaN broke the sort of the regions
+// by size (no strict weak order).
+TEST_CASE("an smaps Rss that is not a whole number of kB is not counted") {
+  const auto regions =
+      reduce_smaps("ffff-\nRss: nan kB\n1-2\nRss: inf kB\n3-4\nRss: -8 kB\n5-6\nRss: 8 kB\n");
+  REQUIRE(regions.size() == 1);
+  CHECK(regions.at("anonymous") == 8 * 1024);
+}
+
 TEST_CASE("smaps text reduces to regions: heap, stack, anonymous, shared, files") {
   const std::string smaps =
       "55d4c0a00000-55d4c0a21000 rw-p 00000000 00:00 0                          [heap]\n"
@@ -262,6 +271,11 @@ TEST_CASE("cgroup v1 memory files are read, and v1's huge no-limit value is no l
   CHECK_FALSE(parse_cgroup_value("max\n").has_value());
   CHECK_FALSE(parse_cgroup_value("12x").has_value());
   CHECK_FALSE(parse_cgroup_value("").has_value());
+  // from_chars reads these as doubles; no count of bytes, and the limit's event cast them.
+  for (const char* not_bytes : {"nan", "-nan", "inf", "-1e300", "-1"}) {
+    INFO(not_bytes);
+    CHECK_FALSE(parse_cgroup_value(not_bytes).has_value());
+  }
   CHECK(parse_cgroup_stat_field("anon_thp 5\nanon 7\n", "anon") == 7.0);
   CHECK_FALSE(parse_cgroup_stat_field("file 1\n", "anon").has_value());
 }

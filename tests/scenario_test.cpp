@@ -999,3 +999,167 @@ TEST_CASE("a live log binned past its capacity judges as the same file read with
   const soak::analysis::Targets targets = soak::judge::load_targets({}, live.header);
   check_same_verdict(soak::judge::interim(live, targets), soak::judge::interim(file, targets));
 }
+
+namespace {
+
+/// The first problem parse_scenario finds with `document` whose text starts with `prefix`, or
+/// "" (each check below names the field it is about).
+std::string problem_at(const nlohmann::json& document, const std::string& prefix) {
+  for (const auto& p : problems_of(document)) {
+    if (p.starts_with(prefix)) return p;
+  }
+  return {};
+}
+
+/// An attached scenario with `load` (requests to "/" unless it names its own).
+nlohmann::json attached_with(nlohmann::json load) {
+  if (!load.contains("requests") && !load.contains("jobs")) {
+    load["requests"] = {{{"path", "/"}}};
+  }
+  return {{"target", {{"pid", 1}, {"base_url", "http://127.0.0.1:8080"}}}, {"load", load}};
+}
+
+}  // namespace
+
+TEST_CASE("numbers a scenario's fields cannot hold are refused when it loads, naming the range") {
+  // A pid past PID_MAX_LIMIT was cast to int32 (UB for 1e10), and 1.5 was truncated.
+  for (const nlohmann::json& pid :
+       {nlohmann::json(1e10), nlohmann::json(1e308), nlohmann::json(4194305)}) {
+    INFO(pid.dump());
+    nlohmann::json doc = attached_at("http://127.0.0.1:8080");
+    doc["target"]["pid"] = pid;
+    CHECK(problem_at(doc, "$.target.pid") ==
+          "$.target.pid: expected a number from 1 to 4194304, got " + pid.dump());
+  }
+  nlohmann::json fraction = attached_at("http://127.0.0.1:8080");
+  fraction["target"]["pid"] = 1.5;
+  CHECK(problem_at(fraction, "$.target.pid") ==
+        "$.target.pid: expected a whole number from 1 to 4194304, got 1.5");
+  fraction["target"]["pid"] = 4194304;
+  CHECK(problems_of(fraction).empty());
+
+  // Durations in seconds are bounded as the string form is (1e9 s): 1e10 s was 1e19 ns.
+  nlohmann::json doc = attached_at("http://127.0.0.1:8080");
+  doc["duration"] = 1e10;
+  doc["sampling"] = {{"interval", 1e300}, {"detail_interval", 9.2e9}};
+  doc["load"]["timeout"] = 1e300;
+  doc["load"]["think_time"] = 2e9;
+  for (const char* field : {"$.duration", "$.sampling.interval", "$.sampling.detail_interval",
+                            "$.load.timeout", "$.load.think_time"}) {
+    INFO(field);
+    CHECK_THAT(problem_at(doc, field),
+               Catch::Contains("expected a duration such as \"30s\", \"10m\" or \"8h\" (or "
+                               "seconds, from 0 to 1e9)"));
+  }
+  doc = attached_at("http://127.0.0.1:8080");
+  doc["duration"] = 1e9;
+  CHECK(problems_of(doc).empty());
+
+  // An open rate below 1e-6/s made the gap between sends 1e21 ns.
+  CHECK_THAT(problem_at(attached_with({{"shape", {{"rate", 1e-12}}}}), "$.load.shape"),
+             Catch::Contains("a rate of 1e-12 requests/s is below soak's driver's lowest rate"));
+  CHECK(problems_of(attached_with({{"shape", {{"rate", 1e-6}}}})).empty());
+  CHECK(problems_of(attached_with({{"shape", {{"rate", 0}}}})).empty());
+
+  // Closed users past 10000 (1e20 was cast to size_t), from a level or from a ramp.
+  CHECK(problem_at(attached_with({{"model", "closed"}, {"shape", {{"users", 1e20}}}}),
+                   "$.load.shape") ==
+        "$.load.shape: a closed model runs at most 10000 users, got 1e+20");
+  CHECK_THAT(
+      problem_at(
+          attached_with(
+              {{"model", "closed"},
+               {"shape", {{"type", "ramp"}, {"start", 1e19}, {"steps", 2}, {"hold", "1s"}}}}),
+          "$.load.shape"),
+      Catch::Contains("at most 10000 users"));
+  CHECK(problems_of(attached_with({{"model", "closed"}, {"shape", {{"users", 10000}}}})).empty());
+}
+
+TEST_CASE("a scenario's request bodies hold 1 GiB in all, a body file included") {
+  // Three bodies of 1 GiB each took 3 GiB of memory while the scenario loaded.
+  const nlohmann::json big = {{"path", "/"}, {"body_bytes", 1 << 30}};
+  const auto problems = problems_of(attached_with({{"requests", {big, big, big}}}));
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] ==
+        "$.load.requests[1].body_bytes: expected a number from 0 to 0 (the request bodies of a "
+        "scenario hold 1073741824 bytes at most in all), got 1073741824");
+  CHECK_THAT(problems[1], Catch::StartsWith("$.load.requests[2].body_bytes: expected a number "
+                                            "from 0 to 0"));
+  const nlohmann::json half = {{"path", "/"}, {"body_bytes", 1 << 29}};
+  CHECK(problems_of(attached_with({{"requests", {half, half}}})).empty());
+  // /dev/zero as a body file is refused after 1 GiB, not read until memory runs out.
+  const nlohmann::json zero = {{"path", "/"}, {"body_file", "/dev/zero"}};
+  CHECK_THAT(problem_at(attached_with({{"requests", {half, zero}}}), "$.load.requests[1]"),
+             Catch::Equals("$.load.requests[1].body_file: /dev/zero holds more than 536870912 "
+                           "bytes (the request bodies of a scenario hold 1073741824 bytes at "
+                           "most in all)"));
+}
+
+TEST_CASE("port_from_output is compiled when the scenario loads, before any target starts") {
+  nlohmann::json doc = scenario_with({}, {{"requests", {{{"path", "/"}}}}});
+  doc["target"]["base_url"] = "http://127.0.0.1:${port}";
+  doc["target"]["port_from_output"] = "listening on ([0-9]+";
+  CHECK_THAT(problem_at(doc, "$.target.port_from_output"),
+             Catch::StartsWith("$.target.port_from_output: expected a regular expression with a "
+                               "group for the port"));
+  CHECK_THAT(problem_at(doc, "$.target.port_from_output"),
+             Catch::EndsWith("got \"listening on ([0-9]+\""));
+  doc["target"]["port_from_output"] = "listening on [0-9]+";  // nothing captures the port
+  CHECK_THAT(problem_at(doc, "$.target.port_from_output"),
+             Catch::StartsWith("$.target.port_from_output: expected a regular expression"));
+  doc["target"]["port_from_output"] = std::string(1001, '(');
+  CHECK(problem_at(doc, "$.target.port_from_output") ==
+        "$.target.port_from_output: expected a regular expression of at most 1000 characters");
+
+  // Through `soak run`: exit 3, nothing launched (before, regex_error ended the run after it).
+  TempDir dir;
+  doc["target"]["port_from_output"] = "listening on ([0-9]+";
+  std::ofstream(dir / "s.json") << doc.dump();
+  const SoakResult r =
+      run_soak({"run", (dir / "s.json").string(), "-q", "--out", (dir / "run").string()});
+  CHECK(r.exit_code == 3);
+  INFO(r.err);
+  CHECK_THAT(r.err, Catch::Contains("$.target.port_from_output: expected a regular expression"));
+  CHECK_THAT(r.err, Catch::Contains("is not a valid scenario (1 problem)"));
+  CHECK_FALSE(fs::exists(dir / "run"));
+}
+
+TEST_CASE("job pointers: a bad escape is refused at load, an index past size_t reads as absent") {
+  nlohmann::json doc =
+      attached_with({{"jobs",
+                      {{"submit", {{"method", "POST"}, {"path", "/jobs"}}},
+                       {"id_pointer", "/a~2"},
+                       {"poll", {{"path", "/jobs/{id}"}, {"field", "/state~"}}}}}});
+  const auto problems = problems_of(doc);
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0] ==
+        "$.load.jobs: JSON pointer \"/a~2\": '~' must be followed by 0 (for ~) or 1 (for /)");
+  CHECK_THAT(problems[1], Catch::StartsWith("$.load.jobs: JSON pointer \"/state~\""));
+
+  // A submit answer that is an array, read at an index past size_t: contains() threw
+  // out_of_range in the driver's handler, out of io.run(), ending the run.
+  TestServer server([](httplib::Server& s) {
+    s.Post("/jobs", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("[1, 2]", "application/json");
+    });
+  });
+  REQUIRE(server.port > 0);
+  doc["load"]["jobs"]["id_pointer"] = "/99999999999999999999";
+  doc["load"]["jobs"]["poll"]["field"] = "/state";
+  doc["load"]["shape"] = {{"rate", 20}};
+  doc["duration"] = "1s";
+  doc["target"]["base_url"] = server.url("");
+  const auto sc = parse_scenario(doc, "s.json");
+  std::string host_header;
+  const auto endpoint = soak::scenarios::parse_base_url(sc.base_url, host_header);
+  boost::asio::io_context io;
+  soak::scenarios::LoadDriver driver(io.get_executor(), sc, endpoint, host_header);
+  driver.start();
+  CHECK_NOTHROW(io.run_for(1500ms));
+  const auto events = driver.take_job_events();
+  REQUIRE_FALSE(events.empty());
+  for (const auto& e : events) {
+    CHECK_FALSE(e.ok);
+    CHECK_THAT(e.detail, Catch::Contains("no id at /99999999999999999999 in the submit answer"));
+  }
+}

@@ -145,7 +145,8 @@ std::optional<SeriesAnalysis> judge_amount(std::span<const double> t, std::span<
                 .required_points = options.min_points};
     return a;
   }
-  if (span_s < options.min_span_s) {
+  // A span past a double's range (times -1e308 and 1e308) is no span to judge either.
+  if (span_s < options.min_span_s || !std::isfinite(span_s)) {
     a.reason = {
         .code = ReasonCode::too_short, .span_s = span_s, .required_span_s = options.min_span_s};
     return a;
@@ -342,8 +343,11 @@ bool sets_robust_high(const Window& judged) {
   const double t0 = judged.t.front(), span = judged.t.back() - t0;
   std::vector<std::vector<double>> parts(windows);
   for (std::size_t i = 0; i < judged.size(); ++i) {
-    const auto k = std::min(windows - 1, static_cast<std::size_t>((judged.t[i] - t0) / span *
-                                                                  static_cast<double>(windows)));
+    // NaN (an inf span) goes to the last window, as the last point does.
+    const double at = (judged.t[i] - t0) / span * static_cast<double>(windows);
+    const std::size_t k = at >= 0 && at < static_cast<double>(windows - 1)
+                              ? static_cast<std::size_t>(at)
+                              : windows - 1;
     parts[k].push_back(judged.y[i]);
   }
   if (parts.back().empty()) return false;

@@ -77,7 +77,10 @@ Binned bin_median(std::span<const double> t, std::span<const double> y, std::siz
   const double t0 = t.front();
   const double width = (t.back() - t0) / static_cast<double>(max_bins);
   auto bin_of = [&](std::size_t i) {
-    return std::min<std::size_t>(max_bins - 1, static_cast<std::size_t>((t[i] - t0) / width));
+    // NaN (a span that overflows to inf, or no span at all) and the end go to the last bin.
+    const double at = (t[i] - t0) / width;
+    return at >= 0 && at < static_cast<double>(max_bins - 1) ? static_cast<std::size_t>(at)
+                                                             : max_bins - 1;
   };
   std::vector<double> values;
   std::size_t i = 0;

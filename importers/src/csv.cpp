@@ -240,8 +240,12 @@ Recording csv(std::string_view content, const std::string& file, const CsvOption
       t = text::iso8601(time_text, &has_zone);
       zoneless |= t && !has_zone;
     } else if (format) {
-      t = text::number(time_text);
-      if (t && format == TimeFormat::epoch_ms) *t /= 1000;
+      const auto number = text::number(time_text);
+      const double value = number.value_or(0) / (format == TimeFormat::epoch_ms ? 1000 : 1);
+      // A stamp past the year 9999 (1e300) is a bad time, as text is.
+      const bool in_range =
+          format == TimeFormat::elapsed_s ? text::elapsed_ok(value) : text::unix_time_ok(value);
+      if (number && in_range) t = value;
     }
     if (!t) {
       if (first_bad_time == nullptr) {

@@ -325,6 +325,13 @@ nlohmann::json parse_json(std::string_view original, const std::string& file, bo
   }
 }
 
+/// event[key] when it is a string, else "": nlohmann's value() would throw type_error on a
+/// field of another type ("provider": 1), which is no reason to refuse the file.
+std::string string_field(const nlohmann::json& event, const char* key) {
+  const auto it = event.find(key);
+  return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::vector<Event> json_events(std::string_view content, const std::string& file, Recording& rec,
                                std::string& target) {
   bool closed = true;
@@ -353,9 +360,9 @@ std::vector<Event> json_events(std::string_view content, const std::string& file
     }
     Event e;
     e.t_s = *t;
-    e.provider = j.value("provider", "");
-    split_display(j.value("name", ""), e);
-    if (const std::string tags = j.value("tags", ""); !tags.empty()) e.tags = tags;
+    e.provider = string_field(j, "provider");
+    split_display(string_field(j, "name"), e);
+    if (const std::string tags = string_field(j, "tags"); !tags.empty()) e.tags = tags;
     e.value = j["value"].get<double>();
     events.push_back(std::move(e));
   }

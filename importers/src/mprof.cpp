@@ -93,7 +93,8 @@ void read_sample(Reading& r, const text::Line& line, const std::vector<text::Wor
   const auto pid = child ? text::pid(w[1].text) : std::optional<std::int64_t>(0);
   const auto mib = text::number(w[at].text);
   const auto unix_s = text::number(w[at + 1].text);
-  if (!pid || !mib || !unix_s) {
+  // A stamp past the year 9999 ("MEM 1 1e300") makes a bad line, as text does.
+  if (!pid || !mib || !unix_s || !text::unix_time_ok(*unix_s)) {
     bad(r, line, !pid ? w[1].column : !mib ? w[at].column : w[at + 1].column);
     return;
   }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 
 #include "readers.hpp"
@@ -28,6 +29,8 @@ namespace {
 namespace metric = soak::log::metric;
 
 constexpr std::string_view kPdhTag = "(PDH-CSV 4.0)";
+/// The largest time zone bias (minutes) a PDH header can name: a day.
+constexpr double kMaxBiasMinutes = 1440;
 
 /// A counter path split: `\\HOST\Object(Instance)\Counter`.
 struct CounterPath {
@@ -109,7 +112,16 @@ std::optional<double> header_bias_min(const text::Field& cell, std::size_t line,
   std::string_view rest = text::trim(head.substr(kPdhTag.size()));
   if (!rest.ends_with(')')) return std::nullopt;
   const std::size_t open = rest.rfind('(');
-  return text::number(rest.substr(open + 1, rest.size() - open - 2));
+  const std::string_view bias = rest.substr(open + 1, rest.size() - open - 2);
+  const auto minutes = text::number(bias);
+  // Windows' biases lie within a day (UTC-12 to UTC+14); (1e300) would move the stamps past
+  // any time a recording has.
+  if (minutes && std::fabs(*minutes) > kMaxBiasMinutes) {
+    text::fail(
+        file, line, cell.column,
+        "expected a PDH time zone bias from -1440 to 1440 minutes, found " + text::shown(bias));
+  }
+  return minutes;
 }
 
 /// `MM/DD/YYYY HH:MM:SS[.mmm]` (PDH writes it so in every locale), as civil seconds.

@@ -47,7 +47,8 @@ RangeSeries series_of(const nlohmann::json& entry) {
   }
   if (values == entry.end() || !values->is_array()) return s;
   for (const auto& point : *values) {
-    if (!point.is_array() || point.size() != 2 || !point[0].is_number() || !point[1].is_string()) {
+    if (!point.is_array() || point.size() != 2 || !point[0].is_number() || !point[1].is_string() ||
+        !text::unix_time_ok(point[0].get<double>())) {  // [1e300, "1"]: no time
       ++s.malformed;
       continue;
     }

@@ -46,7 +46,8 @@ Parsed plain_row(std::string_view line) {
   for (std::size_t c = 0; c < 4; ++c) {
     if (c >= w.size()) return {{}, line.size() + 1};
     v[c] = text::number(w[c].text);
-    if (!v[c]) return {{}, w[c].column};
+    // An elapsed time of 1e300 s makes a bad row, as text does.
+    if (!v[c] || (c == 0 && !text::elapsed_ok(*v[c]))) return {{}, w[c].column};
   }
   return {{v[0], std::nullopt, v[2], v[3]}, 0};
 }
@@ -69,6 +70,9 @@ Parsed csv_row(std::string_view line, const CsvColumns& columns) {
   };
   Parsed p;
   p.row.elapsed_s = at(columns.elapsed, p.bad_column);
+  if (p.bad_column == 0 && !text::elapsed_ok(p.row.elapsed_s.value_or(0))) {
+    p.bad_column = f[columns.elapsed].column;  // an elapsed time of 1e300 s: a bad row
+  }
   p.row.real_mib = at(columns.real, p.bad_column);
   p.row.virtual_mib = at(columns.virt, p.bad_column);
   p.row.nproc = at(columns.nproc, p.bad_column);

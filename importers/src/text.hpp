@@ -34,6 +34,19 @@ std::string_view trim(std::string_view text);
 /// for anything else (an empty field, "n/a", "12 MB"). Finite values only.
 std::optional<double> number(std::string_view text);
 
+/// The last second of the year 9999 (9999-12-31T23:59:59Z) in Unix seconds: a recording's time
+/// stamps lie from 1970 to it, and its elapsed times within it either way. A time beyond is no
+/// time a recording was made (and no time_t or ISO 8601 stamp can show it).
+inline constexpr double kMaxUnixSeconds = 253402300799;
+/// A Unix time stamp a recording can carry: from 0 to kMaxUnixSeconds.
+inline bool unix_time_ok(double unix_s) {
+  return unix_s >= 0 && unix_s <= kMaxUnixSeconds;
+}
+/// Seconds since a recording's start: at most kMaxUnixSeconds either way.
+inline bool elapsed_ok(double seconds) {
+  return seconds >= -kMaxUnixSeconds && seconds <= kMaxUnixSeconds;
+}
+
 /// A process id: a whole number from 0 to 2^62, written as number() reads it ("4321", "4321.0");
 /// nullopt for anything else, so no pid read from a file is cast from an out-of-range double.
 std::optional<std::int64_t> pid(std::string_view text);

@@ -1,6 +1,7 @@
 #include "soak/log/header.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 #include <type_traits>
@@ -38,7 +39,16 @@ std::string utc_now_compact() {
   return utc_at(std::time(nullptr), "%Y%m%dT%H%M%SZ");
 }
 std::string utc_iso(double unix_s) {
-  return utc_at(static_cast<std::time_t>(unix_s), kIso);
+  // Years 0000 to 9999 only: a time from a file (1e300, inf, NaN) is not cast beyond time_t.
+  constexpr double kYear0 = -62167219200, kYear10000 = 253402300800;
+  if (!(unix_s >= kYear0 && unix_s < kYear10000)) return std::string(kOutOfRangeTime);
+  const auto when = static_cast<std::time_t>(std::floor(unix_s));
+  std::tm tm{};
+  ::gmtime_r(&when, &tm);
+  char buf[80];  // the year in four digits (strftime's %Y writes the year 0 as "0")
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
 }
 
 nlohmann::ordered_json make_header(const HeaderFields& f) {

@@ -1,5 +1,6 @@
 #include "soak/probes/http_probe.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -280,6 +281,14 @@ bool read_probe_answer(const ProbeSpec& spec, const std::string& body,
   return true;
 }
 
+std::chrono::nanoseconds probe_backoff(std::chrono::nanoseconds every, int failures) {
+  // The interval doubles with each consecutive failure, up to a minute. `every` goes up to
+  // 1e18 ns, so the minute caps it before it is multiplied (2000d x 64 overflowed int64).
+  constexpr std::chrono::nanoseconds kMax = std::chrono::seconds(60);
+  const int doublings = std::clamp(failures, 1, 7) - 1;
+  return std::min(kMax, std::min(kMax, every) * (1 << doublings));
+}
+
 std::chrono::nanoseconds HttpProbe::step() {
   std::map<std::string, double> values;
   std::string error, kind;
@@ -294,9 +303,7 @@ std::chrono::nanoseconds HttpProbe::step() {
       events_.emplace_back("probe_recovered", "GET " + spec_.shown_url + " answers again");
     return every_;
   }
-  // Back-off: the interval doubles with each consecutive failure, up to a minute.
-  const auto backoff = std::min<std::chrono::nanoseconds>(
-      std::chrono::seconds(60), every_ * (1 << (std::min(failures_, 7) - 1)));
+  const auto backoff = probe_backoff(every_, failures_);
   // One event per doubling of the back-off, not one per attempt.
   if ((failures_ & (failures_ - 1)) == 0) {
     char detail[64];

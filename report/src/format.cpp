@@ -363,6 +363,8 @@ nlohmann::ordered_json percentiles_of(const nlohmann::json& from) {
 }
 
 nlohmann::ordered_json request_figures_of(const nlohmann::json& from) {
+  // A log's "by_request": {"x": 5} reads as figures of nothing (value() would throw on 5).
+  if (!from.is_object()) return request_figures_of(nlohmann::json::object());
   nlohmann::ordered_json out = numbers_of(from, {"requests", "answered", "sent"});
   nlohmann::ordered_json errors = nlohmann::ordered_json::object();
   if (const auto it = from.find("errors"); it != from.end() && it->is_object()) {

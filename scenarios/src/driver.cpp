@@ -204,8 +204,23 @@ std::string substitute_id(const std::string& path, const std::string& id) {
   return out;
 }
 
+/// `seconds` (which the scenario bounds to 1e9) in nanoseconds; never out of int64's range.
 std::chrono::nanoseconds to_ns(double seconds) {
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
+  if (!(seconds > 0)) return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(seconds, 1e9) * 1e9));
+}
+
+/// The value at `pointer` in `doc`, or nullptr. Never throws: the scenario has checked the
+/// pointer's syntax, and an array index past what size_t holds ("/99999999999999999999", which
+/// makes nlohmann's contains() throw out_of_range) is absent.
+const nlohmann::json* value_at(const nlohmann::json& doc, const std::string& pointer) {
+  try {
+    const nlohmann::json::json_pointer ptr(pointer);
+    if (doc.is_discarded() || !doc.contains(ptr)) return nullptr;
+    return &doc.at(ptr);
+  } catch (const nlohmann::json::exception&) {
+    return nullptr;
+  }
 }
 
 }  // namespace
@@ -253,12 +268,11 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     if (!r.error.empty() || r.status >= 300)
       return finish(false, "submit failed (" + describe(r) + ")");
     const auto body = nlohmann::json::parse(r.body, nullptr, false);
-    const nlohmann::json::json_pointer id_ptr(d_.scenario_.jobs->id_pointer);
-    if (body.is_discarded() || !body.contains(id_ptr)) {
+    const nlohmann::json* v = value_at(body, d_.scenario_.jobs->id_pointer);
+    if (!v) {
       return finish(false, "no id at " + d_.scenario_.jobs->id_pointer + " in the submit answer");
     }
-    const auto& v = body.at(id_ptr);
-    id_ = v.is_string() ? v.get<std::string>() : v.dump();
+    id_ = v->is_string() ? v->get<std::string>() : v->dump();
     poll_later();
   }
 
@@ -280,11 +294,9 @@ class LoadDriver::JobRun : public std::enable_shared_from_this<JobRun> {
     const JobSpec& js = *d_.scenario_.jobs;
     if (!r.error.empty() || r.status >= 300) return poll_later();  // a failed poll is retried
     const auto body = nlohmann::json::parse(r.body, nullptr, false);
-    const nlohmann::json::json_pointer ptr(js.field_pointer);
     std::string state;
-    if (!body.is_discarded() && body.contains(ptr)) {
-      const auto& v = body.at(ptr);
-      state = v.is_string() ? v.get<std::string>() : v.dump();
+    if (const nlohmann::json* v = value_at(body, js.field_pointer)) {
+      state = v->is_string() ? v->get<std::string>() : v->dump();
     }
     if (state == js.until) {
       if (js.then) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -33,8 +34,20 @@ constexpr double kMinSamplingIntervalSeconds = 0.001;
 /// sustains against one target, low enough that a typo (1e9) is caught before sockets run out.
 constexpr double kMaxConnections = 10000;
 constexpr double kMaxJobConcurrency = 10000;
-/// A generated upload ("body_bytes") is held in memory once per request spec: 1 GiB at most.
+/// A request body ("body_file", or "body_bytes" generated) is held in memory once per request
+/// spec: 1 GiB at most each, and 1 GiB at most for all of a scenario's requests together.
 constexpr double kMaxBodyBytes = 1 << 30;
+/// PID_MAX_LIMIT (include/linux/threads.h): no Linux process has a higher pid.
+constexpr double kMaxPid = 4194304;
+/// A duration given as a number of seconds is bounded as parse_duration bounds the string form
+/// (1e9 s, about 31 years), so every duration fits in int64 nanoseconds with room to add.
+constexpr double kMaxDurationSeconds = 1e9;
+/// The open model's lowest arrival rate above 0: one request per 1e6 s (11.6 days) already
+/// means no traffic in any real run; below it, the gap between two sends overflows a timer.
+constexpr double kMinOpenRate = 1e-6;
+/// port_from_output is a regular expression compiled before the target starts; longer than this
+/// is not a port pattern (and a deeply nested one exhausts the compiler's stack).
+constexpr std::size_t kMaxPatternChars = 1000;
 /// A ramp expands to one stage per step; more steps than this is a typo, not a shape.
 constexpr double kMaxRampSteps = 10000;
 /// A "load" without a shape holds a level that any target serves: 10 requests/s (open) or one
@@ -69,18 +82,31 @@ std::string indexed(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
-std::optional<std::string> read_whole_file(const std::filesystem::path& file) {
+/// The file's bytes, or nullopt when it cannot be read or holds more than `max_bytes` (then
+/// `*too_big` is set): a body file of /dev/zero must not fill memory.
+std::optional<std::string> read_whole_file(const std::filesystem::path& file, std::size_t max_bytes,
+                                           bool* too_big) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string out;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got > max_bytes - out.size()) {  // checked before the string grows past max_bytes
+      *too_big = true;
+      return std::nullopt;
+    }
+    out.append(buf, got);
+  }
+  return out;
 }
 
 /// Collects every problem instead of stopping at the first.
 class Checker {
  public:
   std::vector<std::string> errors;
+  /// The bytes of the request bodies read or generated so far (kMaxBodyBytes in all).
+  std::size_t body_bytes = 0;
 
   void fail(const std::string& path, const std::string& expected, const nlohmann::json* got) {
     errors.push_back(path + ": expected " + expected +
@@ -126,9 +152,9 @@ class Checker {
     const nlohmann::json* v = field(obj, key);
     char expected[96];
     if (std::isinf(max)) {
-      std::snprintf(expected, sizeof expected, "a number >= %g", min);
+      std::snprintf(expected, sizeof expected, "a number >= %.12g", min);
     } else {
-      std::snprintf(expected, sizeof expected, "a number from %g to %g", min, max);
+      std::snprintf(expected, sizeof expected, "a number from %.12g to %.12g", min, max);
     }
     if (!v) {
       if (required) fail(path + "." + key, expected, nullptr);
@@ -144,12 +170,15 @@ class Checker {
   std::optional<double> duration(const nlohmann::json& obj, const std::string& path,
                                  const char* key, bool required) {
     const nlohmann::json* v = field(obj, key);
-    const char* expected = "a duration such as \"30s\", \"10m\" or \"8h\" (or seconds)";
+    const char* expected =
+        "a duration such as \"30s\", \"10m\" or \"8h\" (or seconds, from 0 to 1e9)";
     if (!v) {
       if (required) fail(path + "." + key, expected, nullptr);
       return std::nullopt;
     }
-    if (v->is_number() && v->get<double>() >= 0) return v->get<double>();
+    if (v->is_number() && v->get<double>() >= 0 && v->get<double>() <= kMaxDurationSeconds) {
+      return v->get<double>();
+    }
     if (v->is_string()) {
       try {
         const auto parsed = sampler::parse_duration(v->get<std::string>());
@@ -213,17 +242,34 @@ void parse_headers(Checker& c, const nlohmann::json& j, const std::string& path,
 /// wins.
 void parse_body(Checker& c, const nlohmann::json& j, const std::string& path,
                 const std::filesystem::path& base_dir, RequestSpec& r) {
+  // What the bodies before this one left of kMaxBodyBytes.
+  const auto limit = static_cast<std::size_t>(kMaxBodyBytes);
+  const std::size_t room = limit - std::min(c.body_bytes, limit);
   r.body = c.string(j, path, "body", false).value_or("");
   if (const auto file = c.string(j, path, "body_file", false)) {
-    if (auto text = read_whole_file(base_dir / *file)) {
+    bool too_big = false;
+    if (auto text = read_whole_file(base_dir / *file, room, &too_big)) {
       r.body = std::move(*text);
+    } else if (too_big) {
+      c.errors.push_back(path + ".body_file: " + (base_dir / *file).string() + " holds more than " +
+                         std::to_string(room) +
+                         " bytes (the request bodies of a scenario hold 1073741824 bytes at most "
+                         "in all)");
     } else {
       c.errors.push_back(path + ".body_file: cannot read " + (base_dir / *file).string());
     }
   }
   if (const auto size = c.number(j, path, "body_bytes", false, 0, kMaxBodyBytes)) {
-    r.body.assign(static_cast<std::size_t>(*size), 'x');  // a generated upload of that size
+    if (*size > static_cast<double>(room)) {
+      c.errors.push_back(path + ".body_bytes: expected a number from 0 to " + std::to_string(room) +
+                         " (the request bodies of a scenario hold 1073741824 bytes at most in "
+                         "all), got " +
+                         shown(j["body_bytes"]));
+    } else {
+      r.body.assign(static_cast<std::size_t>(*size), 'x');  // a generated upload of that size
+    }
   }
+  c.body_bytes += r.body.size();
 }
 
 RequestSpec parse_request(Checker& c, const nlohmann::json& j, const std::string& path,
@@ -381,8 +427,12 @@ class ScenarioParser {
     c_.only(*t, "$.target",
             {"command", "cwd", "env", "pid", "port_from_output", "base_url", "ready"});
     if (const auto* cmd = c_.field(*t, "command")) parse_command(*cmd);
-    if (const auto pid = c_.number(*t, "$.target", "pid", false, 1)) {
-      sc_.attach_pid = static_cast<sampler::Pid>(*pid);
+    if (const auto pid = c_.number(*t, "$.target", "pid", false, 1, kMaxPid)) {
+      if (*pid == std::floor(*pid)) {
+        sc_.attach_pid = static_cast<sampler::Pid>(*pid);
+      } else {
+        c_.fail("$.target.pid", "a whole number from 1 to 4194304", &(*t)["pid"]);
+      }
     }
     if (sc_.command.empty() == !sc_.attach_pid.has_value()) {
       c_.errors.push_back(
@@ -393,6 +443,7 @@ class ScenarioParser {
     }
     if (const auto* env = c_.field(*t, "env")) parse_environment(*env);
     sc_.port_from_output = c_.string(*t, "$.target", "port_from_output", false).value_or("");
+    if (!sc_.port_from_output.empty()) check_port_pattern(*t);
     sc_.base_url = c_.string(*t, "$.target", "base_url", false).value_or(sc_.base_url);
     check_base_url(*t);
     check_port_source(*t);
@@ -450,6 +501,23 @@ class ScenarioParser {
         c_.fail(path, "an http:// URL whose host is an IP address (127.0.0.1, [::1]) or localhost",
                 given);
         break;
+    }
+  }
+
+  /// port_from_output is compiled here, before the target starts: a pattern std::regex refuses
+  /// (or one without a group to capture the port) would otherwise end the run after the launch.
+  void check_port_pattern(const nlohmann::json& target) {
+    const char* path = "$.target.port_from_output";
+    const char* expected = "a regular expression with a group for the port, e.g. \"port (\\\\d+)\"";
+    if (sc_.port_from_output.size() > kMaxPatternChars) {
+      return c_.errors.push_back(std::string(path) + ": expected a regular expression of at most " +
+                                 std::to_string(kMaxPatternChars) + " characters");
+    }
+    try {
+      const std::regex re(sc_.port_from_output);
+      if (re.mark_count() < 1) c_.fail(path, expected, &target["port_from_output"]);
+    } catch (const std::regex_error& e) {
+      c_.fail(path, std::string(expected) + " (" + e.what() + ")", &target["port_from_output"]);
     }
   }
 
@@ -644,6 +712,12 @@ class ScenarioParser {
   void check_open_rates() {
     if (sc_.model != "open") return;
     for (const auto& st : sc_.stages) {
+      if (st.level > 0 && st.level < kMinOpenRate) {
+        c_.errors.push_back("$.load.shape: a rate of " + shown(st.level) +
+                            " requests/s is below soak's driver's lowest rate of 1e-06/s (one "
+                            "request per 11.6 days); use 0 for no traffic");
+        return;
+      }
       if (st.level > kMaxOpenRate) {
         c_.errors.push_back("$.load.shape: a rate of " + shown(st.level) +
                             " requests/s is above soak's driver's limit of 1000000/s; use "
@@ -699,8 +773,16 @@ class ScenarioParser {
       js.then = parse_request(c_, *then, p + ".then", base_dir_, false);
     }
     for (const auto& ptr : {js.id_pointer, js.field_pointer}) {
-      if (!ptr.empty() && ptr.front() != '/') {
+      if (ptr.empty()) continue;
+      if (ptr.front() != '/') {
         c_.errors.push_back(p + ": JSON pointer \"" + ptr + "\" must start with /");
+        continue;
+      }
+      try {
+        (void)nlohmann::json::json_pointer(ptr);
+      } catch (const nlohmann::json::exception&) {
+        c_.errors.push_back(p + ": JSON pointer \"" + ptr +
+                            "\": '~' must be followed by 0 (for ~) or 1 (for /)");
       }
     }
     return js;
@@ -720,10 +802,15 @@ class ScenarioParser {
     js.poll = parse_request(c_, req, p, base_dir_, false);
   }
 
-  /// Users and concurrent jobs come in whole numbers.
+  /// Users and concurrent jobs come in whole numbers, at most kMaxConnections of them.
   void check_closed_levels() {
     if (sc_.model != "closed") return;
     for (const auto& st : sc_.stages) {
+      if (st.level > kMaxConnections) {
+        c_.errors.push_back("$.load.shape: a closed model runs at most 10000 users, got " +
+                            shown(st.level));
+        return;
+      }
       if (st.level != std::floor(st.level)) {
         c_.errors.push_back("$.load.shape: a closed model needs whole numbers of users, got " +
                             shown(st.level));

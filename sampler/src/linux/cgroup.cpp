@@ -59,7 +59,8 @@ std::optional<double> parse_cgroup_value(std::string_view text) {
   double value = 0;
   const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
   if (ec != std::errc() || ptr != token.data() + token.size()) return std::nullopt;
-  if (value >= kCgroupV1NoLimitBytes) return std::nullopt;
+  // from_chars reads "nan", "inf" and "-1e300" too: no count of bytes (nor castable to one).
+  if (!(value >= 0) || value >= kCgroupV1NoLimitBytes) return std::nullopt;
   return value;
 }
 

@@ -146,9 +146,11 @@ std::map<std::string, double> reduce_smaps(std::string_view text) {
     if (line.starts_with("Rss:")) {
       std::string_view rest = line.substr(4);
       while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-      double kb = 0;
+      // A whole number of kB, as parse_smaps_rollup reads it: a double would take "nan" and
+      // "inf", and a NaN breaks the sort of the regions by size.
+      std::uint64_t kb = 0;
       if (std::from_chars(rest.data(), rest.data() + rest.size(), kb).ec == std::errc()) {
-        regions[tracker.current()] += kb * 1024;
+        regions[tracker.current()] += static_cast<double>(kb) * 1024;
       }
     }
   }

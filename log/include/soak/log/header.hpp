@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace soak::log {
@@ -89,8 +90,10 @@ void add_scenario(nlohmann::ordered_json& header, const ScenarioFacts& scenario)
 /// The current UTC time as ISO 8601 ("2026-11-22T23:00:00Z") and compact ("20261122T230000Z").
 std::string utc_now_iso();
 std::string utc_now_compact();
-/// A Unix time (seconds) as UTC ISO 8601.
+/// A Unix time (seconds) as UTC ISO 8601; kOutOfRangeTime for a time outside the years 0000 to
+/// 9999 (or not a number).
 std::string utc_iso(double unix_s);
+inline constexpr std::string_view kOutOfRangeTime = "out of range";
 
 // Reading a header (of any version) back; a field that is missing or mistyped reads as its
 // default (0, empty).

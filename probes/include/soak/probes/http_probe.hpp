@@ -92,6 +92,11 @@ bool read_probe_answer(const ProbeSpec& spec, const std::string& body,
                        std::map<std::string, double>& values, std::string& error,
                        std::string& kind);
 
+/// The wait after `failures` (>= 1) consecutive failed fetches of a probe fetching `every`:
+/// `every`, doubling with each failure, never above 60 s. Any `every` parse_duration gives
+/// (up to 1e18 ns) is fine: nothing overflows.
+std::chrono::nanoseconds probe_backoff(std::chrono::nanoseconds every, int failures);
+
 class HttpProbe : public sampler::Source {
  public:
   /// Starts fetching at once, every max(spec.every, sampling_interval, 1 s), backing off
