@@ -184,7 +184,7 @@ TEST_CASE("a log of several processes is judged process by process") {
   CHECK(verdicts["cache"] == "pass");
 }
 
-TEST_CASE("--end past the year 9999 is a usage error, before any query is sent") {
+TEST_CASE("an --end past the year 9999 is a usage error, before any query is sent") {
   // strtod reads "inf" and "1e300": the start was then cast to time_t for its ISO 8601 form.
   for (const char* end : {"inf", "1e300", "253402300800", "nan", "0"}) {
     INFO(end);
