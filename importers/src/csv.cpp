@@ -4,7 +4,7 @@
 #include <cctype>
 
 #include "readers.hpp"
-#include "text.hpp"
+#include "soak/importers/text.hpp"
 #include "units.hpp"
 
 namespace soak::importers::readers {

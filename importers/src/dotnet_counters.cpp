@@ -20,8 +20,8 @@
 #include <set>
 
 #include "readers.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
-#include "text.hpp"
 #include "units.hpp"
 
 namespace soak::importers::readers {

@@ -12,8 +12,8 @@
 #include <map>
 
 #include "readers.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
-#include "text.hpp"
 #include "words.hpp"
 
 namespace soak::importers::readers {

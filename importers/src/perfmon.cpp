@@ -19,8 +19,8 @@
 #include <map>
 
 #include "readers.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
-#include "text.hpp"
 
 namespace soak::importers::readers {
 

@@ -13,8 +13,8 @@
 
 #include "readers.hpp"
 #include "soak/importers/prometheus_names.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
-#include "text.hpp"
 
 namespace soak::importers {
 

@@ -15,8 +15,8 @@
 #include <algorithm>
 
 #include "readers.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
-#include "text.hpp"
 #include "words.hpp"
 
 namespace soak::importers::readers {

@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "readers.hpp"
+#include "soak/importers/text.hpp"
 #include "soak/log/header.hpp"
 #include "soak/log/log.hpp"
 #include "soak/log/metrics.hpp"
 #include "soak/log/run_dir.hpp"
-#include "text.hpp"
 
 namespace soak::importers {
 

@@ -1,4 +1,4 @@
-#include "text.hpp"
+#include "soak/importers/text.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -3,12 +3,12 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <regex>
 #include <thread>
 
+#include "soak/importers/text.hpp"
 #include "soak/log/metrics.hpp"
 #include "soak/sampler/stop_signals.hpp"
 
@@ -74,28 +74,6 @@ std::string read_tail(const fs::path& file, std::uint64_t cap) {
   return text;
 }
 
-std::optional<double> number(std::string_view text) {
-  double v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() <= kMaxLineBytes) lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-  return lines;
-}
-
 /// A CSV table: its header's columns by name, and its rows.
 struct Table {
   std::map<std::string, std::size_t> column;
@@ -107,15 +85,16 @@ struct Table {
   }
   std::optional<double> number_at(const std::vector<std::string>& row, const char* name) const {
     const auto text = at(row, name);
-    return text ? number(*text) : std::nullopt;
+    return text ? importers::text::number(*text) : std::nullopt;
   }
 };
 
 Table table_of(std::string_view text) {
   Table t;
   bool first = true;
-  for (const auto line : lines_of(text)) {
-    auto fields = split_csv_line(line);
+  for (const auto& line : importers::text::lines(text)) {
+    if (line.text.size() > kMaxLineBytes) continue;
+    auto fields = split_csv_line(line.text);
     if (!fields) continue;
     if (first) {
       for (std::size_t i = 0; i < fields->size(); ++i) t.column[(*fields)[i]] = i;
@@ -211,29 +190,12 @@ nlohmann::ordered_json locust_row(const Table& t, const std::vector<std::string>
 }  // namespace
 
 std::optional<std::vector<std::string>> split_csv_line(std::string_view line) {
-  std::vector<std::string> fields(1);
-  bool in_quotes = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (in_quotes) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (ch == '"') {
-        in_quotes = false;
-      } else {
-        fields.back() += ch;
-      }
-    } else if (ch == '"') {
-      in_quotes = true;
-    } else if (ch == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += ch;
-    }
-  }
-  if (in_quotes) return std::nullopt;
-  return fields;
+  // Every quote opens or closes a field or is doubled inside one, so a line cut inside a quoted
+  // field (a row Locust is still writing) has an odd count.
+  if (std::count(line.begin(), line.end(), '"') % 2 != 0) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& field : importers::text::csv_fields(line)) out.push_back(std::move(field.value));
+  return out;
 }
 
 nlohmann::ordered_json locust_figures(std::string_view stats_csv, std::string_view failures_csv) {
@@ -561,7 +523,7 @@ void ExternalLoadRun::read_locust(sampler::TickSink& sink) {
   for (std::size_t i = 0; i < columns_.size(); ++i) column[columns_[i]] = i;
   auto value = [&](const std::vector<std::string>& row, const char* name) -> std::optional<double> {
     const auto it = column.find(name);
-    return it == column.end() ? std::nullopt : number(row[it->second]);
+    return it == column.end() ? std::nullopt : importers::text::number(row[it->second]);
   };
   auto put = [&](const std::string& prefix, const std::vector<std::string>& row) {
     for (const auto& [suffix, col] : {std::pair<const char*, const char*>{"rps", "Requests/s"},
